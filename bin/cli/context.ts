@@ -1,0 +1,59 @@
+import type pg from 'pg';
+import {
+  type EmbeddedServer,
+  startEmbeddedPostgres,
+} from '../../functions/adapters/local/embedded-postgres.ts';
+import type { RuntimeConfig } from '../../functions/config.ts';
+import { connect, DatabaseUnreachableError, parseDatabaseUrl } from '../../functions/db/connection.ts';
+import { BadInputError } from '../../functions/errors.ts';
+import { migrate } from '../../functions/jobs/migrate.ts';
+import type { Logger } from '../../functions/ports.ts';
+
+/** Logs to stderr, so stdout stays one JSON document with --json. */
+export const stderrLogger: Logger = {
+  info: (m) => process.stderr.write(`${m}\n`),
+  warn: (m) => process.stderr.write(`warning: ${m}\n`),
+  error: (m) => process.stderr.write(`error: ${m}\n`),
+};
+
+/**
+ * Connects to the given URL, or starts an embedded PostgreSQL 18 (schema installed) when none is given;
+ * the embedded server is stopped on every path, Ctrl-C included.
+ */
+export async function withDatabase<T>(
+  databaseUrl: string | undefined,
+  config: RuntimeConfig,
+  logger: Logger,
+  fn: (client: pg.Client, url: string) => Promise<T>,
+): Promise<T> {
+  let server: EmbeddedServer | undefined;
+  let url = databaseUrl;
+  if (url) {
+    parseDatabaseUrl(url);
+  } else {
+    logger.info('no --database-url or DATABASE_URL: starting an embedded PostgreSQL 18');
+    server = await startEmbeddedPostgres();
+    url = server.url;
+  }
+  try {
+    let client: pg.Client;
+    try {
+      client = await connect({ url, applicationName: 'dgm-db-ops-cli' });
+    } catch (err) {
+      if (err instanceof DatabaseUnreachableError && databaseUrl)
+        throw new BadInputError(`--database-url: ${err.message}`);
+      throw err;
+    }
+    try {
+      if (server) await migrate(client, config);
+      return await fn(client, url);
+    } finally {
+      await client.end().catch(() => {});
+    }
+  } finally {
+    if (server) {
+      await server.stop();
+      logger.info('embedded PostgreSQL stopped');
+    }
+  }
+}

@@ -1,0 +1,47 @@
+import type { ParseArgsConfig } from 'node:util';
+import type pg from 'pg';
+import type { RuntimeConfig } from '../../functions/config.ts';
+import type { Logger } from '../../functions/ports.ts';
+
+/** Flags every command takes. */
+export interface GlobalFlags {
+  databaseUrl?: string;
+  configPath?: string;
+  json: boolean;
+  dryRun: boolean;
+}
+
+export interface CommandContext {
+  flags: GlobalFlags;
+  config: RuntimeConfig;
+  /** Progress and logs: stderr, never stdout. */
+  logger: Logger;
+  /** The command's own flags and positionals, as parsed from its options. */
+  values: Record<string, string | boolean | string[] | undefined>;
+  positionals: string[];
+  /**
+   * Runs fn with a connected client: DATABASE_URL or --database-url, else an embedded PostgreSQL 18 with
+   * the schema installed, stopped afterwards on every path.
+   */
+  withDatabase<T>(fn: (client: pg.Client, url: string) => Promise<T>): Promise<T>;
+}
+
+export interface Command {
+  name: string;
+  /** One line for --help. */
+  summary: string;
+  usage?: string;
+  options?: NonNullable<ParseArgsConfig['options']>;
+  allowPositionals?: boolean;
+  /** Whether the command needs no database at all (e.g. invoke handles its own). */
+  run(ctx: CommandContext): Promise<CommandOutput>;
+}
+
+export interface CommandOutput {
+  /** The JSON document printed with --json. */
+  result: unknown;
+  /** The readable rendering printed without --json. */
+  text?: string;
+  /** Exit code; 0 unless the job failed. */
+  exitCode?: number;
+}

@@ -1,0 +1,18 @@
+import core from './001_core.sql';
+import tables from './002_tables.sql';
+import partitionMaintenance from './003_partition_maintenance.sql';
+import dbaViews from './004_dba_views.sql';
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+/** Every migration, in order. A new one is a new NNN_name.sql file listed here; applied ones never change. */
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, name: '001_core', sql: core },
+  { version: 2, name: '002_tables', sql: tables },
+  { version: 3, name: '003_partition_maintenance', sql: partitionMaintenance },
+  { version: 4, name: '004_dba_views', sql: dbaViews },
+];

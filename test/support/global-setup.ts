@@ -1,0 +1,35 @@
+import pg from 'pg';
+import type { TestProject } from 'vitest/node';
+import { startEmbeddedPostgres } from '../../functions/adapters/local/embedded-postgres.ts';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** Superuser URL of the server this project's integration tests run on. */
+    serverUrl: string;
+    serverLabel: string;
+  }
+}
+
+/**
+ * Integration projects run on a real server: the embedded PostgreSQL 18 (project pg18), or the server
+ * named by DGM_TEST_PG15_URL (project pg15, which .ci/run starts from Debian's packages).
+ */
+export default async function setup(project: TestProject) {
+  const which = project.config.env?.DGM_TEST_SERVER ?? process.env.DGM_TEST_SERVER;
+  if (which === 'pg15') {
+    const url = project.config.env?.DGM_TEST_SERVER_URL ?? process.env.DGM_TEST_SERVER_URL;
+    if (!url) throw new Error('project pg15 needs DGM_TEST_PG15_URL');
+    const client = new pg.Client(url);
+    await client.connect();
+    await client.end();
+    project.provide('serverUrl', url);
+    project.provide('serverLabel', 'pg15');
+    return;
+  }
+  const server = await startEmbeddedPostgres();
+  project.provide('serverUrl', server.url);
+  project.provide('serverLabel', 'pg18');
+  return async () => {
+    await server.stop();
+  };
+}
