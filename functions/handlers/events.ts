@@ -1,0 +1,45 @@
+import { z } from 'zod';
+import { formatZodError } from '../config.ts';
+import { BadInputError } from '../errors.ts';
+
+/** Tasks the maintainer runs; the sampler's only task is 'sample'. */
+export const MAINTAINER_TASKS = [
+  'partitions',
+  'indexes',
+  'statistics',
+  'vacuum',
+  'all',
+  'optimize',
+  'migrate',
+] as const;
+
+/**
+ * The event every Lambda takes, validated with the same schema the CLI's flags go through:
+ * { task, target?, dryRun? } plus task-specific options.
+ */
+export const JobEventSchema = z
+  .object({
+    task: z.string().min(1),
+    /** Target name from DGM_TARGETS; optional when exactly one target is deployed. */
+    target: z.string().min(1).max(64).optional(),
+    dryRun: z.boolean().optional(),
+    /** optimize: create the recommended indexes (still capped by the config). */
+    apply: z.boolean().optional(),
+    /** Why the run was started (schedule, governance event, ad hoc). */
+    reason: z.string().max(200).optional(),
+  })
+  .strict();
+
+export type JobEvent = z.infer<typeof JobEventSchema>;
+
+/** Parses an event; a one-line BadInputError naming the bad field otherwise. */
+export function parseJobEvent(input: unknown, allowedTasks: readonly string[]): JobEvent {
+  const result = JobEventSchema.safeParse(input);
+  if (!result.success) throw new BadInputError(formatZodError('event: ', result.error));
+  if (!allowedTasks.includes(result.data.task)) {
+    throw new BadInputError(
+      `event: task must be one of ${allowedTasks.join(', ')}, got '${result.data.task}'`,
+    );
+  }
+  return result.data;
+}

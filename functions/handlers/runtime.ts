@@ -1,0 +1,139 @@
+import type pg from 'pg';
+import { z } from 'zod';
+import { formatZodError, parseConfig, type RuntimeConfig } from '../config.ts';
+import { connect, DatabaseUnreachableError } from '../db/connection.ts';
+import { BadInputError } from '../errors.ts';
+
+/**
+ * What every Lambda shares: the deployed targets (env DGM_TARGETS, written by the stack), the base
+ * config (env DGM_CONFIG), and a database connection made from a Secrets Manager secret.
+ */
+
+export const DeployedTargetSchema = z
+  .object({
+    name: z.string().min(1).max(64),
+    host: z.string().min(1),
+    port: z.number().int().positive().default(5432),
+    database: z.string().min(1).default('postgres'),
+    /** Secret in the RDS format: {"username","password",...}. */
+    secretArn: z.string().min(1),
+    /** Per-target overrides of the runtime config (thresholds etc.). */
+    config: z.record(z.string(), z.unknown()).default({}),
+  })
+  .strict();
+export type DeployedTarget = z.infer<typeof DeployedTargetSchema>;
+
+/** The RDS secret shape (rotation keeps it). */
+export interface DatabaseSecret {
+  username: string;
+  password: string;
+  host?: string;
+  port?: number;
+  dbname?: string;
+}
+
+export interface SecretsProvider {
+  /** The secret's current value; forceRefresh skips any cache (after an authentication failure). */
+  getDatabaseSecret(secretArn: string, options?: { forceRefresh?: boolean }): Promise<DatabaseSecret>;
+}
+
+function parseJsonEnv(env: Record<string, string | undefined>, name: string): unknown {
+  const raw = env[name];
+  if (!raw) return undefined;
+  try {
+    return JSON.parse(raw);
+  } catch {
+    throw new BadInputError(`environment ${name} is not valid JSON`);
+  }
+}
+
+/** The deployed targets from env DGM_TARGETS (a JSON array). */
+export function loadTargets(env: Record<string, string | undefined> = process.env): DeployedTarget[] {
+  const parsed = z
+    .array(DeployedTargetSchema)
+    .min(1)
+    .safeParse(parseJsonEnv(env, 'DGM_TARGETS') ?? []);
+  if (!parsed.success) throw new BadInputError(formatZodError('DGM_TARGETS: ', parsed.error));
+  return parsed.data;
+}
+
+/** Picks the event's target; with one deployed target the name may be omitted. */
+export function resolveTarget(targets: DeployedTarget[], name: string | undefined): DeployedTarget {
+  if (!name) {
+    if (targets.length === 1) return targets[0]!;
+    throw new BadInputError(`event: target is required (one of ${targets.map((t) => t.name).join(', ')})`);
+  }
+  const target = targets.find((t) => t.name === name);
+  if (!target)
+    throw new BadInputError(
+      `event: unknown target '${name}' (one of ${targets.map((t) => t.name).join(', ')})`,
+    );
+  return target;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Deep-merges plain objects; arrays and scalars in `over` replace those in `base`. */
+export function mergeConfig(base: unknown, over: unknown): unknown {
+  if (!isObject(base) || !isObject(over)) return over === undefined ? base : over;
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) out[k] = mergeConfig(base[k], v);
+  return out;
+}
+
+/** The runtime config for a target: env DGM_CONFIG, then the target's overrides, named after the target. */
+export function configForTarget(
+  target: DeployedTarget,
+  env: Record<string, string | undefined> = process.env,
+): RuntimeConfig {
+  const base = parseJsonEnv(env, 'DGM_CONFIG') ?? {};
+  return parseConfig(
+    mergeConfig(mergeConfig(base, target.config), { target: target.name }),
+    `config for ${target.name}`,
+  );
+}
+
+export interface TargetConnectionOptions {
+  statementTimeoutMs: number;
+  connectTimeoutMs?: number;
+  lockTimeoutMs?: number;
+  applicationName: string;
+  /** TLS verification against the RDS CA bundle (Lambda: NODE_EXTRA_CA_CERTS). Default 'verify'. */
+  tls?: 'verify' | 'require' | 'disable';
+}
+
+/**
+ * Connects to a target with its secret. An authentication failure fetches the secret again (it may
+ * have been rotated) and retries once.
+ */
+export async function connectTarget(
+  target: DeployedTarget,
+  secrets: SecretsProvider,
+  options: TargetConnectionOptions,
+): Promise<pg.Client> {
+  const attempt = async (forceRefresh: boolean) => {
+    const secret = await secrets.getDatabaseSecret(target.secretArn, { forceRefresh });
+    const url = new URL('postgres://placeholder');
+    url.hostname = target.host;
+    url.port = String(target.port);
+    url.pathname = `/${encodeURIComponent(target.database)}`;
+    url.username = encodeURIComponent(secret.username);
+    return connect({
+      url: url.toString(),
+      password: secret.password,
+      tls: options.tls ?? 'verify',
+      applicationName: options.applicationName,
+      statementTimeoutMs: options.statementTimeoutMs,
+      connectTimeoutMs: options.connectTimeoutMs ?? 5_000,
+      lockTimeoutMs: options.lockTimeoutMs,
+    });
+  };
+  try {
+    return await attempt(false);
+  } catch (err) {
+    if (err instanceof DatabaseUnreachableError && err.isAuthFailure) return attempt(true);
+    throw err;
+  }
+}
