@@ -1,10 +1,171 @@
+import type pg from 'pg';
+import { indexesUsed } from '../../functions/db/explain.ts';
+import { REFERENCE_QUERIES } from '../../functions/demo/reference-queries.ts';
+import { loadDemoWorkload } from '../../functions/demo/workload.ts';
 import { BadInputError } from '../../functions/errors.ts';
-import type { Command } from './types.ts';
+import * as alertsCli from './alerts.ts';
+import * as maintainCli from './maintain.ts';
+import * as optimizeCli from './optimize.ts';
+import * as sampleCli from './sample.ts';
+import type { Command, CommandContext } from './types.ts';
+
+type DemoStep = (
+  client: pg.Client,
+  ctx: { config: CommandContext['config']; logger: CommandContext['logger'] },
+) => Promise<string>;
+
+/** A later issue's demo step, when its command file exports one. */
+function step(module: Record<string, unknown>, name: string): DemoStep | undefined {
+  const fn = module[name];
+  return typeof fn === 'function' ? (fn as DemoStep) : undefined;
+}
+
+/** A progress bar on stderr: redrawn in place on a terminal, a line per 10% otherwise. */
+export function progressBar(label: string): (done: number, what: string) => void {
+  let lastTenth = -1;
+  return (done, what) => {
+    const pct = Math.min(100, Math.round(done * 100));
+    if (process.stderr.isTTY) {
+      const width = 30;
+      const filled = Math.round((pct / 100) * width);
+      process.stderr.write(
+        `\r${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${String(pct).padStart(3)}% ${what.padEnd(22)}`,
+      );
+      if (pct >= 100) process.stderr.write('\n');
+    } else if (Math.floor(pct / 10) !== lastTenth) {
+      lastTenth = Math.floor(pct / 10);
+      process.stderr.write(`${label} ${String(pct).padStart(3)}% ${what}\n`);
+    }
+  };
+}
+
+function table(headers: string[], rows: Array<Array<string | number>>): string {
+  const cells = [headers, ...rows.map((r) => r.map(String))];
+  const widths = headers.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]) =>
+    r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...cells.slice(1).map(line)].join('\n');
+}
+
+async function schemaSummary(client: pg.Client): Promise<string> {
+  const { rows: sets } = await client.query<{
+    parent: string;
+    partitions: string;
+    leaves: string;
+    rows: string;
+    size: string;
+    in_default: string;
+  }>(
+    `SELECT c.parent_table AS parent,
+            count(*) FILTER (WHERE s.level = 1 AND NOT s.is_default) AS partitions,
+            count(*) FILTER (WHERE s.is_leaf) AS leaves,
+            sum(s.estimated_rows) FILTER (WHERE s.is_leaf) AS rows,
+            pg_size_pretty(sum(s.total_bytes) FILTER (WHERE s.is_leaf)) AS size,
+            sum(s.estimated_rows) FILTER (WHERE s.is_default) AS in_default
+     FROM dgm.partition_config c
+     JOIN dgm.partition_sizes s ON format('%I.%I', s.parent_schema, s.parent_table) = c.parent_table
+     GROUP BY 1 ORDER BY 1`,
+  );
+  const { rows: plain } = await client.query<{ name: string; rows: string; size: string }>(
+    `SELECT format('%I.%I', schemaname, relname) AS name, n_live_tup AS rows,
+            pg_size_pretty(pg_total_relation_size(relid)) AS size
+     FROM pg_stat_user_tables WHERE schemaname = 'dgm' AND relname IN ('workspaces', 'bandit_states') ORDER BY 1`,
+  );
+  const { rows: idx } = await client.query<{ n: string }>(
+    `SELECT count(*) AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname = 'dgm' AND c.relkind IN ('i', 'I') AND c.relname LIKE 'idx\\_%' AND NOT c.relispartition`,
+  );
+  return [
+    'Schema summary (schema dgm)',
+    table(
+      ['partition set', 'partitions', 'leaf tables', 'rows', 'size', 'rows in default'],
+      sets.map((s) => [s.parent, s.partitions, s.leaves, s.rows ?? 0, s.size ?? '0', s.in_default ?? 0]),
+    ),
+    table(
+      ['table', 'rows', 'size'],
+      plain.map((p) => [p.name, p.rows, p.size]),
+    ),
+    `design indexes: ${idx[0]?.n ?? 0} (3 composite, 3 partial, 3 GIN)`,
+  ].join('\n\n');
+}
+
+async function timeReferenceQueries(client: pg.Client, runs = 5): Promise<string> {
+  const rows: Array<Array<string | number>> = [];
+  for (const q of REFERENCE_QUERIES) {
+    const times: number[] = [];
+    let count = 0;
+    for (let i = 0; i < runs; i++) {
+      const t0 = performance.now();
+      const res = await client.query(q.sql, q.params());
+      times.push(performance.now() - t0);
+      count = res.rowCount ?? 0;
+    }
+    times.sort((a, b) => a - b);
+    const used = await indexesUsed(client, q.sql, q.params());
+    rows.push([q.name, count, times[Math.floor(times.length / 2)]!.toFixed(2), used.join(', ') || '(none)']);
+  }
+  return ['Reference queries (median of 5 runs)', table(['query', 'rows', 'ms', 'index used'], rows)].join(
+    '\n\n',
+  );
+}
 
 export const demoCommand: Command = {
   name: 'demo',
-  summary: 'The whole system on an embedded database: schema, 1M-row workload, reference queries',
-  async run() {
-    throw new BadInputError('demo is being written');
+  summary: 'The whole system on an embedded database: schema, 1M-row workload, reference queries, every job',
+  options: { scale: { type: 'string' } },
+  async run(ctx) {
+    const scale = ctx.values.scale === undefined ? 1 : Number(ctx.values.scale);
+    if (!Number.isFinite(scale) || scale <= 0 || scale > 10)
+      throw new BadInputError('demo: --scale must be a number in (0, 10]');
+    const started = performance.now();
+    return ctx.withDatabase(async (client) => {
+      const sections: string[] = [];
+      const { rows: existing } = await client.query<{ n: string }>(
+        `SELECT CASE WHEN to_regclass('dgm.dgm_archive') IS NULL THEN 0
+                     ELSE (SELECT count(*) FROM (SELECT 1 FROM dgm.dgm_archive LIMIT 1) x) END AS n`,
+      );
+      if (Number(existing[0]?.n) > 0) {
+        throw new BadInputError(
+          'demo: the database already holds DGM rows; run the demo on an empty database',
+        );
+      }
+      if (ctx.flags.databaseUrl) {
+        const { migrate } = await import('../../functions/jobs/migrate.ts');
+        await migrate(client, ctx.config, { logger: ctx.logger });
+      }
+      ctx.logger.info('loading the demo workload');
+      const load = await loadDemoWorkload(client, { scale, onProgress: progressBar('loading') });
+      sections.push(
+        `Loaded ${load.totalRows.toLocaleString('en-US')} rows in ${(load.durationMs / 1000).toFixed(1)} s: ` +
+          Object.entries(load.rows)
+            .map(([t, n]) => `${t} ${n.toLocaleString('en-US')}`)
+            .join(', '),
+      );
+      sections.push(await schemaSummary(client));
+      sections.push(await timeReferenceQueries(client));
+      const demoCtx = { config: ctx.config, logger: ctx.logger };
+      const later: Array<[string, DemoStep | undefined]> = [
+        ['Sample', step(sampleCli, 'demoSample')],
+        ['Maintenance', step(maintainCli, 'demoMaintain')],
+        ['Alerts', step(alertsCli, 'demoAlerts')],
+        ['Optimizer', step(optimizeCli, 'demoOptimize')],
+      ];
+      for (const [title, fn] of later) {
+        if (!fn) continue;
+        ctx.logger.info(`demo: ${title.toLowerCase()}`);
+        sections.push(`${title}\n\n${await fn(client, demoCtx)}`);
+      }
+      const seconds = ((performance.now() - started) / 1000).toFixed(1);
+      sections.push(`Demo finished in ${seconds} s.`);
+      return {
+        result: {
+          job: 'demo',
+          status: 'succeeded',
+          rows: load.rows,
+          durationMs: Math.round(performance.now() - started),
+        },
+        text: sections.join('\n\n'),
+      };
+    });
   },
 };

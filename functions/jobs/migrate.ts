@@ -44,7 +44,50 @@ export async function migrate(
   const started = performance.now();
   const hash = config.constitutionalHash;
   const extensions: MigrateResult['extensions'] = {};
-  const result = await inTransaction(client, async () => {
+  let result: Awaited<ReturnType<typeof applyPending>>;
+  try {
+    result = await applyPending(client, hash, options);
+  } catch (err) {
+    // The refusal is audited after the rollback, so the audit row is the only change.
+    if (err instanceof ConstitutionMismatchError) {
+      await new AuditTrail(client, 'migrate', hash)
+        .record({
+          action: 'constitution_check',
+          target: 'dgm.constitution',
+          status: 'refused',
+          error: err.message,
+        })
+        .catch(() => {});
+    }
+    throw err;
+  }
+  if (!options.dryRun) {
+    for (const ext of ['pg_stat_statements']) extensions[ext] = await ensureExtension(client, ext);
+  }
+  const { rows } = await client.query<{ score: number | null }>(
+    options.dryRun
+      ? 'SELECT NULL::float8 AS score'
+      : `SELECT avg(constitutional_compliance_score) AS score FROM dgm.dgm_archive WHERE created_at > now() - interval '30 days'`,
+  );
+  return {
+    job: 'migrate',
+    status: options.dryRun ? 'planned' : 'succeeded',
+    target: config.target,
+    durationMs: elapsedMs(started),
+    constitutional_compliance: complianceOf(hash, { storedHash: hash, archiveScore: rows[0]?.score ?? null }),
+    message: options.dryRun
+      ? `${result.pending.length} migration(s) pending`
+      : result.applied.length === 0
+        ? 'schema is up to date'
+        : `applied ${result.applied.length} migration(s)`,
+    ...result,
+    extensions,
+  };
+}
+
+/** Applies the pending migrations in one transaction under the migrate advisory lock. */
+async function applyPending(client: pg.Client, hash: string, options: { dryRun?: boolean; logger?: Logger }) {
+  return inTransaction(client, async () => {
     await client.query('SELECT pg_advisory_xact_lock($1)', [ADVISORY_LOCKS.migrate]);
     const { rows: state } = await client.query<{ installed: boolean; has_constitution: boolean }>(
       `SELECT to_regclass('dgm.schema_migrations') IS NOT NULL AS installed,
@@ -118,28 +161,6 @@ export async function migrate(
     }
     return { applied, pending: [] as string[], alreadyApplied: byVersion.size };
   });
-  if (!options.dryRun) {
-    for (const ext of ['pg_stat_statements']) extensions[ext] = await ensureExtension(client, ext);
-  }
-  const { rows } = await client.query<{ score: number | null }>(
-    options.dryRun
-      ? 'SELECT NULL::float8 AS score'
-      : `SELECT avg(constitutional_compliance_score) AS score FROM dgm.dgm_archive WHERE created_at > now() - interval '30 days'`,
-  );
-  return {
-    job: 'migrate',
-    status: options.dryRun ? 'planned' : 'succeeded',
-    target: config.target,
-    durationMs: elapsedMs(started),
-    constitutional_compliance: complianceOf(hash, { storedHash: hash, archiveScore: rows[0]?.score ?? null }),
-    message: options.dryRun
-      ? `${result.pending.length} migration(s) pending`
-      : result.applied.length === 0
-        ? 'schema is up to date'
-        : `applied ${result.applied.length} migration(s)`,
-    ...result,
-    extensions,
-  };
 }
 
 /** Creates an extension the server offers; never fails the run (a missing one is reported). */

@@ -90,10 +90,13 @@ CREATE INDEX idx_workspaces_active
 CREATE INDEX idx_compliance_logs_critical
   ON dgm.compliance_logs (created_at DESC) WHERE compliance_level IN ('violation', 'critical');
 
--- GIN indexes for JSONB containment (@>) and key existence (?).
-CREATE INDEX idx_dgm_archive_metadata_gin ON dgm.dgm_archive USING gin (metadata);
+-- GIN indexes for JSONB. Metadata and violations are searched by containment (@>): jsonb_path_ops
+-- hashes each path with its value, so {"generation": 42} is one selective entry (jsonb_ops would also
+-- index the key "generation", which every row has, and the planner rightly prefers a seq scan then).
+-- Tags are searched by element existence (tags ? 'x'), which only jsonb_ops supports.
+CREATE INDEX idx_dgm_archive_metadata_gin ON dgm.dgm_archive USING gin (metadata jsonb_path_ops);
 CREATE INDEX idx_dgm_archive_tags_gin ON dgm.dgm_archive USING gin (tags);
-CREATE INDEX idx_compliance_logs_violations_gin ON dgm.compliance_logs USING gin (violations);
+CREATE INDEX idx_compliance_logs_violations_gin ON dgm.compliance_logs USING gin (violations jsonb_path_ops);
 
 -- The design's high-write autovacuum settings. Partitioned parents take no storage parameters, so the
 -- partition sets carry them in dgm.partition_config and maintenance applies them to every partition.
