@@ -34,26 +34,79 @@ export const MonitoringConfigSchema = z
   })
   .strict();
 
+/** Every alert rule (the alert_type label); rules.ts defines each one. */
+export const ALERT_RULE_NAMES = [
+  'database_unreachable',
+  'slow_queries',
+  'connection_utilization',
+  'cache_hit_ratio',
+  'lock_waits',
+  'deadlocks',
+  'long_running_transaction',
+  'idle_in_transaction',
+  'disk_usage',
+  'table_bloat',
+  'default_partition_rows',
+  'partitions_running_out',
+  'wraparound',
+  'replication_lag',
+  'replication_slot_lag',
+  'maintenance_failed',
+  'compliance_violations',
+] as const;
+export type AlertRuleName = (typeof ALERT_RULE_NAMES)[number];
+
+const cooldownMinutes = z.number().nonnegative();
+
+export const AlertRuleOverrideSchema = z
+  .object({
+    enabled: z.boolean().optional(),
+    warning: z.number().optional(),
+    critical: z.number().optional(),
+    /** The value at which a firing alert counts as clear (hysteresis: below warning for "above" rules). */
+    clear: z.number().optional(),
+    pendingSamples: positiveInt.optional(),
+    clearSamples: positiveInt.optional(),
+    cooldownMinutes: cooldownMinutes.optional(),
+  })
+  .strict();
+
 export const AlertingConfigSchema = z
   .object({
-    alertCooldownMinutes: z.number().nonnegative().default(15),
+    /** Minimum time between two notifications of one alert at one severity (the design's default). */
+    alertCooldownMinutes: cooldownMinutes.default(15),
+    /** Per-severity re-notification interval; unset severities use alertCooldownMinutes. */
+    cooldownMinutesBySeverity: z
+      .object({ info: cooldownMinutes, warning: cooldownMinutes, critical: cooldownMinutes })
+      .partial()
+      .strict()
+      .default({}),
+    /** Notified alerts per target per hour; resolved notices are exempt, held-back alerts wait. */
     maxAlertsPerHour: positiveInt.default(10),
     /** Consecutive breaching samples before an alert fires. */
     pendingSamples: positiveInt.default(2),
-    /** Per-rule overrides: { "<rule>": { warning?, critical?, clear?, enabled? } }. */
-    rules: z
-      .record(
-        z.string(),
-        z
-          .object({
-            enabled: z.boolean().optional(),
-            warning: z.number().optional(),
-            critical: z.number().optional(),
-            clear: z.number().optional(),
-          })
-          .strict(),
-      )
-      .default({}),
+    /** Consecutive samples past the clear threshold before a firing alert resolves. */
+    clearSamples: positiveInt.default(2),
+    /** Samples closer than this to the previous one are the same sample (duplicate schedule deliveries). */
+    minSampleSpacingSeconds: z.number().nonnegative().default(20),
+    /** Flap detection over the last N samples (Nagios-style weighted state-change ratio). */
+    flapWindow: z.number().int().min(4).max(50).default(21),
+    flapStartRatio: ratio.default(0.3),
+    flapStopRatio: ratio.default(0.15),
+    /** Resolved alerts stay listed by `dgm-db-ops alerts` this long, then their state is dropped. */
+    resolvedRetentionHours: positiveInt.default(24),
+    /** Allocated storage of the instance (RDS AllocatedStorage, in bytes): enables disk_usage. */
+    storageCapacityBytes: positiveInt.optional(),
+    /** Tables smaller than this are left out of table_bloat. */
+    tableBloatMinBytes: z
+      .number()
+      .int()
+      .nonnegative()
+      .default(10 * 1024 * 1024),
+    /** Where the runbook lives; each alert links to `${runbookBaseUrl}#<rule>`. */
+    runbookBaseUrl: z.string().url().optional(),
+    /** Per-rule overrides: { "<rule>": { enabled?, warning?, critical?, clear?, ... } }. */
+    rules: z.partialRecord(z.enum(ALERT_RULE_NAMES), AlertRuleOverrideSchema).default({}),
   })
   .strict();
 
@@ -115,6 +168,7 @@ export const RuntimeConfigSchema = z
 export type RuntimeConfig = z.infer<typeof RuntimeConfigSchema>;
 export type MonitoringConfig = z.infer<typeof MonitoringConfigSchema>;
 export type AlertingConfig = z.infer<typeof AlertingConfigSchema>;
+export type AlertRuleOverride = z.infer<typeof AlertRuleOverrideSchema>;
 export type MaintenanceConfig = z.infer<typeof MaintenanceConfigSchema>;
 export type OptimizationConfig = z.infer<typeof OptimizationConfigSchema>;
 

@@ -1,0 +1,178 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../support/db.ts';
+
+const CLI = join(import.meta.dirname, '../../bin/dgm-db-ops.mjs');
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function runCli(args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env: { ...process.env, DATABASE_URL: '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** PIDs of postgres servers whose data folder is an embedded one (dgm-db-ops-pg-*). */
+function embeddedServers(): Map<number, string> {
+  const out = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
+  const found = new Map<number, string>();
+  for (const line of out.split('\n')) {
+    const m = line.trim().match(/^(\d+)\s+(.*postgres.*-D\s+(\S*dgm-db-ops-pg-\S+).*)$/);
+    if (m) found.set(Number(m[1]), m[3]!);
+  }
+  return found;
+}
+
+let db: TestDatabase;
+const tmp = mkdtempSync(join(tmpdir(), 'dgm-cli-test-'));
+beforeAll(async () => {
+  db = await createTestDatabase({ migrate: false });
+});
+afterAll(async () => db?.drop());
+
+describe('CLI bad input: one line on stderr, exit 2, nothing changed', () => {
+  it.each([
+    [['frobnicate'], /^dgm-db-ops: unknown command 'frobnicate' \(try --help\)\n$/],
+    [['migrate', '--frob'], /^dgm-db-ops: migrate: Unknown option '--frob'.*\n$/],
+    [['migrate', '--database-url', 'not a url'], /^dgm-db-ops: --database-url is not a valid URL.*\n$/],
+    [
+      ['migrate', '--database-url', 'mysql://x@localhost/db'],
+      /must start with postgres:\/\/ or postgresql:\/\//,
+    ],
+    [
+      ['migrate', '--database-url', 'postgres://nobody@127.0.0.1:1/none'],
+      /^dgm-db-ops: --database-url: cannot connect to 127\.0\.0\.1:1\/none: .*\n$/,
+    ],
+  ])('%j', async (args, message) => {
+    const r = await runCli(args);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stdout).toBe('');
+  });
+
+  it('a config file that fails validation names each bad field and changes nothing', async () => {
+    const bad = join(tmp, 'bad.json');
+    writeFileSync(
+      bad,
+      JSON.stringify({ monitoring: { slowQueryThresholdMs: -5 }, constitutionalHash: 'XYZ', colour: 'red' }),
+    );
+    const r = await runCli(['migrate', '--database-url', db.url, '--config', bad]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/monitoring\.slowQueryThresholdMs: Too small/);
+    expect(r.stderr).toMatch(/constitutionalHash: must be 16 to 64 lowercase hex digits/);
+    expect(r.stderr).toMatch(/Unrecognized key: "colour"/);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    const { rows } = await db.client.query(`SELECT to_regnamespace('dgm') AS s`);
+    expect(rows[0].s).toBeNull();
+  });
+
+  it('a config file that is not JSON is bad input too', async () => {
+    const bad = join(tmp, 'broken.json');
+    writeFileSync(bad, '{ nope');
+    const r = await runCli(['migrate', '--database-url', db.url, '--config', bad]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/is not valid JSON/);
+  });
+});
+
+describe('CLI migrate against a given database', () => {
+  it('succeeds, and succeeds again changing nothing; --json prints one document', async () => {
+    const first = await runCli(['migrate', '--database-url', db.url, '--json']);
+    expect(first.code).toBe(0);
+    const doc = JSON.parse(first.stdout);
+    expect(doc).toMatchObject({
+      job: 'migrate',
+      status: 'succeeded',
+      constitutional_compliance: { validated: true },
+    });
+    expect(doc.applied.length).toBeGreaterThan(0);
+    const second = await runCli(['migrate', '--database-url', db.url, '--json']);
+    expect(second.code).toBe(0);
+    expect(JSON.parse(second.stdout)).toMatchObject({ applied: [], message: 'schema is up to date' });
+  });
+
+  it('refuses with exit 1 when the configured constitutional hash does not match', async () => {
+    const cfg = join(tmp, 'other-hash.json');
+    writeFileSync(cfg, JSON.stringify({ constitutionalHash: 'abcdefabcdefabcd' }));
+    const r = await runCli(['migrate', '--database-url', db.url, '--config', cfg]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/constitutional hash mismatch/);
+  });
+
+  it('honours DATABASE_URL', async () => {
+    const r = await runCli(['migrate', '--json'], { DATABASE_URL: db.url });
+    expect(r.code).toBe(0);
+    expect(r.stderr).not.toMatch(/embedded/);
+  });
+});
+
+describe('CLI with the embedded PostgreSQL', () => {
+  it('starts it when no database is given and leaves no server behind', async () => {
+    const before = embeddedServers();
+    const r = await runCli(['migrate', '--json']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/starting an embedded PostgreSQL 18/);
+    expect(JSON.parse(r.stdout).status).toBe('succeeded');
+    const after = embeddedServers();
+    expect([...after.keys()].filter((pid) => !before.has(pid))).toEqual([]);
+  });
+
+  it('stops it on Ctrl-C in the middle of the demo', async () => {
+    const before = embeddedServers();
+    const child: ChildProcess = spawn(process.execPath, [CLI, 'demo', '--scale', '0.3'], {
+      env: { ...process.env, DATABASE_URL: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    const started = new Promise<void>((resolve) => {
+      child.stderr!.on('data', (d) => {
+        stderr += d;
+        if (stderr.includes('loading')) resolve();
+      });
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    await started;
+    const mine = [...embeddedServers().keys()].filter((pid) => !before.has(pid));
+    expect(mine.length).toBe(1);
+    child.kill('SIGINT');
+    expect(await exited).not.toBe(0);
+    const after = embeddedServers();
+    expect(mine.filter((pid) => after.has(pid))).toEqual([]);
+  });
+});
+
+describe('CLI help', () => {
+  it('lists every command', async () => {
+    const r = await runCli(['--help']);
+    expect(r.code).toBe(0);
+    for (const c of [
+      'demo',
+      'migrate',
+      'sample',
+      'metrics',
+      'alerts',
+      'maintain',
+      'optimize',
+      'report',
+      'invoke',
+    ]) {
+      expect(r.stdout).toMatch(new RegExp(`^  ${c}\\s`, 'm'));
+    }
+  });
+});
