@@ -2,6 +2,7 @@ import core from './001_core.sql';
 import tables from './002_tables.sql';
 import partitionMaintenance from './003_partition_maintenance.sql';
 import dbaViews from './004_dba_views.sql';
+import optimizer from './007_optimizer.sql';
 
 export interface Migration {
   version: number;
@@ -15,4 +16,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 2, name: '002_tables', sql: tables },
   { version: 3, name: '003_partition_maintenance', sql: partitionMaintenance },
   { version: 4, name: '004_dba_views', sql: dbaViews },
+  { version: 7, name: '007_optimizer', sql: optimizer },
 ];
