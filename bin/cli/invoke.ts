@@ -1,11 +1,184 @@
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { Context } from 'aws-lambda';
+import { lambdaTimeoutsFor, type RuntimeConfig } from '../../functions/config.ts';
 import { BadInputError } from '../../functions/errors.ts';
-import type { Command } from './types.ts';
+import { createMigratorHandler } from '../../functions/handlers/migrator.ts';
+import type { DatabaseSecret, DeployedTarget, SecretsProvider } from '../../functions/handlers/runtime.ts';
+import { createSlackNotifierHandler } from '../../functions/handlers/slack-notifier.ts';
+import type { Logger } from '../../functions/ports.ts';
+import type { Command, CommandContext } from './types.ts';
 
-// Placeholder until its issue lands: listed in --help, refuses to run.
+/**
+ * `dgm-db-ops invoke <function> --event <json>`: builds the same handler the Lambda runs, with local
+ * adapters instead of AWS ones, and calls it with the event. The event goes through the handler's own
+ * validation, so what fails here fails in AWS. The database is --database-url (or DATABASE_URL, or an
+ * embedded PostgreSQL); it stands in for the deployed target, its credentials for the target's secret.
+ */
+
+export const INVOKABLE_FUNCTIONS = ['sampler', 'maintainer', 'migrator', 'slack-notifier'] as const;
+type FunctionName = (typeof INVOKABLE_FUNCTIONS)[number];
+
+/** The placeholder secret ARN of the local target; the local SecretsProvider answers only for it. */
+export const LOCAL_SECRET_ARN = 'arn:aws:secretsmanager:local:000000000000:secret:dgm-db-ops-cli';
+
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '::1', '[::1]']);
+
+/** The deployed-target view of a database URL, as the stack writes it into DGM_TARGETS. */
+export function targetFromUrl(url: string, name: string): DeployedTarget {
+  const u = new URL(url);
+  return {
+    name,
+    host: u.hostname.replace(/^\[|\]$/g, ''),
+    port: u.port ? Number(u.port) : 5432,
+    database: decodeURIComponent(u.pathname.replace(/^\//, '') || 'postgres'),
+    secretArn: LOCAL_SECRET_ARN,
+    config: {},
+  };
+}
+
+/** Serves the URL's user and password as the target's secret (what Secrets Manager does in AWS). */
+export function urlSecrets(url: string): SecretsProvider & { reads: number } {
+  const u = new URL(url);
+  const provider = {
+    reads: 0,
+    async getDatabaseSecret(secretArn: string): Promise<DatabaseSecret> {
+      if (secretArn !== LOCAL_SECRET_ARN) throw new Error(`no local secret ${secretArn}`);
+      provider.reads++;
+      return {
+        username: decodeURIComponent(u.username || 'postgres'),
+        password: decodeURIComponent(u.password),
+      };
+    },
+  };
+  return provider;
+}
+
+/** TLS as the CLI's own connections choose it: the URL's sslmode, else plain on loopback, else verified. */
+export function tlsForUrl(url: string): 'verify' | 'require' | 'disable' {
+  const u = new URL(url);
+  const mode = u.searchParams.get('sslmode');
+  if (mode === 'disable' || mode === 'allow' || mode === 'prefer') return 'disable';
+  if (mode === 'require') return 'require';
+  if (mode === 'verify-ca' || mode === 'verify-full') return 'verify';
+  return LOOPBACK.has(u.hostname) ? 'disable' : 'verify';
+}
+
+/** The Lambda env the stack would write for this one target. */
+export function localLambdaEnv(url: string, config: RuntimeConfig): Record<string, string> {
+  return {
+    DGM_TARGETS: JSON.stringify([targetFromUrl(url, config.target)]),
+    DGM_CONFIG: JSON.stringify(config),
+  };
+}
+
+/** A Lambda context whose clock runs down from the timeout the stack gives the function. */
+export function localContext(functionName: string, timeoutSeconds: number): Context {
+  const deadline = Date.now() + timeoutSeconds * 1000;
+  const fail = () => {
+    throw new Error('callback-style completion is not supported');
+  };
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName: `dgm-db-ops-${functionName}-local`,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:dgm-db-ops-${functionName}-local`,
+    memoryLimitInMB: '1024',
+    awsRequestId: randomUUID(),
+    logGroupName: `/local/dgm-db-ops-${functionName}`,
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    done: fail,
+    fail,
+    succeed: fail,
+  };
+}
+
+function parseEvent(raw: string | undefined): unknown {
+  if (raw === undefined) throw new BadInputError('invoke: --event is required (JSON, or @file.json)');
+  let text = raw;
+  if (raw.startsWith('@')) {
+    try {
+      text = readFileSync(raw.slice(1), 'utf8');
+    } catch {
+      throw new BadInputError(`invoke: cannot read event file ${raw.slice(1)}`);
+    }
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new BadInputError(`invoke: --event is not valid JSON (${(err as Error).message})`);
+  }
+}
+
+type LocalHandler = (event: unknown, context: Context) => Promise<unknown>;
+
+interface LocalInvocation {
+  handler: LocalHandler;
+  timeoutSeconds: number;
+}
+
+/** Builds a database-backed handler with local deps for the database at url. */
+async function buildDatabaseHandler(
+  fn: Exclude<FunctionName, 'slack-notifier'>,
+  url: string,
+  config: RuntimeConfig,
+  logger: Logger,
+): Promise<LocalInvocation> {
+  const env = localLambdaEnv(url, config);
+  const secrets = urlSecrets(url);
+  const tls = tlsForUrl(url);
+  const timeouts = lambdaTimeoutsFor(config);
+  switch (fn) {
+    case 'migrator':
+      return {
+        handler: createMigratorHandler({ secrets, env, logger, tls }) as LocalHandler,
+        timeoutSeconds: timeouts.migratorSeconds,
+      };
+    default:
+      throw new BadInputError(`invoke: the ${fn} handler is not available in this build`);
+  }
+}
+
+function failed(result: unknown): boolean {
+  const status = (result as { status?: unknown } | null)?.status;
+  return status === 'failed' || status === 'refused';
+}
+
 export const invokeCommand: Command = {
   name: 'invoke',
-  summary: 'Run a Lambda handler locally with an event (issue 7) [not yet available]',
-  async run() {
-    throw new BadInputError('invoke is not available yet');
+  summary: 'Run a Lambda handler locally with an event: same handler and validation, local adapters',
+  usage: `invoke <${INVOKABLE_FUNCTIONS.join('|')}> --event <json|@file.json> [--webhook-url URL]`,
+  options: {
+    event: { type: 'string' },
+    'webhook-url': { type: 'string' },
+  },
+  allowPositionals: true,
+  async run(ctx: CommandContext) {
+    const [fn, ...extra] = ctx.positionals;
+    if (!fn || !(INVOKABLE_FUNCTIONS as readonly string[]).includes(fn) || extra.length > 0) {
+      throw new BadInputError(`invoke: name one function: ${INVOKABLE_FUNCTIONS.join(', ')}`);
+    }
+    const name = fn as FunctionName;
+    let event = parseEvent(ctx.values.event as string | undefined);
+    // --dry-run is the event's own dryRun flag, for the events that have one.
+    if (ctx.flags.dryRun && typeof event === 'object' && event !== null && 'task' in event) {
+      event = { ...event, dryRun: true };
+    }
+    let result: unknown;
+    if (name === 'slack-notifier') {
+      const url = (ctx.values['webhook-url'] as string | undefined) ?? process.env.SLACK_WEBHOOK_URL;
+      if (url !== undefined && !/^https?:\/\//.test(url)) {
+        throw new BadInputError('invoke: --webhook-url must be an http(s) URL');
+      }
+      const handler = createSlackNotifierHandler({ webhookUrl: async () => url, logger: ctx.logger });
+      result = await handler(event, localContext(name, 30));
+    } else {
+      result = await ctx.withDatabase(async (_client, url) => {
+        const { handler, timeoutSeconds } = await buildDatabaseHandler(name, url, ctx.config, ctx.logger);
+        return handler(event, localContext(name, timeoutSeconds));
+      });
+    }
+    return { result, text: JSON.stringify(result, null, 2), exitCode: failed(result) ? 1 : 0 };
   },
 };

@@ -1,0 +1,157 @@
+import { Logger as PowertoolsLogger } from '@aws-lambda-powertools/logger';
+import middy from '@middy/core';
+import type { Context } from 'aws-lambda';
+import { z } from 'zod';
+import { SecretsManagerSecrets } from '../adapters/aws/secrets-manager.ts';
+import { formatZodError } from '../config.ts';
+import { DatabaseUnreachableError } from '../db/connection.ts';
+import { BadInputError, errorMessage } from '../errors.ts';
+import { type MigrateResult, migrate } from '../jobs/migrate.ts';
+import type { Logger } from '../ports.ts';
+import { parseJobEvent } from './events.ts';
+import {
+  configForTarget,
+  connectTarget,
+  loadTargets,
+  resolveTarget,
+  type SecretsProvider,
+  type TargetConnectionOptions,
+} from './runtime.ts';
+
+/**
+ * The migrator Lambda. On deploy, a CloudFormation custom resource (through the CDK Provider framework,
+ * which answers CloudFormation) sends Create/Update: the DGM schema is installed or upgraded, and a
+ * failure fails the deploy. Delete does nothing: the schema and its data outlive the stack. Invoked
+ * directly with {"task":"migrate","target"?,"dryRun"?} it runs the same job ad hoc.
+ */
+
+export interface MigratorDeps {
+  secrets: SecretsProvider;
+  /** DGM_TARGETS and DGM_CONFIG; process.env in the Lambda. */
+  env?: Record<string, string | undefined>;
+  logger?: Logger;
+  /** TLS to the database; the Lambda verifies against the RDS CA bundle (NODE_EXTRA_CA_CERTS). */
+  tls?: TargetConnectionOptions['tls'];
+  /** Pause between connection attempts while a new database or its network settles. */
+  retryDelayMs?: number;
+}
+
+/** What the Provider framework passes on from CloudFormation (the fields we read). */
+const CustomResourceEventSchema = z.object({
+  RequestType: z.enum(['Create', 'Update', 'Delete']),
+  PhysicalResourceId: z.string().optional(),
+  ResourceProperties: z
+    .object({
+      /** The target whose schema this resource stands for. */
+      Target: z.string().min(1).optional(),
+      /** Changes whenever a migration file changes, so CloudFormation sends an Update. */
+      MigrationsHash: z.string().optional(),
+    })
+    .loose(),
+});
+type CustomResourceEvent = z.infer<typeof CustomResourceEventSchema>;
+
+export interface CustomResourceResponse {
+  PhysicalResourceId: string;
+  /** Attributes for Fn::GetAtt; CloudFormation limits the whole response to 4 KB, so keep them short. */
+  Data: Record<string, string>;
+}
+
+function isCustomResourceEvent(event: unknown): boolean {
+  return typeof event === 'object' && event !== null && 'RequestType' in event;
+}
+
+const CONNECT_ATTEMPTS = 3;
+/** Left to the job for writing its result and closing the connection. */
+const SAFETY_MARGIN_MS = 15_000;
+
+export function createMigratorHandler(deps: MigratorDeps) {
+  const env = deps.env ?? process.env;
+  const logger: Logger = deps.logger ?? { info() {}, warn() {}, error() {} };
+
+  async function run(targetName: string | undefined, dryRun: boolean, context: Context, retries: number) {
+    const target = resolveTarget(loadTargets(env), targetName);
+    const config = configForTarget(target, env);
+    const remaining = context.getRemainingTimeInMillis?.() ?? 300_000;
+    // The whole migration is one transaction: its statements must end before the Lambda does.
+    const statementTimeoutMs = Math.max(
+      1_000,
+      Math.min(config.maintenance.statementTimeoutMs, remaining - SAFETY_MARGIN_MS),
+    );
+    let client: Awaited<ReturnType<typeof connectTarget>> | undefined;
+    for (let attempt = 1; !client; attempt++) {
+      try {
+        client = await connectTarget(target, deps.secrets, {
+          statementTimeoutMs,
+          lockTimeoutMs: config.maintenance.lockTimeoutMs,
+          applicationName: 'dgm-db-ops-migrator',
+          tls: deps.tls,
+        });
+      } catch (err) {
+        // Right after a demo database is created, DNS or security-group rules may lag by seconds.
+        if (!(err instanceof DatabaseUnreachableError) || err.isAuthFailure || attempt >= retries) throw err;
+        logger.warn('database not reachable yet, retrying', { target: target.name, attempt });
+        await new Promise((r) => setTimeout(r, deps.retryDelayMs ?? 5_000));
+      }
+    }
+    try {
+      const result = await migrate(client, config, { dryRun, logger });
+      logger.info(result.message ?? 'migrate done', {
+        target: target.name,
+        applied: result.applied.map((a) => a.name),
+        status: result.status,
+      });
+      return result;
+    } finally {
+      await client.end().catch(() => {});
+    }
+  }
+
+  async function onCustomResource(raw: unknown, context: Context): Promise<CustomResourceResponse> {
+    const parsed = CustomResourceEventSchema.safeParse(raw);
+    if (!parsed.success) throw new BadInputError(formatZodError('custom resource event: ', parsed.error));
+    const event: CustomResourceEvent = parsed.data;
+    const target = event.ResourceProperties.Target;
+    const physicalId = `dgm-schema-${target ?? 'default'}`;
+    if (event.RequestType === 'Delete') {
+      logger.info('stack deletes the schema resource: the schema and its data are kept', { target });
+      return { PhysicalResourceId: event.PhysicalResourceId ?? physicalId, Data: {} };
+    }
+    const result: MigrateResult = await run(target, false, context, CONNECT_ATTEMPTS);
+    return {
+      PhysicalResourceId: physicalId,
+      Data: {
+        Applied: String(result.applied.length),
+        AlreadyApplied: String(result.alreadyApplied),
+        Message: (result.message ?? '').slice(0, 200),
+      },
+    };
+  }
+
+  return middy(async (event: unknown, context: Context): Promise<MigrateResult | CustomResourceResponse> => {
+    try {
+      if (isCustomResourceEvent(event)) return await onCustomResource(event, context);
+      const job = parseJobEvent(event, ['migrate']);
+      return await run(job.target, job.dryRun ?? false, context, 1);
+    } catch (err) {
+      // The message reaches CloudFormation's event log (deploys) or the caller; it never holds a secret.
+      logger.error('migrate failed', { error: errorMessage(err) });
+      throw err;
+    }
+  });
+}
+
+/** Structured JSON logs in CloudWatch through Powertools, behind the Logger port. */
+function lambdaLogger(serviceName: string): Logger {
+  const log = new PowertoolsLogger({ serviceName });
+  return {
+    info: (m, f) => (f ? log.info(m, f) : log.info(m)),
+    warn: (m, f) => (f ? log.warn(m, f) : log.warn(m)),
+    error: (m, f) => (f ? log.error(m, f) : log.error(m)),
+  };
+}
+
+export const handler = createMigratorHandler({
+  secrets: new SecretsManagerSecrets(),
+  logger: lambdaLogger('dgm-migrator'),
+});
