@@ -110,22 +110,97 @@ export const AlertingConfigSchema = z
   })
   .strict();
 
+/** The design's settings for high-write tables (ALTER TABLE ... SET (...) in its "Autovacuum Tuning"). */
+export const HIGH_WRITE_AUTOVACUUM = {
+  autovacuum_vacuum_scale_factor: 0.1,
+  autovacuum_analyze_scale_factor: 0.05,
+  autovacuum_vacuum_cost_delay: 10,
+} as const;
+
+/** A storage parameter name: autovacuum_*, toast.autovacuum_*, fillfactor and the like (never free SQL). */
+const storageParameterName = z
+  .string()
+  .regex(/^(toast\.)?[a-z][a-z0-9_]{0,62}$/, 'not a storage parameter name');
+
 export const MaintenanceConfigSchema = z
   .object({
     /** Every DDL statement waits at most this long for its lock, then retries. */
     lockTimeoutMs: positiveInt.default(2_000),
     lockRetries: z.number().int().min(0).max(20).default(5),
+    /** First retry waits this long, each further one twice as long. */
     retryBackoffMs: positiveInt.default(500),
+    /** Per statement; keep it below the Lambda timeout (the handler also caps it by the time left). */
     statementTimeoutMs: positiveInt.default(600_000),
+    /** Schemas whose tables the statistics, index and vacuum tasks look after (besides partition sets). */
+    schemas: z.array(z.string().min(1)).default(['dgm']),
     /** REINDEX CONCURRENTLY above this estimated bloat ratio and size floor. */
     reindexBloatRatio: ratio.default(0.3),
     reindexMinBytes: positiveInt.default(10 * 1024 * 1024),
     dropUnusedIndexes: z.boolean().default(false),
     dropDuplicateIndexes: z.boolean().default(false),
-    /** Per-table autovacuum settings; the design's high-write settings by default. */
-    autovacuum: z.record(z.string(), z.record(z.string(), z.union([z.number(), z.boolean()]))).default({}),
+    /** An index is called unused only when the statistics cover at least this many days. */
+    unusedIndexMinStatsDays: z.number().nonnegative().default(7),
+    /**
+     * Partial indexes whose predicate is `column >= <constant>`, rolled forward to the first day of the
+     * month keepMonths before the current one (the design's "recent metrics" index).
+     */
+    rollingIndexes: z
+      .array(z.object({ index: z.string().min(1), keepMonths: z.number().int().min(0).max(120) }).strict())
+      .default([{ index: 'dgm.idx_performance_metrics_recent', keepMonths: 1 }]),
+    /** Per-column statistics targets: { "<table>": { "<column>": 1000 } }. */
+    statisticsTargets: z
+      .record(z.string(), z.record(z.string(), z.number().int().min(-1).max(10_000)))
+      .default({}),
+    /** Statistics target given to high-cardinality, non-unique columns still at the default (0: off). */
+    highCardinalityStatisticsTarget: z.number().int().min(0).max(10_000).default(1_000),
+    highCardinalityMinDistinct: positiveInt.default(10_000),
+    /** Extended statistics for correlated columns (CREATE STATISTICS). */
+    extendedStatistics: z
+      .array(
+        z
+          .object({
+            table: z.string().min(1),
+            columns: z.array(z.string().min(1)).min(2).max(8),
+            kinds: z
+              .array(z.enum(['ndistinct', 'dependencies', 'mcv']))
+              .min(1)
+              .default(['ndistinct', 'dependencies', 'mcv']),
+          })
+          .strict(),
+      )
+      .default([
+        {
+          table: 'dgm.performance_metrics',
+          columns: ['metric_name', 'timestamp'],
+          kinds: ['ndistinct', 'dependencies'],
+        },
+        {
+          table: 'dgm.dgm_archive',
+          columns: ['status', 'workspace_id'],
+          kinds: ['ndistinct', 'dependencies', 'mcv'],
+        },
+        {
+          table: 'dgm.compliance_logs',
+          columns: ['compliance_level', 'workspace_id'],
+          kinds: ['ndistinct', 'dependencies', 'mcv'],
+        },
+      ]),
+    /**
+     * Per-table autovacuum settings, applied to every leaf partition of a partitioned table (partitioned
+     * parents take none); the design's high-write settings for the DGM tables by default.
+     */
+    autovacuum: z
+      .record(z.string(), z.record(storageParameterName, z.union([z.number(), z.boolean()])))
+      .default({
+        'dgm.performance_metrics': { ...HIGH_WRITE_AUTOVACUUM },
+        'dgm.compliance_logs': { ...HIGH_WRITE_AUTOVACUUM },
+        'dgm.dgm_archive': { ...HIGH_WRITE_AUTOVACUUM },
+        'dgm.workspaces': { ...HIGH_WRITE_AUTOVACUUM },
+        'dgm.bandit_states': { ...HIGH_WRITE_AUTOVACUUM },
+      }),
     /** Time box for the wraparound VACUUM (FREEZE) pass. */
     freezeTimeBoxMs: positiveInt.default(300_000),
+    /** Tables whose transaction ID age (table or TOAST) reaches this get a VACUUM (FREEZE), oldest first. */
     freezeAgeThreshold: positiveInt.default(500_000_000),
   })
   .strict();
