@@ -38,23 +38,49 @@ export interface MetricSink {
 
 export type Severity = 'info' | 'warning' | 'critical';
 
-/** The design's DatabaseAlert. */
+/** The design's DatabaseAlert, plus where it applies. `name` is the rule (the alert_type label). */
 export interface DatabaseAlert {
   name: string;
   severity: Severity;
   message: string;
-  metric_value: number;
-  threshold: number;
+  metric_value: number | null;
+  threshold: number | null;
   timestamp: string;
   target: string;
+  /** What the alert is about within the target: 'database', a table, a statement, a job. */
   resource: string;
 }
 
+/** What a notification says happened to an alert. */
 export type AlertTransition = 'firing' | 'escalated' | 'renotify' | 'resolved' | 'flapping';
 
+export interface AlertNotificationItem {
+  transition: AlertTransition;
+  alert: DatabaseAlert;
+  /** When the alert started firing (ISO); resolved items also carry resolvedAt. */
+  firingSince?: string;
+  resolvedAt?: string;
+  /** The severity notified before an escalation. */
+  previousSeverity?: Severity;
+  /** Human title of the rule, e.g. "Connection utilization". */
+  title: string;
+  /** How metric_value and threshold read: ratio, ms, seconds, bytes, count, intervals, xids. */
+  unit: string;
+  /** What to do about it: the rule's runbook line (and a link when configured). */
+  runbook: string;
+}
+
+/** One grouped message: every transition of one run for one target. */
 export interface AlertNotification {
+  /** Unique per run (a claim id): subscribers can deduplicate on it. */
+  id: string;
   target: string;
-  items: Array<{ transition: AlertTransition; alert: DatabaseAlert }>;
+  generatedAt: string;
+  items: AlertNotificationItem[];
+  /** Alerts due but held back by max_alerts_per_hour; they go out in a later run. */
+  heldBack: Array<{ name: string; resource: string; severity: Severity }>;
+  /** Set when the message was sent without the state store (fail open). */
+  degraded?: string;
 }
 
 export interface Notifier {
@@ -62,20 +88,24 @@ export interface Notifier {
   publish(notification: AlertNotification): Promise<void>;
 }
 
-/** A stored alert state with its version for compare-and-set. */
+/** A stored record with its version for compare-and-set. */
 export interface StoredAlertState {
   key: string;
+  /** Starts at 1 on the first write; 0 means absent. */
   version: number;
   data: Record<string, unknown>;
 }
 
+/**
+ * Versioned records (the alert job keeps one per target). Every write is conditional on the version
+ * read, so concurrent invocations can never both claim the same notification.
+ */
 export interface AlertStateStore {
-  /** All states of a target (including the target's rate-limit record). */
-  list(target: string): Promise<StoredAlertState[]>;
   get(key: string): Promise<StoredAlertState | undefined>;
   /**
-   * Writes data if the stored version still equals expectedVersion (0: absent). Returns false when
-   * another invocation won the race.
+   * Writes data if the stored version still equals expectedVersion (0: absent), as version
+   * expectedVersion + 1. Returns false when another invocation won the race; throws when the store
+   * cannot be reached.
    */
   compareAndSet(
     key: string,
