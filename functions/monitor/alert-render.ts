@@ -10,6 +10,8 @@ import type { AlertNotification, AlertNotificationItem, AlertTransition, Severit
 /** Items rendered in full; the rest are summed up in one line (SNS messages max out at 256 KB). */
 const MAX_ITEMS = 25;
 const MAX_MESSAGE_CHARS = 600;
+/** Room for alert items in the Chatbot description (Slack sections hold 3000 characters each). */
+const DESCRIPTION_BUDGET = 6_500;
 
 const SEVERITY_RANK: Record<Severity, number> = { info: 0, warning: 1, critical: 2 };
 
@@ -170,7 +172,7 @@ export function renderEmail(n: AlertNotification): { subject: string; body: stri
 /** SNS subjects: ASCII, starting with a letter, digit or punctuation, no control characters, < 100. */
 export function toSnsSubject(text: string): string {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping control characters is the point
-  const ascii = text.replace(/[^\x20-\x7e]/g, '?').replace(/[\x00-\x1f]/g, ' ');
+  const ascii = text.replace(/[\x00-\x1f\x7f]/g, ' ').replace(/[^\x20-\x7e]/g, '?');
   const trimmed = ascii.trim().replace(/^[^A-Za-z0-9[\](){}<>.,:;!?'"#$%&*+\-/=@^_`|~\\]+/, '');
   return clip(trimmed || 'DGM alert', 99).replace('…', '.');
 }
@@ -218,8 +220,17 @@ function titleOf(n: AlertNotification): string {
 
 /** The Chatbot custom notification for a grouped message. */
 export function renderChatbot(n: AlertNotification): ChatbotNotification {
-  const parts = n.items.slice(0, MAX_ITEMS).map(slackItemMarkdown);
-  if (n.items.length > MAX_ITEMS) parts.push(`… and ${n.items.length - MAX_ITEMS} more alert update(s).`);
+  // Items go in while they fit Chatbot's description; the rest are counted, never cut mid-item.
+  const parts: string[] = [];
+  let used = 0;
+  for (const item of n.items.slice(0, MAX_ITEMS)) {
+    const md = slackItemMarkdown(item);
+    if (used + md.length > DESCRIPTION_BUDGET) break;
+    parts.push(md);
+    used += md.length + 2;
+  }
+  if (parts.length < n.items.length)
+    parts.push(`… and ${n.items.length - parts.length} more alert update(s).`);
   const held = heldBackLine(n);
   if (held) parts.push(`_${held}_`);
   if (n.degraded) parts.unshift(`:warning: _${n.degraded}_`);
