@@ -14,7 +14,9 @@ import {
 import type { AlertNotification, AlertNotificationItem } from '../../functions/ports.ts';
 
 function item(
-  over: Partial<AlertNotificationItem> & { alert?: Partial<AlertNotificationItem['alert']> } = {},
+  over: Partial<Omit<AlertNotificationItem, 'alert'>> & {
+    alert?: Partial<AlertNotificationItem['alert']>;
+  } = {},
 ) {
   const { alert, ...rest } = over;
   return {
