@@ -101,6 +101,8 @@ export interface StatementSummary {
   rows: number;
   sharedBlksHit: number;
   sharedBlksRead: number;
+  /** Time reading blocks (shared_blk_read_time on 17+, blk_read_time before; 0 without track_io_timing). */
+  blkReadTimeMs: number;
   intervalCalls: number | null;
   intervalTotalMs: number | null;
   /** Mean time of the calls in the interval; null without calls or without a baseline. */
@@ -319,9 +321,14 @@ export interface PrunedStatement {
   queryId: string;
   parent: RelationName;
   normalized: string;
-  /** Leaf partitions of the set the generic plan scans (after initial pruning). */
+  /** Leaf partitions of the set the generic plan scans (after executor-startup pruning). */
   partitionsScanned: number;
   partitionsTotal: number;
+  /** Partitions removed by executor-startup pruning ("Subplans Removed"). */
+  subplansRemoved: number;
+  /** The partition key is compared with a parameter: run-time pruning picks the partitions per call. */
+  parameterPruning: boolean;
+  /** Scanned share of the set's partitions (a parameter-pruned statement counts one partition). */
   scannedShare: number;
 }
 
@@ -329,7 +336,11 @@ export interface PruningStats {
   available: true;
   /** When it was measured (it is collected every slowCollectionEvery samples and carried between). */
   collectedAt: string;
-  /** EXPLAIN (GENERIC_PLAN) on 16+, a prepared statement with plan_cache_mode=force_generic_plan before. */
+  /**
+   * How the generic plan was obtained: a prepared statement under plan_cache_mode=force_generic_plan,
+   * explained with NULL parameters (on every version; see functions/monitor/pruning.ts for why not
+   * EXPLAIN (GENERIC_PLAN)).
+   */
   method: 'explain_generic_plan' | 'prepared_generic_plan';
   statements: PrunedStatement[];
   /** Mean scanned share over the statements (1 = no pruning at all); null without statements. */

@@ -2,6 +2,7 @@ import core from './001_core.sql';
 import tables from './002_tables.sql';
 import partitionMaintenance from './003_partition_maintenance.sql';
 import dbaViews from './004_dba_views.sql';
+import sampling from './005_sampling.sql';
 import optimizer from './007_optimizer.sql';
 
 export interface Migration {
@@ -16,5 +17,6 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 2, name: '002_tables', sql: tables },
   { version: 3, name: '003_partition_maintenance', sql: partitionMaintenance },
   { version: 4, name: '004_dba_views', sql: dbaViews },
+  { version: 5, name: '005_sampling', sql: sampling },
   { version: 7, name: '007_optimizer', sql: optimizer },
 ];

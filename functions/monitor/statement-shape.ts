@@ -1,0 +1,255 @@
+import { loadModule, normalizeSync, parseSync } from 'libpg-query';
+
+/**
+ * What a statement is, read with libpg-query (the real PostgreSQL parser compiled to WebAssembly):
+ * its normalized text, its operation, the table it mainly works on and every table it names. The
+ * sampler groups pg_stat_statements entries by it; the optimizer reuses it for its workload.
+ *
+ * The parser is loaded lazily (`loadStatementParser`, about 20 ms once per process) so a sample that has
+ * no new statement to read never pays for it.
+ */
+
+export type StatementOperation = 'select' | 'insert' | 'update' | 'delete' | 'merge' | 'utility' | 'other';
+
+/** A table as the statement names it; schema is null when the statement leaves it to the search_path. */
+export interface TableRef {
+  schema: string | null;
+  name: string;
+}
+
+export interface StatementShape {
+  /** Constants replaced by $n (existing $n kept), the statement's own spelling otherwise. */
+  normalized: string;
+  operation: StatementOperation;
+  /** The target of a write, else the first table read (through CTEs, subqueries and set operations). */
+  mainTable: TableRef | null;
+  /** Every table named, first appearance first, CTE names left out. */
+  tables: TableRef[];
+  /** Statements in the text (pg_stat_statements texts hold one). */
+  statementCount: number;
+  /** The highest $n the normalized text uses (the parameters a PREPARE of it takes). */
+  paramCount: number;
+  /** Why the text could not be parsed (operation is then 'other'). */
+  error?: string;
+}
+
+type Node = Record<string, unknown>;
+
+let loaded: Promise<void> | undefined;
+let ready = false;
+
+/** Loads the WebAssembly parser once; every shape function needs it. */
+export async function loadStatementParser(): Promise<void> {
+  loaded ??= loadModule().then(() => {
+    ready = true;
+  });
+  return loaded;
+}
+
+/** Parses SQL into libpg-query's AST (`{ stmts: [{ stmt: { SelectStmt: ... } }] }`). */
+export function parseStatements(sql: string): { stmts: Array<{ stmt?: Node }> } {
+  if (!ready) throw new Error('call loadStatementParser() before parsing statements');
+  return parseSync(sql) as unknown as { stmts: Array<{ stmt?: Node }> };
+}
+
+/** The shape of a statement's text; parse errors give operation 'other' with the reason, never a throw. */
+export function shapeOf(sql: string): StatementShape {
+  if (!ready) throw new Error('call loadStatementParser() before reading statement shapes');
+  let stmts: Array<{ stmt?: Node }>;
+  try {
+    stmts = parseStatements(sql).stmts ?? [];
+  } catch (err) {
+    return {
+      normalized: sql.trim(),
+      operation: 'other',
+      mainTable: null,
+      tables: [],
+      statementCount: 0,
+      paramCount: 0,
+      error: err instanceof Error ? err.message : String(err),
+    };
+  }
+  let normalized: string;
+  try {
+    normalized = normalizeSync(sql).trim();
+  } catch {
+    normalized = sql.trim();
+  }
+  const first = stmts[0]?.stmt;
+  if (!first) {
+    return { normalized, operation: 'other', mainTable: null, tables: [], statementCount: 0, paramCount: 0 };
+  }
+  const cteNames = new Set<string>();
+  collectCteNames(first, cteNames);
+  return {
+    normalized,
+    operation: operationOf(first),
+    mainTable: mainTableOf(first, cteNames),
+    tables: tablesOf(first, cteNames),
+    statementCount: stmts.length,
+    paramCount: normalized === sql.trim() ? maxParam(first) : normalizedParamCount(normalized, first),
+  };
+}
+
+/** Loads the parser if needed, then gives the shape. */
+export async function describeStatement(sql: string): Promise<StatementShape> {
+  await loadStatementParser();
+  return shapeOf(sql);
+}
+
+/** The operation of one parsed statement node (`{ SelectStmt: {...} }`). */
+export function operationOf(stmt: Node): StatementOperation {
+  const kind = Object.keys(stmt)[0];
+  switch (kind) {
+    case 'SelectStmt':
+      return 'select';
+    case 'InsertStmt':
+      return 'insert';
+    case 'UpdateStmt':
+      return 'update';
+    case 'DeleteStmt':
+      return 'delete';
+    case 'MergeStmt':
+      return 'merge';
+    case undefined:
+      return 'other';
+    default:
+      return 'utility';
+  }
+}
+
+/** Every table a parsed statement names, in order of first appearance, CTE names excluded. */
+export function tablesOf(stmt: Node, cteNames: ReadonlySet<string> = cteNamesOf(stmt)): TableRef[] {
+  const seen = new Map<string, TableRef>();
+  walk(stmt, (key, value) => {
+    if (key !== 'RangeVar' && !isRangeVarSlot(key)) return;
+    const ref = tableRefOf(value, cteNames);
+    if (ref) seen.set(`${ref.schema ?? ''}\u0000${ref.name}`, ref);
+  });
+  return [...seen.values()];
+}
+
+/** The names the statement's WITH clauses define (anywhere in it). */
+export function cteNamesOf(stmt: Node): Set<string> {
+  const names = new Set<string>();
+  collectCteNames(stmt, names);
+  return names;
+}
+
+/** The table a statement mainly works on: the target of a write, else the first table read. */
+export function mainTableOf(stmt: Node, cteNames: ReadonlySet<string> = cteNamesOf(stmt)): TableRef | null {
+  const [kind, body] = Object.entries(stmt)[0] ?? [];
+  if (!kind || !isNode(body)) return null;
+  if (kind === 'InsertStmt' || kind === 'UpdateStmt' || kind === 'DeleteStmt' || kind === 'MergeStmt') {
+    return tableRefOf(body.relation, cteNames);
+  }
+  if (kind === 'SelectStmt') return firstTableOfSelect(body, stmt, cteNames);
+  if (kind === 'ExplainStmt' && isNode(body.query)) return mainTableOf(body.query, cteNames);
+  return tablesOf(stmt, cteNames)[0] ?? null;
+}
+
+function firstTableOfSelect(select: Node, root: Node, cteNames: ReadonlySet<string>): TableRef | null {
+  if (select.op && select.op !== 'SETOP_NONE') {
+    return (
+      (isNode(select.larg) ? firstTableOfSelect(select.larg, root, cteNames) : null) ??
+      (isNode(select.rarg) ? firstTableOfSelect(select.rarg, root, cteNames) : null)
+    );
+  }
+  for (const item of asArray(select.fromClause)) {
+    const found = firstTableOfFromItem(item, root, cteNames);
+    if (found) return found;
+  }
+  return null;
+}
+
+function firstTableOfFromItem(item: unknown, root: Node, cteNames: ReadonlySet<string>): TableRef | null {
+  if (!isNode(item)) return null;
+  if (isNode(item.RangeVar)) {
+    const rv = item.RangeVar;
+    const name = String(rv.relname ?? '');
+    if (!rv.schemaname && cteNames.has(name)) {
+      const cteQuery = findCteQuery(root, name);
+      return cteQuery ? mainTableOf(cteQuery, cteNames) : null;
+    }
+    return tableRefOf(rv, cteNames);
+  }
+  if (isNode(item.JoinExpr)) {
+    return (
+      firstTableOfFromItem(item.JoinExpr.larg, root, cteNames) ??
+      firstTableOfFromItem(item.JoinExpr.rarg, root, cteNames)
+    );
+  }
+  if (isNode(item.RangeSubselect) && isNode(item.RangeSubselect.subquery)) {
+    return mainTableOf(item.RangeSubselect.subquery, cteNames);
+  }
+  return null;
+}
+
+function findCteQuery(root: Node, name: string): Node | null {
+  let found: Node | null = null;
+  walk(root, (key, value) => {
+    if (found || key !== 'CommonTableExpr' || !isNode(value)) return;
+    if (value.ctename === name && isNode(value.ctequery)) found = value.ctequery;
+  });
+  return found;
+}
+
+function collectCteNames(node: Node, into: Set<string>): void {
+  walk(node, (key, value) => {
+    if (key === 'CommonTableExpr' && isNode(value) && typeof value.ctename === 'string')
+      into.add(value.ctename);
+  });
+}
+
+// INSERT/UPDATE/DELETE/MERGE hold their target as a bare RangeVar body under `relation`.
+function isRangeVarSlot(key: string): boolean {
+  return key === 'relation';
+}
+
+function tableRefOf(value: unknown, cteNames: ReadonlySet<string>): TableRef | null {
+  if (!isNode(value)) return null;
+  const rv = isNode(value.RangeVar) ? value.RangeVar : value;
+  if (typeof rv.relname !== 'string') return null;
+  const schema = typeof rv.schemaname === 'string' ? rv.schemaname : null;
+  if (!schema && cteNames.has(rv.relname)) return null;
+  return { schema, name: rv.relname };
+}
+
+function normalizedParamCount(normalized: string, original: Node): number {
+  try {
+    const stmt = parseStatements(normalized).stmts[0]?.stmt;
+    return stmt ? maxParam(stmt) : maxParam(original);
+  } catch {
+    return maxParam(original);
+  }
+}
+
+function maxParam(node: Node): number {
+  let max = 0;
+  walk(node, (key, value) => {
+    if (key === 'ParamRef' && isNode(value) && typeof value.number === 'number')
+      max = Math.max(max, value.number);
+  });
+  return max;
+}
+
+/** Depth-first over every keyed child of the AST. */
+function walk(node: unknown, visit: (key: string, value: unknown) => void): void {
+  if (Array.isArray(node)) {
+    for (const item of node) walk(item, visit);
+    return;
+  }
+  if (!isNode(node)) return;
+  for (const [key, value] of Object.entries(node)) {
+    visit(key, value);
+    if (typeof value === 'object' && value !== null) walk(value, visit);
+  }
+}
+
+function isNode(v: unknown): v is Node {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function asArray(v: unknown): unknown[] {
+  return Array.isArray(v) ? v : [];
+}

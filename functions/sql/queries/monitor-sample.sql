@@ -1,0 +1,252 @@
+-- Sampler round trip 2: what depends on the server's version, its extensions and the DGM schema, in one
+-- statement. functions/monitor/collect.ts keeps or drops the --#if sections (statements: pg_stat_statements
+-- is usable; baseline: DGM schema on a primary; pgss_info, query_id, wal_stats: 14+; checkpointer: 17+;
+-- dgm: DGM schema installed) and replaces the __TOKENS__ with fixed column names of the server's version
+-- and the extension's quoted name:
+-- __PGSS__ pg_stat_statements function, __PGSS_INFO__ pg_stat_statements_info view,
+-- __TOTAL__ total_exec_time (13+) or total_time, __TOPLEVEL__ s.toplevel (14+) or true,
+-- __BLKREAD__ shared_blk_read_time (17+) or blk_read_time.
+-- pg_stat_statements(false) skips the query texts: texts are read only for the picked statements whose
+-- shape is not known yet, inside a CASE so the text file is not even loaded when there are none.
+-- $1 target, $2 slow query threshold (ms), $3 statements to pick, $4 collect the costly figures now,
+-- $5 collect them when due, $6 every how many samples they are due, $7 the sampler's own queryids.
+WITH
+params AS (
+  SELECT $1::text AS target, $2::float8 AS slow_ms, $3::int AS top_n, $4::boolean AS force_full,
+         $5::boolean AS auto_full, $6::int AS slow_every, $7::bigint[] AS own_ids
+),
+--#if dgm
+last_sample AS (
+  SELECT s.taken_at, s.counters FROM dgm.stat_snapshots s
+  WHERE s.target = (SELECT target FROM params) AND s.kind = 'sample'
+  ORDER BY s.taken_at DESC LIMIT 1
+),
+last_slow AS (
+  SELECT s.taken_at, s.counters FROM dgm.stat_snapshots s
+  WHERE s.target = (SELECT target FROM params) AND s.kind = 'slow'
+  ORDER BY s.taken_at DESC LIMIT 1
+),
+--#endif
+--#if statements
+-- The sampler's own statements (this one, and those it stored with its previous sample) are left out.
+own AS (
+  SELECT unnest(own_ids) AS queryid FROM params
+--#if query_id
+  UNION SELECT a.query_id FROM pg_stat_activity a WHERE a.pid = pg_backend_pid()
+--#endif
+--#if dgm
+  UNION SELECT x::bigint FROM last_sample ls, jsonb_array_elements_text(ls.counters->'ownQueryIds') x
+--#endif
+),
+--#if baseline
+prev AS (
+  SELECT b.queryid, b.toplevel, b.calls, b.total_exec_ms AS total_ms, b.sampled_at
+  FROM dgm.stat_statement_baseline b WHERE b.target = (SELECT target FROM params)
+),
+--#else
+prev AS (
+  SELECT NULL::bigint AS queryid, NULL::boolean AS toplevel, NULL::bigint AS calls, NULL::float8 AS total_ms,
+         NULL::timestamptz AS sampled_at
+  WHERE false
+),
+--#endif
+pgss AS (
+  SELECT s.queryid, __TOPLEVEL__ AS toplevel,
+         sum(s.calls)::bigint AS calls, sum(s.__TOTAL__)::float8 AS total_ms, sum(s.rows)::bigint AS rows,
+         sum(s.shared_blks_hit)::bigint AS blks_hit, sum(s.shared_blks_read)::bigint AS blks_read,
+         sum(s.__BLKREAD__)::float8 AS blk_read_ms
+  FROM __PGSS__(false) s
+  WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+    AND s.queryid IS NOT NULL AND s.queryid <> 0
+    AND s.queryid NOT IN (SELECT queryid FROM own WHERE queryid IS NOT NULL)
+  GROUP BY 1, 2
+),
+-- queryid 0 is never a statement: its row holds when the previous counters were taken.
+prev_mark AS (SELECT max(sampled_at) AS sampled_at FROM prev WHERE queryid = 0),
+-- Per entry: the change since the previous sample. An entry that is new, or whose counters went down
+-- (pg_stat_statements_reset, or evicted and back), counts from zero: all its calls are in the interval.
+-- Without a previous sample there is no change at all (NULL), never the cumulative value.
+delta AS (
+  SELECT c.*, p.calls AS prev_calls,
+         CASE WHEN m.sampled_at IS NULL THEN NULL
+              WHEN p.calls IS NULL OR c.calls < p.calls OR c.total_ms < p.total_ms THEN c.calls
+              ELSE c.calls - p.calls END AS d_calls,
+         CASE WHEN m.sampled_at IS NULL THEN NULL
+              WHEN p.calls IS NULL OR c.calls < p.calls OR c.total_ms < p.total_ms THEN c.total_ms
+              ELSE c.total_ms - p.total_ms END AS d_ms
+  FROM pgss c CROSS JOIN prev_mark m
+  LEFT JOIN prev p ON p.queryid = c.queryid AND p.toplevel = c.toplevel
+),
+per_query AS (
+  SELECT d.queryid, sum(d.calls)::bigint AS calls, sum(d.total_ms) AS total_ms, sum(d.rows)::bigint AS rows,
+         sum(d.blks_hit)::bigint AS blks_hit, sum(d.blks_read)::bigint AS blks_read, sum(d.blk_read_ms) AS blk_read_ms,
+         sum(d.d_calls)::bigint AS d_calls, sum(d.d_ms) AS d_ms
+  FROM delta d GROUP BY d.queryid
+),
+judged AS (
+  SELECT q.*,
+         q.total_ms / nullif(q.calls, 0) AS mean_ms,
+         q.d_ms / nullif(q.d_calls, 0) AS d_mean_ms,
+         coalesce(q.d_ms / nullif(q.d_calls, 0), q.total_ms / nullif(q.calls, 0)) > (SELECT slow_ms FROM params) AS slow
+  FROM per_query q
+),
+top_q AS (
+  SELECT j.queryid FROM judged j
+  WHERE coalesce(j.d_ms, j.total_ms) > 0
+  ORDER BY coalesce(j.d_ms, j.total_ms) DESC, j.queryid LIMIT (SELECT top_n FROM params)
+),
+slow_q AS (
+  SELECT j.queryid FROM judged j WHERE j.slow
+  ORDER BY coalesce(j.d_mean_ms, j.mean_ms) DESC, j.queryid LIMIT (SELECT top_n FROM params)
+),
+picked AS (SELECT queryid FROM top_q UNION SELECT queryid FROM slow_q),
+--#if dgm
+unknown AS (SELECT p.queryid FROM picked p WHERE p.queryid NOT IN (SELECT queryid FROM dgm.statement_shapes)),
+--#else
+unknown AS (SELECT p.queryid FROM picked p),
+--#endif
+statements_json AS (
+  SELECT jsonb_build_object(
+    'entries', (SELECT count(*) FROM per_query),
+    'intervalSeconds', (SELECT extract(epoch FROM clock_timestamp() - sampled_at) FROM prev_mark),
+    'callsTotal', (SELECT coalesce(sum(calls), 0) FROM delta WHERE toplevel),
+    'totalExecMsTotal', (SELECT coalesce(sum(total_ms), 0) FROM delta WHERE toplevel),
+    'callsInInterval', (SELECT sum(d_calls) FROM delta WHERE toplevel),
+    'execMsInInterval', (SELECT sum(d_ms) FROM delta WHERE toplevel),
+    'slowStatements', (SELECT count(*) FROM judged WHERE mean_ms > (SELECT slow_ms FROM params)),
+    'slowStatementsInInterval', CASE WHEN (SELECT sampled_at FROM prev_mark) IS NOT NULL THEN
+                                  (SELECT count(*) FROM judged WHERE d_mean_ms > (SELECT slow_ms FROM params)) END,
+    'slowCallsInInterval', CASE WHEN (SELECT sampled_at FROM prev_mark) IS NOT NULL THEN
+                             (SELECT coalesce(sum(d_calls), 0) FROM judged
+                              WHERE d_mean_ms > (SELECT slow_ms FROM params)) END,
+    'top', (SELECT coalesce(jsonb_agg(j.queryid::text ORDER BY coalesce(j.d_ms, j.total_ms) DESC, j.queryid), '[]')
+            FROM judged j WHERE j.queryid IN (SELECT queryid FROM top_q)),
+    'slow', (SELECT coalesce(jsonb_agg(j.queryid::text ORDER BY coalesce(j.d_mean_ms, j.mean_ms) DESC, j.queryid), '[]')
+             FROM judged j WHERE j.queryid IN (SELECT queryid FROM slow_q)),
+    'rows', (SELECT coalesce(jsonb_agg(jsonb_build_object(
+               'queryId', j.queryid::text, 'calls', j.calls, 'totalMs', j.total_ms, 'meanMs', coalesce(j.mean_ms, 0),
+               'rows', j.rows, 'sharedBlksHit', j.blks_hit, 'sharedBlksRead', j.blks_read, 'blkReadTimeMs', j.blk_read_ms,
+               'intervalCalls', j.d_calls, 'intervalTotalMs', j.d_ms, 'intervalMeanMs', j.d_mean_ms, 'slow', j.slow)), '[]')
+             FROM judged j WHERE j.queryid IN (SELECT queryid FROM picked)),
+    'texts', CASE WHEN EXISTS (SELECT 1 FROM unknown) THEN
+               (SELECT jsonb_object_agg(t.queryid::text, t.query)
+                FROM (SELECT DISTINCT ON (s.queryid) s.queryid, left(s.query, 100000) AS query
+                      FROM __PGSS__(true) s
+                      WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+                        AND s.queryid IN (SELECT queryid FROM unknown)
+                      ORDER BY s.queryid) t)
+             END,
+--#if dgm
+    'shapes', (SELECT coalesce(jsonb_object_agg(sh.queryid::text, jsonb_build_object(
+                 'normalized', sh.normalized, 'operation', sh.operation,
+                 'mainTable', CASE WHEN sh.main_table IS NOT NULL
+                                THEN jsonb_build_object('schema', sh.main_schema, 'name', sh.main_table) END,
+                 'tables', sh.tables)), '{}')
+               FROM dgm.statement_shapes sh WHERE sh.queryid IN (SELECT queryid FROM picked)),
+--#endif
+    'picked', (SELECT count(*) FROM picked)
+  ) AS doc
+),
+--#if baseline
+baseline_write AS (
+  INSERT INTO dgm.stat_statement_baseline AS b (target, queryid, toplevel, calls, total_exec_ms, rows, sampled_at)
+  SELECT (SELECT target FROM params), d.queryid, d.toplevel, d.calls, d.total_ms, d.rows, clock_timestamp()
+  FROM delta d WHERE d.prev_calls IS DISTINCT FROM d.calls
+  UNION ALL
+  SELECT (SELECT target FROM params), 0, true, 0, 0, 0, clock_timestamp()
+  ON CONFLICT (target, queryid, toplevel) DO UPDATE
+    SET calls = excluded.calls, total_exec_ms = excluded.total_exec_ms, rows = excluded.rows,
+        sampled_at = excluded.sampled_at
+),
+baseline_prune AS (
+  DELETE FROM dgm.stat_statement_baseline b
+  WHERE b.target = (SELECT target FROM params) AND b.queryid <> 0
+    AND NOT EXISTS (SELECT 1 FROM pgss c WHERE c.queryid = b.queryid AND c.toplevel = b.toplevel)
+),
+--#endif
+--#endif
+--#if dgm
+-- The costly figures are due every slow_every-th sample, counted in the stored samples.
+due AS (
+  SELECT p.force_full OR (p.auto_full AND (
+           NOT EXISTS (SELECT 1 FROM last_slow)
+           OR (SELECT count(*) FROM dgm.stat_snapshots s
+               WHERE s.target = p.target AND s.kind = 'sample'
+                 AND s.taken_at > (SELECT taken_at FROM last_slow)) >= p.slow_every - 1)) AS yes
+  FROM params p
+),
+--#else
+due AS (SELECT p.force_full AS yes FROM params p),
+--#endif
+-- A cheap heap bloat estimate (no table scan): the pages the live rows need, from pg_class.reltuples
+-- and the column widths in pg_stats, against the pages the table has. Tables lacking statistics for
+-- some column (never analyzed, or not readable by this role) are left out rather than guessed.
+bloat_leaf AS (
+  SELECT CASE WHEN c.relispartition THEN pg_partition_root(c.oid) ELSE c.oid END AS root,
+         c.relpages::bigint AS pages, c.reltuples,
+         coalesce((SELECT substring(o FROM '^fillfactor=(\d+)$')::int FROM unnest(c.reloptions) o
+                   WHERE o LIKE 'fillfactor=%'), 100) AS fillfactor,
+         st.width, st.has_nulls, st.ncols
+  FROM pg_class c
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+  JOIN (SELECT s.schemaname, s.tablename, count(*) AS ncols, sum((1 - s.null_frac) * s.avg_width) AS width,
+               bool_or(s.null_frac > 0) AS has_nulls
+        FROM pg_stats s WHERE NOT s.inherited GROUP BY 1, 2) st
+    ON st.schemaname = n.nspname AND st.tablename = c.relname
+  WHERE (SELECT yes FROM due) AND c.relkind IN ('r', 'm') AND c.relpages >= 8 AND c.reltuples > 0
+    AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'
+    AND st.ncols = (SELECT count(*) FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped)
+),
+bloat_est AS (
+  SELECT b.root, b.pages,
+         -- tuple header (23 bytes, plus a null bitmap) and data, each aligned to 8, plus a 4-byte line pointer
+         ceil(b.reltuples / greatest(1, floor((current_setting('block_size')::int - 24) * b.fillfactor / 100.0
+              / (ceil((23 + CASE WHEN b.has_nulls THEN ceil(b.ncols / 8.0) ELSE 0 END) / 8.0) * 8
+                 + ceil(b.width / 8.0) * 8 + 4)))) AS expected_pages
+  FROM bloat_leaf b
+),
+bloat_root AS (
+  SELECT e.root, sum(e.pages)::bigint * current_setting('block_size')::bigint AS bytes,
+         sum(greatest(e.pages - e.expected_pages, 0))::bigint * current_setting('block_size')::bigint AS bloat_bytes
+  FROM bloat_est e GROUP BY e.root
+)
+SELECT
+  (SELECT yes FROM due) AS full_due,
+--#if query_id
+  (SELECT a.query_id FROM pg_stat_activity a WHERE a.pid = pg_backend_pid()) AS own_query_id,
+--#endif
+  CASE WHEN (SELECT yes FROM due) THEN jsonb_build_object(
+    'total', (SELECT coalesce(sum(bloat_bytes), 0) FROM bloat_root),
+    'tables', (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                 'schema', n.nspname, 'name', c.relname, 'bytes', r.bytes, 'bloatBytes', r.bloat_bytes,
+                 'ratio', r.bloat_bytes::float8 / nullif(r.bytes, 0)) ORDER BY r.bloat_bytes DESC), '[]')
+               FROM (SELECT * FROM bloat_root ORDER BY bloat_bytes DESC, root LIMIT (SELECT top_n FROM params)) r
+               JOIN pg_class c ON c.oid = r.root JOIN pg_namespace n ON n.oid = c.relnamespace)
+  ) END AS bloat
+--#if statements
+  , (SELECT doc FROM statements_json) AS statements
+--#endif
+--#if pgss_info
+  , (SELECT to_jsonb(i) FROM __PGSS_INFO__ i) AS pgss_info
+--#endif
+--#if checkpointer
+  , (SELECT to_jsonb(c) FROM pg_stat_checkpointer c) AS checkpointer
+--#endif
+--#if wal_stats
+  , (SELECT to_jsonb(w) FROM pg_stat_wal w) AS wal_stats
+--#endif
+--#if dgm
+  , (SELECT jsonb_build_object('takenAt', taken_at, 'counters', counters) FROM last_sample) AS last_sample
+  , (SELECT jsonb_build_object('takenAt', taken_at, 'counters', counters) FROM last_slow) AS last_slow
+  , (SELECT coalesce(jsonb_agg(jsonb_build_object(
+       'oid', to_regclass(pc.parent_table)::oid, 'parentTable', pc.parent_table,
+       'interval', pc.partition_interval::text, 'enabled', pc.enabled)), '[]')
+     FROM dgm.partition_config pc) AS managed
+  , (SELECT jsonb_build_object('score', avg(a.constitutional_compliance_score), 'rows', count(*))
+     FROM dgm.dgm_archive a WHERE a.created_at > now() - interval '24 hours') AS archive
+  , (SELECT jsonb_build_object('critical', count(*) FILTER (WHERE l.compliance_level = 'critical'),
+                               'violations', count(*))
+     FROM dgm.compliance_logs l
+     WHERE l.created_at > now() - interval '24 hours'
+       AND l.compliance_level IN ('violation', 'critical')) AS violations
+--#endif
