@@ -3,6 +3,11 @@ import middy from '@middy/core';
 import { z } from 'zod';
 import { formatZodError } from '../config.ts';
 import { BadInputError, errorMessage } from '../errors.ts';
+import {
+  parseChatbotNotification,
+  type SlackWebhookPayload,
+  slackFromChatbot,
+} from '../monitor/alert-render.ts';
 import type { Logger } from '../ports.ts';
 
 /**
@@ -22,17 +27,10 @@ export interface SlackNotifierDeps {
   logger?: Logger;
 }
 
-export interface SlackMessage {
-  /** The notification text (and the fallback where blocks cannot be shown). */
-  text: string;
-  blocks: SlackBlock[];
-}
+/** The webhook payload: Block Kit blocks with a plain-text fallback. */
+export type SlackMessage = SlackWebhookPayload;
 
-export type SlackBlock =
-  | { type: 'header'; text: { type: 'plain_text'; text: string } }
-  | { type: 'section'; text: { type: 'mrkdwn'; text: string } }
-  | { type: 'context'; elements: Array<{ type: 'mrkdwn'; text: string }> }
-  | { type: 'divider' };
+type SlackBlock = SlackWebhookPayload['blocks'][number];
 
 export interface SlackNotifierResult {
   delivered: number;
@@ -70,28 +68,6 @@ const clip = (s: string, max: number) => (s.length > max ? `${s.slice(0, max - 1
 export function slackEscape(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
-
-/** Standard markdown (what the Chatbot custom schema carries) to Slack mrkdwn. */
-export function markdownToMrkdwn(markdown: string): string {
-  return slackEscape(markdown)
-    .replace(/\[([^\]]+)\]\((https?:\/\/[^)\s]+)\)/g, (_, label: string, url: string) => `<${url}|${label}>`)
-    .replace(/\*\*([^*]+)\*\*/g, '*$1*')
-    .replace(/^#{1,6}\s+(.+)$/gm, '*$1*')
-    .replace(/^\s*[-*]\s+/gm, '• ');
-}
-
-const ChatbotCustomSchema = z.object({
-  version: z.literal('1.0'),
-  source: z.literal('custom'),
-  content: z
-    .object({
-      title: z.string().optional(),
-      description: z.string().optional(),
-      nextSteps: z.array(z.string()).optional(),
-    })
-    .loose(),
-  metadata: z.object({ summary: z.string().optional() }).loose().optional(),
-});
 
 const AlarmSchema = z
   .object({
@@ -163,32 +139,12 @@ export function renderSlackMessage(
       slack: { text: `${STATE_ICON[a.NewStateValue]} ${title}`, blocks },
     };
   }
-  const custom = ChatbotCustomSchema.safeParse(json);
-  if (custom.success) {
-    const c = custom.data.content;
-    const title = c.title ?? subject ?? 'DGM database alert';
-    const blocks: SlackBlock[] = [
-      { type: 'header', text: { type: 'plain_text', text: clip(title, HEADER_MAX) } },
-    ];
-    if (c.description) {
-      blocks.push({
-        type: 'section',
-        text: { type: 'mrkdwn', text: clip(markdownToMrkdwn(c.description), SECTION_MAX) },
-      });
-    }
-    if (c.nextSteps && c.nextSteps.length > 0) {
-      blocks.push({
-        type: 'section',
-        text: {
-          type: 'mrkdwn',
-          text: clip(
-            `*Next steps*\n${c.nextSteps.map((s) => `• ${markdownToMrkdwn(s)}`).join('\n')}`,
-            SECTION_MAX,
-          ),
-        },
-      });
-    }
-    return { kind: 'alert', title, slack: { text: custom.data.metadata?.summary ?? title, blocks } };
+  // The alert job publishes AWS Chatbot custom notifications; the alerting module renders them for
+  // webhooks exactly as Chatbot shows them.
+  const chatbot = parseChatbotNotification(message);
+  if (chatbot) {
+    const slack = slackFromChatbot(chatbot);
+    return { kind: 'alert', title: chatbot.content.title ?? slack.text, slack };
   }
   const title = subject ?? 'DGM database notification';
   return {

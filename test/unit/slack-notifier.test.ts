@@ -7,12 +7,13 @@ import { localContext } from '../../bin/cli/invoke.ts';
 import { BadInputError } from '../../functions/errors.ts';
 import {
   createSlackNotifierHandler,
-  markdownToMrkdwn,
   renderSlackMessage,
   type SlackMessage,
   SlackPostError,
   secretsManagerWebhookUrl,
 } from '../../functions/handlers/slack-notifier.ts';
+import { renderChatbot, renderSnsPublish, slackFromChatbot } from '../../functions/monitor/alert-render.ts';
+import type { AlertNotification } from '../../functions/ports.ts';
 
 const ALARM = {
   AlarmName: 'DgmDbOps-main-MissedSample',
@@ -26,17 +27,34 @@ const ALARM = {
   AlarmArn: 'arn:aws:cloudwatch:eu-west-1:123456789012:alarm:DgmDbOps-main-MissedSample',
 };
 
-const CUSTOM = {
-  version: '1.0',
-  source: 'custom',
-  content: {
-    textType: 'client-markdown',
-    title: ':warning: main: slow_queries firing',
-    description: '**3 statements** above 200 ms <see> [runbook](https://example.com/rb)',
-    nextSteps: ['Check `dgm.slow_queries`', 'Run **optimize**'],
-  },
-  metadata: { summary: 'main: 1 alert firing' },
+const NOTIFICATION: AlertNotification = {
+  id: 'claim-1',
+  target: 'main',
+  generatedAt: '2026-03-01T10:00:00.000Z',
+  heldBack: [],
+  items: [
+    {
+      transition: 'firing',
+      title: 'Slow queries',
+      unit: 'count',
+      runbook: 'Check dgm.slow_queries, then run optimize',
+      firingSince: '2026-03-01T09:58:00.000Z',
+      alert: {
+        name: 'slow_queries',
+        severity: 'warning',
+        message: '3 statements above 200 ms',
+        metric_value: 3,
+        threshold: 1,
+        timestamp: '2026-03-01T10:00:00.000Z',
+        target: 'main',
+        resource: 'database',
+      },
+    },
+  ],
 };
+/** What SNS hands a Lambda subscriber: the publish request's "default" message. */
+const ALERT_MESSAGE = JSON.parse(renderSnsPublish(NOTIFICATION, 'arn:aws:sns:eu-west-1:1:t').Message)
+  .default as string;
 
 function snsEvent(...messages: Array<{ Message: string; Subject?: string }>) {
   return {
@@ -63,25 +81,12 @@ describe('Slack rendering', () => {
     expect(json).toContain('_Threshold Crossed: no datapoints were received for 5 periods_');
   });
 
-  it("renders the alert job's Chatbot custom notification, markdown turned into Slack mrkdwn", () => {
-    const { kind, slack } = renderSlackMessage(JSON.stringify(CUSTOM), 'ignored subject');
+  it("renders the alert job's message with the alerting module's Slack rendering", () => {
+    const { kind, title, slack } = renderSlackMessage(ALERT_MESSAGE, 'ignored subject');
     expect(kind).toBe('alert');
-    expect(slack.text).toBe('main: 1 alert firing');
-    expect(slack.blocks[0]).toEqual({
-      type: 'header',
-      text: { type: 'plain_text', text: ':warning: main: slow_queries firing' },
-    });
-    expect(slack.blocks[1]).toEqual({
-      type: 'section',
-      text: {
-        type: 'mrkdwn',
-        text: '*3 statements* above 200 ms &lt;see&gt; <https://example.com/rb|runbook>',
-      },
-    });
-    expect(slack.blocks[2]).toEqual({
-      type: 'section',
-      text: { type: 'mrkdwn', text: '*Next steps*\n• Check `dgm.slow_queries`\n• Run *optimize*' },
-    });
+    expect(slack).toEqual(slackFromChatbot(renderChatbot(NOTIFICATION)));
+    expect(title).toBe(renderChatbot(NOTIFICATION).content.title);
+    expect(JSON.stringify(slack.blocks)).toContain('Slow queries');
   });
 
   it('renders anything else as escaped text under its subject, within Slack limits', () => {
@@ -92,10 +97,6 @@ describe('Slack rendering', () => {
     expect(section.text.text.startsWith('&lt;b&gt;&amp;x')).toBe(true);
     expect(section.text.text.length).toBe(3000);
     expect(slack.text).toBe('Plain');
-  });
-
-  it('converts headings and lists', () => {
-    expect(markdownToMrkdwn('# Title\n- one\n* two')).toBe('*Title*\n• one\n• two');
   });
 });
 
@@ -151,7 +152,7 @@ describe('slack-notifier handler', () => {
       snsEvent({ Message: JSON.stringify(ALARM) }, { Message: 'hello', Subject: 'Hi' }),
       ctx(),
     );
-    await handler(snsEvent({ Message: JSON.stringify(CUSTOM) }), ctx());
+    await handler(snsEvent({ Message: ALERT_MESSAGE }), ctx());
     expect(out).toEqual({
       delivered: 2,
       messages: [
@@ -195,9 +196,9 @@ describe('slack-notifier handler', () => {
 
   it('renders without posting when no webhook is configured (local invoke)', async () => {
     const handler = createSlackNotifierHandler({ webhookUrl: async () => undefined });
-    const out = await handler(snsEvent({ Message: JSON.stringify(CUSTOM) }), ctx());
+    const out = await handler(snsEvent({ Message: ALERT_MESSAGE }), ctx());
     expect(out.delivered).toBe(0);
-    expect(out.rendered?.[0]?.text).toBe('main: 1 alert firing');
+    expect(out.rendered?.[0]).toEqual(slackFromChatbot(renderChatbot(NOTIFICATION)));
     expect(slack.requests).toHaveLength(0);
   });
 
