@@ -45,3 +45,9 @@ export interface CommandOutput {
   /** Exit code; 0 unless the job failed. */
   exitCode?: number;
 }
+
+/** What the demo passes to each command's demo step (`demo<Name>(client, ctx)`). */
+export interface DemoContext {
+  config: RuntimeConfig;
+  logger: Logger;
+}

@@ -1,0 +1,115 @@
+import { Logger as PowertoolsLogger } from '@aws-lambda-powertools/logger';
+import middy from '@middy/core';
+import type { Context } from 'aws-lambda';
+import { SecretsManagerSecrets } from '../adapters/aws/secrets-manager.ts';
+import { SnsNotifier } from '../adapters/aws/sns-notifier.ts';
+import type { RuntimeConfig } from '../config.ts';
+import { BadInputError, errorMessage } from '../errors.ts';
+import { type MaintainResult, type MaintainTask, maintain } from '../jobs/maintain.ts';
+import { type MigrateResult, migrate } from '../jobs/migrate.ts';
+import type { Clock, Logger, MetricSink, Notifier } from '../ports.ts';
+import { MAINTAINER_TASKS, parseJobEvent } from './events.ts';
+import {
+  configForTarget,
+  connectTarget,
+  loadTargets,
+  resolveTarget,
+  type SecretsProvider,
+  type TargetConnectionOptions,
+} from './runtime.ts';
+
+/**
+ * The maintainer Lambda: {task: partitions|indexes|statistics|vacuum|all, target?, dryRun?} from the
+ * schedules (daily partitions, weekly indexes and vacuum, monthly statistics) or ad hoc; 'migrate' runs
+ * the schema migration as a one-off. Thin: validate the event, connect with the target's secret, run the
+ * job, return its result (the same JSON the CLI prints with --json).
+ */
+
+export interface MaintainerDeps {
+  secrets: SecretsProvider;
+  /** DGM_TARGETS and DGM_CONFIG; process.env in the Lambda. */
+  env?: Record<string, string | undefined>;
+  logger?: Logger;
+  /** The run's figures (CloudWatch DGM/Database in AWS); per target config. */
+  metrics?: (config: RuntimeConfig) => MetricSink | undefined;
+  /** Told when maintenance actions failed (SNS in AWS). */
+  notifier?: Notifier;
+  clock?: Clock;
+  /** TLS to the database; the Lambda verifies against the RDS CA bundle (NODE_EXTRA_CA_CERTS). */
+  tls?: TargetConnectionOptions['tls'];
+  /** Waits between lock retries (tests make them instant). */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/** Kept back from the Lambda timeout: the last statement ends this long before it, to audit and report. */
+const SAFETY_MARGIN_MS = 60_000;
+
+export function createMaintainerHandler(deps: MaintainerDeps) {
+  const env = deps.env ?? process.env;
+  const logger: Logger = deps.logger ?? { info() {}, warn() {}, error() {} };
+
+  return middy(async (event: unknown, context: Context): Promise<MaintainResult | MigrateResult> => {
+    const job = parseJobEvent(event, MAINTAINER_TASKS);
+    if (job.task === 'optimize') {
+      throw new BadInputError('event: task optimize is not available in this build');
+    }
+    const target = resolveTarget(loadTargets(env), job.target);
+    const config = configForTarget(target, env);
+    const remaining = context.getRemainingTimeInMillis?.() ?? 900_000;
+    const deadline = Date.now() + remaining - SAFETY_MARGIN_MS;
+    // No statement may outlive the Lambda: PostgreSQL would go on working for a client that is gone.
+    const statementTimeoutMs = Math.max(
+      1_000,
+      Math.min(config.maintenance.statementTimeoutMs, remaining - SAFETY_MARGIN_MS),
+    );
+    const client = await connectTarget(target, deps.secrets, {
+      statementTimeoutMs,
+      lockTimeoutMs: config.maintenance.lockTimeoutMs,
+      applicationName: `dgm-db-ops-maintainer-${job.task}`,
+      tls: deps.tls,
+    });
+    try {
+      if (job.task === 'migrate') return await migrate(client, config, { dryRun: job.dryRun, logger });
+      const result = await maintain(client, config, {
+        task: job.task as MaintainTask,
+        dryRun: job.dryRun,
+        logger,
+        clock: deps.clock,
+        metrics: deps.metrics?.(config),
+        notifier: deps.notifier,
+        deadline,
+        reason: job.reason,
+        sleep: deps.sleep,
+      });
+      logger.info(result.message ?? 'maintenance done', {
+        target: target.name,
+        task: job.task,
+        status: result.status,
+        summary: result.summary,
+      });
+      return result;
+    } catch (err) {
+      logger.error('maintenance failed', { target: target.name, task: job.task, error: errorMessage(err) });
+      throw err;
+    } finally {
+      await client.end().catch(() => {});
+    }
+  });
+}
+
+/** Structured JSON logs in CloudWatch through Powertools, behind the Logger port. */
+function lambdaLogger(serviceName: string): Logger {
+  const log = new PowertoolsLogger({ serviceName });
+  return {
+    info: (m, f) => (f ? log.info(m, f) : log.info(m)),
+    warn: (m, f) => (f ? log.warn(m, f) : log.warn(m)),
+    error: (m, f) => (f ? log.error(m, f) : log.error(m)),
+  };
+}
+
+// AWS clients are created on first use, so module init stays cheap.
+export const handler = createMaintainerHandler({
+  secrets: new SecretsManagerSecrets(),
+  logger: lambdaLogger('dgm-maintainer'),
+  notifier: process.env.DGM_ALERT_TOPIC_ARN ? new SnsNotifier(process.env.DGM_ALERT_TOPIC_ARN) : undefined,
+});

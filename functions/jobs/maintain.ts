@@ -1,0 +1,392 @@
+import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
+import type { AuditTrail } from '../compliance/audit.ts';
+import type { ConstitutionalCompliance } from '../compliance/constitution.ts';
+import { beginMutatingRun, readOnlyCompliance } from '../compliance/guard.ts';
+import type { RuntimeConfig } from '../config.ts';
+import { ADVISORY_LOCKS, withAdvisoryLock } from '../db/locks.ts';
+import { errorMessage } from '../errors.ts';
+import { executeActions } from '../maintenance/executor.ts';
+import { collectIndexFacts, type IndexFindings, planIndexMaintenance } from '../maintenance/indexes.ts';
+import { planPartitions } from '../maintenance/partitions.ts';
+import {
+  type ActionResult,
+  MAINTENANCE_TASKS,
+  type MaintenanceAction,
+  type MaintenanceTask,
+  plannedResult,
+} from '../maintenance/plan.ts';
+import { collectStatisticsFacts, planStatistics } from '../maintenance/statistics.ts';
+import { collectVacuumFacts, planVacuum } from '../maintenance/vacuum.ts';
+import {
+  type Clock,
+  type Logger,
+  type MetricDatum,
+  type MetricSink,
+  type Notifier,
+  silentLogger,
+  systemClock,
+} from '../ports.ts';
+import { elapsedMs, type JobResult } from './result.ts';
+
+export const MAINTAIN_TASKS = [...MAINTENANCE_TASKS, 'all'] as const;
+export type MaintainTask = (typeof MAINTAIN_TASKS)[number];
+
+export interface MaintainOptions {
+  task: MaintainTask;
+  dryRun?: boolean;
+  logger?: Logger;
+  clock?: Clock;
+  /** Where the run's figures go (CloudWatch in the Lambda); none in a plain CLI run. */
+  metrics?: MetricSink;
+  /** Told when an action failed. */
+  notifier?: Notifier;
+  /** Epoch ms by which the run must be done (the Lambda's deadline): no new action starts after it. */
+  deadline?: number;
+  /** Why the run was started (schedule, ad hoc), for the audit. */
+  reason?: string;
+  /** Waits between lock retries (tests make it instant). */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export interface MaintainSummary {
+  planned: number;
+  succeeded: number;
+  failed: number;
+  skipped: number;
+  rowsMoved: number;
+  partitionsCreated: number;
+  partitionsDropped: number;
+  partitionsDetached: number;
+}
+
+export interface MaintainResult extends JobResult {
+  job: 'maintain';
+  task: MaintainTask;
+  dryRun: boolean;
+  runId?: string;
+  /** Every action with its sql, status and durationMs (status 'planned' in a dry run). */
+  actions: ActionResult[];
+  findings: {
+    indexes?: IndexFindings;
+    vacuum?: { databaseXidAge: number; freezeMaxAge: number; tablesToFreeze: number };
+  };
+  summary: MaintainSummary;
+}
+
+const SKIP_LOCKED = 'skipped: another run holds the lock';
+const SKIP_REPLICA = 'skipped: this server is a replica (pg_is_in_recovery)';
+
+function tasksOf(task: MaintainTask): MaintenanceTask[] {
+  // Partitions first (new partitions need settings and statistics), then the heavier passes.
+  return task === 'all' ? ['partitions', 'indexes', 'statistics', 'vacuum'] : [task];
+}
+
+function summarize(actions: ActionResult[]): MaintainSummary {
+  const count = (f: (a: ActionResult) => boolean) => actions.filter(f).length;
+  const done = (kind: string) =>
+    actions
+      .filter((a) => a.kind === kind && a.status === 'succeeded')
+      .reduce((n, a) => n + (Array.isArray(a.details?.partitions) ? a.details.partitions.length : 1), 0);
+  return {
+    planned: count((a) => a.status === 'planned'),
+    succeeded: count((a) => a.status === 'succeeded'),
+    failed: count((a) => a.status === 'failed'),
+    skipped: count((a) => a.status === 'skipped'),
+    rowsMoved: actions.reduce((n, a) => n + (a.rowsMoved ?? 0), 0),
+    partitionsCreated: done('partition_create'),
+    partitionsDropped: done('partition_drop'),
+    partitionsDetached: done('partition_detach'),
+  };
+}
+
+function messageOf(task: MaintainTask, dryRun: boolean, s: MaintainSummary): string {
+  if (dryRun)
+    return `${s.planned} action(s) planned for ${task}${s.failed ? `, ${s.failed} problem(s)` : ''}`;
+  const parts = [`${s.succeeded} action(s) done`];
+  if (s.partitionsCreated) parts.push(`${s.partitionsCreated} partition(s) created`);
+  if (s.partitionsDropped) parts.push(`${s.partitionsDropped} dropped`);
+  if (s.partitionsDetached) parts.push(`${s.partitionsDetached} detached`);
+  if (s.rowsMoved) parts.push(`${s.rowsMoved} row(s) moved out of default partitions`);
+  if (s.skipped) parts.push(`${s.skipped} skipped`);
+  if (s.failed) parts.push(`${s.failed} failed`);
+  return `${task}: ${parts.join(', ')}`;
+}
+
+function problemAction(task: MaintenanceTask, text: string): MaintenanceAction {
+  return {
+    task,
+    kind: 'config_problem',
+    target: 'config',
+    reason: 'configuration',
+    statements: [],
+    mode: 'transaction',
+    problem: text,
+  };
+}
+
+/**
+ * One maintenance run: partitions (daily), indexes (weekly), statistics (monthly), vacuum, or all of them.
+ * Skips on a replica and when another run holds the maintenance lock; refuses on a constitutional hash
+ * mismatch. Each task reads the catalog, plans (a dry run stops there and changes nothing), then executes
+ * its actions under lock_timeout with retries, each audited in dgm.optimization_audit.
+ */
+export async function maintain(
+  client: pg.Client,
+  config: RuntimeConfig,
+  options: MaintainOptions,
+): Promise<MaintainResult> {
+  const started = performance.now();
+  const logger = options.logger ?? silentLogger;
+  const clock = options.clock ?? systemClock;
+  const dryRun = options.dryRun ?? false;
+  const base = (compliance: ConstitutionalCompliance) => ({
+    job: 'maintain' as const,
+    task: options.task,
+    target: config.target,
+    dryRun,
+    constitutional_compliance: compliance,
+  });
+  const skipped = (compliance: ConstitutionalCompliance, message: string): MaintainResult => ({
+    ...base(compliance),
+    status: 'skipped',
+    durationMs: elapsedMs(started),
+    message,
+    actions: [],
+    findings: {},
+    summary: summarize([]),
+  });
+
+  const { rows: recovery } = await client.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r');
+  if (recovery[0]?.r) {
+    logger.info(SKIP_REPLICA);
+    return skipped(await readOnlyCompliance(client, config.constitutionalHash), SKIP_REPLICA);
+  }
+
+  let compliance: ConstitutionalCompliance;
+  let audit: AuditTrail | undefined;
+  if (dryRun) {
+    compliance = await readOnlyCompliance(client, config.constitutionalHash);
+  } else {
+    const run = await beginMutatingRun(client, 'maintain', config.constitutionalHash);
+    compliance = run.compliance;
+    audit = run.audit;
+  }
+
+  const work = async (): Promise<MaintainResult> => {
+    const { rows: tz } = await client.query<{ tz: string }>(`SELECT current_setting('TimeZone') AS tz`);
+    // Partition boundaries and rolling cutoffs are computed in UTC whatever the session's TimeZone.
+    await client.query(`SET TimeZone = 'UTC'`);
+    try {
+      return await runTasks(client, config, options, {
+        logger,
+        clock,
+        dryRun,
+        audit,
+        compliance,
+        started,
+        base,
+      });
+    } finally {
+      await client.query(`SELECT set_config('TimeZone', $1, false)`, [tz[0]?.tz ?? 'UTC']).catch(() => {});
+    }
+  };
+
+  if (dryRun) return work();
+  const locked = await withAdvisoryLock(client, ADVISORY_LOCKS.maintain, work);
+  if (!locked.acquired) {
+    logger.info(SKIP_LOCKED);
+    await audit
+      ?.record({ action: 'maintenance_run', target: options.task, status: 'skipped', error: SKIP_LOCKED })
+      .catch(() => {});
+    return skipped(compliance, SKIP_LOCKED);
+  }
+  const result = locked.value;
+  await report(result, options, logger);
+  return result;
+}
+
+async function runTasks(
+  client: pg.Client,
+  config: RuntimeConfig,
+  options: MaintainOptions,
+  ctx: {
+    logger: Logger;
+    clock: Clock;
+    dryRun: boolean;
+    audit: AuditTrail | undefined;
+    compliance: ConstitutionalCompliance;
+    started: number;
+    base: (
+      c: ConstitutionalCompliance,
+    ) => Omit<MaintainResult, 'status' | 'durationMs' | 'actions' | 'findings' | 'summary'>;
+  },
+): Promise<MaintainResult> {
+  const m = config.maintenance;
+  const { logger, dryRun, audit } = ctx;
+  const now = ctx.clock.now();
+  const results: ActionResult[] = [];
+  const findings: MaintainResult['findings'] = {};
+  const execute = async (actions: MaintenanceAction[]) => {
+    if (dryRun || !audit) {
+      results.push(...actions.map(plannedResult));
+      return;
+    }
+    results.push(
+      ...(await executeActions(client, actions, {
+        audit,
+        settings: m,
+        logger,
+        deadline: options.deadline,
+        now: () => Date.now(),
+        sleep: options.sleep,
+      })),
+    );
+  };
+
+  for (const task of tasksOf(options.task)) {
+    const t0 = performance.now();
+    logger.info(`maintain ${task}: planning${dryRun ? ' (dry run)' : ''}`);
+    try {
+      if (task === 'partitions') {
+        const actions = await planPartitions(client, { now, rollingIndexes: m.rollingIndexes });
+        logger.info(`maintain partitions: ${actions.length} action(s)`);
+        await execute(actions);
+      } else if (task === 'indexes') {
+        const schemas = m.schemas;
+        let plan = planIndexMaintenance(await collectIndexFacts(client, schemas, m.rollingIndexes), m, {
+          allowAnalyze: !dryRun,
+        });
+        if (plan.recheck && !dryRun) {
+          // Stale statistics make bloat estimates wrong: analyze those tables, then judge again.
+          await execute(plan.actions.filter((a) => a.kind === 'analyze'));
+          plan = planIndexMaintenance(await collectIndexFacts(client, schemas, m.rollingIndexes), m, {
+            allowAnalyze: false,
+          });
+        }
+        findings.indexes = plan.findings;
+        logger.info(`maintain indexes: ${plan.actions.length} action(s)`);
+        await execute(plan.actions);
+      } else if (task === 'statistics') {
+        const { rows: sets } = await client.query<{ parent_table: string }>(
+          'SELECT parent_table FROM dgm.partition_config WHERE enabled',
+        );
+        const facts = await collectStatisticsFacts(
+          client,
+          m.schemas,
+          m,
+          sets.map((s) => s.parent_table),
+        );
+        const plan = planStatistics(facts, m, { analyzeAll: true });
+        logger.info(`maintain statistics: ${plan.actions.length} action(s)`);
+        await execute([...plan.problems.map((p) => problemAction('statistics', p)), ...plan.actions]);
+      } else {
+        const facts = await collectVacuumFacts(client, m);
+        findings.vacuum = {
+          databaseXidAge: facts.databaseXidAge,
+          freezeMaxAge: facts.freezeMaxAge,
+          tablesToFreeze: facts.freeze.length,
+        };
+        const plan = planVacuum(facts, m);
+        logger.info(`maintain vacuum: ${plan.actions.length} action(s)`);
+        await execute([...plan.problems.map((p) => problemAction('vacuum', p)), ...plan.actions]);
+      }
+    } catch (err) {
+      // A task that could not even be planned is one failed action; the other tasks still run.
+      const error = errorMessage(err);
+      logger.error(`maintain ${task}: ${error}`);
+      results.push({
+        task,
+        kind: 'plan',
+        target: task,
+        reason: 'reading the catalog and planning',
+        sql: '',
+        status: 'failed',
+        durationMs: elapsedMs(t0),
+        attempts: 1,
+        error,
+      });
+      await audit?.record({ action: 'plan', target: task, status: 'failed', error }).catch(() => {});
+    }
+  }
+
+  const summary = summarize(results);
+  const status = summary.failed > 0 ? 'failed' : dryRun ? 'planned' : 'succeeded';
+  return {
+    ...ctx.base(ctx.compliance),
+    status,
+    durationMs: elapsedMs(ctx.started),
+    message: messageOf(options.task, dryRun, summary),
+    ...(audit ? { runId: audit.runId } : {}),
+    actions: results,
+    findings,
+    summary,
+  };
+}
+
+/** The run's figures for the MetricSink (namespace DGM/Database, dimension DBInstance). */
+export function maintenanceDatums(result: MaintainResult, at: Date): MetricDatum[] {
+  const dims = { DBInstance: result.target, Task: result.task };
+  const d = (name: string, value: number, unit: MetricDatum['unit'], dimensions = dims): MetricDatum => ({
+    name,
+    value,
+    unit,
+    dimensions,
+    timestamp: at,
+  });
+  const s = result.summary;
+  return [
+    d('MaintenanceRunSeconds', result.durationMs / 1000, 'Seconds'),
+    d('MaintenanceActionsSucceeded', s.succeeded, 'Count'),
+    d('MaintenanceActionsFailed', s.failed, 'Count'),
+    d('MaintenanceActionsSkipped', s.skipped, 'Count'),
+    d('PartitionsCreated', s.partitionsCreated, 'Count'),
+    d('PartitionsDropped', s.partitionsDropped + s.partitionsDetached, 'Count'),
+    d('DefaultPartitionRowsMoved', s.rowsMoved, 'Count'),
+  ];
+}
+
+async function report(result: MaintainResult, options: MaintainOptions, logger: Logger): Promise<void> {
+  const at = (options.clock ?? systemClock).now();
+  if (options.metrics) {
+    try {
+      const sent = await options.metrics.put(maintenanceDatums(result, at));
+      if (sent.failed > 0)
+        logger.warn(`maintenance metrics: ${sent.failed} not sent (${sent.errors[0] ?? ''})`);
+    } catch (err) {
+      logger.warn(`maintenance metrics not sent: ${errorMessage(err)}`);
+    }
+  }
+  if (options.notifier && result.summary.failed > 0) {
+    const first = result.actions.find((a) => a.status === 'failed');
+    try {
+      await options.notifier.publish({
+        id: randomUUID(),
+        target: result.target,
+        generatedAt: at.toISOString(),
+        heldBack: [],
+        items: [
+          {
+            transition: 'firing',
+            title: 'Maintenance failed',
+            unit: 'count',
+            runbook:
+              'Read the failed actions in dgm.optimization_audit (run_id in the result); a lock timeout retries on the next run, anything else needs a person.',
+            alert: {
+              name: 'maintenance_failed',
+              severity: 'warning',
+              message: `${result.summary.failed} maintenance action(s) failed in task ${result.task}; first: ${first?.kind} ${first?.target}: ${first?.error ?? ''}`,
+              metric_value: result.summary.failed,
+              threshold: 0,
+              timestamp: at.toISOString(),
+              target: result.target,
+              resource: `maintain:${result.task}`,
+            },
+          },
+        ],
+      });
+    } catch (err) {
+      logger.warn(`maintenance alert not sent: ${errorMessage(err)}`);
+    }
+  }
+}

@@ -1,0 +1,86 @@
+import type pg from 'pg';
+import type { MaintenanceAction } from './plan.ts';
+import { collectRollingIndexFacts, planRollingIndex, type RollingIndexSpec } from './rolling-index.ts';
+
+/** One row of dgm.partition_maintenance_plan(): the one planner the psql API uses too. */
+export interface PartitionPlanRow {
+  step: number;
+  parent_table: string;
+  action: 'create' | 'create_subpartition' | 'drop' | 'detach' | 'analyze' | 'invalid';
+  partitions: string[] | null;
+  range_from: Date | null;
+  range_to: Date | null;
+  rows_to_move: string | number;
+  statements: string[];
+  note: string | null;
+}
+
+const KIND: Record<PartitionPlanRow['action'], string> = {
+  create: 'partition_create',
+  create_subpartition: 'partition_create_subpartition',
+  drop: 'partition_drop',
+  detach: 'partition_detach',
+  analyze: 'analyze_parent',
+  invalid: 'partition_invalid',
+};
+
+function reasonOf(row: PartitionPlanRow): string {
+  const range =
+    row.range_from && row.range_to ? `[${row.range_from.toISOString()}, ${row.range_to.toISOString()})` : '';
+  switch (row.action) {
+    case 'create':
+      return `partition for ${range}${Number(row.rows_to_move) > 0 ? `, ${row.rows_to_move} rows waiting in the default partition` : ''}`;
+    case 'create_subpartition':
+      return `${row.note ?? 'list sub-partition'}${Number(row.rows_to_move) > 0 ? `, ${row.rows_to_move} rows waiting in its default` : ''}`;
+    case 'drop':
+    case 'detach':
+      return `${row.partitions?.length ?? 0} partition(s), ${row.note ?? 'past retention'}`;
+    case 'analyze':
+      return row.note ?? 'partitions changed';
+    case 'invalid':
+      return 'registration in dgm.partition_config';
+  }
+}
+
+/** Turns the SQL planner's rows into actions; a set's later steps are skipped once one of its steps failed. */
+export function partitionActions(rows: PartitionPlanRow[]): MaintenanceAction[] {
+  return rows.map((row) => ({
+    task: 'partitions',
+    kind: KIND[row.action],
+    target:
+      row.action === 'create' || row.action === 'create_subpartition'
+        ? (row.partitions?.[0] ?? row.parent_table)
+        : row.parent_table,
+    reason: reasonOf(row),
+    statements: row.statements,
+    mode: 'transaction',
+    group: `partition-set:${row.parent_table}`,
+    ...(row.action === 'invalid' ? { problem: row.note ?? 'cannot be maintained' } : {}),
+    details: {
+      parent_table: row.parent_table,
+      ...(row.partitions ? { partitions: row.partitions } : {}),
+      ...(row.range_from ? { range_from: row.range_from.toISOString() } : {}),
+      ...(row.range_to ? { range_to: row.range_to.toISOString() } : {}),
+      ...(Number(row.rows_to_move) > 0 ? { rows_to_move: Number(row.rows_to_move) } : {}),
+    },
+  }));
+}
+
+/**
+ * The partitions task's plan: premake, default-partition rescue, list sub-partitions, retention and parent
+ * ANALYZE from dgm.partition_maintenance_plan(now), then the rolling partial indexes.
+ */
+export async function planPartitions(
+  client: pg.Client,
+  options: { now: Date; rollingIndexes: RollingIndexSpec[] },
+): Promise<MaintenanceAction[]> {
+  const { rows } = await client.query<PartitionPlanRow>(
+    'SELECT * FROM dgm.partition_maintenance_plan(p_now => $1) ORDER BY step',
+    [options.now],
+  );
+  const actions = partitionActions(rows);
+  for (const spec of options.rollingIndexes) {
+    actions.push(...planRollingIndex(await collectRollingIndexFacts(client, spec, options.now)));
+  }
+  return actions;
+}

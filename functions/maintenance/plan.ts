@@ -1,0 +1,90 @@
+/**
+ * Maintenance plans are data: every task first reads the catalog into facts, turns them into a list of
+ * actions (pure functions, unit-tested), and only then executes them (executor.ts). --dry-run prints the
+ * actions and stops there.
+ */
+
+export const MAINTENANCE_TASKS = ['partitions', 'indexes', 'statistics', 'vacuum'] as const;
+export type MaintenanceTask = (typeof MAINTENANCE_TASKS)[number];
+
+/** A statement: plain SQL (identifiers quoted, no values) or SQL with bound values. */
+export type Statement = string | { text: string; values: unknown[] };
+
+export interface MaintenanceAction {
+  task: MaintenanceTask;
+  /** What it does: partition_create, partition_drop, reindex, analyze, set_autovacuum, vacuum_freeze, ... */
+  kind: string;
+  /** The object it changes, as a qualified name. */
+  target: string;
+  reason: string;
+  statements: Statement[];
+  /**
+   * transaction: all statements in one transaction with SET LOCAL lock_timeout, retried whole.
+   * autocommit: one statement at a time outside any transaction (CONCURRENTLY builds, VACUUM).
+   */
+  mode: 'transaction' | 'autocommit';
+  /** Actions of one group build on each other: after a failure the rest of the group is skipped. */
+  group?: string;
+  /** Run after a failed attempt, before any retry: removes what a failed concurrent build left behind. */
+  cleanup?: IndexLeftovers;
+  /** Counted against the freeze time box (config freezeTimeBoxMs). */
+  timeBoxed?: boolean;
+  /** A problem found while planning (no statements): reported as a failed action. */
+  problem?: string;
+  details?: Record<string, unknown>;
+}
+
+/** INVALID indexes a failed CREATE INDEX CONCURRENTLY (exact names) or REINDEX CONCURRENTLY (ccOf) leaves. */
+export interface IndexLeftovers {
+  schema: string;
+  table: string;
+  exact?: string[];
+  /** The index whose REINDEX CONCURRENTLY leaves <name>_ccnew[N] / <name>_ccold[N]. */
+  ccOf?: string;
+}
+
+export type ActionStatus = 'planned' | 'succeeded' | 'failed' | 'skipped';
+
+export interface ActionResult {
+  task: MaintenanceTask;
+  kind: string;
+  target: string;
+  reason: string;
+  /** The statements, joined with ";\n" (bound values are not shown). */
+  sql: string;
+  status: ActionStatus;
+  durationMs: number;
+  attempts: number;
+  error?: string;
+  rowsMoved?: number;
+  details?: Record<string, unknown>;
+}
+
+/** The text of a statement, for results, logs and the audit. */
+export function statementText(s: Statement): string {
+  return typeof s === 'string' ? s : s.text;
+}
+
+/** An action as it appears in a dry run's result. */
+export function plannedResult(action: MaintenanceAction): ActionResult {
+  return {
+    task: action.task,
+    kind: action.kind,
+    target: action.target,
+    reason: action.reason,
+    sql: action.statements.map(statementText).join(';\n'),
+    status: action.problem ? 'failed' : 'planned',
+    durationMs: 0,
+    attempts: 0,
+    ...(action.problem ? { error: action.problem } : {}),
+    ...(action.details ? { details: action.details } : {}),
+  };
+}
+
+/** Shortens a name to PostgreSQL's 63-byte identifier limit by whole characters, keeping the suffix. */
+export function fitIdentifier(base: string, suffix = ''): string {
+  const encoder = new TextEncoder();
+  let b = base;
+  while (encoder.encode(b + suffix).length > 63 && b.length > 0) b = Array.from(b).slice(0, -1).join('');
+  return b + suffix;
+}

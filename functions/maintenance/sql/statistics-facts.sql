@@ -1,0 +1,25 @@
+-- The tables the statistics task looks after (top-level tables of schemas $1 and the relations $2, given as
+-- oids) with each column's statistics target (on the table and, for a partitioned one, the distinct
+-- targets on its partitions) and distinct-value estimate (n_distinct < 0 is a fraction of the rows).
+WITH tables AS (
+  SELECT c.oid, n.nspname::text AS schema_name, c.relname::text AS table_name, c.relkind::text AS kind,
+         c.reltuples::float8 AS reltuples
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  WHERE c.relkind IN ('r', 'p', 'm') AND NOT c.relispartition
+    AND (n.nspname = ANY ($1::text[]) OR c.oid = ANY ($2::oid[]))
+)
+SELECT t.oid::bigint AS table_oid, t.schema_name, t.table_name, t.kind, t.reltuples,
+       a.attname::text AS column_name,
+       (ty.typcategory IN ('N', 'S', 'D') OR ty.typname = 'uuid') AS scalar,
+       coalesce(a.attstattarget, -1)::int AS stat_target,
+       (SELECT array_agg(DISTINCT coalesce(pa.attstattarget, -1)::int)
+          FROM pg_partition_tree(t.oid) pt
+          JOIN pg_attribute pa ON pa.attrelid = pt.relid AND pa.attname = a.attname AND NOT pa.attisdropped
+         WHERE t.kind = 'p' AND pt.relid <> t.oid) AS partition_targets,
+       s.n_distinct::float8 AS n_distinct
+FROM tables t
+JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum > 0 AND NOT a.attisdropped
+JOIN pg_type ty ON ty.oid = a.atttypid
+LEFT JOIN pg_stats s ON s.schemaname = t.schema_name AND s.tablename = t.table_name AND s.attname = a.attname
+                    AND s.inherited = (t.kind = 'p')
+ORDER BY t.schema_name, t.table_name, a.attnum

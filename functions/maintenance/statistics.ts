@@ -1,0 +1,228 @@
+import type pg from 'pg';
+import type { MaintenanceConfig } from '../config.ts';
+import { parseQualifiedName, quoteIdent, quoteQualified } from '../db/identifiers.ts';
+import { fitIdentifier, type MaintenanceAction } from './plan.ts';
+import extendedSql from './sql/extended-statistics.sql';
+import resolveSql from './sql/resolve-tables.sql';
+import factsSql from './sql/statistics-facts.sql';
+
+/**
+ * Statistics (monthly, and after large changes): per-column statistics targets for high-cardinality
+ * columns, extended statistics for correlated columns, and ANALYZE of every table looked after (on a
+ * partitioned table it samples the partitions too).
+ */
+
+export interface ColumnStatsRow {
+  table_oid: string;
+  schema_name: string;
+  table_name: string;
+  kind: string;
+  reltuples: number;
+  column_name: string;
+  scalar: boolean;
+  stat_target: number;
+  partition_targets: number[] | null;
+  n_distinct: number | null;
+}
+
+export interface ExtendedStatsRow {
+  root_oid: string;
+  schema_name: string;
+  table_name: string;
+  is_root: boolean;
+  list_key: string | null;
+  column_sets: string[][];
+}
+
+export interface StatisticsFacts {
+  columns: ColumnStatsRow[];
+  extended: ExtendedStatsRow[];
+  /** Configured names resolved to table oids (undefined: no such table). */
+  resolved: Map<string, string | undefined>;
+}
+
+export type StatisticsConfig = Pick<
+  MaintenanceConfig,
+  | 'statisticsTargets'
+  | 'highCardinalityStatisticsTarget'
+  | 'highCardinalityMinDistinct'
+  | 'extendedStatistics'
+>;
+
+/** Splits a configured table name; unqualified names are in public, as PostgreSQL's default search_path. */
+export function tableKey(text: string): { schema: string; name: string } {
+  const p = parseQualifiedName(text);
+  return { schema: p.schema ?? 'public', name: p.name };
+}
+
+/** The distinct values a column has, from n_distinct (negative: a fraction of the rows). */
+export function distinctEstimate(nDistinct: number, rows: number): number {
+  return nDistinct >= 0 ? nDistinct : -nDistinct * Math.max(rows, 0);
+}
+
+/** Plans the statistics task from the facts; pure. */
+export function planStatistics(
+  facts: StatisticsFacts,
+  config: StatisticsConfig,
+  options: { analyzeAll: boolean },
+): { actions: MaintenanceAction[]; problems: string[] } {
+  const actions: MaintenanceAction[] = [];
+  const problems: string[] = [];
+  const touched = new Set<string>();
+  const byTable = new Map<string, ColumnStatsRow[]>();
+  for (const c of facts.columns) byTable.set(c.table_oid, [...(byTable.get(c.table_oid) ?? []), c]);
+
+  // Targets: the configured ones, then the automatic ones for columns still at the default.
+  const wanted = new Map<string, Map<string, { target: number; why: string }>>();
+  for (const [table, cols] of Object.entries(config.statisticsTargets)) {
+    const oid = facts.resolved.get(table);
+    if (!oid) {
+      problems.push(`statisticsTargets: table ${table} does not exist`);
+      continue;
+    }
+    for (const [column, target] of Object.entries(cols)) {
+      if (!byTable.get(oid)?.some((c) => c.column_name === column)) {
+        problems.push(`statisticsTargets: ${table} has no column ${column}`);
+        continue;
+      }
+      const m = wanted.get(oid) ?? new Map();
+      m.set(column, { target, why: 'configured' });
+      wanted.set(oid, m);
+    }
+  }
+  if (config.highCardinalityStatisticsTarget > 0) {
+    for (const c of facts.columns) {
+      if (!c.scalar || c.stat_target >= 0 || c.n_distinct === null || c.reltuples <= 0) continue;
+      if (wanted.get(c.table_oid)?.has(c.column_name)) continue;
+      const distinct = distinctEstimate(c.n_distinct, c.reltuples);
+      // Near-unique columns gain nothing: the planner already knows each value is rare.
+      if (distinct < config.highCardinalityMinDistinct || distinct / c.reltuples > 0.5) continue;
+      const m = wanted.get(c.table_oid) ?? new Map();
+      m.set(c.column_name, {
+        target: config.highCardinalityStatisticsTarget,
+        why: `about ${Math.round(distinct)} distinct values`,
+      });
+      wanted.set(c.table_oid, m);
+    }
+  }
+  for (const [oid, cols] of wanted) {
+    const rows = byTable.get(oid) ?? [];
+    const first = rows[0];
+    if (!first) continue;
+    const table = quoteQualified(first.schema_name, first.table_name);
+    for (const [column, { target, why }] of cols) {
+      const row = rows.find((r) => r.column_name === column)!;
+      const partitionsDiffer = (row.partition_targets ?? []).some((t) => t !== target);
+      if (row.stat_target === target && !partitionsDiffer) continue;
+      actions.push({
+        task: 'statistics',
+        kind: 'set_statistics_target',
+        target: `${table}.${quoteIdent(column)}`,
+        reason: `statistics target ${target} (${why})`,
+        // On a partitioned table this recurses to every partition.
+        statements: [
+          `ALTER TABLE ${table} ALTER COLUMN ${quoteIdent(column)} SET STATISTICS ${Math.trunc(target)}`,
+        ],
+        mode: 'transaction',
+      });
+      touched.add(oid);
+    }
+  }
+
+  for (const spec of config.extendedStatistics) {
+    const oid = facts.resolved.get(spec.table);
+    if (!oid) {
+      problems.push(`extendedStatistics: table ${spec.table} does not exist`);
+      continue;
+    }
+    const columns = byTable.get(oid) ?? [];
+    const missing = spec.columns.filter((c) => !columns.some((r) => r.column_name === c));
+    if (missing.length > 0) {
+      problems.push(`extendedStatistics: ${spec.table} has no column ${missing.join(', ')}`);
+      continue;
+    }
+    const sorted = [...spec.columns].sort();
+    // The table and its leaf partitions (queries pruned to a partition use its statistics), except
+    // leaves LIST-partitioned by one of the columns, where it is a constant.
+    for (const rel of facts.extended.filter((e) => e.root_oid === oid)) {
+      if (rel.list_key !== null && spec.columns.includes(rel.list_key)) continue;
+      if (rel.column_sets.some((set) => set.length === sorted.length && set.every((c, i) => c === sorted[i])))
+        continue;
+      const name = fitIdentifier(`${rel.table_name}_${spec.columns.join('_')}`, '_stx');
+      actions.push({
+        task: 'statistics',
+        kind: 'create_statistics',
+        target: quoteQualified(rel.schema_name, rel.table_name),
+        reason: `extended statistics (${spec.kinds.join(', ')}) on correlated columns ${spec.columns.join(', ')}`,
+        statements: [
+          `CREATE STATISTICS IF NOT EXISTS ${quoteQualified(rel.schema_name, name)} (${spec.kinds.join(', ')}) ON ${spec.columns
+            .map(quoteIdent)
+            .join(', ')} FROM ${quoteQualified(rel.schema_name, rel.table_name)}`,
+        ],
+        mode: 'transaction',
+      });
+      touched.add(oid);
+    }
+  }
+
+  const tables = new Map<string, ColumnStatsRow>();
+  for (const c of facts.columns) if (!tables.has(c.table_oid)) tables.set(c.table_oid, c);
+  for (const [oid, t] of tables) {
+    if (!options.analyzeAll && !touched.has(oid)) continue;
+    const table = quoteQualified(t.schema_name, t.table_name);
+    actions.push({
+      task: 'statistics',
+      kind: 'analyze',
+      target: table,
+      reason: touched.has(oid) ? 'statistics settings changed' : 'scheduled full analysis',
+      statements: [`ANALYZE ${table}`],
+      mode: 'transaction',
+    });
+  }
+  return { actions, problems };
+}
+
+/** Resolves configured table names to oids (undefined where the table does not exist or the name is bad). */
+export async function resolveTables(
+  client: pg.Client,
+  names: string[],
+): Promise<Map<string, string | undefined>> {
+  const out = new Map<string, string | undefined>();
+  const parsed: Array<{ text: string; schema: string; name: string }> = [];
+  for (const text of new Set(names)) {
+    try {
+      parsed.push({ text, ...tableKey(text) });
+    } catch {
+      out.set(text, undefined);
+    }
+  }
+  const { rows } = await client.query<{ ord: number; oid: string | null }>(resolveSql, [
+    parsed.map((p) => p.schema),
+    parsed.map((p) => p.name),
+  ]);
+  for (const r of rows) out.set(parsed[r.ord - 1]!.text, r.oid ?? undefined);
+  return out;
+}
+
+/** Reads the facts of the statistics task. */
+export async function collectStatisticsFacts(
+  client: pg.Client,
+  schemas: string[],
+  config: StatisticsConfig,
+  extraTables: string[],
+): Promise<StatisticsFacts> {
+  const resolved = await resolveTables(client, [
+    ...Object.keys(config.statisticsTargets),
+    ...config.extendedStatistics.map((e) => e.table),
+    ...extraTables,
+  ]);
+  const oids = [...new Set([...resolved.values()].filter((o): o is string => o !== undefined))];
+  const { rows: columns } = await client.query<ColumnStatsRow>(factsSql, [schemas, oids]);
+  const extendedRoots = [
+    ...new Set(
+      config.extendedStatistics.map((e) => resolved.get(e.table)).filter((o): o is string => o !== undefined),
+    ),
+  ];
+  const { rows: extended } = await client.query<ExtendedStatsRow>(extendedSql, [extendedRoots]);
+  return { columns, extended, resolved };
+}

@@ -1,0 +1,223 @@
+import type pg from 'pg';
+import type { MaintenanceConfig } from '../config.ts';
+import { quoteIdent, quoteQualified } from '../db/identifiers.ts';
+import type { MaintenanceAction, Statement } from './plan.ts';
+import freezeSql from './sql/freeze-candidates.sql';
+import leavesSql from './sql/vacuum-leaves.sql';
+import { tableKey } from './statistics.ts';
+
+/**
+ * Vacuum: per-table autovacuum settings from the config (partitioned parents take none, so they go on
+ * every leaf, and into dgm.partition_config so new partitions are created with them), and the
+ * wraparound guard: a time-boxed VACUUM (FREEZE) of the tables with the oldest transaction IDs first.
+ */
+
+export type StorageValue = number | boolean | string;
+
+export interface SettingsTarget {
+  /** The name as configured (config key or dgm.partition_config.parent_table). */
+  key: string;
+  /** Set for partition sets: their storage_parameters, applied to new partitions. */
+  partitionConfig?: { parentTable: string; storageParameters: Record<string, StorageValue> };
+  /** The configured settings (config.autovacuum), if any. */
+  configured?: Record<string, number | boolean>;
+  exists: boolean;
+  leaves: Array<{ schema: string; name: string; reloptions: string[] }>;
+}
+
+export interface FreezeCandidate {
+  schema_name: string;
+  table_name: string;
+  xid_age: string | number;
+  bytes: string | number;
+}
+
+export interface VacuumFacts {
+  targets: SettingsTarget[];
+  freeze: FreezeCandidate[];
+  databaseXidAge: number;
+  freezeMaxAge: number;
+}
+
+/** reloptions ('name=value') as a map. */
+export function parseReloptions(options: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const o of options) {
+    const i = o.indexOf('=');
+    if (i > 0) out[o.slice(0, i)] = o.slice(i + 1);
+  }
+  return out;
+}
+
+const TRUE = new Set(['true', 'on', 'yes', '1', 't']);
+const FALSE = new Set(['false', 'off', 'no', '0', 'f']);
+
+/** Whether a stored reloption value equals a wanted one (numbers by value, booleans in any spelling). */
+export function sameSetting(stored: string | undefined, wanted: StorageValue): boolean {
+  if (stored === undefined) return false;
+  if (typeof wanted === 'boolean')
+    return wanted ? TRUE.has(stored.toLowerCase()) : FALSE.has(stored.toLowerCase());
+  if (typeof wanted === 'number') return Number(stored) === wanted;
+  const n = Number(wanted);
+  if (wanted.trim() !== '' && !Number.isNaN(n)) return Number(stored) === n;
+  const s = wanted.toLowerCase();
+  if (TRUE.has(s)) return TRUE.has(stored.toLowerCase());
+  if (FALSE.has(s)) return FALSE.has(stored.toLowerCase());
+  return stored === wanted;
+}
+
+const PARAM = /^(toast\.)?([a-z][a-z0-9_]{0,62})$/;
+
+/** `name = value` for ALTER TABLE ... SET (...); the name was validated, the value is a number or boolean. */
+export function renderSetting(name: string, value: StorageValue): string {
+  const m = PARAM.exec(name);
+  if (!m) throw new Error(`not a storage parameter name: ${name}`);
+  const rendered =
+    typeof value === 'number'
+      ? Number.isFinite(value)
+        ? String(value)
+        : (() => {
+            throw new Error(`${name}: not a finite number`);
+          })()
+      : typeof value === 'boolean'
+        ? String(value)
+        : `'${value.replaceAll("'", "''")}'`;
+  return `${m[1] ? 'toast.' : ''}${quoteIdent(m[2]!)} = ${rendered}`;
+}
+
+/** Plans the vacuum task from the facts; pure. */
+export function planVacuum(
+  facts: VacuumFacts,
+  config: Pick<MaintenanceConfig, 'freezeAgeThreshold'>,
+): { actions: MaintenanceAction[]; problems: string[] } {
+  const actions: MaintenanceAction[] = [];
+  const problems: string[] = [];
+  for (const t of facts.targets) {
+    if (!t.exists) {
+      if (t.configured) problems.push(`autovacuum: table ${t.key} does not exist`);
+      continue;
+    }
+    const wanted: Record<string, StorageValue> = {
+      ...(t.partitionConfig?.storageParameters ?? {}),
+      ...(t.configured ?? {}),
+    };
+    if (Object.keys(wanted).length === 0) continue;
+    const statements: Statement[] = [];
+    const changed: string[] = [];
+    for (const leaf of t.leaves) {
+      const have = parseReloptions(leaf.reloptions);
+      const diff = Object.entries(wanted).filter(([k, v]) => !sameSetting(have[k], v));
+      if (diff.length === 0) continue;
+      statements.push(
+        `ALTER TABLE ${quoteQualified(leaf.schema, leaf.name)} SET (${diff.map(([k, v]) => renderSetting(k, v)).join(', ')})`,
+      );
+      changed.push(leaf.name);
+    }
+    let syncsConfig = false;
+    if (t.partitionConfig && t.configured) {
+      const stored = t.partitionConfig.storageParameters;
+      const merged = { ...stored, ...t.configured };
+      const same =
+        Object.keys(merged).length === Object.keys(stored).length &&
+        Object.entries(merged).every(
+          ([k, v]) => stored[k] !== undefined && sameSetting(String(stored[k]), v),
+        );
+      if (!same) {
+        statements.push({
+          text: 'UPDATE dgm.partition_config SET storage_parameters = $1::jsonb, updated_at = now() WHERE parent_table = $2',
+          values: [JSON.stringify(merged), t.partitionConfig.parentTable],
+        });
+        syncsConfig = true;
+      }
+    }
+    if (statements.length === 0) continue;
+    actions.push({
+      task: 'vacuum',
+      kind: 'set_autovacuum',
+      target: t.key,
+      reason: `${changed.length} table(s) without the wanted autovacuum settings${
+        syncsConfig ? '; new partitions will get them too' : ''
+      }`,
+      statements,
+      mode: 'transaction',
+      details: { settings: wanted, tables: changed },
+    });
+  }
+  for (const c of facts.freeze) {
+    const table = quoteQualified(c.schema_name, c.table_name);
+    actions.push({
+      task: 'vacuum',
+      kind: 'vacuum_freeze',
+      target: table,
+      reason: `transaction ID age ${Number(c.xid_age).toLocaleString('en-US')} >= ${config.freezeAgeThreshold.toLocaleString('en-US')}`,
+      statements: [`VACUUM (FREEZE) ${table}`],
+      mode: 'autocommit',
+      timeBoxed: true,
+      details: { xid_age: Number(c.xid_age), bytes: Number(c.bytes) },
+    });
+  }
+  return { actions, problems };
+}
+
+/** Reads the facts of the vacuum task. */
+export async function collectVacuumFacts(
+  client: pg.Client,
+  config: Pick<MaintenanceConfig, 'autovacuum' | 'freezeAgeThreshold'>,
+): Promise<VacuumFacts> {
+  const { rows: sets } = await client.query<{
+    parent_table: string;
+    storage_parameters: Record<string, StorageValue>;
+  }>('SELECT parent_table, storage_parameters FROM dgm.partition_config WHERE enabled ORDER BY parent_table');
+  // One target per table: config keys and registered parents that name the same table are merged.
+  const targets = new Map<string, SettingsTarget & { schema: string; name: string }>();
+  const add = (key: string, fill: (t: SettingsTarget) => void) => {
+    let parsed: { schema: string; name: string };
+    try {
+      parsed = tableKey(key);
+    } catch {
+      targets.set(`bad:${key}`, { key, exists: false, leaves: [], schema: '', name: '' });
+      fill(targets.get(`bad:${key}`)!);
+      return;
+    }
+    const id = `${parsed.schema}\u0000${parsed.name}`;
+    const t = targets.get(id) ?? { key, exists: false, leaves: [], ...parsed };
+    fill(t);
+    targets.set(id, t);
+  };
+  for (const s of sets) {
+    add(s.parent_table, (t) => {
+      t.partitionConfig = { parentTable: s.parent_table, storageParameters: s.storage_parameters ?? {} };
+    });
+  }
+  for (const [key, settings] of Object.entries(config.autovacuum)) {
+    add(key, (t) => {
+      t.configured = settings;
+    });
+  }
+  const list = [...targets.values()].filter((t) => t.schema !== '');
+  const { rows } = await client.query<{
+    ord: number;
+    found: boolean;
+    schema_name: string | null;
+    table_name: string | null;
+    reloptions: string[] | null;
+  }>(leavesSql, [list.map((t) => t.schema), list.map((t) => t.name)]);
+  for (const r of rows) {
+    const t = list[r.ord - 1]!;
+    t.exists ||= r.found;
+    if (r.schema_name && r.table_name) {
+      t.leaves.push({ schema: r.schema_name, name: r.table_name, reloptions: r.reloptions ?? [] });
+    }
+  }
+  const { rows: freeze } = await client.query<FreezeCandidate>(freezeSql, [config.freezeAgeThreshold]);
+  const { rows: db } = await client.query<{ age: number; max_age: string }>(
+    `SELECT age(datfrozenxid)::int AS age, current_setting('autovacuum_freeze_max_age') AS max_age
+     FROM pg_database WHERE datname = current_database()`,
+  );
+  return {
+    targets: [...targets.values()].map(({ schema: _s, name: _n, ...t }) => t),
+    freeze,
+    databaseXidAge: Number(db[0]?.age ?? 0),
+    freezeMaxAge: Number(db[0]?.max_age ?? 0),
+  };
+}
