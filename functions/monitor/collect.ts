@@ -506,6 +506,8 @@ export async function collect(client: pg.Client, options: CollectOptions): Promi
             archiveRows24h: num(archive.rows),
             criticalViolations24h: num(violations.critical),
             violations24h: num(violations.violations),
+            constitutionHash: rt2.constitution_hash == null ? null : str(rt2.constitution_hash),
+            archiveScore30d: rt2.archive_score_30d == null ? null : num(rt2.archive_score_30d),
           }
         : { available: false, reason: 'the DGM schema is not installed (dgm-db-ops migrate)' };
     const skippedLocked = ((tableTotals.locked as string[]) ?? []).map(String);

@@ -421,6 +421,10 @@ export interface ComplianceStats {
   /** compliance_logs rows of level 'critical' in the last 24 hours. */
   criticalViolations24h: number;
   violations24h: number;
+  /** The hash stored in dgm.constitution (what every job result's compliance is checked against). */
+  constitutionHash: string | null;
+  /** Mean constitutional_compliance_score of the archive's last 30 days (the jobs' compliance_score). */
+  archiveScore30d: number | null;
 }
 
 /** True when a section holds figures (narrows the union). */

@@ -176,7 +176,8 @@ due AS (
   FROM params p
 ),
 --#else
-due AS (SELECT p.force_full AS yes FROM params p),
+-- Without stored samples there is nothing to count: collect them whenever asked or due.
+due AS (SELECT p.force_full OR p.auto_full AS yes FROM params p),
 --#endif
 -- A cheap heap bloat estimate (no table scan): the pages the live rows need, from pg_class.reltuples
 -- and the column widths in pg_stats, against the pages the table has. Tables lacking statistics for
@@ -249,4 +250,7 @@ SELECT
      FROM dgm.compliance_logs l
      WHERE l.created_at > now() - interval '24 hours'
        AND l.compliance_level IN ('violation', 'critical')) AS violations
+  , (SELECT c.hash FROM dgm.constitution c) AS constitution_hash
+  , (SELECT avg(a.constitutional_compliance_score) FROM dgm.dgm_archive a
+     WHERE a.created_at > now() - interval '30 days') AS archive_score_30d
 --#endif

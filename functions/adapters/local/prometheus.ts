@@ -1,0 +1,50 @@
+import type { MetricPoint } from '../../monitor/metrics.ts';
+
+/**
+ * Prometheus exposition text (format 0.0.4) of the sampler's metric points: the design's dgm_db_* names,
+ * one HELP and TYPE line per metric, label values escaped, the same points the CloudWatch datums come from.
+ */
+export function renderPrometheus(points: readonly MetricPoint[]): string {
+  const groups = new Map<string, MetricPoint[]>();
+  for (const p of points) {
+    if (p.prometheus == null || !Number.isFinite(p.prometheus)) continue;
+    const list = groups.get(p.spec.prometheus.name) ?? [];
+    list.push(p);
+    groups.set(p.spec.prometheus.name, list);
+  }
+  const lines: string[] = [];
+  for (const [name, list] of groups) {
+    const spec = list[0]!.spec.prometheus;
+    lines.push(`# HELP ${name} ${escapeHelp(spec.help)}`);
+    lines.push(`# TYPE ${name} ${spec.type}`);
+    for (const p of list) lines.push(`${name}${renderLabels(p.labels)} ${formatValue(p.prometheus!)}`);
+  }
+  return lines.length ? `${lines.join('\n')}\n` : '';
+}
+
+/** The exposition of a target that could not be sampled: dgm_db_up 0. */
+export function renderPrometheusDown(target: string): string {
+  return [
+    '# HELP dgm_db_up 1 when the sample was collected, 0 when the database could not be sampled.',
+    '# TYPE dgm_db_up gauge',
+    `dgm_db_up${renderLabels({ db_instance: target })} 0`,
+    '',
+  ].join('\n');
+}
+
+function renderLabels(labels: Record<string, string>): string {
+  const parts = Object.entries(labels).map(([k, v]) => `${k}="${escapeLabel(v)}"`);
+  return parts.length ? `{${parts.join(',')}}` : '';
+}
+
+function escapeLabel(v: string): string {
+  return v.replaceAll('\\', '\\\\').replaceAll('"', '\\"').replaceAll('\n', '\\n');
+}
+
+function escapeHelp(v: string): string {
+  return v.replaceAll('\\', '\\\\').replaceAll('\n', '\\n');
+}
+
+function formatValue(v: number): string {
+  return Number.isInteger(v) ? String(v) : String(Math.round(v * 1e9) / 1e9);
+}
