@@ -8,7 +8,7 @@ import { ADVISORY_LOCKS, withAdvisoryLock } from '../db/locks.ts';
 import { errorMessage } from '../errors.ts';
 import { executeActions } from '../maintenance/executor.ts';
 import { collectIndexFacts, type IndexFindings, planIndexMaintenance } from '../maintenance/indexes.ts';
-import { planPartitions } from '../maintenance/partitions.ts';
+import { planPartitions, planRollingIndexes } from '../maintenance/partitions.ts';
 import {
   type ActionResult,
   MAINTENANCE_TASKS,
@@ -249,9 +249,12 @@ async function runTasks(
     logger.info(`maintain ${task}: planning${dryRun ? ' (dry run)' : ''}`);
     try {
       if (task === 'partitions') {
-        const actions = await planPartitions(client, { now, rollingIndexes: m.rollingIndexes });
+        const actions = await planPartitions(client, { now });
         logger.info(`maintain partitions: ${actions.length} action(s)`);
         await execute(actions);
+        const rolling = await planRollingIndexes(client, { now, rollingIndexes: m.rollingIndexes });
+        if (rolling.length > 0) logger.info(`maintain partitions: ${rolling.length} rolling index action(s)`);
+        await execute(rolling);
       } else if (task === 'indexes') {
         const schemas = m.schemas;
         let plan = planIndexMaintenance(await collectIndexFacts(client, schemas, m.rollingIndexes), m, {

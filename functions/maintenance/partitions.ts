@@ -68,17 +68,28 @@ export function partitionActions(rows: PartitionPlanRow[]): MaintenanceAction[] 
 
 /**
  * The partitions task's plan: premake, default-partition rescue, list sub-partitions, retention and parent
- * ANALYZE from dgm.partition_maintenance_plan(now), then the rolling partial indexes.
+ * ANALYZE, from dgm.partition_maintenance_plan(now).
  */
 export async function planPartitions(
   client: pg.Client,
-  options: { now: Date; rollingIndexes: RollingIndexSpec[] },
+  options: { now: Date },
 ): Promise<MaintenanceAction[]> {
   const { rows } = await client.query<PartitionPlanRow>(
     'SELECT * FROM dgm.partition_maintenance_plan(p_now => $1) ORDER BY step',
     [options.now],
   );
-  const actions = partitionActions(rows);
+  return partitionActions(rows);
+}
+
+/**
+ * The rolling partial indexes' plan. Planned after the partition steps ran: a partition created after
+ * the "next" index exists gets its part from ATTACH, one created before must be in the plan.
+ */
+export async function planRollingIndexes(
+  client: pg.Client,
+  options: { now: Date; rollingIndexes: RollingIndexSpec[] },
+): Promise<MaintenanceAction[]> {
+  const actions: MaintenanceAction[] = [];
   for (const spec of options.rollingIndexes) {
     actions.push(...planRollingIndex(await collectRollingIndexFacts(client, spec, options.now)));
   }

@@ -126,11 +126,12 @@ export function planRollingIndex(f: RollingIndexFacts): MaintenanceAction[] {
     },
   ];
   const qNext = quoteQualified(f.schema, f.nextName);
+  const assertValid = { text: 'SELECT dgm.assert_index_valid($1::regclass)', values: [qNext] };
   const rename: MaintenanceAction = {
     ...base,
     kind: 'swap_partial_index',
     reason: `the rebuilt index takes the name ${f.name}`,
-    statements: [`ALTER INDEX ${qNext} RENAME TO ${quoteIdent(f.name)}`],
+    statements: [assertValid, `ALTER INDEX ${qNext} RENAME TO ${quoteIdent(f.name)}`],
     mode: 'transaction',
   };
   const { current, next } = f;
@@ -169,7 +170,7 @@ export function planRollingIndex(f: RollingIndexFacts): MaintenanceAction[] {
         target: qNext,
         reason,
         statements: [
-          `CREATE ${unique}INDEX CONCURRENTLY ${qNext} ON ${table} USING ${current.am_ident} ${body} WHERE ${predicate}`,
+          `CREATE ${unique}INDEX CONCURRENTLY ${quoteIdent(f.nextName)} ON ${table} USING ${current.am_ident} ${body} WHERE ${predicate}`,
         ],
         mode: 'autocommit',
         cleanup: { schema: f.schema, table: current.table_name, exact: [f.nextName] },
@@ -180,7 +181,7 @@ export function planRollingIndex(f: RollingIndexFacts): MaintenanceAction[] {
         ...base,
         kind: 'drop_index',
         reason: 'replaced by the rebuilt index',
-        statements: [`DROP INDEX CONCURRENTLY IF EXISTS ${target}`],
+        statements: [assertValid, `DROP INDEX CONCURRENTLY IF EXISTS ${target}`],
         mode: 'autocommit',
       },
       rename,
@@ -206,7 +207,7 @@ export function planRollingIndex(f: RollingIndexFacts): MaintenanceAction[] {
       target: qNext,
       reason,
       statements: [
-        `CREATE ${unique}INDEX ${qNext} ON ONLY ${table} USING ${current.am_ident} ${body} WHERE ${predicate}`,
+        `CREATE ${unique}INDEX ${quoteIdent(f.nextName)} ON ONLY ${table} USING ${current.am_ident} ${body} WHERE ${predicate}`,
       ],
       mode: 'transaction',
     });
@@ -234,7 +235,7 @@ export function planRollingIndex(f: RollingIndexFacts): MaintenanceAction[] {
       target: ownIndex(p),
       reason,
       statements: [
-        `CREATE ${unique}INDEX ${ownIndex(p)} ON ONLY ${quoteQualified(p.schema_name, p.table_name)} USING ${current.am_ident} ${body} WHERE ${predicate}`,
+        `CREATE ${unique}INDEX ${quoteIdent(p.planned_index_name)} ON ONLY ${quoteQualified(p.schema_name, p.table_name)} USING ${current.am_ident} ${body} WHERE ${predicate}`,
       ],
       mode: 'transaction',
     });
@@ -258,7 +259,7 @@ export function planRollingIndex(f: RollingIndexFacts): MaintenanceAction[] {
         target: ownIndex(p),
         reason,
         statements: [
-          `CREATE ${unique}INDEX CONCURRENTLY ${ownIndex(p)} ON ${quoteQualified(p.schema_name, p.table_name)} USING ${current.am_ident} ${body} WHERE ${predicate}`,
+          `CREATE ${unique}INDEX CONCURRENTLY ${quoteIdent(p.planned_index_name)} ON ${quoteQualified(p.schema_name, p.table_name)} USING ${current.am_ident} ${body} WHERE ${predicate}`,
         ],
         mode: 'autocommit',
         cleanup: { schema: p.schema_name, table: p.table_name, exact: [p.planned_index_name] },
@@ -272,7 +273,7 @@ export function planRollingIndex(f: RollingIndexFacts): MaintenanceAction[] {
     ...base,
     kind: 'swap_partial_index',
     reason: `replaces ${f.name} (${reason})`,
-    statements: [`DROP INDEX ${target}`, `ALTER INDEX ${qNext} RENAME TO ${quoteIdent(f.name)}`],
+    statements: [assertValid, `DROP INDEX ${target}`, `ALTER INDEX ${qNext} RENAME TO ${quoteIdent(f.name)}`],
     mode: 'transaction',
   });
   return actions;

@@ -85,6 +85,17 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
   SELECT '_' || coalesce(nullif(left(trim(both '_' FROM regexp_replace(lower(p_value), '[^a-z0-9]+', '_', 'g')), 20), ''), 'v')
 $$;
 
+-- Raises unless the index is valid: a rolling index's swap must never promote a build that is not attached
+-- on every partition yet.
+CREATE FUNCTION dgm.assert_index_valid(p_index regclass) RETURNS void
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indexrelid = p_index AND i.indisvalid) THEN
+    RAISE EXCEPTION 'dgm: index % is not valid (not built on every partition yet)', p_index
+      USING ERRCODE = 'object_not_in_prerequisite_state';
+  END IF;
+END $$;
+
 -- The existing partitions of a parent with their ranges: -infinity/infinity for MINVALUE/MAXVALUE, NULL
 -- for DEFAULT and for bounds that are not a single-column range. For LIST partitions, list_values.
 CREATE FUNCTION dgm.partition_ranges(p_parent regclass)
