@@ -1,0 +1,38 @@
+import { App, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { parseDeploymentConfig } from '../functions/config.ts';
+import { BadInputError } from '../functions/errors.ts';
+import { DgmDbOpsStack } from '../lib/dgm-db-ops-stack.ts';
+
+/**
+ * The CDK entry (`npx cdk synth|deploy`): the only place that reads context. The deployment config is
+ * the context key `dgm` (cdk.json, or `-c dgm='{"demo":true}'` as JSON text), validated field by field.
+ */
+const app = new App();
+const raw: unknown = app.node.tryGetContext('dgm');
+let config: ReturnType<typeof parseDeploymentConfig>;
+try {
+  let input = raw;
+  if (typeof raw === 'string') {
+    try {
+      input = JSON.parse(raw);
+    } catch (err) {
+      throw new BadInputError(`context "dgm" is not valid JSON (${(err as Error).message})`);
+    }
+  }
+  config = parseDeploymentConfig(input);
+} catch (err) {
+  if (!(err instanceof BadInputError)) throw err;
+  process.stderr.write(`dgm-db-ops: ${err.message}\n`);
+  process.exit(2);
+}
+
+new DgmDbOpsStack(app, config.stackName, {
+  config,
+  env:
+    config.env.account || config.env.region
+      ? { account: config.env.account, region: config.env.region }
+      : undefined,
+});
+// Every finding is either fixed or acknowledged with its reason next to the resource.
+Validations.of(app).addPlugins(new AwsSolutionsChecks(app));

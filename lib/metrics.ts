@@ -1,0 +1,87 @@
+import { Duration } from 'aws-cdk-lib';
+import { type IMetric, MathExpression, Metric } from 'aws-cdk-lib/aws-cloudwatch';
+
+/**
+ * The sampler's CloudWatch metrics that the dashboards and alarms read (namespace DGM/Database,
+ * dimension DBInstance = the target name; Operation, State, Table, Severity where they mean something).
+ * The names are the sampler's (functions/monitor); test/infra checks each one against its mapping.
+ */
+export const METRIC_NAMESPACE = 'DGM/Database';
+
+export const DGM_METRICS = {
+  /** 1 when a sample succeeded, 0 when the database could not be sampled. */
+  up: 'Up',
+  /** Mean statement time per Operation and Table (seconds). */
+  queryDuration: 'QueryDuration',
+  averageQueryDuration: 'AverageQueryDuration',
+  slowQueries: 'SlowQueries',
+  queriesPerSecond: 'QueriesPerSecond',
+  /** By State. */
+  connections: 'Connections',
+  /** Percent of usable max_connections. */
+  connectionUtilization: 'ConnectionUtilization',
+  /** Percent. */
+  cacheHitRatio: 'CacheHitRatio',
+  /** Percent, per Table. */
+  tableCacheHitRatio: 'TableCacheHitRatio',
+  indexHitRatio: 'IndexHitRatio',
+  lockWaits: 'LockWaits',
+  longestLockWait: 'LongestLockWaitSeconds',
+  deadlocks: 'Deadlocks',
+  longestTransaction: 'LongestTransactionSeconds',
+  idleInTransaction: 'IdleInTransactionSeconds',
+  defaultPartitionRows: 'DefaultPartitionRows',
+  partitionsAheadDays: 'PartitionsAheadDays',
+  pruningScannedShare: 'PartitionPruningScannedShare',
+  databaseSize: 'DatabaseSizeBytes',
+  /** Per Table. */
+  tableSize: 'TableSizeBytes',
+  deadTuples: 'DeadTuples',
+  transactionIdAge: 'TransactionIdAge',
+  replicationLag: 'ReplicationLagSeconds',
+  complianceScore: 'ArchiveComplianceScore',
+  /** Alert notifications sent, by Severity and AlertType (the alert job). */
+  alerts: 'Alerts',
+  /** Firing alerts by Severity (the alert job). */
+  activeAlerts: 'ActiveAlerts',
+} as const;
+
+/** One metric of a target. */
+export function dgmMetric(
+  target: string,
+  name: string,
+  statistic: string,
+  period = Duration.minutes(1),
+  label?: string,
+): Metric {
+  return new Metric({
+    namespace: METRIC_NAMESPACE,
+    metricName: name,
+    dimensionsMap: { DBInstance: target },
+    statistic,
+    period,
+    label,
+  });
+}
+
+/**
+ * Every series of a metric that carries more dimensions than DBInstance (Operation and Table, State,
+ * Severity and AlertType) for a target: their values are whatever the sampler emitted, so a SEARCH
+ * finds them. The dimension list must be the metric's full set.
+ */
+export function dgmSearch(
+  target: string,
+  name: string,
+  dimensions: readonly string[],
+  statistic: string,
+  label: string,
+  period = Duration.minutes(1),
+): IMetric {
+  const quoted = target.replace(/"/g, '\\"');
+  return new MathExpression({
+    expression: `SEARCH('{${METRIC_NAMESPACE},DBInstance,${dimensions.join(',')}} MetricName="${name}" DBInstance="${quoted}"', '${statistic}', ${period.toSeconds()})`,
+    label,
+    period,
+    usingMetrics: {},
+  });
+}
