@@ -359,9 +359,8 @@ export async function collect(client: pg.Client, options: CollectOptions): Promi
         const candidates: PruningCandidate[] = stmtRows
           .filter((s) => s.normalizedFull)
           .sort((a, b) => (b.intervalTotalMs ?? b.totalMs) - (a.intervalTotalMs ?? a.totalMs))
-          .slice(0, PRUNING_STATEMENTS)
           .map((s) => ({ queryId: s.queryId, text: s.normalizedFull!, summary: s }));
-        const measured = await measurePruning(client, candidates, pruneSets);
+        const measured = await measurePruning(client, candidates, pruneSets, PRUNING_STATEMENTS);
         roundTrips += measured.roundTrips;
         pruning = {
           available: true,

@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { quoteIdent } from '../db/identifiers.ts';
 import { errorMessage } from '../errors.ts';
 import type { PrunedStatement, RelationName, StatementSummary } from './snapshot.ts';
-import { loadStatementParser, shapeOf } from './statement-shape.ts';
+import { loadStatementParser, repairNormalizedText, shapeOf } from './statement-shape.ts';
 
 /**
  * Partition pruning effectiveness, the design's KPI no common exporter measures: for the top
@@ -42,21 +42,28 @@ export interface PruningMeasurement {
 const EXPLAINABLE = new Set(['select', 'update', 'delete', 'merge']);
 const STATEMENT_NAME = 'dgm_sampler_pruning';
 
-/** Explains each candidate that touches a set (one round trip each) and counts the partitions scanned. */
+/**
+ * Explains the first `limit` candidates that touch a set (one round trip each) and counts the
+ * partitions their plans scan.
+ */
 export async function measurePruning(
   client: pg.Client,
   candidates: readonly PruningCandidate[],
   sets: readonly PruningSet[],
+  limit = 10,
 ): Promise<PruningMeasurement> {
   const out: PruningMeasurement = { statements: [], skipped: [], roundTrips: 0 };
   const relevant = candidates
+    .filter((c) => EXPLAINABLE.has(c.summary.operation))
     .map((c) => ({ c, touched: sets.filter((s) => c.summary.tables.some((t) => sameTable(t, s.parent))) }))
-    .filter((x) => x.touched.length > 0);
+    .filter((x) => x.touched.length > 0)
+    .slice(0, limit);
   if (relevant.length === 0) return out;
   await loadStatementParser();
   for (const { c, touched } of relevant) {
-    if (!EXPLAINABLE.has(c.summary.operation)) continue;
-    const shape = shapeOf(c.text);
+    // pg_stat_statements writes `interval '1 day'` as `interval $1`, which the server does not parse.
+    const text = repairNormalizedText(c.text);
+    const shape = shapeOf(text);
     if (shape.error || shape.statementCount !== 1 || !EXPLAINABLE.has(shape.operation)) {
       out.skipped.push({
         queryId: c.queryId,
@@ -70,7 +77,7 @@ export async function measurePruning(
     // One simple-protocol round trip; the text was checked above to be exactly one statement.
     const sql = [
       'SET LOCAL plan_cache_mode = force_generic_plan',
-      `PREPARE ${name} AS ${c.text}`,
+      `PREPARE ${name} AS ${text}`,
       `EXPLAIN (FORMAT JSON, VERBOSE) EXECUTE ${name}${args}`,
       `DEALLOCATE ${name}`,
     ].join(';\n');

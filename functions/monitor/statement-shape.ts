@@ -52,12 +52,34 @@ export function parseStatements(sql: string): { stmts: Array<{ stmt?: Node }> } 
   return parseSync(sql) as unknown as { stmts: Array<{ stmt?: Node }> };
 }
 
+const TYPED_PARAM =
+  /\b(interval|date|timestamptz|timestamp|timetz|time|numeric|decimal|uuid|jsonb|json|inet|cidr|bytea|money|int2|int4|int8|integer|bigint|smallint|real|float4|float8|text|varchar|bool|boolean)\s+\$(\d+)/gi;
+const TYPED_PARAM_LONG = /\b(timestamp|time)\s+(with|without)\s+time\s+zone\s+\$(\d+)/gi;
+
+/**
+ * pg_stat_statements replaces the literal of a typed constant too (`interval '2 hours'` becomes
+ * `interval $1`), which is no longer valid SQL; this writes such parameters as casts (`$1::interval`).
+ */
+export function repairNormalizedText(sql: string): string {
+  return sql
+    .replace(TYPED_PARAM_LONG, (_m, t: string, w: string, n: string) => `$${n}::${t} ${w} time zone`)
+    .replace(TYPED_PARAM, (_m, t: string, n: string) => `$${n}::${t}`);
+}
+
 /** The shape of a statement's text; parse errors give operation 'other' with the reason, never a throw. */
-export function shapeOf(sql: string): StatementShape {
+export function shapeOf(text: string): StatementShape {
   if (!ready) throw new Error('call loadStatementParser() before reading statement shapes');
   let stmts: Array<{ stmt?: Node }>;
+  let sql = text;
   try {
-    stmts = parseStatements(sql).stmts ?? [];
+    try {
+      stmts = parseStatements(sql).stmts ?? [];
+    } catch (err) {
+      const repaired = repairNormalizedText(sql);
+      if (repaired === sql) throw err;
+      stmts = parseStatements(repaired).stmts ?? [];
+      sql = repaired;
+    }
   } catch (err) {
     return {
       normalized: sql.trim(),

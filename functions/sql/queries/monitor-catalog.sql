@@ -43,7 +43,9 @@ leaf AS (
          pg_stat_get_blocks_hit(r.oid) AS heap_hit,
          pg_stat_get_blocks_fetched(r.oid) - pg_stat_get_blocks_hit(r.oid) AS heap_read,
          pg_stat_get_last_autovacuum_time(r.oid) AS last_autovacuum,
-         r.relpages::bigint * (SELECT bs FROM me) AS est_bytes
+         -- The heap's size ranks the tables (relpages lags until the next VACUUM or ANALYZE).
+         CASE WHEN r.oid IN (SELECT oid FROM locked) THEN r.relpages::bigint * (SELECT bs FROM me)
+              ELSE pg_relation_size(r.oid) END AS est_bytes
   FROM rel r JOIN pg_class c ON c.oid = r.oid
   WHERE r.relkind IN ('r', 'm')
 ),
