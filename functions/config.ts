@@ -222,6 +222,24 @@ export const OptimizationConfigSchema = z
     probationDays: positiveInt.default(14),
     /** Without HypoPG, candidates are built for real in a rolled-back transaction on tables below this. */
     realBuildMaxBytes: positiveInt.default(512 * 1024 * 1024),
+    /** 'auto': HypoPG when the server offers it (created inside the rolled-back evaluation); 'off': real builds. */
+    hypopg: z.enum(['auto', 'off']).default('auto'),
+    /** Statements analyzed per run, by total time; each needs its text and a few EXPLAINs. */
+    maxStatements: positiveInt.default(50),
+    /** Statements called fewer times than this are not analyzed. */
+    minCalls: positiveInt.default(1),
+    /** Storage type behind random_page_cost and effective_io_concurrency advice (every RDS type is SSD). */
+    storage: z.enum(['ssd', 'hdd']).default('ssd'),
+    /** An auto-created index must make its statements at least this much faster, measured, or it is dropped. */
+    minLatencyImprovement: ratio.default(0.1),
+    /** Executions per statement when latency is measured before and after a build. */
+    verifyRuns: positiveInt.default(5),
+    /** Executions of its statements after creation before a probation verdict on measured benefit. */
+    minCallsForVerdict: positiveInt.default(20),
+    /** Record literal instances of running statements (pg_stat_activity) for partial-index advice. */
+    captureQuerySamples: z.boolean().default(true),
+    /** Statement timeout of the what-if evaluation (EXPLAINs and rolled-back builds). */
+    evaluationTimeoutMs: positiveInt.default(300_000),
   })
   .strict();
 

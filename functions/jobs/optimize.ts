@@ -1,0 +1,508 @@
+import type pg from 'pg';
+import type { AuditTrail } from '../compliance/audit.ts';
+import type { ConstitutionalCompliance } from '../compliance/constitution.ts';
+import { beginMutatingRun, readOnlyCompliance } from '../compliance/guard.ts';
+import type { RuntimeConfig } from '../config.ts';
+import { quoteQualified } from '../db/identifiers.ts';
+import { ADVISORY_LOCKS, withAdvisoryLock } from '../db/locks.ts';
+import {
+  type Advice,
+  adviseIndexes,
+  explainTargetOf,
+  type IndexRecommendation,
+  type RejectedCandidate,
+  type StatementVerdict,
+} from '../optimizer/advisor.ts';
+import {
+  type BuildOutcome,
+  ddlOptions,
+  dropAutoIndex,
+  executeBuild,
+  type IndexBuildPlan,
+  indexTreeNames,
+  judgeBuild,
+  type LatencyComparison,
+  planIndexBuilds,
+  readPartitionTrees,
+  type TableWorkloadMix,
+  type VerificationResult,
+} from '../optimizer/apply.ts';
+import {
+  measureImprovement,
+  type PerformanceImprovement,
+  pruneBaselines,
+  storeBaseline,
+} from '../optimizer/baselines.ts';
+import { completeGovernanceEvents } from '../optimizer/governance-events.ts';
+import { executableInstance, type LatencyMeasurement, measureLatency } from '../optimizer/measure.ts';
+import { withExplainer } from '../optimizer/planner.ts';
+import { type ReviewDecision, reviewAutoIndexes } from '../optimizer/review.ts';
+import { readSettingsFacts, recommendSettings, type SettingRecommendation } from '../optimizer/settings.ts';
+import {
+  captureQuerySamples,
+  collectWorkload,
+  type QueryExample,
+  readStatementStats,
+  storedQuerySamples,
+  type Workload,
+  withoutStatementTracking,
+} from '../optimizer/workload.ts';
+import type { Logger } from '../ports.ts';
+import { elapsedMs, type JobResult } from './result.ts';
+
+export interface OptimizeOptions {
+  /** Create the recommended indexes (within the caps). Default: config.optimization.autoIndexCreation. */
+  apply?: boolean;
+  /** Analyze and print the plan; change nothing (no baselines, no audit rows, no indexes). */
+  dryRun?: boolean;
+  /** Literal statements of the workload (a --workload file, the reference mix). */
+  examples?: QueryExample[];
+  /** Why this run (schedule, governance:<event id>, cli). */
+  reason?: string;
+  logger?: Logger;
+}
+
+/** An index recommendation as the result carries it. */
+export type PublicIndexRecommendation = Omit<IndexRecommendation, 'candidate'>;
+
+export interface DropRecommendation {
+  kind: 'drop_index';
+  index: string;
+  reason: string;
+  detail: string;
+  /** DROP statement, run with --apply (or auto_index_creation). */
+  definition: string;
+}
+
+export type Recommendation = PublicIndexRecommendation | SettingRecommendation | DropRecommendation;
+
+export interface OptimizeAction {
+  action: 'create_index' | 'drop_index' | 'verify_index';
+  target: string;
+  status: 'succeeded' | 'failed' | 'skipped';
+  durationMs?: number;
+  detail?: string;
+  sql?: string[];
+}
+
+export interface OptimizeResult extends JobResult {
+  job: 'optimize';
+  runId: string | null;
+  reason?: string;
+  applied: boolean;
+  /** Measured between baselines: the window after the last change against the window before it. */
+  performance_improvement: PerformanceImprovement;
+  recommendations: Recommendation[];
+  /** How candidates were evaluated: HypoPG, real builds rolled back, or both. */
+  method: Advice['method'];
+  hypopgAvailable: boolean;
+  workload: {
+    available: boolean;
+    reason?: string;
+    statementsInStats: number;
+    analyzed: number;
+    examples: number;
+    explains: number;
+  };
+  statements: StatementVerdict[];
+  rejected: RejectedCandidate[];
+  plan: {
+    builds: Array<{ name: string; table: string; estimatedBytes: number; statements: string[] }>;
+    skipped: IndexBuildPlan['skipped'];
+    drops: DropRecommendation[];
+  };
+  actions: OptimizeAction[];
+  verification: Array<{ index: string } & VerificationResult>;
+  probation: ReviewDecision[];
+}
+
+function publicRecommendation(r: IndexRecommendation): PublicIndexRecommendation {
+  const { candidate: _candidate, ...rest } = r;
+  return rest;
+}
+
+/** Reads and writes per table in the workload, by statement calls. */
+function workloadMix(workload: Workload): Map<number, TableWorkloadMix> {
+  const mix = new Map<number, TableWorkloadMix>();
+  for (const s of workload.statements) {
+    const r = s.resolved;
+    if (!r) continue;
+    for (const t of r.tables) {
+      const m = mix.get(t.oid) ?? { readCalls: 0, writeCalls: 0 };
+      if (r.writes?.oid === t.oid) m.writeCalls += s.calls;
+      else m.readCalls += s.calls;
+      mix.set(t.oid, m);
+    }
+  }
+  return mix;
+}
+
+async function liveAutoIndexCounts(client: pg.Client, target: string): Promise<Map<number, number>> {
+  const { rows } = await client.query<{ oid: string; n: string }>(
+    `SELECT to_regclass(format('%I.%I', table_schema, table_name))::oid::bigint AS oid, count(*) AS n
+     FROM dgm.auto_indexes WHERE target = $1 AND status IN ('building', 'active', 'verified') GROUP BY 1`,
+    [target],
+  );
+  return new Map(rows.filter((r) => r.oid !== null).map((r) => [Number(r.oid), Number(r.n)]));
+}
+
+/**
+ * The design's optimize_database: analyzes the workload, recommends indexes (measured by the planner)
+ * and settings, reviews the indexes it created before, and with apply creates the recommended ones
+ * within the caps, verifying each (plan and measured latency) and dropping any that brings nothing.
+ * performance_improvement is measured between pg_stat_statements baselines, never assumed.
+ */
+export async function optimizeDatabase(
+  client: pg.Client,
+  config: RuntimeConfig,
+  options: OptimizeOptions = {},
+): Promise<OptimizeResult> {
+  const started = performance.now();
+  const startedAt = new Date();
+  const logger = options.logger;
+  const opt = config.optimization;
+  const apply = options.apply ?? opt.autoIndexCreation;
+  const dryRun = options.dryRun ?? false;
+  let audit: AuditTrail | undefined;
+  let compliance: ConstitutionalCompliance;
+  if (dryRun) {
+    compliance = await readOnlyCompliance(client, config.constitutionalHash);
+  } else {
+    const run = await beginMutatingRun(client, 'optimize', config.constitutionalHash);
+    audit = run.audit;
+    compliance = run.compliance;
+  }
+  const runId = audit?.runId ?? null;
+  const empty = (status: OptimizeResult['status'], message: string): OptimizeResult => ({
+    job: 'optimize',
+    status,
+    target: config.target,
+    durationMs: elapsedMs(started),
+    constitutional_compliance: compliance,
+    message,
+    runId,
+    reason: options.reason,
+    applied: false,
+    performance_improvement: { measured: false, reason: message, per_query: [] },
+    recommendations: [],
+    method: 'none',
+    hypopgAvailable: false,
+    workload: { available: false, statementsInStats: 0, analyzed: 0, examples: 0, explains: 0 },
+    statements: [],
+    rejected: [],
+    plan: { builds: [], skipped: [], drops: [] },
+    actions: [],
+    verification: [],
+    probation: [],
+  });
+  const { rows: rec } = await client.query<{ replica: boolean }>('SELECT pg_is_in_recovery() AS replica');
+  if (rec[0]?.replica) return empty('skipped', 'skipped: the server is a replica (pg_is_in_recovery)');
+
+  const locked = await withAdvisoryLock(client, ADVISORY_LOCKS.optimize, () =>
+    withoutStatementTracking(client, async () => {
+      if (opt.captureQuerySamples && !dryRun) await captureQuerySamples(client).catch(() => 0);
+      const snapshot = await readStatementStats(client);
+      const examples = [...(options.examples ?? []), ...(await storedQuerySamples(client))];
+      logger?.info('optimize: reading the workload');
+      const workload = await collectWorkload(client, {
+        maxStatements: opt.maxStatements,
+        minCalls: opt.minCalls,
+        examples,
+        snapshot,
+      });
+      const texts = new Map(workload.statements.filter((s) => s.queryid).map((s) => [s.queryid!, s.text]));
+      const improvement = snapshot.available
+        ? await measureImprovement(client, config.target, snapshot, texts)
+        : { measured: false, reason: snapshot.reason, per_query: [] };
+      if (!dryRun && snapshot.available) {
+        await storeBaseline(client, snapshot, {
+          target: config.target,
+          kind: 'optimize_start',
+          runId: runId ?? undefined,
+          texts,
+        });
+      }
+
+      // Probation of earlier auto-created indexes.
+      const actions: OptimizeAction[] = [];
+      const changes: Array<Record<string, unknown>> = [];
+      const review = await reviewAutoIndexes(client, config.target, snapshot, opt);
+      const drops: DropRecommendation[] = [];
+      for (const d of review.decisions) {
+        if (d.action === 'drop') {
+          drops.push({
+            kind: 'drop_index',
+            index: d.index,
+            reason: d.reason,
+            detail: d.detail,
+            definition: `DROP INDEX CONCURRENTLY IF EXISTS ${d.index}`,
+          });
+        }
+        if (dryRun) continue;
+        const row = review.rows.find((r) => r.id === d.id)!;
+        if (d.action === 'drop' && apply && audit) {
+          const out = await dropAutoIndex(
+            client,
+            row,
+            d.reason === 'unused' ? 'unused' : 'no_benefit',
+            d.detail,
+            { audit, ddl: ddlOptions(config.maintenance) },
+          );
+          actions.push({
+            action: 'drop_index',
+            target: d.index,
+            status: out.status === 'dropped' ? 'succeeded' : 'failed',
+            detail: out.error ?? d.detail,
+            sql: [out.sql],
+          });
+          if (out.status === 'dropped')
+            changes.push({ action: 'drop_index', index: d.index, reason: d.reason });
+        } else if (d.action === 'verify') {
+          await client.query(`UPDATE dgm.auto_indexes SET status = 'verified' WHERE id = $1`, [d.id]);
+        } else if (d.action === 'forget') {
+          await client.query(
+            `UPDATE dgm.auto_indexes SET status = 'dropped', dropped_at = now(), drop_reason = 'gone' WHERE id = $1`,
+            [d.id],
+          );
+        }
+        await client.query(`UPDATE dgm.auto_indexes SET reviewed_at = now(), review = $2 WHERE id = $1`, [
+          d.id,
+          JSON.stringify(d),
+        ]);
+      }
+
+      logger?.info(`optimize: evaluating candidates for ${workload.statements.length} statements`);
+      const advice = await adviseIndexes(client, workload, {
+        minCostReduction: opt.minCostReduction,
+        hypopg: opt.hypopg,
+        realBuildMaxBytes: opt.realBuildMaxBytes,
+        createExtension: true,
+        statementTimeoutMs: opt.evaluationTimeoutMs,
+        lockTimeoutMs: config.maintenance.lockTimeoutMs,
+        logger,
+      });
+      const spills = workload.statements
+        .filter((s) => s.calls > 0 && s.tempBlksWritten > 0)
+        .map((s) => ({
+          queryid: s.queryid,
+          tempBytesPerCall: (s.tempBlksWritten * 8192) / s.calls,
+          calls: s.calls,
+        }));
+      const settings = recommendSettings(await readSettingsFacts(client), { storage: opt.storage, spills });
+
+      const trees = await readPartitionTrees(
+        client,
+        advice.recommendations.map((r) => r.candidate.table),
+      );
+      const plan = planIndexBuilds({
+        recommendations: advice.recommendations,
+        config: opt,
+        existingPerTable: await liveAutoIndexCounts(client, config.target),
+        mix: workloadMix(workload),
+        trees,
+      });
+
+      const verification: OptimizeResult['verification'] = [];
+      let failed = 0;
+      if (apply && !dryRun && audit && plan.steps.length > 0) {
+        const ddl = ddlOptions(config.maintenance);
+        // Latency before any build, for the statements each index is meant for.
+        const byId = new Map(workload.statements.map((s) => [s.id, s]));
+        const beforeMs = new Map<string, LatencyMeasurement>();
+        const instances = new Map<string, Awaited<ReturnType<typeof executableInstance>>>();
+        for (const step of plan.steps) {
+          for (const st of step.recommendation.statements) {
+            if (instances.has(st.id)) continue;
+            const s = byId.get(st.id);
+            const inst = s ? await executableInstance(client, s) : undefined;
+            instances.set(st.id, inst);
+            if (inst) beforeMs.set(st.id, await measureLatency(client, inst, opt.verifyRuns));
+          }
+        }
+        const outcomes: BuildOutcome[] = [];
+        for (const step of plan.steps) {
+          logger?.info(`optimize: creating ${step.name} on ${step.table}`);
+          const out = await executeBuild(client, step, {
+            audit,
+            ddl,
+            target: config.target,
+            hash: config.constitutionalHash,
+            logger,
+          });
+          outcomes.push(out);
+          actions.push({
+            action: 'create_index',
+            target: `${step.schema}.${step.name}`,
+            status: out.status === 'created' ? 'succeeded' : 'failed',
+            durationMs: out.durationMs,
+            detail: out.error ?? `${out.bytes} bytes${out.retries ? `, ${out.retries} lock retries` : ''}`,
+            sql: step.statements.map((s) => s.sql),
+          });
+          if (out.status === 'failed') failed++;
+        }
+        // Verify each created index: in the plans of its statements, and measurably faster.
+        for (const [i, step] of plan.steps.entries()) {
+          const out = outcomes[i]!;
+          if (out.status !== 'created') continue;
+          const qualified = `${step.schema}.${step.name}`;
+          const names = await indexTreeNames(client, quoteQualified(step.schema, step.name));
+          const usedBy: string[] = [];
+          await withExplainer(client, { statementTimeoutMs: opt.evaluationTimeoutMs }, async (ex) => {
+            for (const st of step.recommendation.statements) {
+              const s = byId.get(st.id);
+              if (!s) continue;
+              const r = await ex.explain(explainTargetOf(s));
+              if (r.indexes.some((n) => names.includes(n))) usedBy.push(s.name ?? st.id);
+            }
+          });
+          const latency: LatencyComparison[] = [];
+          for (const st of step.recommendation.statements) {
+            const inst = instances.get(st.id);
+            const before = beforeMs.get(st.id);
+            if (!inst || !before || !Number.isFinite(before.medianMs)) continue;
+            const after = await measureLatency(client, inst, opt.verifyRuns);
+            if (!Number.isFinite(after.medianMs)) continue;
+            latency.push({
+              id: st.id,
+              name: st.name,
+              before_ms: before.medianMs,
+              after_ms: after.medianMs,
+              improvement:
+                before.medianMs > 0
+                  ? Math.round((1 - after.medianMs / before.medianMs) * 10_000) / 10_000
+                  : 0,
+            });
+          }
+          const verdict = judgeBuild(usedBy, latency, opt.minLatencyImprovement);
+          verification.push({ index: qualified, ...verdict });
+          await client.query(`UPDATE dgm.auto_indexes SET verification = $2 WHERE id = $1`, [
+            out.registryId,
+            JSON.stringify(verdict),
+          ]);
+          await audit.record({
+            action: 'verify_index',
+            target: qualified,
+            status: 'succeeded',
+            details: { verdict: verdict.verdict, reason: verdict.reason, latency, used_by: usedBy },
+          });
+          actions.push({
+            action: 'verify_index',
+            target: qualified,
+            status: 'succeeded',
+            detail: `${verdict.verdict}: ${verdict.reason}`,
+          });
+          if (verdict.verdict === 'drop') {
+            const dropped = await dropAutoIndex(
+              client,
+              { id: out.registryId, index_schema: step.schema, index_name: step.name },
+              verdict.plan_uses ? 'no_benefit' : 'not_used_by_plans',
+              verdict.reason,
+              { audit, ddl },
+            );
+            actions.push({
+              action: 'drop_index',
+              target: qualified,
+              status: dropped.status === 'dropped' ? 'succeeded' : 'failed',
+              detail: dropped.error ?? verdict.reason,
+              sql: [dropped.sql],
+            });
+          } else {
+            changes.push({ action: 'create_index', index: qualified, table: step.table });
+          }
+        }
+      }
+
+      let endBaseline: number | undefined;
+      if (!dryRun) {
+        const end = await readStatementStats(client);
+        if (end.available) {
+          endBaseline = await storeBaseline(client, end, {
+            target: config.target,
+            kind: 'optimize_end',
+            runId: runId ?? undefined,
+            changes,
+          });
+          await client.query(
+            `UPDATE dgm.auto_indexes SET baseline_id = $1 WHERE run_id = $2 AND status IN ('active', 'verified')`,
+            [endBaseline, runId],
+          );
+        }
+        await pruneBaselines(client, config.target);
+      }
+      const recommendations: Recommendation[] = [
+        ...advice.recommendations.map(publicRecommendation),
+        ...settings,
+        ...drops,
+      ];
+      const created = changes.filter((c) => c.action === 'create_index').length;
+      const dropped = actions.filter((a) => a.action === 'drop_index' && a.status === 'succeeded').length;
+      const status: OptimizeResult['status'] = dryRun ? 'planned' : failed > 0 ? 'failed' : 'succeeded';
+      const result: OptimizeResult = {
+        job: 'optimize',
+        status,
+        target: config.target,
+        durationMs: elapsedMs(started),
+        constitutional_compliance: compliance,
+        message:
+          `${advice.recommendations.length} index and ${settings.length} setting recommendation(s)` +
+          (apply && !dryRun
+            ? `; created ${created}, dropped ${dropped}${failed ? `, ${failed} build(s) failed` : ''}`
+            : '') +
+          (improvement.measured && improvement.overall
+            ? `; measured ${improvement.overall.speedup}x faster since the last change`
+            : ''),
+        runId,
+        reason: options.reason,
+        applied: apply && !dryRun,
+        performance_improvement: improvement,
+        recommendations,
+        method: advice.method,
+        hypopgAvailable: advice.hypopgAvailable,
+        workload: {
+          available: workload.available,
+          reason: workload.reason,
+          statementsInStats: workload.totalStatements,
+          analyzed: workload.statements.length,
+          examples: workload.statements.filter((s) => s.example).length,
+          explains: advice.explains,
+        },
+        statements: advice.statements,
+        rejected: advice.rejected,
+        plan: {
+          builds: plan.steps.map((s) => ({
+            name: s.name,
+            table: s.table,
+            estimatedBytes: s.estimatedBytes,
+            statements: s.statements.map((x) => x.sql),
+          })),
+          skipped: plan.skipped,
+          drops,
+        },
+        actions,
+        verification,
+        probation: review.decisions,
+      };
+      if (!dryRun) {
+        await client.query(
+          `INSERT INTO dgm.optimizer_runs (run_id, target, started_at, status, applied, reason, method, constitutional_hash, result)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+          [
+            runId,
+            config.target,
+            startedAt,
+            status,
+            result.applied,
+            options.reason ?? null,
+            advice.method,
+            config.constitutionalHash,
+            JSON.stringify(result),
+          ],
+        );
+        await completeGovernanceEvents(client, runId!, config.constitutionalHash, status);
+      }
+      return result;
+    }),
+  );
+  if (!locked.acquired) return empty('skipped', 'skipped: another optimize run holds the lock');
+  return locked.value;
+}

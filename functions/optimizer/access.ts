@@ -1,0 +1,156 @@
+import type {
+  ColumnRef,
+  Literal,
+  Operation,
+  PredicateKind,
+  RelationOccurrence,
+  StatementAnalysis,
+} from './analyze.ts';
+import type { Catalog, TableInfo } from './catalog.ts';
+
+/** One condition on a column of one table occurrence. */
+export interface AccessPredicate {
+  column: string;
+  kind: PredicateKind;
+  operator: string;
+  literals?: Literal[];
+  params: number[];
+}
+
+export interface AccessOrderItem {
+  column: string;
+  direction: 'asc' | 'desc';
+  nulls: 'first' | 'last' | 'default';
+}
+
+/** How a statement reads one table: what an index on it could serve. */
+export interface TableAccess {
+  table: TableInfo;
+  occurrence: number;
+  predicates: AccessPredicate[];
+  order?: { items: AccessOrderItem[]; limit: boolean };
+  /** Columns compared with a column of another table (nested-loop lookups). */
+  joinColumns: string[];
+}
+
+/** What a $n stands for: a value compared with a column, or a LIMIT/OFFSET. */
+export type ParamContext =
+  | { role: 'value'; table: TableInfo; column: string; kind: PredicateKind; operator: string }
+  | { role: 'limit' | 'offset' };
+
+export interface ResolvedStatement {
+  operation: Operation;
+  accesses: TableAccess[];
+  /** Every table the statement names (resolved). */
+  tables: TableInfo[];
+  /** The table an INSERT, UPDATE or DELETE writes. */
+  writes?: TableInfo;
+  /** Table names the catalog does not know (CTE-less views, dropped tables, other databases). */
+  unresolved: string[];
+  params: Record<number, ParamContext>;
+  maxParam: number;
+  notes: string[];
+}
+
+/** Binds an analysis to the catalog: each column reference to the table occurrence it belongs to. */
+export function resolveStatement(analysis: StatementAnalysis, catalog: Catalog): ResolvedStatement {
+  const tableOf = new Map<number, TableInfo>();
+  const unresolved: string[] = [];
+  for (const occ of analysis.relations) {
+    const t = catalog.lookup(occ.schema, occ.name);
+    if (t) tableOf.set(occ.id, t);
+    else unresolved.push(occ.schema ? `${occ.schema}.${occ.name}` : occ.name);
+  }
+  const occurrence = (ref: ColumnRef, scopeId: number): RelationOccurrence | undefined => {
+    for (
+      let s = analysis.scopes[scopeId];
+      s;
+      s = s.parent === undefined ? undefined : analysis.scopes[s.parent]
+    ) {
+      const occs = s.relations.map((id) => analysis.relations[id]!);
+      let found: RelationOccurrence[];
+      if (ref.qualifier) {
+        found = occs.filter((o) =>
+          o.alias
+            ? o.alias === ref.qualifier
+            : o.name === ref.qualifier && (!ref.schema || o.schema === ref.schema),
+        );
+      } else {
+        found = occs.filter((o) => tableOf.get(o.id)?.columns.some((c) => c.name === ref.column));
+        // A single unresolvable table in scope: the column can only be its own.
+        if (found.length === 0 && occs.length === 1 && !tableOf.has(occs[0]!.id)) found = occs;
+      }
+      if (found.length === 1) return found[0];
+      if (found.length > 1) return undefined;
+    }
+    return undefined;
+  };
+
+  const accesses = new Map<number, TableAccess>();
+  const accessFor = (occ: RelationOccurrence): TableAccess | undefined => {
+    const table = tableOf.get(occ.id);
+    if (!table) return undefined;
+    let a = accesses.get(occ.id);
+    if (!a) {
+      a = { table, occurrence: occ.id, predicates: [], joinColumns: [] };
+      accesses.set(occ.id, a);
+    }
+    return a;
+  };
+  for (const occ of analysis.relations) accessFor(occ);
+
+  const params: Record<number, ParamContext> = {};
+  for (const [n, role] of Object.entries(analysis.paramRoles)) params[Number(n)] = { role };
+  for (const p of analysis.predicates) {
+    const occ = occurrence(p.column, p.scope);
+    if (!occ) continue;
+    const access = accessFor(occ);
+    if (!access?.table.columns.some((c) => c.name === p.column.column)) continue;
+    access.predicates.push({
+      column: p.column.column,
+      kind: p.kind,
+      operator: p.operator,
+      literals: p.literals,
+      params: p.params,
+    });
+    for (const n of p.params) {
+      params[n] ??= {
+        role: 'value',
+        table: access.table,
+        column: p.column.column,
+        kind: p.kind,
+        operator: p.operator,
+      };
+    }
+  }
+  for (const j of analysis.joins) {
+    for (const side of [j.left, j.right]) {
+      const occ = occurrence(side, j.scope);
+      const access = occ ? accessFor(occ) : undefined;
+      if (access && !access.joinColumns.includes(side.column)) access.joinColumns.push(side.column);
+    }
+  }
+  for (const o of analysis.orders) {
+    const occs = o.items.map((i) => occurrence(i.column, o.scope));
+    const first = occs[0];
+    // An index can only provide an order that comes from one table.
+    if (!first || occs.some((x) => x !== first)) continue;
+    const access = accessFor(first);
+    if (!access) continue;
+    access.order = {
+      items: o.items.map((i) => ({ column: i.column.column, direction: i.direction, nulls: i.nulls })),
+      limit: o.limit,
+    };
+  }
+  const tables = [...new Map([...tableOf.values()].map((t) => [t.oid, t])).values()];
+  return {
+    operation: analysis.operation,
+    accesses: [...accesses.values()],
+    tables,
+    writes: analysis.writes === undefined ? undefined : tableOf.get(analysis.writes),
+    unresolved,
+    params,
+    maxParam: analysis.maxParam,
+    notes: analysis.notes,
+  };
+}

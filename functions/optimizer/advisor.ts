@@ -1,0 +1,416 @@
+import type pg from 'pg';
+import { errorMessage } from '../errors.ts';
+import type { Logger } from '../ports.ts';
+import { repairNormalizedText } from './analyze.ts';
+import {
+  type CandidateIndex,
+  candidateName,
+  candidatesForAccess,
+  coveringIndex,
+  createIndexSql,
+  mergeCandidates,
+} from './candidates.ts';
+import { type ExplainTarget, type PlanResult, type WhatIfMethod, withWhatIf } from './planner.ts';
+import type { Workload, WorkloadStatement } from './workload.ts';
+
+/**
+ * The index advisor: candidates from the workload's table accesses, evaluated by the planner with each
+ * candidate added (HypoPG, or a real build rolled back), chosen greedily by frequency-weighted plan cost,
+ * kept only when that cost falls by at least minCostReduction on the statements that use it.
+ */
+
+export interface AdvisorOptions {
+  minCostReduction: number;
+  hypopg: 'auto' | 'off';
+  realBuildMaxBytes: number;
+  /** May create the hypopg extension inside the rolled-back evaluation transaction. */
+  createExtension: boolean;
+  statementTimeoutMs: number;
+  lockTimeoutMs: number;
+  logger?: Logger;
+}
+
+export interface StatementCost {
+  id: string;
+  queryid: string | null;
+  name?: string;
+  calls: number;
+  costBefore: number;
+  costAfter: number;
+}
+
+export interface IndexRecommendation {
+  kind: 'index';
+  name: string;
+  table: string;
+  schema: string;
+  tableName: string;
+  method: 'btree' | 'gin';
+  partitioned: boolean;
+  /** The statement that creates it (on a partitioned table: per partition, then attached). */
+  definition: string;
+  reason: string;
+  /** How its effect was evaluated: HypoPG, or built for real in a transaction that was rolled back. */
+  evaluation: WhatIfMethod;
+  statements: StatementCost[];
+  weightedCostBefore: number;
+  weightedCostAfter: number;
+  /** 1 - after/before over the statements that use it. */
+  costReduction: number;
+  estimatedBytes: number | null;
+  candidate: CandidateIndex;
+}
+
+export interface RejectedCandidate {
+  definition: string;
+  table: string;
+  reason: string;
+  evaluation?: WhatIfMethod;
+  costReduction?: number;
+}
+
+export type StatementVerdictKind =
+  | 'improved'
+  | 'no_index_helps'
+  | 'already_indexed'
+  | 'not_analyzed'
+  | 'no_candidates';
+
+export interface StatementVerdict {
+  id: string;
+  queryid: string | null;
+  name?: string;
+  query: string;
+  calls: number;
+  meanMs: number;
+  costBefore: number | null;
+  costAfter: number | null;
+  indexesBefore: string[];
+  verdict: StatementVerdictKind;
+  detail: string;
+}
+
+export interface Advice {
+  /** Which evaluation methods were used: one, both (mixed), or none (nothing to evaluate). */
+  method: WhatIfMethod | 'mixed' | 'none';
+  hypopgAvailable: boolean;
+  recommendations: IndexRecommendation[];
+  rejected: RejectedCandidate[];
+  statements: StatementVerdict[];
+  explains: number;
+}
+
+/** How the planner is asked about a statement: its literal example if any, else its generic plan. */
+export function explainTargetOf(s: WorkloadStatement): ExplainTarget {
+  if (s.example) {
+    return {
+      sql: s.example.sql,
+      params: s.example.params,
+      maxParam: s.example.params?.length ? 0 : (s.analysis?.maxParam ?? 0),
+    };
+  }
+  return { sql: repairNormalizedText(s.text), maxParam: s.analysis?.maxParam ?? 0 };
+}
+
+function shortText(text: string, max = 160): string {
+  const one = text.replace(/\s+/g, ' ').trim();
+  return one.length > max ? `${one.slice(0, max - 1)}…` : one;
+}
+
+const round = (x: number) => Math.round(x * 100) / 100;
+
+/** Proposes indexes for the workload; read-only (every what-if change is rolled back). */
+export async function adviseIndexes(
+  client: pg.Client,
+  workload: Workload,
+  options: AdvisorOptions,
+): Promise<Advice> {
+  const plannable = workload.statements.filter(
+    (s) =>
+      s.resolved &&
+      !s.skipped &&
+      (s.resolved.operation === 'select' ||
+        s.resolved.operation === 'update' ||
+        s.resolved.operation === 'delete'),
+  );
+  const verdicts = new Map<string, StatementVerdict>();
+  for (const s of workload.statements) {
+    verdicts.set(s.id, {
+      id: s.id,
+      queryid: s.queryid,
+      name: s.name,
+      query: shortText(s.example?.sql ?? s.text),
+      calls: s.calls,
+      meanMs: round(s.meanMs),
+      costBefore: null,
+      costAfter: null,
+      indexesBefore: [],
+      verdict: 'not_analyzed',
+      detail:
+        s.skipped ??
+        (s.resolved?.operation === 'insert' ? 'an INSERT: indexes only cost it' : 'not a planned statement'),
+    });
+  }
+  const rejected: RejectedCandidate[] = [];
+  const raw = plannable.flatMap((s) =>
+    s.resolved!.accesses.filter((a) => a.table.relkind !== 'v').flatMap((a) => candidatesForAccess(a, s.id)),
+  );
+  const merged = mergeCandidates(raw);
+  const candidates: CandidateIndex[] = [];
+  const coveredBy = new Map<string, string>();
+  for (const c of merged) {
+    const cover = coveringIndex(c, c.table.indexes);
+    if (cover) {
+      for (const id of c.statements) coveredBy.set(id, `${cover.schema}.${cover.name}`);
+      rejected.push({
+        definition: createIndexSql(c, { name: candidateName(c) }),
+        table: `${c.table.schema}.${c.table.name}`,
+        reason: `covered by existing index ${cover.schema}.${cover.name}`,
+      });
+    } else {
+      candidates.push(c);
+    }
+  }
+  candidates.sort((a, b) => a.key.localeCompare(b.key));
+
+  return withWhatIf(
+    client,
+    {
+      hypopg: options.hypopg,
+      realBuildMaxBytes: options.realBuildMaxBytes,
+      createExtension: options.createExtension,
+      statementTimeoutMs: options.statementTimeoutMs,
+      lockTimeoutMs: options.lockTimeoutMs,
+    },
+    async (session) => {
+      let explains = 0;
+      const explain = async (s: WorkloadStatement): Promise<PlanResult> => {
+        explains++;
+        return session.explain(explainTargetOf(s));
+      };
+      const base = new Map<string, PlanResult>();
+      for (const s of plannable) {
+        const r = await explain(s);
+        base.set(s.id, r);
+        const v = verdicts.get(s.id)!;
+        if (r.error || !Number.isFinite(r.cost)) {
+          v.verdict = 'not_analyzed';
+          v.detail = `cannot be planned: ${r.error ?? 'no plan'}`;
+        } else {
+          v.costBefore = round(r.cost);
+          v.costAfter = round(r.cost);
+          v.indexesBefore = r.indexes;
+          v.verdict = 'no_candidates';
+          v.detail = 'no indexable condition, order or join key';
+        }
+      }
+      const ok = plannable.filter((s) => Number.isFinite(base.get(s.id)?.cost));
+      const onTable = (oid: number) => ok.filter((s) => s.resolved!.tables.some((t) => t.oid === oid));
+      for (const c of candidates) {
+        for (const id of c.statements) {
+          const v = verdicts.get(id);
+          if (v && v.verdict === 'no_candidates') {
+            v.verdict = 'no_index_helps';
+            v.detail = 'no candidate index lowers its plan cost enough';
+          }
+        }
+      }
+      for (const [id, index] of coveredBy) {
+        // Candidates an existing index covers: the statement is already indexed for that access.
+        const v = verdicts.get(id);
+        if (v && (v.verdict === 'no_candidates' || v.verdict === 'no_index_helps')) {
+          v.verdict = 'already_indexed';
+          v.detail = `served by existing index ${index}`;
+        }
+      }
+
+      // Each candidate alone.
+      interface Evaluation {
+        candidate: CandidateIndex;
+        method: WhatIfMethod;
+        bytes: number | null;
+        costs: Map<string, { cost: number; uses: boolean }>;
+      }
+      const evaluations: Evaluation[] = [];
+      const methods = new Set<WhatIfMethod>();
+      for (const c of candidates) {
+        const added = await session.add(c);
+        methods.add(added.method);
+        const definition = createIndexSql(c, { name: candidateName(c) });
+        if (added.error || added.names.length === 0) {
+          rejected.push({
+            definition,
+            table: `${c.table.schema}.${c.table.name}`,
+            reason: `not evaluated: ${added.error ?? 'no index was created'}`,
+            evaluation: added.method,
+          });
+          await session.reset();
+          continue;
+        }
+        const costs = new Map<string, { cost: number; uses: boolean }>();
+        for (const s of onTable(c.table.oid)) {
+          const r = await explain(s);
+          if (!Number.isFinite(r.cost)) continue;
+          costs.set(s.id, { cost: r.cost, uses: r.indexes.some((n) => added.names.includes(n)) });
+        }
+        await session.reset();
+        evaluations.push({ candidate: c, method: added.method, bytes: added.bytes, costs });
+        options.logger?.info(`evaluated ${definition} (${added.method})`);
+      }
+
+      // The bar: each candidate on its own must cut the weighted plan cost of the statements that use
+      // it by minCostReduction. Then greedily, the one saving the most first; a later one must still
+      // cut what the chosen ones leave by half the bar, so near-duplicates are not added.
+      const current = new Map(ok.map((s) => [s.id, base.get(s.id)!.cost]));
+      const calls = new Map(ok.map((s) => [s.id, Math.max(1, s.calls)]));
+      const weigh = (e: Evaluation, against: Map<string, number>) => {
+        let before = 0;
+        let after = 0;
+        for (const [id, r] of e.costs) {
+          const cur = against.get(id)!;
+          if (r.uses && r.cost < cur) {
+            before += calls.get(id)! * cur;
+            after += calls.get(id)! * r.cost;
+          }
+        }
+        return { gain: before - after, reduction: before > 0 ? 1 - after / before : 0 };
+      };
+      const baseCosts = new Map(current);
+      const remaining: Evaluation[] = [];
+      for (const e of evaluations) {
+        const alone = weigh(e, baseCosts);
+        if (alone.gain > 0 && alone.reduction >= options.minCostReduction) {
+          remaining.push(e);
+          continue;
+        }
+        const usedByAny = [...e.costs.values()].some((r) => r.uses);
+        rejected.push({
+          definition: createIndexSql(e.candidate, { name: candidateName(e.candidate) }),
+          table: `${e.candidate.table.schema}.${e.candidate.table.name}`,
+          reason: !usedByAny
+            ? 'no statement plan uses it'
+            : alone.gain <= 0
+              ? 'no statement gets cheaper with it'
+              : `weighted plan cost falls only ${(alone.reduction * 100).toFixed(1)}% (needs ${(options.minCostReduction * 100).toFixed(0)}%)`,
+          evaluation: e.method,
+          costReduction: round(Math.max(0, alone.reduction)),
+        });
+      }
+      const chosen: Evaluation[] = [];
+      while (remaining.length > 0) {
+        remaining.sort(
+          (a, b) =>
+            weigh(b, current).gain - weigh(a, current).gain || a.candidate.key.localeCompare(b.candidate.key),
+        );
+        const best = remaining.shift()!;
+        const marginal = weigh(best, current);
+        if (marginal.gain <= 0 || marginal.reduction < options.minCostReduction / 2) {
+          rejected.push({
+            definition: createIndexSql(best.candidate, { name: candidateName(best.candidate) }),
+            table: `${best.candidate.table.schema}.${best.candidate.table.name}`,
+            reason: `adds only ${(Math.max(0, marginal.reduction) * 100).toFixed(1)}% over the indexes already chosen (${
+              chosen
+                .filter((c) => c.candidate.table.oid === best.candidate.table.oid)
+                .map((c) => candidateName(c.candidate))
+                .join(', ') || 'none'
+            })`,
+            evaluation: best.method,
+            costReduction: round(weigh(best, baseCosts).reduction),
+          });
+          continue;
+        }
+        chosen.push(best);
+        for (const [id, r] of best.costs) if (r.uses && r.cost < current.get(id)!) current.set(id, r.cost);
+      }
+
+      // All chosen together: the final plans, and which index each statement then uses.
+      const recommendations: IndexRecommendation[] = [];
+      if (chosen.length > 0) {
+        const names = new Map<CandidateIndex, string[]>();
+        for (const e of chosen) {
+          const added = await session.add(e.candidate);
+          names.set(e.candidate, added.names);
+        }
+        const finals = new Map<string, PlanResult>();
+        const tables = new Set(chosen.map((e) => e.candidate.table.oid));
+        for (const s of ok.filter((x) => x.resolved!.tables.some((t) => tables.has(t.oid)))) {
+          finals.set(s.id, await explain(s));
+        }
+        await session.reset();
+        for (const e of chosen) {
+          const c = e.candidate;
+          const own = names.get(c) ?? [];
+          const users = [...finals.entries()].filter(([, r]) => r.indexes.some((n) => own.includes(n)));
+          const name = candidateName(c);
+          const partitioned = c.table.relkind === 'p';
+          const definition = createIndexSql(c, { name, concurrently: !partitioned });
+          if (users.length === 0) {
+            rejected.push({
+              definition,
+              table: `${c.table.schema}.${c.table.name}`,
+              reason: 'the plans prefer the other recommended indexes over it',
+              evaluation: e.method,
+            });
+            continue;
+          }
+          const stmts: StatementCost[] = users.map(([id, r]) => {
+            const s = ok.find((x) => x.id === id)!;
+            return {
+              id,
+              queryid: s.queryid,
+              name: s.name,
+              calls: s.calls,
+              costBefore: round(base.get(id)!.cost),
+              costAfter: round(r.cost),
+            };
+          });
+          const before = stmts.reduce((sum, s) => sum + Math.max(1, s.calls) * s.costBefore, 0);
+          const after = stmts.reduce((sum, s) => sum + Math.max(1, s.calls) * s.costAfter, 0);
+          recommendations.push({
+            kind: 'index',
+            name,
+            table: `${c.table.schema}.${c.table.name}`,
+            schema: c.table.schema,
+            tableName: c.table.name,
+            method: c.method,
+            partitioned,
+            definition,
+            reason: c.reason,
+            evaluation: e.method,
+            statements: stmts,
+            weightedCostBefore: round(before),
+            weightedCostAfter: round(after),
+            costReduction: before > 0 ? round(1 - after / before) : 0,
+            estimatedBytes: e.bytes,
+            candidate: c,
+          });
+        }
+        for (const [id, r] of finals) {
+          const v = verdicts.get(id)!;
+          const rec = recommendations.find((x) => x.statements.some((s) => s.id === id));
+          if (!rec) continue;
+          v.costAfter = round(r.cost);
+          v.verdict = 'improved';
+          v.detail = `plan cost ${v.costBefore} -> ${v.costAfter} with ${recommendations
+            .filter((x) => x.statements.some((s) => s.id === id))
+            .map((x) => x.name)
+            .join(', ')}`;
+        }
+      }
+      return {
+        method: (methods.size === 0
+          ? 'none'
+          : methods.size === 2
+            ? 'mixed'
+            : [...methods][0]!) as Advice['method'],
+        hypopgAvailable: session.hypopg,
+        recommendations,
+        rejected,
+        statements: [...verdicts.values()],
+        explains,
+      };
+    },
+  ).catch((err: unknown) => {
+    throw new Error(`index advisor failed: ${errorMessage(err)}`);
+  });
+}

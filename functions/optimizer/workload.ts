@@ -1,0 +1,383 @@
+import { fingerprintSync } from 'libpg-query';
+import type pg from 'pg';
+import { quoteIdent } from '../db/identifiers.ts';
+import { errorMessage } from '../errors.ts';
+import { type ResolvedStatement, resolveStatement } from './access.ts';
+import { analyzeStatementSync, loadParser, repairNormalizedText, type StatementAnalysis } from './analyze.ts';
+import { type Catalog, loadCatalog } from './catalog.ts';
+
+/**
+ * The workload: statements from pg_stat_statements (statistics for all, without text; text only for the
+ * top statements), joined with literal examples where known, parsed and bound to the catalog.
+ */
+
+/** Cumulative figures of one statement (summed over users), as pg_stat_statements reports them. */
+export interface StatementStat {
+  queryid: string;
+  calls: number;
+  totalMs: number;
+  rows: number;
+  sharedBlksHit: number;
+  sharedBlksRead: number;
+  tempBlksWritten: number;
+}
+
+export type StatsSnapshot =
+  | {
+      available: true;
+      takenAt: Date;
+      statsReset: Date | null;
+      statements: Map<string, StatementStat>;
+    }
+  | { available: false; reason: string };
+
+/** The schema pg_stat_statements is installed in, or why it cannot be read. */
+async function statementsSchema(client: pg.Client): Promise<{ schema?: string; reason?: string }> {
+  const { rows } = await client.query<{ schema: string | null; preloaded: boolean }>(
+    `SELECT (SELECT n.nspname::text FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+              WHERE e.extname = 'pg_stat_statements') AS schema,
+            current_setting('shared_preload_libraries') ~ 'pg_stat_statements' AS preloaded`,
+  );
+  const r = rows[0]!;
+  if (!r.schema)
+    return { reason: 'pg_stat_statements is not installed (CREATE EXTENSION pg_stat_statements)' };
+  if (!r.preloaded)
+    return {
+      reason: 'pg_stat_statements is not in shared_preload_libraries (on RDS: the parameter group)',
+    };
+  return { schema: r.schema };
+}
+
+/** Reads pg_stat_statements without query text: one row per queryid of this database, top level only. */
+export async function readStatementStats(client: pg.Client): Promise<StatsSnapshot> {
+  const where = await statementsSchema(client);
+  if (!where.schema) return { available: false, reason: where.reason! };
+  const ext = quoteIdent(where.schema);
+  const { rows: v } = await client.query<{ v: string }>(`SELECT current_setting('server_version_num') AS v`);
+  const version = Number(v[0]?.v);
+  const total = version >= 130000 ? 's.total_exec_time' : 's.total_time';
+  const toplevel = version >= 140000 ? 'AND s.toplevel' : '';
+  try {
+    const { rows } = await client.query(
+      `SELECT s.queryid::text AS queryid, sum(s.calls)::float8 AS calls, sum(${total})::float8 AS total_ms,
+              sum(s.rows)::float8 AS rows, sum(s.shared_blks_hit)::float8 AS hit,
+              sum(s.shared_blks_read)::float8 AS read, sum(s.temp_blks_written)::float8 AS temp,
+              ${version >= 140000 ? `(SELECT stats_reset FROM ${ext}.pg_stat_statements_info)` : 'NULL::timestamptz'} AS stats_reset,
+              clock_timestamp() AS taken_at
+       FROM ${ext}.pg_stat_statements(false) s
+       WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+         AND s.queryid IS NOT NULL ${toplevel}
+       GROUP BY s.queryid`,
+    );
+    const statements = new Map<string, StatementStat>();
+    for (const r of rows) {
+      statements.set(r.queryid, {
+        queryid: r.queryid,
+        calls: r.calls,
+        totalMs: r.total_ms,
+        rows: r.rows,
+        sharedBlksHit: r.hit,
+        sharedBlksRead: r.read,
+        tempBlksWritten: r.temp,
+      });
+    }
+    const meta =
+      rows[0] ?? (await client.query(`SELECT clock_timestamp() AS taken_at, NULL AS stats_reset`)).rows[0];
+    return {
+      available: true,
+      takenAt: new Date(meta.taken_at),
+      statsReset: meta.stats_reset ? new Date(meta.stats_reset) : null,
+      statements,
+    };
+  } catch (err) {
+    return { available: false, reason: `pg_stat_statements cannot be read: ${errorMessage(err)}` };
+  }
+}
+
+/** The normalized text of the given statements only. */
+export async function fetchStatementTexts(
+  client: pg.Client,
+  queryids: string[],
+): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  if (queryids.length === 0) return out;
+  const where = await statementsSchema(client);
+  if (!where.schema) return out;
+  const { rows: v } = await client.query<{ v: string }>(`SELECT current_setting('server_version_num') AS v`);
+  // A nested statement (pg_stat_statements.track = all) shares the queryid but may carry its caller's
+  // text, e.g. the EXPLAIN around it: the top-level text is the statement's own.
+  const toplevel = Number(v[0]?.v) >= 140000 ? 'AND s.toplevel' : '';
+  const { rows } = await client.query<{ queryid: string; query: string }>(
+    `SELECT DISTINCT ON (s.queryid) s.queryid::text AS queryid, s.query
+     FROM ${quoteIdent(where.schema)}.pg_stat_statements(true) s
+     WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+       AND s.queryid = ANY($1::bigint[]) ${toplevel}
+     ORDER BY s.queryid, s.calls DESC`,
+    [queryids],
+  );
+  for (const r of rows) out.set(r.queryid, r.query);
+  return out;
+}
+
+/** A literal instance of a statement (constants as the application wrote them), optionally with binds. */
+export interface QueryExample {
+  sql: string;
+  params?: unknown[];
+  /** Where it came from: pg_stat_activity, the --workload file, the reference mix. */
+  source: string;
+  /** A name people know the statement by. */
+  name?: string;
+  /** Executions to assume when the statement is missing from pg_stat_statements. */
+  calls?: number;
+}
+
+/** Reads the literal samples stored by captureQuerySamples. */
+export async function storedQuerySamples(client: pg.Client): Promise<QueryExample[]> {
+  const { rows } = await client.query<{ query: string; source: string }>(
+    'SELECT query, source FROM dgm.query_samples ORDER BY captured_at DESC LIMIT 1000',
+  );
+  return rows.map((r) => ({ sql: r.query, source: r.source }));
+}
+
+/**
+ * Stores the literal text of statements running right now (pg_stat_activity, matched to
+ * pg_stat_statements by query_id): pg_stat_statements replaces constants by $n, and a partial index
+ * needs them. Slow statements are the ones caught, which are the ones that matter. Returns how many
+ * were stored.
+ */
+export async function captureQuerySamples(client: pg.Client): Promise<number> {
+  const { rows: v } = await client.query<{ v: string }>(`SELECT current_setting('server_version_num') AS v`);
+  if (Number(v[0]?.v) < 140000) return 0;
+  const { rowCount } = await client.query(
+    `INSERT INTO dgm.query_samples (queryid, query, source)
+     SELECT DISTINCT ON (a.query_id) a.query_id, a.query, 'pg_stat_activity'
+     FROM pg_stat_activity a
+     WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() AND a.state = 'active'
+       AND a.backend_type = 'client backend' AND a.query_id IS NOT NULL AND a.query_id <> 0
+       -- A text cut at track_activity_query_size cannot be parsed.
+       AND octet_length(a.query) < current_setting('track_activity_query_size')::int - 1
+       AND a.query !~* '^\\s*(explain|prepare|execute|deallocate|vacuum|analyze|create|alter|drop|copy)\\b'
+     ORDER BY a.query_id, a.query_start DESC
+     ON CONFLICT (queryid) DO UPDATE SET query = excluded.query, captured_at = clock_timestamp(),
+       source = excluded.source`,
+  );
+  // Bounded: the most recent 1000 samples.
+  await client.query(
+    `DELETE FROM dgm.query_samples WHERE queryid NOT IN
+       (SELECT queryid FROM dgm.query_samples ORDER BY captured_at DESC LIMIT 1000)`,
+  );
+  return rowCount ?? 0;
+}
+
+/** Stores examples supplied by a caller, keyed by the statement pg_stat_statements knows them as. */
+export async function storeQuerySamples(
+  client: pg.Client,
+  samples: Array<{ queryid: string; sql: string; source: string }>,
+): Promise<void> {
+  for (const s of samples) {
+    await client.query(
+      `INSERT INTO dgm.query_samples (queryid, query, source) VALUES ($1, $2, $3)
+       ON CONFLICT (queryid) DO UPDATE SET query = excluded.query, source = excluded.source,
+         captured_at = clock_timestamp()`,
+      [s.queryid, s.sql, s.source],
+    );
+  }
+}
+
+/** The tool's own tables (schema dgm): statements on them are not the workload. */
+export const OPS_TABLES = new Set([
+  'constitution',
+  'optimization_audit',
+  'stat_snapshots',
+  'stat_statement_baseline',
+  'statement_shapes',
+  'partition_config',
+  'schema_migrations',
+  'performance_baselines',
+  'performance_baseline_queries',
+  'auto_indexes',
+  'query_samples',
+  'optimizer_runs',
+  'governance_events',
+]);
+
+const SYSTEM_SCHEMAS = new Set(['pg_catalog', 'information_schema', 'pg_toast']);
+
+export interface WorkloadStatement {
+  /** queryid, or example:N for an example pg_stat_statements does not know. */
+  id: string;
+  queryid: string | null;
+  /** Normalized text (pg_stat_statements) or the example. */
+  text: string;
+  name?: string;
+  calls: number;
+  totalMs: number;
+  meanMs: number;
+  tempBlksWritten: number;
+  /** A literal instance: planned with its constants, and executable for latency measurement. */
+  example?: QueryExample;
+  analysis?: StatementAnalysis;
+  resolved?: ResolvedStatement;
+  /** Why it is not analyzed further. */
+  skipped?: string;
+}
+
+export interface Workload {
+  available: boolean;
+  reason?: string;
+  snapshot?: StatsSnapshot;
+  statements: WorkloadStatement[];
+  catalog: Catalog;
+  /** Statements in pg_stat_statements for this database, and how many were analyzed. */
+  totalStatements: number;
+}
+
+function fingerprintOf(sql: string): string | undefined {
+  try {
+    return fingerprintSync(repairNormalizedText(sql));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether a statement only touches the tool's own or system tables. */
+function isOwnStatement(analysis: StatementAnalysis): boolean {
+  if (analysis.relations.length === 0) return true;
+  return analysis.relations.every(
+    (r) =>
+      (r.schema !== undefined && SYSTEM_SCHEMAS.has(r.schema)) ||
+      r.name.startsWith('pg_') ||
+      (r.schema === 'dgm' && OPS_TABLES.has(r.name)),
+  );
+}
+
+export interface WorkloadOptions {
+  /** Statements analyzed, by total time. */
+  maxStatements: number;
+  minCalls: number;
+  examples?: QueryExample[];
+  /** A snapshot already taken (the run's start snapshot). */
+  snapshot?: StatsSnapshot;
+}
+
+/**
+ * Collects the workload: statistics of every statement, text of the top ones, examples matched to them
+ * by fingerprint (constants and $n alike), each parsed and bound to the catalog.
+ */
+export async function collectWorkload(client: pg.Client, options: WorkloadOptions): Promise<Workload> {
+  await loadParser();
+  const snapshot = options.snapshot ?? (await readStatementStats(client));
+  const examples = [...(options.examples ?? [])];
+  const byFingerprint = new Map<string, QueryExample>();
+  for (const e of examples) {
+    const fp = fingerprintOf(e.sql);
+    // Caller-supplied examples win over captured samples (they come first).
+    if (fp && !byFingerprint.has(fp)) byFingerprint.set(fp, e);
+  }
+  const statements: WorkloadStatement[] = [];
+  let total = 0;
+  if (snapshot.available) {
+    total = snapshot.statements.size;
+    const top = [...snapshot.statements.values()]
+      .filter((s) => s.calls >= options.minCalls)
+      .sort((a, b) => b.totalMs - a.totalMs)
+      // Extra room: some of the top statements are the tool's own and are dropped after parsing.
+      .slice(0, options.maxStatements * 2);
+    const texts = await fetchStatementTexts(
+      client,
+      top.map((s) => s.queryid),
+    );
+    for (const s of top) {
+      const text = texts.get(s.queryid);
+      if (!text) continue;
+      const fp = fingerprintOf(text);
+      const example = fp ? byFingerprint.get(fp) : undefined;
+      if (fp && example) byFingerprint.delete(fp);
+      statements.push({
+        id: s.queryid,
+        queryid: s.queryid,
+        text,
+        name: example?.name,
+        calls: s.calls,
+        totalMs: s.totalMs,
+        meanMs: s.calls > 0 ? s.totalMs / s.calls : 0,
+        tempBlksWritten: s.tempBlksWritten,
+        example,
+      });
+    }
+  }
+  // Supplied examples pg_stat_statements does not know (or no pg_stat_statements at all).
+  let n = 0;
+  for (const e of byFingerprint.values()) {
+    if (e.source === 'pg_stat_activity') continue;
+    statements.push({
+      id: `example:${++n}`,
+      queryid: null,
+      text: e.sql,
+      name: e.name,
+      calls: e.calls ?? 1,
+      totalMs: 0,
+      meanMs: 0,
+      tempBlksWritten: 0,
+      example: e,
+    });
+  }
+  for (const s of statements) {
+    const parsed = analyzeStatementSync(s.example?.sql ?? s.text);
+    if (!parsed.analysis) s.skipped = `cannot be parsed: ${parsed.error}`;
+    else s.analysis = parsed.analysis;
+  }
+  const workloadStatements = statements.filter((s) => !s.analysis || !isOwnStatement(s.analysis));
+  const kept = [
+    ...workloadStatements.filter((s) => s.queryid).slice(0, options.maxStatements),
+    ...workloadStatements.filter((s) => !s.queryid),
+  ];
+  const names = kept.flatMap(
+    (s) => s.analysis?.relations.map((r) => ({ schema: r.schema, name: r.name })) ?? [],
+  );
+  const catalog = await loadCatalog(client, names);
+  for (const s of kept) {
+    if (!s.analysis) continue;
+    s.resolved = resolveStatement(s.analysis, catalog);
+    if (s.analysis.operation === 'other') s.skipped = 'not a query (utility statement)';
+    else if (s.resolved.tables.length === 0)
+      s.skipped = `unknown tables: ${s.resolved.unresolved.join(', ')}`;
+  }
+  return {
+    available: snapshot.available || kept.length > 0,
+    reason: snapshot.available ? undefined : snapshot.reason,
+    snapshot,
+    statements: kept,
+    catalog,
+    totalStatements: total,
+  };
+}
+
+/**
+ * Runs fn with pg_stat_statements not tracking this session (where the role may set it: a superuser;
+ * on RDS the setting is refused and tracking stays on), so the optimizer's own EXPLAINs, measurements
+ * and DDL do not crowd the workload's statistics.
+ */
+export async function withoutStatementTracking<T>(client: pg.Client, fn: () => Promise<T>): Promise<T> {
+  let previous: string | undefined;
+  try {
+    const { rows } = await client.query<{ v: string | null }>(
+      `SELECT current_setting('pg_stat_statements.track', true) AS v`,
+    );
+    if (rows[0]?.v) {
+      await client.query(`SELECT set_config('pg_stat_statements.track', 'none', false)`);
+      previous = rows[0].v;
+    }
+  } catch {
+    previous = undefined;
+  }
+  try {
+    return await fn();
+  } finally {
+    if (previous) {
+      await client
+        .query(`SELECT set_config('pg_stat_statements.track', $1, false)`, [previous])
+        .catch(() => {});
+    }
+  }
+}
