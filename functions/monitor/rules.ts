@@ -49,6 +49,9 @@ const oneLine = (text: string, max = 120) => {
   return t.length <= max ? t : `${t.slice(0, max - 1)}…`;
 };
 
+/** Derived thresholds without float noise (0.7 - 0.05 is 0.6499999999999999). */
+const round4 = (v: number) => Math.round(v * 10_000) / 10_000;
+
 const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
 
 const secs = (v: number) => (v >= 120 ? `${(v / 60).toFixed(1)} min` : `${Math.round(v)} s`);
@@ -159,7 +162,11 @@ const RULES: readonly RuleDefinition[] = [
       'Find who holds the connections (`SELECT usename, application_name, state, count(*) FROM pg_stat_activity GROUP BY 1,2,3`); fix leaks, add a pooler (RDS Proxy) or raise max_connections.',
     defaults: (config) => {
       const warning = config.monitoring.connectionUtilizationThreshold;
-      return { warning, critical: warning < 0.95 ? 0.95 : undefined, clear: Math.max(0, warning - 0.05) };
+      return {
+        warning,
+        critical: warning < 0.95 ? 0.95 : undefined,
+        clear: round4(Math.max(0, warning - 0.05)),
+      };
     },
     evaluate(snap) {
       const c = snap.connections;
@@ -187,7 +194,11 @@ const RULES: readonly RuleDefinition[] = [
       'Find the tables read from disk (`dgm-db-ops sample`, per-table hit ratios); add the missing index or raise shared_buffers (RDS parameter group) if the working set outgrew memory.',
     defaults: (config) => {
       const warning = config.monitoring.cacheHitRatioThreshold;
-      return { warning, critical: Math.max(0, warning - 0.1), clear: Math.min(1, warning + 0.02) };
+      return {
+        warning,
+        critical: round4(Math.max(0, warning - 0.1)),
+        clear: round4(Math.min(1, warning + 0.02)),
+      };
     },
     evaluate(snap) {
       const ratio = snap.cache.hitRatio;
@@ -449,15 +460,20 @@ const RULES: readonly RuleDefinition[] = [
     evaluate(snap) {
       return evaluated(
         'replication_lag',
-        snap.replication.replicas.map((r) => ({
-          rule: 'replication_lag',
-          resource: `replica:${r.name}`,
-          value: r.replayLagSeconds,
-          message:
-            r.replayLagSeconds === null
-              ? `Replica ${r.name} (${r.state}) reports no replay lag yet`
-              : `Replica ${r.name} (${r.state}) replays ${secs(r.replayLagSeconds)} behind${r.lagBytes !== null ? ` (${bytes(r.lagBytes)} of WAL)` : ''}`,
-        })),
+        snap.replication.replicas.map((r) => {
+          // PostgreSQL shows no lag time once a replica has caught up and WAL is quiet: that is 0, not
+          // unknown. Without a time and with WAL outstanding, the figure is unknown.
+          const value = r.replayLagSeconds ?? (r.lagBytes === 0 ? 0 : null);
+          return {
+            rule: 'replication_lag',
+            resource: `replica:${r.name}`,
+            value,
+            message:
+              value === null
+                ? `Replica ${r.name} (${r.state}) reports no replay lag yet${r.lagBytes !== null ? ` (${bytes(r.lagBytes)} of WAL outstanding)` : ''}`
+                : `Replica ${r.name} (${r.state}) replays ${secs(value)} behind${r.lagBytes !== null ? ` (${bytes(r.lagBytes)} of WAL)` : ''}`,
+          };
+        }),
       );
     },
   },
