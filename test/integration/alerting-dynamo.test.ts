@@ -1,3 +1,4 @@
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CreateTableCommand, DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
@@ -24,7 +25,8 @@ const TOPIC = 'arn:aws:sns:eu-west-1:123456789012:dgm-alerts';
 const T0 = Date.parse('2026-11-28T08:00:00Z');
 const at = (minutes: number) => new Date(T0 + minutes * 60_000);
 
-let server: { listen: Function; close: Function; address(): AddressInfo };
+// dynalite returns a node:http Server.
+let server: Server;
 let endpoint: string;
 const sns = mockClient(SNSClient);
 let target = '';
@@ -41,7 +43,7 @@ const dynamo = (url = endpoint) =>
 beforeAll(async () => {
   server = dynalite({ createTableMs: 0, updateTableMs: 0, deleteTableMs: 0 });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  endpoint = `http://127.0.0.1:${server.address().port}`;
+  endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   await dynamo().send(
     new CreateTableCommand({
       TableName: TABLE,
