@@ -130,7 +130,7 @@ export async function collect(client: pg.Client, options: CollectOptions): Promi
     const flags = {
       statements: statementsReason === null,
       baseline: statementsReason === null && canPersist,
-      pgss_info: versionNum >= 140000,
+      pgss_info: statementsReason === null && versionNum >= 140000,
       checkpointer: versionNum >= 170000,
       wal_stats: versionNum >= 140000,
       query_id: versionNum >= 140000,
