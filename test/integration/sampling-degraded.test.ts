@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { renderPrometheus } from '../../functions/adapters/local/prometheus.ts';
 import { collect } from '../../functions/monitor/collect.ts';
 import { metricPoints } from '../../functions/monitor/metrics.ts';

@@ -110,6 +110,10 @@ describe('sampling KPIs', () => {
     await db.client.query('INSERT INTO public.locked_t VALUES (1, 0)');
     const holder = await db.connect();
     const waiter = await db.connect();
+    const pid = async (c: pg.Client) =>
+      (await c.query<{ p: number }>('SELECT pg_backend_pid() AS p')).rows[0]!.p;
+    const holderPid = await pid(holder);
+    const waiterPid = await pid(waiter);
     await holder.query('BEGIN');
     await holder.query('UPDATE locked_t SET v = v + 1 WHERE id = 1');
     const waiting = waiter.query('UPDATE locked_t SET v = v + 1 WHERE id = 1');
@@ -121,8 +125,8 @@ describe('sampling KPIs', () => {
         await new Promise((r) => setTimeout(r, 100));
       }
       expect(s!.locks.waiting).toBeGreaterThanOrEqual(1);
-      const blocked = s!.locks.blocked.find((b) => b.blockedBy.includes(holder.processID!));
-      expect(blocked?.pid).toBe(waiter.processID);
+      const blocked = s!.locks.blocked.find((b) => b.blockedBy.includes(holderPid));
+      expect(blocked?.pid).toBe(waiterPid);
       expect(s!.connections.byState.idle_in_transaction).toBeGreaterThanOrEqual(1);
       expect(s!.connections.longestTransactionSeconds).toBeGreaterThan(0);
       expect(s!.connections.longestIdleInTransactionSeconds).toBeGreaterThanOrEqual(0);
