@@ -4,9 +4,14 @@ import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import type pg from 'pg';
 import { CloudWatchMetricSink } from '../adapters/aws/cloudwatch.ts';
+import { DynamoDbAlertStateStore } from '../adapters/aws/dynamodb-alert-store.ts';
 import { SecretsManagerSecrets } from '../adapters/aws/secrets-manager.ts';
+import { SnsNotifier } from '../adapters/aws/sns-notifier.ts';
+import type { RuntimeConfig } from '../config.ts';
 import { errorMessage } from '../errors.ts';
+import { type AlertJobDeps, alertAfterSample, type SampleAlertOutcome } from '../jobs/alert.ts';
 import { runSample, type SampleResult, sampleFailed } from '../jobs/sample.ts';
+import { processFailOpenLimiter } from '../monitor/alert-fail-open.ts';
 import type { Logger, MetricSink } from '../ports.ts';
 import { parseJobEvent } from './events.ts';
 import {
@@ -33,7 +38,12 @@ export interface SamplerDeps {
   logger?: Logger;
   /** TLS to the database; the Lambda verifies against the RDS CA bundle (NODE_EXTRA_CA_CERTS). */
   tls?: TargetConnectionOptions['tls'];
+  /** Alerting: state store and notifier (DGM_ALERT_TABLE, DGM_ALERT_TOPIC_ARN); absent, no alerts. */
+  alerts?: Omit<AlertJobDeps, 'logger'>;
 }
+
+/** The sample's result with the alert step's outcome (when alerting is configured). */
+export type SamplerResult = SampleResult & { alerts?: SampleAlertOutcome };
 
 /** Left to the handler after the last statement: metrics, alerts, closing the connection. */
 const SAFETY_MARGIN_MS = 10_000;
@@ -43,7 +53,20 @@ export function createSamplerHandler(deps: SamplerDeps) {
   const env = deps.env ?? process.env;
   const logger: Logger = deps.logger ?? { info() {}, warn() {}, error() {} };
 
-  return middy(async (event: unknown, context: Context): Promise<SampleResult> => {
+  const alert = async (
+    config: RuntimeConfig,
+    result: SampleResult,
+    client?: pg.Client,
+  ): Promise<SamplerResult> => {
+    if (!deps.alerts) return result;
+    const alerts = await alertAfterSample(
+      { ...deps.alerts, logger, sink: deps.sink },
+      { config, client, snapshot: result.snapshot, error: result.message },
+    );
+    return { ...result, alerts };
+  };
+
+  return middy(async (event: unknown, context: Context): Promise<SamplerResult> => {
     const started = performance.now();
     // A bad event or deployment configuration is an invocation error: nothing to sample.
     const job = parseJobEvent(event, ['sample']);
@@ -64,11 +87,14 @@ export function createSamplerHandler(deps: SamplerDeps) {
         tls: deps.tls,
       });
     } catch (err) {
-      return sampleFailed(
+      return alert(
         config,
-        { sink: deps.sink, logger },
-        `database ${target.name} unreachable: ${errorMessage(err)}`,
-        started,
+        await sampleFailed(
+          config,
+          { sink: deps.sink, logger },
+          `database ${target.name} unreachable: ${errorMessage(err)}`,
+          started,
+        ),
       );
     }
     try {
@@ -80,14 +106,15 @@ export function createSamplerHandler(deps: SamplerDeps) {
         roundTrips: result.roundTrips,
         metrics: result.metrics.length,
       });
-      if (!result.snapshot) return result;
+      if (!result.snapshot) return alert(config, result);
 
-      // ---- Alerting (issue 4) call site: rules over result.snapshot -> AlertStateStore -> Notifier. ----
+      // Alerting: rules over the snapshot -> AlertStateStore -> Notifier (one grouped message).
+      const withAlerts = await alert(config, result, client);
 
       // ---- Governance check (issue 6) call site: a recorded constitution change ->
       //      JobLauncher.launch({ task: 'optimize' }). ----
 
-      return result;
+      return withAlerts;
     } catch (err) {
       return sampleFailed(
         config,
@@ -115,5 +142,14 @@ function lambdaLogger(serviceName: string): Logger {
 export const handler = createSamplerHandler({
   secrets: new SecretsManagerSecrets(),
   sink: new CloudWatchMetricSink(new CloudWatchClient({ maxAttempts: 1 })),
+  // The stack sets both; the clients are created on first use.
+  alerts:
+    process.env.DGM_ALERT_TABLE && process.env.DGM_ALERT_TOPIC_ARN
+      ? {
+          store: new DynamoDbAlertStateStore(process.env.DGM_ALERT_TABLE),
+          notifier: new SnsNotifier(process.env.DGM_ALERT_TOPIC_ARN),
+          failOpen: processFailOpenLimiter,
+        }
+      : undefined,
   logger: lambdaLogger('dgm-sampler'),
 });

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
 import type { RuntimeConfig } from '../config.ts';
 import { errorMessage } from '../errors.ts';
 import { type FailOpenLimiter, processFailOpenLimiter } from '../monitor/alert-fail-open.ts';
+import { collectAlertInputs } from '../monitor/alert-inputs.ts';
 import {
   type AlertDocument,
   type AlertRecord,
@@ -22,6 +24,7 @@ import {
   thresholdOf,
 } from '../monitor/alert-lifecycle.ts';
 import { evaluateRules, type RuleInput, resolveRules } from '../monitor/rules.ts';
+import type { Snapshot } from '../monitor/snapshot.ts';
 import {
   type AlertNotification,
   type AlertNotificationItem,
@@ -30,6 +33,7 @@ import {
   type Clock,
   type Logger,
   type MetricDatum,
+  type MetricSink,
   type Notifier,
   type Severity,
   silentLogger,
@@ -635,4 +639,40 @@ export async function evaluateAlerts(
   const rules = resolveRules(options.config);
   const evaluations = evaluateRules(options.input, rules, options.config);
   return runAlertLifecycle(deps, { config: options.config, evaluations, sampleAt: options.sampleAt, rules });
+}
+
+/** The alert step's outcome inside a sample result: the evaluation, or why alerting itself failed. */
+export type SampleAlertOutcome = AlertEvaluation | { target: string; error: string };
+
+/**
+ * The sampler's alert step, for the Lambda and the CLI alike: the audit-trail figures, the rules over
+ * the sample (or over its failure: database_unreachable), the lifecycle, and the alert metrics to the
+ * sink. It never throws: a sample stands even when alerting fails, and that failure is logged.
+ */
+export async function alertAfterSample(
+  deps: AlertJobDeps & { sink?: MetricSink },
+  args: { config: RuntimeConfig; client?: pg.Client; snapshot?: Snapshot; error?: string },
+): Promise<SampleAlertOutcome> {
+  const logger = deps.logger ?? silentLogger;
+  try {
+    const input: RuleInput = args.snapshot
+      ? {
+          ok: true,
+          snapshot: args.snapshot,
+          inputs: args.client ? await collectAlertInputs(args.client) : undefined,
+        }
+      : { ok: false, error: args.error ?? 'the sample could not be taken' };
+    const evaluation = await evaluateAlerts(deps, { config: args.config, input });
+    if (deps.sink && evaluation.metrics.length > 0) {
+      const sent = await deps.sink
+        .put(evaluation.metrics)
+        .catch((err) => ({ failed: 1, errors: [errorMessage(err)] }));
+      if (sent.failed > 0) logger.warn('alert metrics not sent', { errors: sent.errors });
+    }
+    return evaluation;
+  } catch (err) {
+    const error = errorMessage(err);
+    logger.error('alert evaluation failed', { target: args.config.target, error });
+    return { target: args.config.target, error };
+  }
 }
