@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 /**
  * Maintenance plans are data: every task first reads the catalog into facts, turns them into a list of
  * actions (pure functions, unit-tested), and only then executes them (executor.ts). --dry-run prints the
@@ -81,10 +83,15 @@ export function plannedResult(action: MaintenanceAction): ActionResult {
   };
 }
 
-/** Shortens a name to PostgreSQL's 63-byte identifier limit by whole characters, keeping the suffix. */
+/**
+ * A derived name within PostgreSQL's 63-byte identifier limit that stays unique when shortened: the base is
+ * cut by whole characters and 6 hex digits of its md5 go before the suffix (as dgm.fit_identifier in SQL).
+ */
 export function fitIdentifier(base: string, suffix = ''): string {
-  const encoder = new TextEncoder();
-  let b = base;
-  while (encoder.encode(b + suffix).length > 63 && b.length > 0) b = Array.from(b).slice(0, -1).join('');
-  return b + suffix;
+  const bytes = (s: string) => Buffer.byteLength(s, 'utf8');
+  if (bytes(base + suffix) <= 63) return base + suffix;
+  const tag = `_${createHash('md5').update(base, 'utf8').digest('hex').slice(0, 6)}`;
+  const chars = Array.from(base);
+  while (chars.length > 0 && bytes(chars.join('') + tag + suffix) > 63) chars.pop();
+  return chars.join('') + tag + suffix;
 }

@@ -54,6 +54,23 @@ BEGIN
   RETURN base || p_suffix;
 END $$;
 
+-- A derived name (an index of a partition, say) that stays unique when it must be shortened: the base is cut
+-- and 6 hex digits of its md5 are put before the suffix (dgm-db-ops's fitIdentifier() does the same).
+CREATE FUNCTION dgm.fit_identifier(p_base text, p_suffix text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+  base text := p_base;
+  tag text := '_' || left(md5(p_base), 6);
+BEGIN
+  IF octet_length(p_base || p_suffix) <= 63 THEN
+    RETURN p_base || p_suffix;
+  END IF;
+  WHILE octet_length(base || tag || p_suffix) > 63 AND length(base) > 0 LOOP
+    base := left(base, length(base) - 1);
+  END LOOP;
+  RETURN base || tag || p_suffix;
+END $$;
+
 -- A relation name in p_schema not used by any relation and not in p_taken: p_base with the suffix, else
 -- the suffix followed by _1, _2, ... (a table detached and kept earlier may hold the natural name).
 CREATE FUNCTION dgm.partition_free_name(p_schema text, p_base text, p_suffix text, p_taken text[])
