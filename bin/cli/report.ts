@@ -1,11 +1,43 @@
+import { writeFileSync } from 'node:fs';
 import { BadInputError } from '../../functions/errors.ts';
+import { getPerformanceReport } from '../../functions/jobs/report.ts';
+import { renderHtml, renderMarkdown, renderText } from '../../functions/optimizer/render.ts';
 import type { Command } from './types.ts';
 
-// Placeholder until its issue lands: listed in --help, refuses to run.
+const FORMATS = ['text', 'markdown', 'html'] as const;
+
 export const reportCommand: Command = {
   name: 'report',
-  summary: 'Performance report as text, markdown or html (issue 6) [not yet available]',
-  async run() {
-    throw new BadInputError('report is not available yet');
+  summary: 'Performance report: slow queries, recommendations, measured improvement (text, markdown, html)',
+  usage: 'report [--format text|markdown|html] [--output FILE] [--json]',
+  options: {
+    format: { type: 'string', default: 'text' },
+    output: { type: 'string' },
+  },
+  async run(ctx) {
+    const format = String(ctx.values.format ?? 'text');
+    if (!(FORMATS as readonly string[]).includes(format)) {
+      throw new BadInputError(`report: --format must be one of ${FORMATS.join(', ')}, got '${format}'`);
+    }
+    if (ctx.flags.json && ctx.values.output)
+      throw new BadInputError('report: --json prints to stdout; drop --output');
+    const report = await ctx.withDatabase((client) => getPerformanceReport(client, ctx.config));
+    const rendered =
+      format === 'html'
+        ? renderHtml(report)
+        : format === 'markdown'
+          ? renderMarkdown(report)
+          : renderText(report);
+    if (ctx.values.output) {
+      const path = String(ctx.values.output);
+      try {
+        writeFileSync(path, rendered);
+      } catch (err) {
+        throw new BadInputError(`report: cannot write ${path} (${(err as Error).message})`);
+      }
+      ctx.logger.info(`report: wrote ${format} to ${path}`);
+      return { result: report, text: `report: ${report.message}; ${format} written to ${path}` };
+    }
+    return { result: report, text: rendered.replace(/\n$/, '') };
   },
 };

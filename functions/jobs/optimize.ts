@@ -506,3 +506,56 @@ export async function optimizeDatabase(
   if (!locked.acquired) return empty('skipped', 'skipped: another optimize run holds the lock');
   return locked.value;
 }
+
+export interface BaselineResult extends JobResult {
+  job: 'baseline';
+  baselineId: number | null;
+  statements: number;
+}
+
+/**
+ * The design's _collect_baseline_metrics: stores a pg_stat_statements snapshot (per-query calls and
+ * time) that the next improvement measurement uses as the start of its "before" window.
+ */
+export async function collectBaselineMetrics(
+  client: pg.Client,
+  config: RuntimeConfig,
+): Promise<BaselineResult> {
+  const started = performance.now();
+  const run = await beginMutatingRun(client, 'baseline', config.constitutionalHash);
+  const snapshot = await readStatementStats(client);
+  const base = {
+    job: 'baseline' as const,
+    target: config.target,
+    constitutional_compliance: run.compliance,
+  };
+  if (!snapshot.available) {
+    return {
+      ...base,
+      status: 'skipped',
+      durationMs: elapsedMs(started),
+      baselineId: null,
+      statements: 0,
+      message: snapshot.reason,
+    };
+  }
+  const id = await storeBaseline(client, snapshot, {
+    target: config.target,
+    kind: 'baseline',
+    runId: run.audit.runId,
+  });
+  await run.audit.record({
+    action: 'collect_baseline',
+    target: 'dgm.performance_baselines',
+    status: 'succeeded',
+    details: { baseline_id: id },
+  });
+  return {
+    ...base,
+    status: 'succeeded',
+    durationMs: elapsedMs(started),
+    baselineId: id,
+    statements: snapshot.statements.size,
+    message: `baseline ${id} stored (${snapshot.statements.size} statements)`,
+  };
+}

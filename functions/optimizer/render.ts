@@ -1,0 +1,540 @@
+import type { PerformanceReport } from '../jobs/report.ts';
+
+/**
+ * The performance report as text, markdown, or one self-contained HTML page with inline SVG charts
+ * (query latency before and after, partition sizes, index usage). Pure: report in, string out.
+ */
+
+interface LatencyRow {
+  label: string;
+  before: number;
+  after: number;
+}
+
+function oneLine(s: string, max = 90): string {
+  const t = s.replace(/\s+/g, ' ').trim();
+  return t.length > max ? `${t.slice(0, max - 1)}…` : t;
+}
+
+export function formatBytes(n: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v >= 100 || i === 0 ? Math.round(v) : v.toFixed(1)} ${units[i]}`;
+}
+
+function ms(x: number): string {
+  return x >= 100 ? `${Math.round(x)} ms` : x >= 1 ? `${x.toFixed(1)} ms` : `${x.toFixed(3)} ms`;
+}
+
+/** Before/after latency per statement: measured windows if any, else the last run's verification. */
+export function latencyRows(report: PerformanceReport): { rows: LatencyRow[]; source: string } {
+  const pi = report.performance_improvement;
+  const names = new Map(Object.entries(report.statement_names ?? {}));
+  if (pi.measured && pi.per_query.length > 0) {
+    return {
+      source: `pg_stat_statements, ${pi.before_window?.from ?? 'stats reset'} … ${pi.before_window?.to} against ${pi.after_window?.from} … ${pi.after_window?.to}`,
+      rows: pi.per_query.slice(0, 15).map((q) => ({
+        label: names.get(q.queryid) ?? oneLine(q.query ?? q.queryid, 60),
+        before: q.mean_ms_before,
+        after: q.mean_ms_after,
+      })),
+    };
+  }
+  return { source: 'no measured change yet', rows: [] };
+}
+
+function esc(s: unknown): string {
+  return String(s ?? '')
+    .replaceAll('&', '&amp;')
+    .replaceAll('<', '&lt;')
+    .replaceAll('>', '&gt;')
+    .replaceAll('"', '&quot;')
+    .replaceAll("'", '&#39;');
+}
+
+function pad(s: string, n: number): string {
+  return s.length >= n ? s : s + ' '.repeat(n - s.length);
+}
+
+function textTable(headers: string[], rows: string[][]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => pad(c, widths[i]!))
+      .join('  ')
+      .trimEnd();
+  return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+function recommendationLines(report: PerformanceReport): Array<{ title: string; sql?: string; why: string }> {
+  return report.recommendations.map((r) => {
+    if (r.kind === 'index') {
+      return {
+        title: `index ${r.name} on ${r.table} (plan cost -${Math.round(r.costReduction * 100)}%, ${r.evaluation})`,
+        sql: r.definition,
+        why: r.reason,
+      };
+    }
+    if (r.kind === 'setting') {
+      return {
+        title: `${r.name}: ${r.current} -> ${r.recommended} (${r.scope})`,
+        sql:
+          r.statement ??
+          (r.parameterGroup
+            ? `RDS parameter group: ${r.parameterGroup.name} = ${r.parameterGroup.value}`
+            : undefined),
+        why: r.reason,
+      };
+    }
+    return { title: `drop ${r.index} (${r.reason})`, sql: r.definition, why: r.detail };
+  });
+}
+
+/** Plain text for a terminal. */
+export function renderText(report: PerformanceReport): string {
+  const out: string[] = [];
+  const d = report.database;
+  out.push(
+    `Performance report for ${d.name} (${report.target}), PostgreSQL ${d.server_version}, ${formatBytes(d.bytes)}, ` +
+      `cache hit ratio ${d.cache_hit_ratio === null ? 'n/a' : `${(d.cache_hit_ratio * 100).toFixed(2)}%`}`,
+  );
+  out.push(
+    `constitutional hash ${report.constitutional_compliance.hash} ${report.constitutional_compliance.validated ? 'validated' : 'NOT validated'}, compliance score ${report.constitutional_compliance.compliance_score}`,
+  );
+  if (!d.statements_available) out.push(`statements unavailable: ${d.statements_reason}`);
+  const pi = report.performance_improvement;
+  out.push('');
+  if (pi.measured && pi.overall) {
+    out.push(
+      `Measured since the last change: ${pi.overall.speedup}x faster (${pi.overall.total_ms_at_before_speed} ms at the earlier speed -> ${pi.overall.total_ms_after} ms for ${pi.overall.calls_after} calls)`,
+    );
+    out.push(
+      textTable(
+        ['statement', 'before', 'after', 'speedup'],
+        latencyRows(report).rows.map((r) => [
+          r.label,
+          ms(r.before),
+          ms(r.after),
+          `${(r.before / Math.max(r.after, 1e-6)).toFixed(1)}x`,
+        ]),
+      ),
+    );
+  } else {
+    out.push(`Improvement: not measured (${pi.reason ?? 'no data'})`);
+  }
+  out.push('', `Slow statements (mean >= threshold): ${report.slow_queries.length}`);
+  if (report.slow_queries.length > 0) {
+    out.push(
+      textTable(
+        ['mean', 'calls', 'statement'],
+        report.slow_queries.slice(0, 10).map((q) => [ms(q.mean_ms), String(q.calls), oneLine(q.query, 80)]),
+      ),
+    );
+  }
+  out.push('', `Recommendations: ${report.recommendations.length}`);
+  for (const r of recommendationLines(report)) {
+    out.push(`- ${r.title}`, `    ${r.why}`);
+    if (r.sql) out.push(`    ${r.sql}`);
+  }
+  const unused = report.index_usage.filter((i) => i.scans === 0 && !i.unique && !i.primary);
+  out.push(
+    '',
+    `Indexes: ${report.index_usage.length}, ${unused.length} never scanned (not unique or primary)`,
+  );
+  const sets = new Map<string, { n: number; bytes: number; rows: number }>();
+  for (const p of report.partition_sizes) {
+    const s = sets.get(p.parent) ?? { n: 0, bytes: 0, rows: 0 };
+    s.n++;
+    s.bytes += p.bytes;
+    s.rows += p.rows;
+    sets.set(p.parent, s);
+  }
+  if (sets.size > 0) {
+    out.push(
+      '',
+      'Partition sets',
+      textTable(
+        ['parent', 'partitions', 'rows', 'size'],
+        [...sets].map(([k, v]) => [k, String(v.n), String(v.rows), formatBytes(v.bytes)]),
+      ),
+    );
+  }
+  if (report.auto_indexes.length > 0) {
+    out.push(
+      '',
+      'Indexes created by the optimizer',
+      textTable(
+        ['index', 'status', 'size'],
+        report.auto_indexes.map((a) => [
+          String(a.index),
+          `${a.status}${a.drop_reason ? ` (${a.drop_reason})` : ''}`,
+          a.bytes ? formatBytes(Number(a.bytes)) : '',
+        ]),
+      ),
+    );
+  }
+  return out.join('\n');
+}
+
+function mdCell(s: string): string {
+  return s.replaceAll('|', '\\|').replace(/\s+/g, ' ');
+}
+
+function mdTable(headers: string[], rows: string[][]): string {
+  return [
+    `| ${headers.join(' | ')} |`,
+    `| ${headers.map(() => '---').join(' | ')} |`,
+    ...rows.map((r) => `| ${r.map(mdCell).join(' | ')} |`),
+  ].join('\n');
+}
+
+/** Markdown (GitHub flavour): headings, tables, SQL blocks. */
+export function renderMarkdown(report: PerformanceReport): string {
+  const d = report.database;
+  const pi = report.performance_improvement;
+  const out: string[] = [
+    `# Performance report: ${d.name}`,
+    '',
+    `Generated ${report.generated_at} for target \`${report.target}\` · PostgreSQL ${d.server_version} · ${formatBytes(d.bytes)} · cache hit ratio ${d.cache_hit_ratio === null ? 'n/a' : `${(d.cache_hit_ratio * 100).toFixed(2)}%`} · constitutional hash \`${report.constitutional_compliance.hash}\` ${report.constitutional_compliance.validated ? '(validated)' : '(**not validated**)'}`,
+    '',
+    '## Query latency before and after',
+    '',
+  ];
+  const lat = latencyRows(report);
+  if (pi.measured && pi.overall) {
+    out.push(
+      `Overall **${pi.overall.speedup}x** faster: ${pi.overall.calls_after} calls took ${pi.overall.total_ms_after} ms, ${pi.overall.total_ms_at_before_speed} ms at the earlier speed. Source: ${lat.source}.`,
+      '',
+      mdTable(
+        ['statement', 'before', 'after', 'speedup'],
+        lat.rows.map((r) => [
+          `\`${r.label}\``,
+          ms(r.before),
+          ms(r.after),
+          `${(r.before / Math.max(r.after, 1e-6)).toFixed(1)}x`,
+        ]),
+      ),
+    );
+  } else {
+    out.push(`Not measured: ${pi.reason ?? 'no data'}.`);
+  }
+  out.push('', `## Slow statements (${report.slow_queries.length})`, '');
+  if (report.slow_queries.length > 0) {
+    out.push(
+      mdTable(
+        ['mean', 'calls', 'total', 'statement'],
+        report.slow_queries.map((q) => [
+          ms(q.mean_ms),
+          String(q.calls),
+          ms(q.total_ms),
+          `\`${oneLine(q.query, 120)}\``,
+        ]),
+      ),
+    );
+  } else out.push('None above the threshold.');
+  out.push('', `## Recommendations (${report.recommendations.length})`, '');
+  for (const r of recommendationLines(report)) {
+    out.push(`- **${r.title}**: ${r.why}`);
+    if (r.sql) out.push('', '  ```sql', `  ${r.sql}`, '  ```', '');
+  }
+  out.push('', '## Index usage', '');
+  out.push(
+    mdTable(
+      ['index', 'table', 'scans', 'size', ''],
+      report.index_usage.map((i) => [
+        `${i.schema}.${i.index}`,
+        i.table,
+        String(i.scans),
+        formatBytes(i.bytes),
+        [
+          i.primary ? 'primary' : i.unique ? 'unique' : '',
+          i.auto_created ? 'auto' : '',
+          i.valid ? '' : 'INVALID',
+        ]
+          .filter(Boolean)
+          .join(', '),
+      ]),
+    ),
+  );
+  out.push('', '## Partition sizes', '');
+  out.push(
+    mdTable(
+      ['parent', 'partition', 'rows', 'size'],
+      report.partition_sizes.map((p) => [p.parent, p.partition, String(p.rows), formatBytes(p.bytes)]),
+    ),
+  );
+  if (report.auto_indexes.length > 0) {
+    out.push('', '## Indexes created by the optimizer', '');
+    out.push(
+      mdTable(
+        ['index', 'table', 'status', 'size', 'verdict'],
+        report.auto_indexes.map((a) => [
+          String(a.index),
+          String(a.table),
+          `${a.status}${a.drop_reason ? ` (${a.drop_reason})` : ''}`,
+          a.bytes ? formatBytes(Number(a.bytes)) : '',
+          String((a.verification as { reason?: string } | null)?.reason ?? ''),
+        ]),
+      ),
+    );
+  }
+  if (report.governance_events.length > 0) {
+    out.push('', '## Governance events', '');
+    out.push(
+      mdTable(
+        ['id', 'changed', 'by', 'hash', 'status'],
+        report.governance_events.map((g) => [
+          String(g.id),
+          String(g.changed_at),
+          String(g.changed_by),
+          `${g.old_hash} -> ${g.new_hash}`,
+          String(g.status),
+        ]),
+      ),
+    );
+  }
+  return `${out.join('\n')}\n`;
+}
+
+// SVG charts ---------------------------------------------------------------------------------------
+
+/** Round axis ticks (1, 2 or 5 times a power of ten) from 0 to at least max. */
+export function niceTicks(max: number, count = 4): number[] {
+  if (max <= 0) return [0];
+  const raw = max / count;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((m) => m * mag).find((x) => x >= raw) ?? 10 * mag;
+  const ticks: number[] = [];
+  for (let t = 0; t <= max + 1e-9; t += step) ticks.push(t);
+  return ticks;
+}
+
+interface BarSeries {
+  name: string;
+  color: string;
+}
+
+interface BarRow {
+  label: string;
+  /** Tooltip; the label by default. */
+  title?: string;
+  values: number[];
+  note?: string;
+  highlight?: string;
+}
+
+/** A horizontal bar chart; with log the axis is logarithmic (latencies spanning orders of magnitude). */
+export function barChart(options: {
+  title: string;
+  rows: BarRow[];
+  series: BarSeries[];
+  log?: boolean;
+  format: (v: number) => string;
+  labelWidth?: number;
+}): string {
+  const { rows, series } = options;
+  const labelW = options.labelWidth ?? 360;
+  // Room after the longest bar for its value label.
+  const chartW = 500;
+  const valueW = 70;
+  const noteW = 110;
+  const barH = 14;
+  const gap = 10;
+  const rowH = series.length * barH + gap;
+  const top = 34;
+  const height = top + rows.length * rowH + 28;
+  const width = labelW + chartW + valueW + noteW;
+  const max = Math.max(1e-9, ...rows.flatMap((r) => r.values));
+  const min = options.log
+    ? Math.max(1e-3, Math.min(...rows.flatMap((r) => r.values.filter((v) => v > 0)), max))
+    : 0;
+  const lo = options.log ? Math.floor(Math.log10(min)) : 0;
+  const hi = options.log ? Math.max(Math.ceil(Math.log10(max)), lo + 1) : max;
+  const axisMax = options.log ? max : Math.max(...niceTicks(max), max);
+  const x = (v: number) => {
+    if (options.log) {
+      if (v <= 0) return 0;
+      return Math.max(1, ((Math.log10(v) - lo) / Math.max(1e-9, hi - lo)) * chartW);
+    }
+    return (v / axisMax) * chartW;
+  };
+  const parts: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="100%" role="img" aria-label="${esc(options.title)}">`,
+    `<text x="0" y="16" class="ct">${esc(options.title)}</text>`,
+  ];
+  series.forEach((s, i) => {
+    parts.push(
+      `<rect x="${labelW + i * 150}" y="22" width="10" height="10" fill="${s.color}"/><text x="${labelW + i * 150 + 14}" y="31" class="lg">${esc(s.name)}</text>`,
+    );
+  });
+  // Grid lines.
+  const ticks = options.log ? Array.from({ length: hi - lo + 1 }, (_, i) => 10 ** (lo + i)) : niceTicks(max);
+  for (const t of ticks) {
+    const gx = labelW + x(t);
+    parts.push(
+      `<line x1="${gx}" y1="${top}" x2="${gx}" y2="${height - 22}" class="grid"/><text x="${gx}" y="${height - 8}" class="tick" text-anchor="middle">${esc(options.format(t))}</text>`,
+    );
+  }
+  rows.forEach((r, ri) => {
+    const y0 = top + ri * rowH + gap / 2;
+    parts.push(
+      `<text x="${labelW - 8}" y="${y0 + (series.length * barH) / 2 + 4}" class="lb" text-anchor="end"${r.highlight ? ` fill="${r.highlight}"` : ''}><title>${esc(r.title ?? r.label)}</title>${esc(oneLine(r.label, Math.floor(labelW / 7.8)))}</text>`,
+    );
+    r.values.forEach((v, si) => {
+      const w = x(v);
+      parts.push(
+        `<rect x="${labelW}" y="${y0 + si * barH}" width="${w.toFixed(1)}" height="${barH - 2}" rx="2" fill="${r.highlight && series.length === 1 ? r.highlight : series[si]!.color}"><title>${esc(`${series[si]!.name}: ${options.format(v)}`)}</title></rect>`,
+        `<text x="${labelW + w + 4}" y="${y0 + si * barH + barH - 4}" class="val">${esc(options.format(v))}</text>`,
+      );
+    });
+    if (r.note) {
+      parts.push(
+        `<text x="${width - 4}" y="${y0 + (series.length * barH) / 2 + 4}" class="note" text-anchor="end">${esc(r.note)}</text>`,
+      );
+    }
+  });
+  parts.push('</svg>');
+  return parts.join('');
+}
+
+const CSS = `
+body{font-family:-apple-system,BlinkMacSystemFont,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;margin:0;background:#f5f6f8;color:#1d2330}
+header{background:#1d2a44;color:#fff;padding:24px 32px}header h1{margin:0 0 6px;font-size:22px}header p{margin:0;opacity:.8;font-size:13px}
+main{max-width:1040px;margin:0 auto;padding:24px 16px}
+.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(180px,1fr));gap:12px;margin-bottom:20px}
+.card{background:#fff;border-radius:8px;padding:14px 16px;box-shadow:0 1px 2px rgba(0,0,0,.06)}
+.card .k{font-size:12px;color:#667;text-transform:uppercase;letter-spacing:.04em}.card .v{font-size:24px;font-weight:600;margin-top:4px}
+.card .v.good{color:#1b7f4c}.card .v.bad{color:#b3261e}
+section{background:#fff;border-radius:8px;padding:18px 20px;margin-bottom:18px;box-shadow:0 1px 2px rgba(0,0,0,.06)}
+section h2{font-size:16px;margin:0 0 10px}section p.src{font-size:12px;color:#667;margin:4px 0 10px}
+table{border-collapse:collapse;width:100%;font-size:13px}th,td{text-align:left;padding:6px 8px;border-bottom:1px solid #eceef2;vertical-align:top}
+th{font-weight:600;color:#445}td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12px;background:#f1f3f7;padding:1px 4px;border-radius:3px;word-break:break-word}
+.rec{border-left:3px solid #3b6fd4;padding:6px 12px;margin:8px 0;background:#f8faff}.rec.setting{border-color:#9a6bd4}.rec.drop{border-color:#b3261e}
+.rec b{display:block;margin-bottom:2px}.rec span{font-size:13px;color:#445}
+svg .ct{font-size:14px;font-weight:600;fill:#1d2330}svg .lg,svg .tick,svg .val,svg .note{font-size:11px;fill:#556}svg .lb{font-size:12px;fill:#1d2330}
+svg .grid{stroke:#e6e8ee;stroke-width:1}
+.badge{display:inline-block;padding:2px 8px;border-radius:10px;font-size:12px;background:#e3f4ea;color:#1b7f4c}.badge.no{background:#fbe4e2;color:#b3261e}
+`;
+
+/** One self-contained HTML page (inline CSS and SVG, no scripts, no external resources). */
+export function renderHtml(report: PerformanceReport): string {
+  const d = report.database;
+  const pi = report.performance_improvement;
+  const lat = latencyRows(report);
+  const cc = report.constitutional_compliance;
+  const cards: Array<[string, string, string?]> = [
+    ['Database size', formatBytes(d.bytes)],
+    [
+      'Cache hit ratio',
+      d.cache_hit_ratio === null ? 'n/a' : `${(d.cache_hit_ratio * 100).toFixed(2)}%`,
+      d.cache_hit_ratio !== null && d.cache_hit_ratio < 0.9 ? 'bad' : 'good',
+    ],
+    ['Slow statements', String(report.slow_queries.length), report.slow_queries.length > 0 ? 'bad' : 'good'],
+    [
+      'Measured speedup',
+      pi.measured && pi.overall ? `${pi.overall.speedup}x` : 'n/a',
+      pi.measured ? 'good' : undefined,
+    ],
+    ['Recommendations', String(report.recommendations.length)],
+  ];
+  const latencyChart =
+    lat.rows.length > 0
+      ? barChart({
+          title: 'Mean statement latency, before and after (log scale)',
+          rows: lat.rows.map((r) => ({
+            label: r.label,
+            values: [r.before, r.after],
+            note: `${(r.before / Math.max(r.after, 1e-6)).toFixed(1)}x`,
+          })),
+          series: [
+            { name: 'before', color: '#9aa3b5' },
+            { name: 'after', color: '#1b9e5a' },
+          ],
+          log: true,
+          format: (v) => (v >= 1 ? `${+v.toPrecision(3)} ms` : `${+v.toPrecision(2)} ms`),
+        })
+      : `<p>Not measured yet: ${esc(pi.reason ?? 'no data')}.</p>`;
+  const sets = new Map<string, PerformanceReport['partition_sizes']>();
+  for (const p of report.partition_sizes) sets.set(p.parent, [...(sets.get(p.parent) ?? []), p]);
+  const partitionChart =
+    sets.size > 0
+      ? [...sets]
+          .map(([parent, parts]) => {
+            const base = parent.split('.').pop()!.replaceAll('"', '');
+            const bytes = parts.reduce((sum, p) => sum + p.bytes, 0);
+            const rowsTotal = parts.reduce((sum, p) => sum + p.rows, 0);
+            return barChart({
+              title: `${parent}: ${parts.length} partitions, ${rowsTotal.toLocaleString('en-US')} rows, ${formatBytes(bytes)}`,
+              rows: parts.map((p) => ({
+                label: p.partition.startsWith(`${base}_`) ? p.partition.slice(base.length + 1) : p.partition,
+                title: `${p.partition} ${p.bounds}`,
+                values: [p.bytes],
+                note: `${p.rows.toLocaleString('en-US')} rows`,
+              })),
+              series: [{ name: 'size', color: '#3b6fd4' }],
+              format: formatBytes,
+              labelWidth: 200,
+            });
+          })
+          .join('')
+      : '<p>No partitioned tables.</p>';
+  const indexRows = report.index_usage.slice(0, 40).map((i) => ({
+    label: i.index,
+    title: `${i.schema}.${i.table}: ${i.index}`,
+    values: [Math.max(i.scans, 0)],
+    note: formatBytes(i.bytes),
+    highlight: i.scans === 0 && !i.unique && !i.primary ? '#b3261e' : i.auto_created ? '#1b9e5a' : undefined,
+  }));
+  const indexChart =
+    indexRows.length > 0
+      ? barChart({
+          title: 'Index scans (log scale; red: never scanned, green: created by the optimizer)',
+          rows: indexRows,
+          series: [{ name: 'scans', color: '#3b6fd4' }],
+          log: true,
+          format: (v) => (v >= 1000 ? `${(v / 1000).toFixed(v >= 10_000 ? 0 : 1)}k` : String(Math.round(v))),
+        })
+      : '<p>No indexes.</p>';
+  const recs = recommendationLines(report)
+    .map((r, i) => {
+      const kind = report.recommendations[i]!.kind;
+      return `<div class="rec ${kind === 'setting' ? 'setting' : kind === 'drop_index' ? 'drop' : ''}"><b>${esc(r.title)}</b><span>${esc(r.why)}</span>${r.sql ? `<div><code>${esc(r.sql)}</code></div>` : ''}</div>`;
+    })
+    .join('');
+  const slow = report.slow_queries
+    .map(
+      (q) =>
+        `<tr><td class="n">${esc(ms(q.mean_ms))}</td><td class="n">${q.calls}</td><td class="n">${esc(ms(q.total_ms))}</td><td><code>${esc(oneLine(q.query, 220))}</code></td></tr>`,
+    )
+    .join('');
+  const autos = report.auto_indexes
+    .map(
+      (a) =>
+        `<tr><td><code>${esc(a.index)}</code></td><td>${esc(a.table)}</td><td>${esc(a.status)}${a.drop_reason ? ` (${esc(a.drop_reason)})` : ''}</td><td class="n">${a.bytes ? esc(formatBytes(Number(a.bytes))) : ''}</td><td>${esc((a.verification as { reason?: string } | null)?.reason ?? '')}</td></tr>`,
+    )
+    .join('');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>Performance report: ${esc(d.name)}</title><style>${CSS}</style></head>
+<body><header><h1>Performance report: ${esc(d.name)}</h1>
+<p>Target ${esc(report.target)} · PostgreSQL ${esc(d.server_version)} · generated ${esc(report.generated_at)} ·
+constitutional hash <code>${esc(cc.hash)}</code> <span class="badge${cc.validated ? '' : ' no'}">${cc.validated ? 'validated' : 'not validated'}</span> · compliance score ${esc(cc.compliance_score)}</p></header>
+<main>
+<div class="cards">${cards.map(([k, v, cls]) => `<div class="card"><div class="k">${esc(k)}</div><div class="v ${cls ?? ''}">${esc(v)}</div></div>`).join('')}</div>
+<section><h2>Query latency before and after</h2>
+<p class="src">${pi.measured && pi.overall ? `Overall ${esc(pi.overall.speedup)}x faster: ${esc(pi.overall.calls_after)} calls took ${esc(pi.overall.total_ms_after)} ms, ${esc(pi.overall.total_ms_at_before_speed)} ms at the earlier speed. ` : ''}Measured from ${esc(lat.source)}.</p>
+${latencyChart}</section>
+<section><h2>Recommendations (${report.recommendations.length})</h2>${recs || '<p>None.</p>'}</section>
+<section><h2>Slow statements (${report.slow_queries.length})</h2>${slow ? `<table><thead><tr><th>mean</th><th>calls</th><th>total</th><th>statement</th></tr></thead><tbody>${slow}</tbody></table>` : '<p>None above the threshold.</p>'}</section>
+<section><h2>Index usage</h2>${indexChart}</section>
+<section><h2>Partition sizes</h2>${partitionChart}</section>
+${autos ? `<section><h2>Indexes created by the optimizer</h2><table><thead><tr><th>index</th><th>table</th><th>status</th><th>size</th><th>verification</th></tr></thead><tbody>${autos}</tbody></table></section>` : ''}
+</main></body></html>
+`;
+}
