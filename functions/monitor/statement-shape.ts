@@ -23,7 +23,7 @@ export interface StatementShape {
   operation: StatementOperation;
   /** The target of a write, else the first table read (through CTEs, subqueries and set operations). */
   mainTable: TableRef | null;
-  /** Every table named, first appearance first, CTE names left out. */
+  /** Every table named, once each, in the parse tree's order, CTE names left out. */
   tables: TableRef[];
   /** Statements in the text (pg_stat_statements texts hold one). */
   statementCount: number;
@@ -140,7 +140,7 @@ export function operationOf(stmt: Node): StatementOperation {
   }
 }
 
-/** Every table a parsed statement names, in order of first appearance, CTE names excluded. */
+/** Every table a parsed statement names, once each, CTE names excluded. */
 export function tablesOf(stmt: Node, cteNames: ReadonlySet<string> = cteNamesOf(stmt)): TableRef[] {
   const seen = new Map<string, TableRef>();
   walk(stmt, (key, value) => {
