@@ -177,7 +177,7 @@ describe('pruning arithmetic', () => {
         intervalCalls: 3,
         intervalTotalMs: 25,
       },
-    ] as Parameters<typeof durationsByOperationTable>[0];
+    ] as unknown as Parameters<typeof durationsByOperationTable>[0];
     expect(durationsByOperationTable(rows)).toEqual([
       {
         operation: 'select',
