@@ -1,10 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Context } from 'aws-lambda';
+import { ConsoleMetricSink } from '../../functions/adapters/local/console-metric-sink.ts';
+import { ConsoleNotifier } from '../../functions/adapters/local/console-notifier.ts';
 import { lambdaTimeoutsFor, type RuntimeConfig } from '../../functions/config.ts';
 import { BadInputError } from '../../functions/errors.ts';
+import { createMaintainerHandler } from '../../functions/handlers/maintainer.ts';
 import { createMigratorHandler } from '../../functions/handlers/migrator.ts';
 import type { DatabaseSecret, DeployedTarget, SecretsProvider } from '../../functions/handlers/runtime.ts';
+import { createSamplerHandler } from '../../functions/handlers/sampler.ts';
 import { createSlackNotifierHandler } from '../../functions/handlers/slack-notifier.ts';
 import type { Logger } from '../../functions/ports.ts';
 import type { Command, CommandContext } from './types.ts';
@@ -129,14 +133,36 @@ async function buildDatabaseHandler(
   const secrets = urlSecrets(url);
   const tls = tlsForUrl(url);
   const timeouts = lambdaTimeoutsFor(config);
+  // Metrics and notifications go to stderr, so --json keeps stdout to the handler's result.
   switch (fn) {
+    case 'sampler':
+      return {
+        handler: createSamplerHandler({
+          secrets,
+          env,
+          logger,
+          tls,
+          sink: new ConsoleMetricSink(),
+        }) as LocalHandler,
+        timeoutSeconds: timeouts.samplerSeconds,
+      };
+    case 'maintainer':
+      return {
+        handler: createMaintainerHandler({
+          secrets,
+          env,
+          logger,
+          tls,
+          metrics: () => new ConsoleMetricSink(),
+          notifier: new ConsoleNotifier(),
+        }) as LocalHandler,
+        timeoutSeconds: timeouts.maintainerSeconds,
+      };
     case 'migrator':
       return {
         handler: createMigratorHandler({ secrets, env, logger, tls }) as LocalHandler,
         timeoutSeconds: timeouts.migratorSeconds,
       };
-    default:
-      throw new BadInputError(`invoke: the ${fn} handler is not available in this build`);
   }
 }
 
@@ -167,7 +193,8 @@ export const invokeCommand: Command = {
     }
     let result: unknown;
     if (name === 'slack-notifier') {
-      const url = (ctx.values['webhook-url'] as string | undefined) ?? process.env.SLACK_WEBHOOK_URL;
+      const url =
+        (ctx.values['webhook-url'] as string | undefined) || process.env.SLACK_WEBHOOK_URL || undefined;
       if (url !== undefined && !/^https?:\/\//.test(url)) {
         throw new BadInputError('invoke: --webhook-url must be an http(s) URL');
       }

@@ -1,0 +1,171 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { renderSnsPublish } from '../../functions/monitor/alert-render.ts';
+import { createTestDatabase, type TestDatabase } from '../support/db.ts';
+
+const CLI = join(import.meta.dirname, '../../bin/dgm-db-ops.mjs');
+
+function runCli(args: string[], env: Record<string, string> = {}) {
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env: { ...process.env, DATABASE_URL: db.url, SLACK_WEBHOOK_URL: '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+let db: TestDatabase;
+const tmp = mkdtempSync(join(tmpdir(), 'dgm-invoke-test-'));
+beforeAll(async () => {
+  db = await createTestDatabase();
+});
+afterAll(async () => db?.drop());
+
+describe('dgm-db-ops invoke: the Lambda handlers, run locally', () => {
+  it('sampler: one JSON document on stdout, the metrics on stderr', async () => {
+    const run = await runCli(['invoke', 'sampler', '--event', '{"task":"sample"}', '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    const result = JSON.parse(run.stdout);
+    expect(result).toMatchObject({ job: 'sample', status: 'succeeded', target: 'local' });
+    expect(result.metrics).toContainEqual(expect.objectContaining({ name: 'Up', value: 1 }));
+    expect(run.stderr).toMatch(/^metric Up\{DBInstance=local\} 1 Count$/m);
+  });
+
+  it('maintainer: --dry-run becomes the event dryRun, and the plan is returned', async () => {
+    const run = await runCli([
+      'invoke',
+      'maintainer',
+      '--event',
+      '{"task":"partitions"}',
+      '--dry-run',
+      '--json',
+    ]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({
+      job: 'maintain',
+      task: 'partitions',
+      dryRun: true,
+      status: 'planned',
+    });
+  });
+
+  it('migrator: the ad hoc migrate, event read from a file', async () => {
+    const file = join(tmp, 'migrate.json');
+    writeFileSync(file, JSON.stringify({ task: 'migrate' }));
+    const run = await runCli(['invoke', 'migrator', '--event', `@${file}`, '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({
+      job: 'migrate',
+      status: 'succeeded',
+      message: 'schema is up to date',
+    });
+  });
+
+  it('the handler validates the event as in AWS: bad input exits 2 with one line', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [
+        ['invoke', 'sampler', '--event', '{"task":"partitions"}'],
+        /^dgm-db-ops: event: task must be one of sample, got 'partitions'\n$/,
+      ],
+      [
+        ['invoke', 'maintainer', '--event', '{"task":"partitions","target":"elsewhere"}'],
+        /^dgm-db-ops: event: unknown target 'elsewhere' \(one of local\)\n$/,
+      ],
+      [
+        ['invoke', 'maintainer', '--event', '{"task":"partitions","force":true}'],
+        /^dgm-db-ops: event: Unrecognized key: "force"\n$/,
+      ],
+      [['invoke', 'sampler', '--event', 'task=sample'], /^dgm-db-ops: invoke: --event is not valid JSON/],
+      [['invoke', 'sampler'], /^dgm-db-ops: invoke: --event is required/],
+      [
+        ['invoke', 'frobnicator', '--event', '{}'],
+        /^dgm-db-ops: invoke: name one function: sampler, maintainer, migrator, slack-notifier\n$/,
+      ],
+      [['invoke', 'slack-notifier', '--event', '{"Records":[]}'], /^dgm-db-ops: SNS event: Records: /],
+    ];
+    for (const [args, message] of cases) {
+      const run = await runCli(args);
+      expect(run.code, args.join(' ')).toBe(2);
+      expect(
+        run.stderr
+          .split('\n')
+          .filter((l) => l.startsWith('dgm-db-ops:'))
+          .join('\n') + '\n',
+      ).toMatch(message);
+      expect(run.stdout).toBe('');
+    }
+  });
+
+  it('slack-notifier: renders without a webhook, posts with --webhook-url', async () => {
+    const notification = {
+      id: 'n1',
+      target: 'local',
+      generatedAt: '2026-03-01T10:00:00.000Z',
+      heldBack: [],
+      items: [
+        {
+          transition: 'firing' as const,
+          title: 'Cache hit ratio',
+          unit: 'ratio',
+          runbook: 'Look at the tables with the lowest ratio',
+          alert: {
+            name: 'cache_hit_ratio',
+            severity: 'warning' as const,
+            message: 'cache hit ratio 0.82 below 0.9',
+            metric_value: 0.82,
+            threshold: 0.9,
+            timestamp: '2026-03-01T10:00:00.000Z',
+            target: 'local',
+            resource: 'database',
+          },
+        },
+      ],
+    };
+    const message = JSON.parse(renderSnsPublish(notification, 'arn:aws:sns:eu-west-1:1:t').Message).default;
+    const event = JSON.stringify({ Records: [{ Sns: { MessageId: 'm1', Message: message } }] });
+    const rendered = await runCli(['invoke', 'slack-notifier', '--event', event, '--json']);
+    expect(rendered.code, rendered.stderr).toBe(0);
+    const out = JSON.parse(rendered.stdout);
+    expect(out.delivered).toBe(0);
+    expect(JSON.stringify(out.rendered)).toContain('Cache hit ratio');
+
+    const bodies: string[] = [];
+    const server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d) => (body += d));
+      req.on('end', () => {
+        bodies.push(body);
+        res.end('ok');
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+      const posted = await runCli([
+        'invoke',
+        'slack-notifier',
+        '--event',
+        event,
+        '--webhook-url',
+        url,
+        '--json',
+      ]);
+      expect(posted.code, posted.stderr).toBe(0);
+      expect(JSON.parse(posted.stdout)).toMatchObject({ delivered: 1 });
+      expect(bodies).toHaveLength(1);
+      expect(JSON.parse(bodies[0]!).blocks[0].type).toBe('header');
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+});
