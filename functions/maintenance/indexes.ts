@@ -247,9 +247,12 @@ export function planIndexMaintenance(
 
   // Unused and duplicates are judged on whole indexes: a partitioned index with its partitions summed.
   const top = facts.indexes.filter((ix) => ix.is_valid && !ix.is_partition);
+  // Identical indexes share their scans: the planner picks either, so neither copy is unused when one is.
+  const groupScans = new Map<string, number>();
+  for (const ix of top) groupScans.set(ix.identity, (groupScans.get(ix.identity) ?? 0) + Number(ix.scans));
   const droppable = new Set<string>();
   for (const ix of top) {
-    if (ix.is_unique || ix.is_primary || ix.constraint_type || Number(ix.scans) > 0) continue;
+    if (ix.is_unique || ix.is_primary || ix.constraint_type || (groupScans.get(ix.identity) ?? 0) > 0) continue;
     const managed = rolling.has(key(ix.schema_name, ix.index_name));
     const history = facts.statsAgeDays >= config.unusedIndexMinStatsDays;
     const drop = config.dropUnusedIndexes && history && !managed;

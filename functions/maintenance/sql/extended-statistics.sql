@@ -9,7 +9,11 @@ SELECT r.root::bigint AS root_oid, n.nspname::text AS schema_name, c.relname::te
                                      FROM unnest(e.stxkeys) k JOIN pg_attribute a ON a.attrelid = e.stxrelid AND a.attnum = k))
                  FROM pg_statistic_ext e WHERE e.stxrelid = c.oid), '[]'::jsonb) AS column_sets
 FROM unnest($1::oid[]) AS r(root)
-CROSS JOIN LATERAL pg_partition_tree(r.root) pt
+-- pg_partition_tree() has no rows for a table outside any partition tree: then the table alone.
+CROSS JOIN LATERAL (SELECT t.relid, t.isleaf, t.level FROM pg_partition_tree(r.root) t
+                    UNION ALL
+                    SELECT r.root::regclass, true, 0
+                    WHERE NOT EXISTS (SELECT 1 FROM pg_class x WHERE x.oid = r.root AND (x.relispartition OR x.relkind = 'p'))) pt
 JOIN pg_class c ON c.oid = pt.relid
 JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE pt.relid = r.root OR pt.isleaf

@@ -19,8 +19,12 @@ SELECT i.indexrelid::bigint AS oid,
        ci.relpages::bigint AS relpages,
        ci.reltuples::float8 AS reltuples,
        coalesce(substring(array_to_string(ci.reloptions, ' ') FROM 'fillfactor=([0-9]+)')::int, 90) AS fillfactor,
-       (SELECT coalesce(sum(s.idx_scan), 0) FROM pg_partition_tree(i.indexrelid) t
-          JOIN pg_stat_all_indexes s ON s.indexrelid = t.relid)::bigint AS scans,
+       -- pg_partition_tree() has no rows for an index outside any partition tree.
+       CASE WHEN ci.relkind = 'I'
+            THEN (SELECT coalesce(sum(s.idx_scan), 0) FROM pg_partition_tree(i.indexrelid) t
+                    JOIN pg_stat_all_indexes s ON s.indexrelid = t.relid)
+            ELSE (SELECT coalesce(s.idx_scan, 0) FROM pg_stat_all_indexes s WHERE s.indexrelid = i.indexrelid)
+       END::bigint AS scans,
        concat_ws('|', i.indrelid, am.amname, i.indkey::text, i.indclass::text, i.indcollation::text,
                  i.indoption::text, i.indnkeyatts, coalesce(pg_get_expr(i.indexprs, i.indrelid), ''),
                  coalesce(pg_get_expr(i.indpred, i.indrelid), ''), i.indnullsnotdistinct::text) AS identity,

@@ -6,7 +6,10 @@ LEFT JOIN pg_namespace n ON n.nspname = w.schema_name
 LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = w.table_name AND c.relkind IN ('r', 'p', 'm')
 LEFT JOIN LATERAL (
   SELECT ln.nspname::text AS schema_name, lc.relname::text AS table_name, coalesce(lc.reloptions, '{}') AS reloptions
-  FROM pg_partition_tree(c.oid) t
+  -- pg_partition_tree() has no rows for a table outside any partition tree: such a table is its own leaf.
+  FROM (SELECT pt.relid, pt.isleaf FROM pg_partition_tree(c.oid) pt
+        UNION ALL
+        SELECT c.oid::regclass, true WHERE NOT c.relispartition AND c.relkind <> 'p') t
   JOIN pg_class lc ON lc.oid = t.relid
   JOIN pg_namespace ln ON ln.oid = lc.relnamespace
   WHERE t.isleaf AND lc.relkind IN ('r', 'm')
