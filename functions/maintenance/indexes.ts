@@ -252,7 +252,8 @@ export function planIndexMaintenance(
   for (const ix of top) groupScans.set(ix.identity, (groupScans.get(ix.identity) ?? 0) + Number(ix.scans));
   const droppable = new Set<string>();
   for (const ix of top) {
-    if (ix.is_unique || ix.is_primary || ix.constraint_type || (groupScans.get(ix.identity) ?? 0) > 0) continue;
+    if (ix.is_unique || ix.is_primary || ix.constraint_type || (groupScans.get(ix.identity) ?? 0) > 0)
+      continue;
     const managed = rolling.has(key(ix.schema_name, ix.index_name));
     const history = facts.statsAgeDays >= config.unusedIndexMinStatsDays;
     const drop = config.dropUnusedIndexes && history && !managed;
