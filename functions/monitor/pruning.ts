@@ -75,10 +75,11 @@ export async function measurePruning(
     const args =
       shape.paramCount > 0 ? `(${Array.from({ length: shape.paramCount }, () => 'NULL').join(', ')})` : '';
     // One simple-protocol round trip; the text was checked above to be exactly one statement.
+    // The marker comment keeps these statements out of the sampler's own workload figures.
     const sql = [
-      'SET LOCAL plan_cache_mode = force_generic_plan',
+      '/* dgm-db-ops:sampler */ SET LOCAL plan_cache_mode = force_generic_plan',
       `PREPARE ${name} AS ${text}`,
-      `EXPLAIN (FORMAT JSON, VERBOSE) EXECUTE ${name}${args}`,
+      `/* dgm-db-ops:sampler */ EXPLAIN (FORMAT JSON, VERBOSE) EXECUTE ${name}${args}`,
       `DEALLOCATE ${name}`,
     ].join(';\n');
     let plan: unknown;

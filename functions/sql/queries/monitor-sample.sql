@@ -36,6 +36,7 @@ own AS (
 --#endif
 --#if dgm
   UNION SELECT x::bigint FROM last_sample ls, jsonb_array_elements_text(ls.counters->'ownQueryIds') x
+  UNION SELECT sh.queryid FROM dgm.statement_shapes sh WHERE sh.normalized LIKE '%dgm-db-ops:sampler%'
 --#endif
 ),
 --#if baseline
