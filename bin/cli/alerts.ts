@@ -1,11 +1,318 @@
-import { BadInputError } from '../../functions/errors.ts';
-import type { Command } from './types.ts';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type pg from 'pg';
+import { ConsoleMetricSink } from '../../functions/adapters/local/console-metric-sink.ts';
+import { ConsoleNotifier } from '../../functions/adapters/local/console-notifier.ts';
+import { FileAlertStateStore } from '../../functions/adapters/local/file-alert-store.ts';
+import { parseConfig, type RuntimeConfig } from '../../functions/config.ts';
+import { withClient } from '../../functions/db/connection.ts';
+import {
+  type AlertEvaluation,
+  type AlertView,
+  alertAfterSample,
+  alertDocumentKey,
+  listAlerts,
+  type SampleAlertOutcome,
+} from '../../functions/jobs/alert.ts';
+import { optimizeDatabase } from '../../functions/jobs/optimize.ts';
+import { runSample, type SampleResult } from '../../functions/jobs/sample.ts';
+import { formatTime, formatValue } from '../../functions/monitor/alert-render.ts';
+import { resolveRules } from '../../functions/monitor/rules.ts';
+import type { Logger } from '../../functions/ports.ts';
+import type { Command, CommandContext, DemoContext } from './types.ts';
 
-// Placeholder until its issue lands: listed in --help, refuses to run.
+/**
+ * `dgm-db-ops alerts`: the alerts of the target and their state, from the file-backed state store the
+ * CLI's samples write (.dgm-db-ops/alerts). `sample` evaluates alerts after each sample; notifications
+ * go to stderr as the email and the Slack message would read.
+ */
+
+/** Where the CLI keeps alert state, relative to the working directory. */
+export const DEFAULT_STATE_DIR = join('.dgm-db-ops', 'alerts');
+
+/** The CLI's alert adapters: the file store and the console notifier (stderr unless told otherwise). */
+export function localAlertDeps(options: { stateDir?: string; write?: (text: string) => void } = {}) {
+  return {
+    store: new FileAlertStateStore(resolve(options.stateDir ?? DEFAULT_STATE_DIR)),
+    notifier: new ConsoleNotifier(options.write),
+  };
+}
+
+/**
+ * The alert step of a CLI sample (the Lambda's twin): rules over the sample, state in the file store,
+ * notifications on stderr. --dry-run changes nothing, so it evaluates no alerts.
+ */
+export async function alertsForCliSample(
+  ctx: Pick<CommandContext, 'config' | 'logger' | 'flags'>,
+  client: pg.Client,
+  result: SampleResult,
+  stateDir?: string,
+): Promise<SampleAlertOutcome | undefined> {
+  if (ctx.flags.dryRun) return undefined;
+  return alertAfterSample(
+    { ...localAlertDeps({ stateDir }), logger: ctx.logger },
+    { config: ctx.config, client, snapshot: result.snapshot, error: result.message },
+  );
+}
+
+const STATE_LABEL: Record<AlertView['state'], string> = {
+  firing: 'FIRING',
+  flapping: 'FLAPPING',
+  pending: 'PENDING',
+  resolved: 'RESOLVED',
+  ok: 'OK',
+};
+
+const shortTime = (iso: string | null | undefined) => (iso ? formatTime(iso).slice(5) : '-');
+
+function table(headers: string[], rows: string[][]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
+  return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+/** The alerts as a table, each with its message underneath. */
+export function renderAlertList(alerts: readonly AlertView[]): string {
+  const rows: string[][] = [];
+  const messages: string[] = [];
+  for (const a of alerts) {
+    rows.push([
+      `${STATE_LABEL[a.state]}${a.unknown ? ' (UNKNOWN)' : ''}`,
+      a.severity,
+      a.name,
+      a.resource,
+      formatValue(a.value, a.unit),
+      formatValue(a.threshold, a.unit),
+      shortTime(a.state === 'resolved' ? a.resolvedAt : a.since),
+      a.lastNotified
+        ? `${a.lastNotified.transition} ${shortTime(a.lastNotified.at)}`
+        : a.sending
+          ? 'sending'
+          : '-',
+    ]);
+    messages.push(
+      a.unknown ? `${a.message} [no figures: ${a.unknownReason ?? 'collection failed'}]` : a.message,
+    );
+  }
+  const lines = table(
+    ['state', 'severity', 'alert', 'resource', 'value', 'threshold', 'since', 'notified'],
+    rows,
+  ).split('\n');
+  const out = lines.slice(0, 2);
+  lines.slice(2).forEach((l, i) => {
+    out.push(l, `    ${messages[i]}`);
+  });
+  return out.join('\n');
+}
+
+/** One paragraph on what the alert step of a sample did. */
+export function renderAlertStep(outcome: SampleAlertOutcome | undefined): string {
+  if (!outcome) return 'alerts: not evaluated (--dry-run)';
+  if ('error' in outcome) return `alerts: evaluation failed: ${outcome.error}`;
+  const active = outcome.alerts.filter((a) => a.state !== 'resolved' && a.state !== 'ok');
+  const head =
+    active.length === 0
+      ? 'alerts: none active'
+      : `alerts: ${active.map((a) => `${a.name} ${a.state}${a.resource === 'database' ? '' : ` (${a.resource})`}`).join(', ')}`;
+  const n = outcome.notification;
+  const note = n
+    ? n.published
+      ? `; notified: ${n.items.map((i) => `${i.transition} ${i.name}`).join(', ')} (shown on stderr)`
+      : `; notification failed (${n.error}), retried on the next sample`
+    : '';
+  const store = outcome.stateStore === 'unavailable' ? ' [state store unavailable: failed open]' : '';
+  return `${head}${note}${store}`;
+}
+
+function renderRules(config: RuntimeConfig): string {
+  const rules = resolveRules(config);
+  const policy = config.alerting;
+  const rows = [...rules.values()].map((s) => [
+    s.rule,
+    s.direction === 'above' ? '>=' : '<=',
+    formatValue(s.warning ?? null, s.unit),
+    formatValue(s.critical ?? null, s.unit),
+    formatValue(s.clear, s.unit),
+    String(s.pendingSamples),
+    String(s.clearSamples),
+    `${s.cooldownMinutes ?? policy.alertCooldownMinutes} min`,
+  ]);
+  return [
+    `Alert rules for target ${config.target} (max ${policy.maxAlertsPerHour} alerts per hour):`,
+    table(['rule', 'fires', 'warning', 'critical', 'clear', 'pending', 'clear samples', 'cooldown'], rows),
+  ].join('\n');
+}
+
 export const alertsCommand: Command = {
   name: 'alerts',
-  summary: 'List active alerts and their state (issue 4) [not yet available]',
-  async run() {
-    throw new BadInputError('alerts is not available yet');
+  summary: 'List active alerts and their state (sample evaluates them); --evaluate samples now',
+  usage: 'alerts [--evaluate] [--all] [--rules] [--state-dir DIR] [--json]',
+  options: {
+    evaluate: { type: 'boolean', default: false },
+    all: { type: 'boolean', default: false },
+    rules: { type: 'boolean', default: false },
+    'state-dir': { type: 'string' },
+  },
+  async run(ctx) {
+    const stateDir = (ctx.values['state-dir'] as string | undefined) ?? DEFAULT_STATE_DIR;
+    const { store } = localAlertDeps({ stateDir });
+    let evaluation: SampleAlertOutcome | undefined;
+    let sample: SampleResult | undefined;
+    if (ctx.values.evaluate) {
+      const m = ctx.config.monitoring;
+      ({ sample, evaluation } = await ctx.withDatabase((_c, url) =>
+        withClient(
+          {
+            url,
+            applicationName: 'dgm-db-ops-sampler',
+            statementTimeoutMs: m.statementTimeoutMs,
+            lockTimeoutMs: Math.min(1_000, m.statementTimeoutMs),
+          },
+          async (client) => {
+            const s = await runSample(
+              client,
+              ctx.config,
+              { sink: new ConsoleMetricSink(null), logger: ctx.logger },
+              { timeoutsPreset: true, persist: !ctx.flags.dryRun },
+            );
+            return { sample: s, evaluation: await alertsForCliSample(ctx, client, s, stateDir) };
+          },
+        ),
+      ));
+    }
+    const listed = await listAlerts(store, ctx.config, ctx.logger);
+    const shown = ctx.values.all ? listed.alerts : listed.alerts.filter((a) => a.state !== 'resolved');
+    const stateFile = store.fileFor(alertDocumentKey(ctx.config.target));
+    const result = {
+      target: listed.target,
+      stateFile,
+      lastSampleAt: listed.lastSampleAt,
+      alerts: shown,
+      ...(evaluation ? { evaluation } : {}),
+      ...(ctx.values.rules ? { rules: [...resolveRules(ctx.config).values()] } : {}),
+    };
+    const lines: string[] = [];
+    if (ctx.values.rules) lines.push(renderRules(ctx.config), '');
+    if (sample) lines.push(`sample: ${sample.message ?? sample.status}`, renderAlertStep(evaluation), '');
+    if (!listed.lastSampleAt) {
+      lines.push(
+        `No alert state for target ${listed.target} yet (${stateFile}): \`dgm-db-ops sample\` evaluates the alerts after each sample, or run \`dgm-db-ops alerts --evaluate\`.`,
+      );
+    } else if (shown.length === 0) {
+      lines.push(
+        `No ${ctx.values.all ? '' : 'active '}alerts for target ${listed.target} (last sample ${formatTime(listed.lastSampleAt)}).`,
+      );
+    } else {
+      lines.push(
+        `Alerts for target ${listed.target} (last sample ${formatTime(listed.lastSampleAt)}; state in ${stateFile}):`,
+        '',
+        renderAlertList(shown),
+      );
+    }
+    return { result, text: lines.join('\n'), exitCode: sample?.status === 'failed' ? 1 : 0 };
   },
 };
+
+/** The demo's dashboard statement: a workspace's latest metrics. No design index serves workspace_id. */
+export const DEMO_SLOW_QUERY = {
+  name: 'workspace_latest_metrics',
+  sql: `SELECT metric_name, metric_value, "timestamp" FROM dgm.performance_metrics
+        WHERE workspace_id = $1 ORDER BY "timestamp" DESC LIMIT 50`,
+  params: (i: number) => [1 + ((i * 7919) % 20_000)],
+};
+
+/** Threshold the demo uses: its tables hold a million rows, not the billions the 200 ms default is for. */
+const DEMO_SLOW_MS = 20;
+
+async function runDashboard(client: pg.Client, times: number): Promise<number[]> {
+  const ms: number[] = [];
+  for (let i = 0; i < times; i++) {
+    const t0 = performance.now();
+    await client.query(DEMO_SLOW_QUERY.sql, DEMO_SLOW_QUERY.params(i));
+    ms.push(performance.now() - t0);
+  }
+  return ms.sort((a, b) => a - b);
+}
+
+/**
+ * The demo's alert story: a dashboard statement with no index runs with the workload and crosses the
+ * slow-query threshold (PENDING, then FIRING: the email and the Slack message are shown); the
+ * optimizer creates the index it needs; two clean samples later the alert is RESOLVED. Alert state
+ * lives in a temporary directory for the demo and is removed after it.
+ */
+export async function demoAlerts(client: pg.Client, ctx: DemoContext): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'dgm-demo-alerts-'));
+  const printed: string[] = [];
+  const out: string[] = [];
+  const config = parseConfig({
+    ...ctx.config,
+    monitoring: { ...ctx.config.monitoring, slowQueryThresholdMs: DEMO_SLOW_MS },
+    // Samples seconds apart stand in for the sampler's minutes.
+    alerting: { ...ctx.config.alerting, minSampleSpacingSeconds: 0 },
+  });
+  const deps = {
+    ...localAlertDeps({ stateDir: dir, write: (t) => printed.push(t) }),
+    logger: ctx.logger,
+  };
+  const quiet: Logger = { info() {}, warn() {}, error: (m) => ctx.logger.error(m) };
+  const step = async (label: string, dashboardRuns: number): Promise<AlertEvaluation> => {
+    const ms = dashboardRuns > 0 ? await runDashboard(client, dashboardRuns) : [];
+    const s = await runSample(
+      client,
+      config,
+      { sink: new ConsoleMetricSink(null), logger: quiet },
+      { full: false },
+    );
+    const before = printed.length;
+    const outcome = await alertAfterSample(deps, { config, client, snapshot: s.snapshot, error: s.message });
+    if ('error' in outcome) throw new Error(`demo alerts: ${outcome.error}`);
+    const slow = outcome.alerts.find((a) => a.name === 'slow_queries');
+    const median = ms.length ? ` (dashboard median ${ms[Math.floor(ms.length / 2)]!.toFixed(1)} ms)` : '';
+    out.push(
+      `${label}${median}: slow_queries ${slow ? STATE_LABEL[slow.state] : 'OK'}${slow ? ` - ${slow.message}` : ''}`,
+    );
+    for (const text of printed.slice(before)) out.push('', text.trimEnd(), '');
+    return outcome;
+  };
+  try {
+    out.push(
+      `slow_query_threshold_ms is ${DEMO_SLOW_MS} for this step (default 200: the demo tables hold a million rows); samples are seconds apart; notifications print as the email and the Slack message would read.`,
+      `The dashboard statement: ${DEMO_SLOW_QUERY.sql.replace(/\s+/g, ' ')}`,
+      '',
+    );
+    await step('sample 1, baseline', 0);
+    await step('sample 2, dashboard in use', 8);
+    await step('sample 3, dashboard in use', 8);
+    const opt = await optimizeDatabase(client, config, {
+      apply: true,
+      examples: [
+        {
+          sql: DEMO_SLOW_QUERY.sql,
+          params: DEMO_SLOW_QUERY.params(1),
+          name: DEMO_SLOW_QUERY.name,
+          source: 'demo dashboard',
+        },
+      ],
+      reason: 'demo: slow_queries alert',
+      logger: quiet,
+    });
+    const created = opt.actions.filter((a) => a.action === 'create_index' && a.status === 'succeeded');
+    out.push(
+      `optimize --apply: ${created.length ? `created ${created.map((a) => a.target).join(', ')}` : 'no index created'} (${opt.message ?? opt.status})`,
+      '',
+    );
+    // The interval of the index build still holds its slow utility statements; then two clean ones.
+    for (let i = 4; i <= 7; i++) {
+      const r = await step(`sample ${i}, dashboard in use`, 8);
+      if (r.notification?.items.some((x) => x.name === 'slow_queries' && x.transition === 'resolved')) break;
+    }
+    return out.join('\n');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}

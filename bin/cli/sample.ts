@@ -1,9 +1,11 @@
 import type pg from 'pg';
 import { ConsoleMetricSink } from '../../functions/adapters/local/console-metric-sink.ts';
 import { withClient } from '../../functions/db/connection.ts';
+import type { SampleAlertOutcome } from '../../functions/jobs/alert.ts';
 import { runSample, type SampleResult } from '../../functions/jobs/sample.ts';
 import { tableLabel } from '../../functions/monitor/metrics.ts';
 import type { Snapshot } from '../../functions/monitor/snapshot.ts';
+import { alertsForCliSample, renderAlertStep } from './alerts.ts';
 import type { Command, CommandContext, DemoContext } from './types.ts';
 
 /**
@@ -11,7 +13,10 @@ import type { Command, CommandContext, DemoContext } from './types.ts';
  * the CLI's twin of the sampler Lambda, with the metrics kept instead of sent. --dry-run stores
  * nothing (no baseline), --full collects the costly figures now.
  */
-export async function sampleFromCli(ctx: CommandContext): Promise<SampleResult> {
+export async function sampleFromCli(
+  ctx: CommandContext,
+  options: { alerts?: boolean } = {},
+): Promise<SampleResult & { alerts?: SampleAlertOutcome }> {
   const m = ctx.config.monitoring;
   return ctx.withDatabase((_client, url) =>
     withClient(
@@ -21,13 +26,17 @@ export async function sampleFromCli(ctx: CommandContext): Promise<SampleResult> 
         statementTimeoutMs: m.statementTimeoutMs,
         lockTimeoutMs: Math.min(1_000, m.statementTimeoutMs),
       },
-      (client) =>
-        runSample(
+      async (client) => {
+        const result = await runSample(
           client,
           ctx.config,
           { sink: new ConsoleMetricSink(null), logger: ctx.logger },
           { timeoutsPreset: true, full: ctx.values.full ? true : 'auto', persist: !ctx.flags.dryRun },
-        ),
+        );
+        // Alerts after each sample, as the sampler Lambda does (file state, notifications on stderr).
+        if (!options.alerts) return result;
+        return { ...result, alerts: await alertsForCliSample(ctx, client, result) };
+      },
     ),
   );
 }
@@ -38,8 +47,9 @@ export const sampleCommand: Command = {
   usage: 'sample [--full] [--json] [--dry-run]',
   options: { full: { type: 'boolean', default: false } },
   async run(ctx) {
-    const result = await sampleFromCli(ctx);
-    return { result, text: renderSample(result), exitCode: result.status === 'failed' ? 1 : 0 };
+    const result = await sampleFromCli(ctx, { alerts: true });
+    const text = `${renderSample(result)}\n${renderAlertStep(result.alerts)}`;
+    return { result, text, exitCode: result.status === 'failed' ? 1 : 0 };
   },
 };
 

@@ -76,6 +76,7 @@ function duration(fromIso: string | undefined, toIso: string | undefined): strin
   if (!fromIso || !toIso) return null;
   const ms = Date.parse(toIso) - Date.parse(fromIso);
   if (!Number.isFinite(ms) || ms < 0) return null;
+  if (ms < 60_000) return `${Math.round(ms / 1000)} s`;
   const min = Math.round(ms / 60_000);
   if (min < 60) return `${min} min`;
   const h = Math.floor(min / 60);
@@ -95,7 +96,8 @@ export function formatValue(value: number | null, unit: string): string {
     case 'ms':
       return `${value >= 100 ? Math.round(value) : value.toFixed(1)} ms`;
     case 'seconds':
-      return value >= 120 ? `${(value / 60).toFixed(1)} min` : `${Math.round(value)} s`;
+      if (value >= 120) return `${(value / 60).toFixed(1)} min`;
+      return value < 10 ? `${value.toFixed(1)} s` : `${Math.round(value)} s`;
     case 'bytes': {
       const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
       let v = value;
@@ -109,6 +111,7 @@ export function formatValue(value: number | null, unit: string): string {
     case 'intervals':
       return `${value.toFixed(2)} intervals`;
     case 'xids':
+      if (value >= 1e9) return `${(value / 1e9).toFixed(2)}B`;
       return value >= 1e6 ? `${(value / 1e6).toFixed(1)}M` : String(Math.round(value));
     default:
       return Number.isInteger(value) ? String(value) : value.toFixed(2);

@@ -54,7 +54,8 @@ const round4 = (v: number) => Math.round(v * 10_000) / 10_000;
 
 const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
 
-const secs = (v: number) => (v >= 120 ? `${(v / 60).toFixed(1)} min` : `${Math.round(v)} s`);
+const secs = (v: number) =>
+  v >= 120 ? `${(v / 60).toFixed(1)} min` : v < 10 ? `${v.toFixed(1)} s` : `${Math.round(v)} s`;
 
 const bytes = (v: number) => {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];

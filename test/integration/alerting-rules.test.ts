@@ -235,7 +235,7 @@ describe('lock_waits', () => {
     const r = await sample(config);
     expect(fired(r, 'lock_waits')).toBe(true);
     expect(alertOf(r, 'lock_waits')?.message).toMatch(
-      /wait for locks; longest \d+ s \(pid \d+ blocked by \d+, relation\)/,
+      /wait for locks; longest [\d.]+ s \(pid \d+ blocked by \d+, relation\)/,
     );
   });
   it('resolves when the lock is released', async () => {
@@ -309,7 +309,7 @@ describe('idle_in_transaction', () => {
     const r = await sample(config);
     expect(fired(r, 'idle_in_transaction')).toBe(true);
     expect(alertOf(r, 'idle_in_transaction')?.message).toMatch(
-      /session\(s\) idle in transaction; longest \d+ s/,
+      /session\(s\) idle in transaction; longest [\d.]+ s/,
     );
   });
   it('resolves when the transaction ends', async () => {

@@ -187,7 +187,8 @@ describe('alert renderings', () => {
     expect(formatValue(45, 'seconds')).toBe('45 s');
     expect(formatValue(600, 'seconds')).toBe('10.0 min');
     expect(formatValue(3 * 1024 ** 3, 'bytes')).toBe('3.0 GiB');
-    expect(formatValue(1_234_567_890, 'xids')).toBe('1234.6M');
+    expect(formatValue(1_234_567_890, 'xids')).toBe('1.23B');
+    expect(formatValue(12_345_678, 'xids')).toBe('12.3M');
     expect(formatValue(null, 'count')).toBe('-');
     expect(formatValue(3, 'count')).toBe('3');
   });
