@@ -300,6 +300,7 @@ export function loadConfigFile(path: string): RuntimeConfig {
 // ---------------------------------------------------------------------------------------------------
 // Deployment (issue 7): the cdk.json context key `dgm`, read by bin/app.ts and turned into the stack by
 // lib/. It lives here so the stack and the Lambdas validate targets and runtime settings with one schema.
+// The schemas are marked pure: a Lambda bundle, which never uses them, drops them (module init time).
 
 /** Tasks that run on a schedule, per target; `sample` goes to the sampler, the rest to the maintainer. */
 export const SCHEDULED_TASKS = [
@@ -368,7 +369,7 @@ const RATE = /^rate\((1 (minute|hour|day)|([2-9]|[1-9]\d+) (minutes|hours|days))
 const CRON = /^cron\((\S+) (\S+) (\S+) (\S+) (\S+) (\S+)\)$/;
 
 /** A Scheduler rate() or cron() expression (six fields, one of day-of-month and day-of-week is '?'). */
-const scheduleExpression = z.string().superRefine((value, ctx) => {
+const scheduleExpression = /* @__PURE__ */ z.string().superRefine((value, ctx) => {
   if (RATE.test(value)) return;
   const cron = CRON.exec(value);
   if (cron && (cron[3] === '?') !== (cron[5] === '?')) return;
@@ -380,7 +381,7 @@ const scheduleExpression = z.string().superRefine((value, ctx) => {
   });
 });
 
-const timeZone = z.string().refine(
+const timeZone = /* @__PURE__ */ z.string().refine(
   (tz) => {
     try {
       new Intl.DateTimeFormat('en-US', { timeZone: tz });
@@ -393,26 +394,26 @@ const timeZone = z.string().refine(
 );
 
 /** Target names become CloudWatch dimensions, construct ids and parts of resource names. */
-const targetName = z
+const targetName = /* @__PURE__ */ z
   .string()
   .regex(
     /^[A-Za-z][A-Za-z0-9_-]{0,31}$/,
     'must start with a letter and hold at most 32 letters, digits, - or _',
   );
-const secretArn = z
+const secretArn = /* @__PURE__ */ z
   .string()
   .regex(
     /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$/,
     'must be a Secrets Manager secret ARN (arn:aws:secretsmanager:region:account:secret:name)',
   );
-const kmsKeyArn = z
+const kmsKeyArn = /* @__PURE__ */ z
   .string()
   .regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/, 'must be a KMS key ARN');
 const awsId = (prefix: string) =>
   z.string().regex(new RegExp(`^${prefix}-[0-9a-f]{8,17}$`), `must look like ${prefix}-0123456789abcdef0`);
-const runtimeOverrides = z.record(z.string(), z.unknown()).default({});
+const runtimeOverrides = /* @__PURE__ */ z.record(z.string(), z.unknown()).default({});
 
-export const TargetVpcSchema = z
+export const TargetVpcSchema = /* @__PURE__ */ z
   .object({
     vpcId: awsId('vpc'),
     availabilityZones: z
@@ -442,7 +443,7 @@ export const TargetVpcSchema = z
   });
 
 /** A database that already exists: an RDS PostgreSQL instance or an Aurora PostgreSQL cluster. */
-export const ExistingTargetSchema = z
+export const ExistingTargetSchema = /* @__PURE__ */ z
   .object({
     name: targetName,
     engine: z.enum(['rds-postgres', 'aurora-postgresql']).default('rds-postgres'),
@@ -465,7 +466,7 @@ export const ExistingTargetSchema = z
   .strict();
 
 /** `demo: true` or these settings: the stack creates a VPC and an encrypted RDS PostgreSQL. */
-export const DemoTargetSchema = z
+export const DemoTargetSchema = /* @__PURE__ */ z
   .object({
     name: targetName.default('demo'),
     engineVersion: z.enum(['16', '17', '18']).default('17'),
@@ -488,7 +489,7 @@ export const DemoTargetSchema = z
   })
   .strict();
 
-export const DeploymentConfigSchema = z
+export const DeploymentConfigSchema = /* @__PURE__ */ z
   .object({
     stackName: z
       .string()
