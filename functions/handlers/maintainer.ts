@@ -4,9 +4,10 @@ import type { Context } from 'aws-lambda';
 import { SecretsManagerSecrets } from '../adapters/aws/secrets-manager.ts';
 import { SnsNotifier } from '../adapters/aws/sns-notifier.ts';
 import type { RuntimeConfig } from '../config.ts';
-import { BadInputError, errorMessage } from '../errors.ts';
+import { errorMessage } from '../errors.ts';
 import { type MaintainResult, type MaintainTask, maintain } from '../jobs/maintain.ts';
 import { type MigrateResult, migrate } from '../jobs/migrate.ts';
+import { type OptimizeResult, optimizeDatabase } from '../jobs/optimize.ts';
 import type { Clock, Logger, MetricSink, Notifier } from '../ports.ts';
 import { MAINTAINER_TASKS, parseJobEvent } from './events.ts';
 import {
@@ -41,6 +42,8 @@ export interface MaintainerDeps {
   sleep?: (ms: number) => Promise<void>;
 }
 
+export type MaintainerResult = MaintainResult | MigrateResult | OptimizeResult;
+
 /** Kept back from the Lambda timeout: the last statement ends this long before it, to audit and report. */
 const SAFETY_MARGIN_MS = 60_000;
 
@@ -48,11 +51,8 @@ export function createMaintainerHandler(deps: MaintainerDeps) {
   const env = deps.env ?? process.env;
   const logger: Logger = deps.logger ?? { info() {}, warn() {}, error() {} };
 
-  return middy(async (event: unknown, context: Context): Promise<MaintainResult | MigrateResult> => {
+  return middy(async (event: unknown, context: Context): Promise<MaintainerResult> => {
     const job = parseJobEvent(event, MAINTAINER_TASKS);
-    if (job.task === 'optimize') {
-      throw new BadInputError('event: task optimize is not available in this build');
-    }
     const target = resolveTarget(loadTargets(env), job.target);
     const config = configForTarget(target, env);
     const remaining = context.getRemainingTimeInMillis?.() ?? 900_000;
@@ -70,6 +70,15 @@ export function createMaintainerHandler(deps: MaintainerDeps) {
     });
     try {
       if (job.task === 'migrate') return await migrate(client, config, { dryRun: job.dryRun, logger });
+      // Monthly, ad hoc, or launched by the sampler's governance check (reason governance:<event>).
+      if (job.task === 'optimize') {
+        return await optimizeDatabase(client, config, {
+          apply: job.apply,
+          dryRun: job.dryRun,
+          reason: job.reason,
+          logger,
+        });
+      }
       const result = await maintain(client, config, {
         task: job.task as MaintainTask,
         dryRun: job.dryRun,

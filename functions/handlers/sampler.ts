@@ -5,14 +5,20 @@ import type { Context } from 'aws-lambda';
 import type pg from 'pg';
 import { CloudWatchMetricSink } from '../adapters/aws/cloudwatch.ts';
 import { DynamoDbAlertStateStore } from '../adapters/aws/dynamodb-alert-store.ts';
+import { LambdaJobLauncher } from '../adapters/aws/lambda-launcher.ts';
 import { SecretsManagerSecrets } from '../adapters/aws/secrets-manager.ts';
 import { SnsNotifier } from '../adapters/aws/sns-notifier.ts';
 import type { RuntimeConfig } from '../config.ts';
 import { errorMessage } from '../errors.ts';
 import { type AlertJobDeps, alertAfterSample, type SampleAlertOutcome } from '../jobs/alert.ts';
+import {
+  createInlineOptimizeLauncher,
+  type GovernanceAfterSample,
+  governanceAfterSample,
+} from '../jobs/governance.ts';
 import { runSample, type SampleResult, sampleFailed } from '../jobs/sample.ts';
 import { processFailOpenLimiter } from '../monitor/alert-fail-open.ts';
-import type { Logger, MetricSink } from '../ports.ts';
+import type { JobLauncher, Logger, MetricSink } from '../ports.ts';
 import { parseJobEvent } from './events.ts';
 import {
   configForTarget,
@@ -40,10 +46,19 @@ export interface SamplerDeps {
   tls?: TargetConnectionOptions['tls'];
   /** Alerting: state store and notifier (DGM_ALERT_TABLE, DGM_ALERT_TOPIC_ARN); absent, no alerts. */
   alerts?: Omit<AlertJobDeps, 'logger'>;
+  /**
+   * Governance (issue 6): who starts the optimize run a constitution change calls for. In AWS an async
+   * invoke of the maintainer (DGM_MAINTAINER_FUNCTION); absent, the run is inline on this connection
+   * (the CLI's local invocation). Return undefined to skip the governance step.
+   */
+  launcher?: (ctx: { config: RuntimeConfig; client: pg.Client }) => JobLauncher | undefined;
 }
 
 /** The sample's result with the alert step's outcome (when alerting is configured). */
-export type SamplerResult = SampleResult & { alerts?: SampleAlertOutcome };
+export type SamplerResult = SampleResult & {
+  alerts?: SampleAlertOutcome;
+  governance?: GovernanceAfterSample;
+};
 
 /** Left to the handler after the last statement: metrics, alerts, closing the connection. */
 const SAFETY_MARGIN_MS = 10_000;
@@ -111,10 +126,14 @@ export function createSamplerHandler(deps: SamplerDeps) {
       // Alerting: rules over the snapshot -> AlertStateStore -> Notifier (one grouped message).
       const withAlerts = await alert(config, result, client);
 
-      // ---- Governance check (issue 6) call site: a recorded constitution change ->
-      //      JobLauncher.launch({ task: 'optimize' }). ----
-
-      return withAlerts;
+      // Governance (issue 6): a recorded constitution change -> JobLauncher.launch({ task: 'optimize' }).
+      const launcher = deps.launcher
+        ? deps.launcher({ config, client })
+        : createInlineOptimizeLauncher(client, config, logger);
+      if (!launcher) return withAlerts;
+      const governance = await governanceAfterSample(client, config, launcher, logger);
+      // Reported only when an event was seen, so a quiet minute's result stays as it was.
+      return governance.events.length > 0 || governance.error ? { ...withAlerts, governance } : withAlerts;
     } catch (err) {
       return sampleFailed(
         config,
@@ -152,4 +171,11 @@ export const handler = createSamplerHandler({
         }
       : undefined,
   logger: lambdaLogger('dgm-sampler'),
+  // A constitution change starts optimize in the maintainer Lambda (async invoke), never inline here.
+  launcher: process.env.DGM_MAINTAINER_FUNCTION
+    ? (() => {
+        const launcher = new LambdaJobLauncher(process.env.DGM_MAINTAINER_FUNCTION);
+        return () => launcher;
+      })()
+    : () => undefined,
 });

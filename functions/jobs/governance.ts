@@ -3,6 +3,7 @@ import { AuditTrail } from '../compliance/audit.ts';
 import { mismatchMessage } from '../compliance/constitution.ts';
 import type { RuntimeConfig } from '../config.ts';
 import { errorMessage } from '../errors.ts';
+import { captureQuerySamples } from '../optimizer/workload.ts';
 import type { JobLauncher, Logger } from '../ports.ts';
 import { optimizeDatabase } from './optimize.ts';
 
@@ -68,6 +69,17 @@ export async function checkGovernance(
       detail,
     });
 
+  // The quiet case, every minute: one round trip.
+  try {
+    const { rows } = await client.query<{ any: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM dgm.governance_events WHERE status IN ('pending', 'launched')) AS any`,
+    );
+    if (!rows[0]?.any) return result;
+  } catch (err) {
+    // Before migration 007 there are no governance events to see.
+    if ((err as { code?: string }).code === '42P01') return result;
+    throw err;
+  }
   // Claim in a short transaction (SKIP LOCKED: two sampler runs never launch the same event), launch
   // after the commit: an inline launcher runs a whole optimize job, which opens its own transactions.
   let claimed: EventRow | undefined;
@@ -177,7 +189,10 @@ export async function checkGovernance(
   return result;
 }
 
-/** The CLI's launcher: runs the optimize job inline, on the same connection. */
+/**
+ * The CLI's launcher: runs the optimize job inline, on the same connection, with the maintenance
+ * statement timeout for its duration (the sampler's connection has a short one).
+ */
 export function createInlineOptimizeLauncher(
   client: pg.Client,
   config: RuntimeConfig,
@@ -185,17 +200,61 @@ export function createInlineOptimizeLauncher(
 ): JobLauncher {
   return {
     async launch(event) {
-      if (event.task !== 'optimize')
+      if (event.task !== 'optimize') {
         return { launched: false, detail: `inline launcher runs optimize only, not ${event.task}` };
-      const result = await optimizeDatabase(client, config, {
-        reason: event.reason,
-        dryRun: event.dryRun,
-        logger,
-      });
-      return {
-        launched: true,
-        detail: { status: result.status, message: result.message, runId: result.runId },
-      };
+      }
+      const { rows } = await client.query<{ st: string }>(
+        `SELECT setting AS st FROM pg_settings WHERE name = 'statement_timeout'`,
+      );
+      await client.query(`SELECT set_config('statement_timeout', $1, false)`, [
+        String(config.maintenance.statementTimeoutMs),
+      ]);
+      try {
+        const result = await optimizeDatabase(client, config, {
+          reason: event.reason,
+          dryRun: event.dryRun,
+          logger,
+        });
+        return {
+          launched: true,
+          detail: { status: result.status, message: result.message, runId: result.runId },
+        };
+      } finally {
+        await client
+          .query(`SELECT set_config('statement_timeout', $1, false)`, [rows[0]?.st ?? '0'])
+          .catch(() => {});
+      }
     },
   };
+}
+
+export interface GovernanceAfterSample extends GovernanceCheckResult {
+  /** Literal statement samples recorded from pg_stat_activity. */
+  samples: number;
+  error?: string;
+}
+
+/**
+ * The sampler's step after alerting: record literal samples of running statements (for partial-index
+ * advice), then the governance check. Never throws: a sample must not fail because of it.
+ */
+export async function governanceAfterSample(
+  client: pg.Client,
+  config: RuntimeConfig,
+  launcher: JobLauncher,
+  logger?: Logger,
+): Promise<GovernanceAfterSample> {
+  let samples = 0;
+  try {
+    if (config.optimization.captureQuerySamples) samples = await captureQuerySamples(client);
+  } catch (err) {
+    logger?.warn(`query samples not recorded: ${errorMessage(err)}`);
+  }
+  try {
+    return { ...(await checkGovernance(client, config, launcher, logger)), samples };
+  } catch (err) {
+    const error = errorMessage(err);
+    logger?.warn(`governance check failed: ${error}`);
+    return { events: [], launched: 0, refused: 0, samples, error };
+  }
 }

@@ -8,6 +8,7 @@ import type { Logger } from '../ports.ts';
 import type { IndexRecommendation } from './advisor.ts';
 import { type CandidateIndex, createIndexSql } from './candidates.ts';
 import type { TableInfo } from './catalog.ts';
+import { capTimeout } from './planner.ts';
 
 /**
  * Automatic index creation: a plan (pure) of CREATE INDEX CONCURRENTLY steps under caps per run, per
@@ -262,11 +263,13 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Runs fn with the session's lock_timeout and statement_timeout set, restoring them afterwards. */
 async function withTimeouts<T>(client: pg.Client, o: DdlOptions, fn: () => Promise<T>): Promise<T> {
   const { rows } = await client.query<{ lt: string; st: string }>(
-    `SELECT current_setting('lock_timeout') AS lt, current_setting('statement_timeout') AS st`,
+    `SELECT (SELECT setting FROM pg_settings WHERE name = 'lock_timeout') AS lt,
+            (SELECT setting FROM pg_settings WHERE name = 'statement_timeout') AS st`,
   );
+  // Never longer than the session allows: in a Lambda it is set below the remaining time.
   await client.query(
     `SELECT set_config('lock_timeout', $1, false), set_config('statement_timeout', $2, false)`,
-    [String(o.lockTimeoutMs), String(o.statementTimeoutMs)],
+    [String(o.lockTimeoutMs), String(capTimeout(Number(rows[0]!.st), o.statementTimeoutMs))],
   );
   try {
     return await fn();

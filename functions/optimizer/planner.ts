@@ -127,12 +127,22 @@ export async function withExplainer<T>(
   }
 }
 
+/** A timeout no longer than the session's own (a Lambda sets it below its remaining time). */
+export function capTimeout(sessionMs: number, wantedMs: number): number {
+  return sessionMs > 0 ? Math.min(sessionMs, wantedMs) : wantedMs;
+}
+
 async function sessionSettings(client: pg.Client, options: ExplainSessionOptions): Promise<void> {
+  // Settings in ms; current_setting shows units ('5s'), so read them from pg_settings.
+  const { rows } = await client.query<{ st: string }>(
+    `SELECT setting AS st FROM pg_settings WHERE name = 'statement_timeout'`,
+  );
+  const statementTimeout = capTimeout(Number(rows[0]?.st ?? 0), options.statementTimeoutMs ?? 60_000);
   await client.query(
     `SELECT set_config('plan_cache_mode', 'force_generic_plan', true),
             set_config('statement_timeout', $1, true),
             set_config('lock_timeout', $2, true)`,
-    [String(options.statementTimeoutMs ?? 60_000), String(options.lockTimeoutMs ?? 2_000)],
+    [String(statementTimeout), String(options.lockTimeoutMs ?? 2_000)],
   );
 }
 

@@ -146,27 +146,34 @@ export async function storedQuerySamples(client: pg.Client): Promise<QueryExampl
  * were stored.
  */
 export async function captureQuerySamples(client: pg.Client): Promise<number> {
-  const { rows: v } = await client.query<{ v: string }>(`SELECT current_setting('server_version_num') AS v`);
-  if (Number(v[0]?.v) < 140000) return 0;
-  const { rowCount } = await client.query(
-    `INSERT INTO dgm.query_samples (queryid, query, source)
-     SELECT DISTINCT ON (a.query_id) a.query_id, a.query, 'pg_stat_activity'
-     FROM pg_stat_activity a
-     WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() AND a.state = 'active'
-       AND a.backend_type = 'client backend' AND a.query_id IS NOT NULL AND a.query_id <> 0
-       -- A text cut at track_activity_query_size cannot be parsed.
-       AND octet_length(a.query) < current_setting('track_activity_query_size')::int - 1
-       AND a.query !~* '^\\s*(explain|prepare|execute|deallocate|vacuum|analyze|create|alter|drop|copy)\\b'
-     ORDER BY a.query_id, a.query_start DESC
-     ON CONFLICT (queryid) DO UPDATE SET query = excluded.query, captured_at = clock_timestamp(),
-       source = excluded.source`,
-  );
-  // Bounded: the most recent 1000 samples.
-  await client.query(
-    `DELETE FROM dgm.query_samples WHERE queryid NOT IN
-       (SELECT queryid FROM dgm.query_samples ORDER BY captured_at DESC LIMIT 1000)`,
-  );
-  return rowCount ?? 0;
+  // One round trip: record, and keep the most recent 1000. pg_stat_activity.query_id needs 14+.
+  try {
+    const { rows } = await client.query<{ n: string }>(
+      `WITH ins AS (
+         INSERT INTO dgm.query_samples (queryid, query, source)
+         SELECT DISTINCT ON (a.query_id) a.query_id, a.query, 'pg_stat_activity'
+         FROM pg_stat_activity a
+         WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() AND a.state = 'active'
+           AND a.backend_type = 'client backend' AND a.query_id IS NOT NULL AND a.query_id <> 0
+           -- A text cut at track_activity_query_size cannot be parsed.
+           AND octet_length(a.query) < current_setting('track_activity_query_size')::int - 1
+           AND a.query !~* '^\\s*(explain|prepare|execute|deallocate|vacuum|analyze|create|alter|drop|copy)\\b'
+         ORDER BY a.query_id, a.query_start DESC
+         ON CONFLICT (queryid) DO UPDATE SET query = excluded.query, captured_at = clock_timestamp(),
+           source = excluded.source
+         RETURNING 1),
+       pruned AS (
+         DELETE FROM dgm.query_samples WHERE queryid IN
+           (SELECT queryid FROM dgm.query_samples ORDER BY captured_at DESC OFFSET 1000)
+         RETURNING 1)
+       SELECT (SELECT count(*) FROM ins) AS n`,
+    );
+    return Number(rows[0]?.n ?? 0);
+  } catch (err) {
+    // 42703: no query_id column before PostgreSQL 14.
+    if ((err as { code?: string }).code === '42703') return 0;
+    throw err;
+  }
 }
 
 /** Stores examples supplied by a caller, keyed by the statement pg_stat_statements knows them as. */
