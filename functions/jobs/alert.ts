@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { RuntimeConfig } from '../config.ts';
-import { errorMessage } from '../errors.ts';
+import { BadInputError, errorMessage } from '../errors.ts';
 import { type FailOpenLimiter, processFailOpenLimiter } from '../monitor/alert-fail-open.ts';
 import { collectAlertInputs } from '../monitor/alert-inputs.ts';
 import {
@@ -647,7 +647,8 @@ export type SampleAlertOutcome = AlertEvaluation | { target: string; error: stri
 /**
  * The sampler's alert step, for the Lambda and the CLI alike: the audit-trail figures, the rules over
  * the sample (or over its failure: database_unreachable), the lifecycle, and the alert metrics to the
- * sink. It never throws: a sample stands even when alerting fails, and that failure is logged.
+ * sink. It throws only for contradictory thresholds (bad configuration); any other failure is logged
+ * and returned, and the sample stands.
  */
 export async function alertAfterSample(
   deps: AlertJobDeps & { sink?: MetricSink },
@@ -671,6 +672,8 @@ export async function alertAfterSample(
     }
     return evaluation;
   } catch (err) {
+    // Thresholds that contradict each other are a configuration error, not a passing failure.
+    if (err instanceof BadInputError) throw err;
     const error = errorMessage(err);
     logger.error('alert evaluation failed', { target: args.config.target, error });
     return { target: args.config.target, error };

@@ -613,6 +613,11 @@ export function resolveRules(config: RuntimeConfig): Map<string, RuleSettings> {
   return out;
 }
 
+/** Checks a config's alert thresholds (BadInputError naming the rule); for synth-time validation. */
+export function validateAlertRules(config: RuntimeConfig): void {
+  resolveRules(config);
+}
+
 function validateThresholds(s: RuleSettings): void {
   const where = `alerting.rules.${s.rule}`;
   const worse = (a: number, b: number) => (s.direction === 'above' ? a > b : a < b);

@@ -1,0 +1,154 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../support/db.ts';
+
+/**
+ * The CLI's alerting: `sample` evaluates the alerts after each sample (state in .dgm-db-ops/alerts under
+ * the working directory, notifications on stderr as email and Slack), `alerts` lists them.
+ */
+
+const CLI = join(import.meta.dirname, '../../bin/dgm-db-ops.mjs');
+
+function runCli(
+  args: string[],
+  cwd: string,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      cwd,
+      env: { ...process.env, DATABASE_URL: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+let db: TestDatabase;
+let cwd: string;
+let holder: pg.Client;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  cwd = mkdtempSync(join(tmpdir(), 'dgm-alerts-cli-'));
+  writeFileSync(
+    join(cwd, 'config.json'),
+    JSON.stringify({
+      target: 'cli-test',
+      alerting: {
+        pendingSamples: 1,
+        clearSamples: 1,
+        minSampleSpacingSeconds: 0,
+        rules: { idle_in_transaction: { warning: 1, critical: 600, clear: 0.5 } },
+      },
+    }),
+  );
+  holder = await db.connect();
+});
+
+afterAll(async () => {
+  await db?.drop();
+  rmSync(cwd, { recursive: true, force: true });
+});
+
+describe('dgm-db-ops alerts', () => {
+  it('says there is no state before any sample', async () => {
+    const r = await runCli(['alerts', '--config', 'config.json'], cwd);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(
+      /^No alert state for target cli-test yet \(.*alerts%23cli-test\.json\): `dgm-db-ops sample` evaluates/,
+    );
+  });
+
+  it('sample fires an alert: notification on stderr, one JSON document on stdout', async () => {
+    await holder.query('BEGIN');
+    await holder.query('SELECT 1');
+    await sleep(2_000);
+    const r = await runCli(['sample', '--json', '--config', 'config.json', '--database-url', db.url], cwd);
+    expect(r.code).toBe(0);
+    const result = JSON.parse(r.stdout);
+    expect(result.alerts.notification).toMatchObject({
+      published: true,
+      items: [{ transition: 'firing', name: 'idle_in_transaction', severity: 'warning' }],
+    });
+    expect(r.stderr).toContain('── email');
+    expect(r.stderr).toContain('Subject: [DGM WARNING] cli-test: 1 firing - idle_in_transaction');
+    expect(r.stderr).toContain('── slack');
+    expect(r.stderr).toContain(
+      ':large_orange_circle: *FIRING* · *warning* · *Idle in transaction* on `database`',
+    );
+  });
+
+  it('alerts lists the firing alert, as text and as JSON', async () => {
+    const text = await runCli(['alerts', '--config', 'config.json'], cwd);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/FIRING\s+warning\s+idle_in_transaction\s+database\s+[\d.]+ s\s+1\.0 s\s+/);
+    expect(text.stdout).toMatch(/session\(s\) idle in transaction; longest [\d.]+ s/);
+    const json = JSON.parse((await runCli(['alerts', '--json', '--config', 'config.json'], cwd)).stdout);
+    expect(json).toMatchObject({
+      target: 'cli-test',
+      alerts: [{ name: 'idle_in_transaction', state: 'firing', lastNotified: { transition: 'firing' } }],
+    });
+  });
+
+  it('alerts --evaluate samples now: the alert resolves once the transaction ends', async () => {
+    await holder.query('ROLLBACK');
+    const r = await runCli(
+      ['alerts', '--evaluate', '--all', '--config', 'config.json', '--database-url', db.url],
+      cwd,
+    );
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(
+      'alerts: none active; notified: resolved idle_in_transaction (shown on stderr)',
+    );
+    expect(r.stdout).toMatch(/RESOLVED\s+warning\s+idle_in_transaction/);
+    expect(r.stderr).toContain('Subject: [DGM RESOLVED] cli-test: 1 resolved - idle_in_transaction');
+    const active = await runCli(['alerts', '--config', 'config.json'], cwd);
+    expect(active.stdout).toMatch(/^No active alerts for target cli-test/);
+  });
+
+  it('sample --dry-run evaluates no alerts and writes no state', async () => {
+    const other = mkdtempSync(join(tmpdir(), 'dgm-alerts-dry-'));
+    try {
+      writeFileSync(join(other, 'config.json'), JSON.stringify({ target: 'dry' }));
+      const r = await runCli(
+        ['sample', '--dry-run', '--config', 'config.json', '--database-url', db.url],
+        other,
+      );
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain('alerts: not evaluated (--dry-run)');
+      const listed = await runCli(['alerts', '--config', 'config.json'], other);
+      expect(listed.stdout).toMatch(/^No alert state for target dry yet/);
+    } finally {
+      rmSync(other, { recursive: true, force: true });
+    }
+  });
+
+  it('alerts --rules shows the effective thresholds; a bad threshold is bad input (exit 2)', async () => {
+    const r = await runCli(['alerts', '--rules', '--config', 'config.json'], cwd);
+    expect(r.stdout).toMatch(/idle_in_transaction\s+>=\s+1\.0 s\s+10\.0 min\s+0\.5 s\s+1\s+1\s+15 min/);
+    expect(r.stdout).toMatch(/cache_hit_ratio\s+<=\s+90\.0%\s+80\.0%\s+92\.0%/);
+    writeFileSync(
+      join(cwd, 'bad.json'),
+      JSON.stringify({ alerting: { rules: { lock_waits: { clear: 99 } } } }),
+    );
+    const bad = await runCli(['alerts', '--rules', '--config', 'bad.json'], cwd);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toBe(
+      'dgm-db-ops: alerting.rules.lock_waits: clear 99 must be below the firing threshold 30\n',
+    );
+    const sample = await runCli(['sample', '--config', 'bad.json', '--database-url', db.url], cwd);
+    expect(sample.code).toBe(2);
+    expect(sample.stderr).toMatch(
+      /dgm-db-ops: alerting\.rules\.lock_waits: clear 99 must be below the firing threshold 30\n$/,
+    );
+  });
+});
