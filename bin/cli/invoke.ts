@@ -11,6 +11,7 @@ import type { DatabaseSecret, DeployedTarget, SecretsProvider } from '../../func
 import { createSamplerHandler } from '../../functions/handlers/sampler.ts';
 import { createSlackNotifierHandler } from '../../functions/handlers/slack-notifier.ts';
 import type { Logger } from '../../functions/ports.ts';
+import { localAlertDeps } from './alerts.ts';
 import type { Command, CommandContext } from './types.ts';
 
 /**
@@ -137,12 +138,15 @@ async function buildDatabaseHandler(
   switch (fn) {
     case 'sampler':
       return {
+        // Alert state in the CLI's file store (.dgm-db-ops/alerts), notifications on stderr; without a
+        // launcher the governance step runs optimize inline, as the CLI does.
         handler: createSamplerHandler({
           secrets,
           env,
           logger,
           tls,
           sink: new ConsoleMetricSink(),
+          alerts: localAlertDeps(),
         }) as LocalHandler,
         timeoutSeconds: timeouts.samplerSeconds,
       };

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -15,6 +15,8 @@ function runCli(args: string[], env: Record<string, string> = {}) {
     const child = spawn(process.execPath, [CLI, ...args], {
       env: { ...process.env, DATABASE_URL: db.url, SLACK_WEBHOOK_URL: '', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
+      // The local alert store lives under the working directory (.dgm-db-ops/alerts).
+      cwd: tmp,
     });
     let stdout = '';
     let stderr = '';
@@ -39,6 +41,9 @@ describe('dgm-db-ops invoke: the Lambda handlers, run locally', () => {
     expect(result).toMatchObject({ job: 'sample', status: 'succeeded', target: 'local' });
     expect(result.metrics).toContainEqual(expect.objectContaining({ name: 'Up', value: 1 }));
     expect(run.stderr).toMatch(/^metric Up\{DBInstance=local\} 1 Count$/m);
+    // Alerts evaluated after the sample, their state in the CLI's file store.
+    expect(result.alerts).toMatchObject({ target: 'local', stateStore: 'ok' });
+    expect(existsSync(join(tmp, '.dgm-db-ops', 'alerts'))).toBe(true);
   });
 
   it('maintainer: --dry-run becomes the event dryRun, and the plan is returned', async () => {
