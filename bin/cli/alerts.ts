@@ -5,18 +5,22 @@ import type pg from 'pg';
 import { ConsoleMetricSink } from '../../functions/adapters/local/console-metric-sink.ts';
 import { ConsoleNotifier } from '../../functions/adapters/local/console-notifier.ts';
 import { FileAlertStateStore } from '../../functions/adapters/local/file-alert-store.ts';
+import { renderPrometheus } from '../../functions/adapters/local/prometheus.ts';
 import { parseConfig, type RuntimeConfig } from '../../functions/config.ts';
 import { withClient } from '../../functions/db/connection.ts';
+import { BadInputError } from '../../functions/errors.ts';
 import {
   type AlertEvaluation,
   type AlertView,
   alertAfterSample,
   alertDocumentKey,
   listAlerts,
+  readAlertDocument,
   type SampleAlertOutcome,
 } from '../../functions/jobs/alert.ts';
 import { optimizeDatabase } from '../../functions/jobs/optimize.ts';
 import { runSample, type SampleResult } from '../../functions/jobs/sample.ts';
+import { alertMetricPoints } from '../../functions/monitor/alert-metrics.ts';
 import { formatTime, formatValue } from '../../functions/monitor/alert-render.ts';
 import { resolveRules } from '../../functions/monitor/rules.ts';
 import type { Logger } from '../../functions/ports.ts';
@@ -151,14 +155,19 @@ function renderRules(config: RuntimeConfig): string {
 export const alertsCommand: Command = {
   name: 'alerts',
   summary: 'List active alerts and their state (sample evaluates them); --evaluate samples now',
-  usage: 'alerts [--evaluate] [--all] [--rules] [--state-dir DIR] [--json]',
+  usage: 'alerts [--evaluate] [--all] [--rules] [--format text|prometheus] [--state-dir DIR] [--json]',
   options: {
     evaluate: { type: 'boolean', default: false },
     all: { type: 'boolean', default: false },
     rules: { type: 'boolean', default: false },
     'state-dir': { type: 'string' },
+    format: { type: 'string' },
   },
   async run(ctx) {
+    const format = String(ctx.values.format ?? 'text');
+    if (format !== 'text' && format !== 'prometheus') {
+      throw new BadInputError(`alerts: --format must be text or prometheus, got '${format}'`);
+    }
     const stateDir = (ctx.values['state-dir'] as string | undefined) ?? DEFAULT_STATE_DIR;
     const { store } = localAlertDeps({ stateDir });
     let evaluation: SampleAlertOutcome | undefined;
@@ -186,6 +195,11 @@ export const alertsCommand: Command = {
       ));
     }
     const listed = await listAlerts(store, ctx.config, ctx.logger);
+    if (format === 'prometheus') {
+      const doc = await readAlertDocument(store, ctx.config.target, ctx.logger);
+      const text = renderPrometheus(alertMetricPoints(ctx.config.target, doc)).trimEnd();
+      return { result: { target: listed.target, totals: listed.totals, prometheus: text }, text };
+    }
     const shown = ctx.values.all ? listed.alerts : listed.alerts.filter((a) => a.state !== 'resolved');
     const stateFile = store.fileFor(alertDocumentKey(ctx.config.target));
     const result = {
@@ -193,6 +207,7 @@ export const alertsCommand: Command = {
       stateFile,
       lastSampleAt: listed.lastSampleAt,
       alerts: shown,
+      totals: listed.totals,
       ...(evaluation ? { evaluation } : {}),
       ...(ctx.values.rules ? { rules: [...resolveRules(ctx.config).values()] } : {}),
     };

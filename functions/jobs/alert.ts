@@ -23,6 +23,7 @@ import {
   sameDocument,
   thresholdOf,
 } from '../monitor/alert-lifecycle.ts';
+import { alertMetrics } from '../monitor/alert-metrics.ts';
 import { evaluateRules, type RuleInput, resolveRules } from '../monitor/rules.ts';
 import type { Snapshot } from '../monitor/snapshot.ts';
 import {
@@ -234,80 +235,42 @@ export function alertViews(doc: AlertDocument, rules: ReadonlyMap<string, RuleSe
     );
 }
 
+export interface AlertListing {
+  target: string;
+  lastSampleAt: string | null;
+  alerts: AlertView[];
+  /** Alerts notified since the state was created, per severity and alert type (dgm_db_alerts_total). */
+  totals: Array<{ severity: Severity; alertType: string; count: number }>;
+}
+
+/** A target's alert document as stored (empty when there is none yet). */
+export async function readAlertDocument(
+  store: AlertStateStore,
+  target: string,
+  logger: Logger = silentLogger,
+): Promise<AlertDocument> {
+  const stored = await store.get(alertDocumentKey(target));
+  return parseDocument(stored?.data, target, logger);
+}
+
 /** Reads a target's alerts from the store (the `alerts` command). */
 export async function listAlerts(
   store: AlertStateStore,
   config: RuntimeConfig,
   logger: Logger = silentLogger,
-): Promise<{ target: string; lastSampleAt: string | null; alerts: AlertView[] }> {
-  const stored = await store.get(alertDocumentKey(config.target));
-  const doc = parseDocument(stored?.data, config.target, logger);
+): Promise<AlertListing> {
+  const doc = await readAlertDocument(store, config.target, logger);
   return {
     target: config.target,
     lastSampleAt: doc.lastSampleAt ?? null,
     alerts: alertViews(doc, resolveRules(config)),
+    totals: Object.entries(doc.totals ?? {})
+      .map(([k, count]) => {
+        const [severity, alertType] = k.split('|') as [Severity, string];
+        return { severity, alertType, count };
+      })
+      .sort((x, y) => x.alertType.localeCompare(y.alertType) || x.severity.localeCompare(y.severity)),
   };
-}
-
-function alertMetrics(
-  target: string,
-  doc: AlertDocument | null,
-  delivered: AlertNotificationItem[],
-  storeErrors: number,
-  notifyErrors: number,
-  at: Date,
-): MetricDatum[] {
-  const out: MetricDatum[] = [];
-  const counts = new Map<string, { severity: Severity; type: string; n: number }>();
-  for (const i of delivered) {
-    if (i.transition === 'resolved') continue;
-    const k = `${i.alert.severity}|${i.alert.name}`;
-    const c = counts.get(k) ?? { severity: i.alert.severity, type: i.alert.name, n: 0 };
-    c.n += 1;
-    counts.set(k, c);
-  }
-  for (const c of counts.values()) {
-    out.push({
-      name: 'Alerts',
-      value: c.n,
-      unit: 'Count',
-      dimensions: { DBInstance: target, Severity: c.severity, AlertType: c.type },
-      timestamp: at,
-    });
-  }
-  if (doc) {
-    for (const severity of ['warning', 'critical'] as const) {
-      const n = Object.values(doc.alerts).filter(
-        (r) => r.status === 'firing' && r.severity === severity,
-      ).length;
-      out.push({
-        name: 'ActiveAlerts',
-        value: n,
-        unit: 'Count',
-        dimensions: { DBInstance: target, Severity: severity },
-        timestamp: at,
-      });
-    }
-  }
-  if (storeErrors > 0) {
-    out.push({
-      name: 'AlertStateStoreErrors',
-      value: storeErrors,
-      unit: 'Count',
-      dimensions: { DBInstance: target },
-      timestamp: at,
-    });
-  }
-  if (notifyErrors > 0) {
-    out.push({
-      name: 'AlertNotificationErrors',
-      value: notifyErrors,
-      unit: 'Count',
-      dimensions: { DBInstance: target },
-      timestamp: at,
-    });
-  }
-  return out;
 }
 
 export interface LifecycleRunOptions {

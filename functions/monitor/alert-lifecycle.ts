@@ -96,6 +96,8 @@ export interface AlertDocument {
   alerts: Record<string, AlertRecord>;
   /** Items counted against max_alerts_per_hour (epoch ms), tagged with their claim until delivered. */
   sent: Array<{ at: number; claim?: string }>;
+  /** Alerts delivered since the document was created, by "severity|alert_type" (dgm_db_alerts_total). */
+  totals?: Record<string, number>;
 }
 
 export interface LifecyclePolicy {
@@ -511,7 +513,15 @@ export function completeClaims(
   const sent = delivered
     ? doc.sent.map((s) => (s.claim === claimId ? { at: s.at } : s))
     : doc.sent.filter((s) => s.claim !== claimId);
-  return { ...doc, alerts, sent };
+  const totals = { ...(doc.totals ?? {}) };
+  if (delivered) {
+    for (const r of Object.values(doc.alerts)) {
+      if (r.claim?.id !== claimId || r.claim.transition === 'resolved') continue;
+      const key = `${r.claim.severity}|${r.rule}`;
+      totals[key] = (totals[key] ?? 0) + 1;
+    }
+  }
+  return { ...doc, alerts, sent, totals };
 }
 
 /**

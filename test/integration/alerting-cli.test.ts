@@ -92,6 +92,10 @@ describe('dgm-db-ops alerts', () => {
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(/FIRING\s+warning\s+idle_in_transaction\s+database\s+[\d.]+ s\s+1\.0 s\s+/);
     expect(text.stdout).toMatch(/session\(s\) idle in transaction; longest [\d.]+ s/);
+    const prom = await runCli(['alerts', '--format', 'prometheus', '--config', 'config.json'], cwd);
+    expect(prom.stdout).toContain(
+      'dgm_db_alerts_total{db_instance="cli-test",severity="warning",alert_type="idle_in_transaction"} 1\n',
+    );
     const json = JSON.parse((await runCli(['alerts', '--json', '--config', 'config.json'], cwd)).stdout);
     expect(json).toMatchObject({
       target: 'cli-test',

@@ -4,9 +4,11 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConsoleNotifier } from '../../functions/adapters/local/console-notifier.ts';
 import { FileAlertStateStore } from '../../functions/adapters/local/file-alert-store.ts';
+import { renderPrometheus } from '../../functions/adapters/local/prometheus.ts';
 import { parseConfig } from '../../functions/config.ts';
-import { listAlerts, runAlertLifecycle } from '../../functions/jobs/alert.ts';
+import { listAlerts, readAlertDocument, runAlertLifecycle } from '../../functions/jobs/alert.ts';
 import type { RuleEvaluation } from '../../functions/monitor/alert-lifecycle.ts';
+import { alertMetricPoints } from '../../functions/monitor/alert-metrics.ts';
 
 let dir: string;
 beforeEach(async () => {
@@ -81,6 +83,32 @@ describe('console notifier with the file store: the CLI path', () => {
       ':large_orange_circle: *FIRING* · *warning* · *Idle in transaction* on `database`',
     );
     const listed = await listAlerts(store, config);
+    expect(listed.totals).toEqual([{ severity: 'warning', alertType: 'idle_in_transaction', count: 1 }]);
+    const prometheus = renderPrometheus(alertMetricPoints('local', await readAlertDocument(store, 'local')));
+    expect(prometheus).toContain('# TYPE dgm_db_alerts_total counter\n');
+    expect(prometheus).toContain(
+      'dgm_db_alerts_total{db_instance="local",severity="warning",alert_type="idle_in_transaction"} 1\n',
+    );
+    expect(prometheus).toContain('dgm_db_active_alerts{db_instance="local",severity="warning"} 1\n');
+    expect(prometheus).toContain('dgm_db_active_alerts{db_instance="local",severity="critical"} 0\n');
+    expect(result.metrics).toEqual([
+      expect.objectContaining({
+        name: 'Alerts',
+        value: 1,
+        unit: 'Count',
+        dimensions: { DBInstance: 'local', Severity: 'warning', AlertType: 'idle_in_transaction' },
+      }),
+      expect.objectContaining({
+        name: 'ActiveAlerts',
+        value: 1,
+        dimensions: { DBInstance: 'local', Severity: 'warning' },
+      }),
+      expect.objectContaining({
+        name: 'ActiveAlerts',
+        value: 0,
+        dimensions: { DBInstance: 'local', Severity: 'critical' },
+      }),
+    ]);
     expect(listed.alerts).toMatchObject([
       {
         name: 'idle_in_transaction',
