@@ -10,6 +10,8 @@ import type { AlertNotification, AlertNotificationItem, AlertTransition, Severit
 /** Items rendered in full; the rest are summed up in one line (SNS messages max out at 256 KB). */
 const MAX_ITEMS = 25;
 const MAX_MESSAGE_CHARS = 600;
+/** Items in the structured (SQS) rendering; 60 full items stay far below SNS's 256 KB. */
+const MAX_STRUCTURED_ITEMS = 60;
 /** Room for alert items in the Chatbot description (Slack sections hold 3000 characters each). */
 const DESCRIPTION_BUDGET = 6_500;
 
@@ -333,9 +335,23 @@ export interface SnsPublishRequest {
   MessageAttributes: Record<string, { DataType: 'String' | 'String.Array'; StringValue: string }>;
 }
 
+/** The machine-readable notification SQS subscribers get: every DatabaseAlert field, items capped. */
+export function renderStructured(n: AlertNotification): string {
+  return JSON.stringify({
+    type: 'dgm-db-ops.alert-notification',
+    version: 1,
+    ...n,
+    items: n.items
+      .slice(0, MAX_STRUCTURED_ITEMS)
+      .map((i) => ({ ...i, alert: { ...i.alert, message: clip(i.alert.message, MAX_MESSAGE_CHARS) } })),
+    omittedItems: Math.max(0, n.items.length - MAX_STRUCTURED_ITEMS),
+  });
+}
+
 /**
- * The SNS publish request: `default` (every protocol without its own entry: https for Chatbot, lambda,
- * sqs, email-json) is the Chatbot JSON; `email` is the readable text. Attributes severity (the highest),
+ * The SNS publish request: `default` (every protocol without its own entry: https for Chatbot, lambda
+ * for the Slack forwarder, email-json) is the Chatbot JSON; `email` is the readable text; `sqs` is the
+ * structured notification with the design's DatabaseAlert fields. Attributes severity (the highest),
  * alert_type (every type, String.Array) and target let subscriptions filter.
  */
 export function renderSnsPublish(n: AlertNotification, topicArn: string): SnsPublishRequest {
@@ -345,7 +361,7 @@ export function renderSnsPublish(n: AlertNotification, topicArn: string): SnsPub
     TopicArn: topicArn,
     Subject: email.subject,
     MessageStructure: 'json',
-    Message: JSON.stringify({ default: chatbot, email: email.body }),
+    Message: JSON.stringify({ default: chatbot, email: email.body, sqs: renderStructured(n) }),
     MessageAttributes: {
       severity: { DataType: 'String', StringValue: highestSeverity(n) },
       alert_type: { DataType: 'String.Array', StringValue: JSON.stringify(alertTypes(n)) },

@@ -124,6 +124,7 @@ describe('SNS notifier on the wire', () => {
     const message = JSON.parse(p.get('Message')!);
     expect(message.email).toBe(renderEmail(NOTIFICATION).body);
     expect(JSON.parse(message.default)).toEqual(renderChatbot(NOTIFICATION));
+    expect(JSON.parse(message.sqs).items[0].alert).toEqual(NOTIFICATION.items[0]!.alert);
     const attributes: Record<string, { type: string; value: string }> = {};
     for (let i = 1; p.has(`MessageAttributes.entry.${i}.Name`); i++) {
       attributes[p.get(`MessageAttributes.entry.${i}.Name`)!] = {

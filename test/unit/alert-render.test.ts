@@ -120,7 +120,25 @@ describe('alert renderings', () => {
     const req = renderSnsPublish(NOTIFICATION, 'arn:aws:sns:eu-west-1:123456789012:alerts');
     expect(req.MessageStructure).toBe('json');
     const message = JSON.parse(req.Message);
-    expect(Object.keys(message).sort()).toEqual(['default', 'email']);
+    expect(Object.keys(message).sort()).toEqual(['default', 'email', 'sqs']);
+    const structured = JSON.parse(message.sqs);
+    expect(structured).toMatchObject({
+      type: 'dgm-db-ops.alert-notification',
+      version: 1,
+      id: 'run-1',
+      target: 'prod',
+    });
+    // The design's DatabaseAlert fields, for machines.
+    expect(Object.keys(structured.items[0].alert).sort()).toEqual([
+      'message',
+      'metric_value',
+      'name',
+      'resource',
+      'severity',
+      'target',
+      'threshold',
+      'timestamp',
+    ]);
     expect(JSON.parse(message.default)).toEqual(renderChatbot(NOTIFICATION));
     expect(message.email).toBe(renderEmail(NOTIFICATION).body);
     expect(req.Subject).toBe(renderEmail(NOTIFICATION).subject);
