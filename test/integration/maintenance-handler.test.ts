@@ -1,0 +1,231 @@
+import { spawn } from 'node:child_process';
+import { createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { SNSClient } from '@aws-sdk/client-sns';
+import type { Context } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SnsNotifier } from '../../functions/adapters/aws/sns-notifier.ts';
+import { BadInputError } from '../../functions/errors.ts';
+import { createMaintainerHandler, type MaintainerDeps } from '../../functions/handlers/maintainer.ts';
+import type { DatabaseSecret, SecretsProvider } from '../../functions/handlers/runtime.ts';
+import type { AlertNotification, MetricDatum, MetricSink, Notifier } from '../../functions/ports.ts';
+import { createTestDatabase, type TestDatabase } from '../support/db.ts';
+
+let db: TestDatabase;
+beforeAll(async () => {
+  db = await createTestDatabase();
+});
+afterAll(async () => db?.drop());
+
+const context = (ms = 900_000) => ({ getRemainingTimeInMillis: () => ms }) as unknown as Context;
+
+function deps(extra: Partial<MaintainerDeps> = {}) {
+  const u = new URL(db.url);
+  const secrets: SecretsProvider = {
+    async getDatabaseSecret(arn: string): Promise<DatabaseSecret> {
+      if (arn !== 'arn:test:secret') throw new Error('unknown secret');
+      return {
+        username: decodeURIComponent(u.username || 'postgres'),
+        password: decodeURIComponent(u.password),
+      };
+    },
+  };
+  const datums: MetricDatum[] = [];
+  const sink: MetricSink = {
+    async put(d) {
+      datums.push(...d);
+      return { sent: d.length, failed: 0, calls: 1, errors: [] };
+    },
+  };
+  const published: AlertNotification[] = [];
+  const notifier: Notifier = {
+    async publish(n) {
+      published.push(n);
+    },
+  };
+  const env = {
+    DGM_TARGETS: JSON.stringify([
+      {
+        name: 'primary',
+        host: u.hostname,
+        port: Number(u.port),
+        database: u.pathname.slice(1),
+        secretArn: 'arn:test:secret',
+      },
+    ]),
+    DGM_CONFIG: JSON.stringify({ maintenance: { lockTimeoutMs: 500 } }),
+  };
+  const handler = createMaintainerHandler({
+    secrets,
+    env,
+    tls: 'disable',
+    metrics: () => sink,
+    notifier,
+    sleep: async () => {},
+    ...extra,
+  });
+  return { handler, datums, published };
+}
+
+describe('the maintainer handler', () => {
+  it('runs a task from the event and returns the job result, with its figures for the metric sink', async () => {
+    const { handler, datums, published } = deps();
+    const dry = (await handler({ task: 'partitions', dryRun: true }, context())) as {
+      status: string;
+      job: string;
+    };
+    expect(dry).toMatchObject({ job: 'maintain', status: 'planned', target: 'primary', dryRun: true });
+    // A dry run reports nothing: it did nothing.
+    expect(datums).toEqual([]);
+    const run = (await handler({ task: 'all', reason: 'schedule' }, context())) as {
+      status: string;
+      constitutional_compliance: { validated: boolean };
+    };
+    expect(run.status).toBe('succeeded');
+    expect(run.constitutional_compliance.validated).toBe(true);
+    expect(datums.map((d) => d.name)).toEqual(
+      expect.arrayContaining([
+        'MaintenanceRunSeconds',
+        'MaintenanceActionsSucceeded',
+        'MaintenanceActionsFailed',
+      ]),
+    );
+    for (const d of datums) expect(d.dimensions).toEqual({ DBInstance: 'primary', Task: 'all' });
+    expect(published).toEqual([]);
+  });
+
+  it('rejects a bad event with a one-line reason before touching the database', async () => {
+    const { handler } = deps();
+    await expect(handler({ task: 'explode' }, context())).rejects.toThrow(
+      new BadInputError(
+        "event: task must be one of partitions, indexes, statistics, vacuum, all, optimize, migrate, got 'explode'",
+      ),
+    );
+    await expect(handler({ task: 'all', extra: 1 }, context())).rejects.toThrow(/event: Unrecognized key/);
+    await expect(handler({ task: 'all', target: 'nope' }, context())).rejects.toThrow(
+      /unknown target 'nope'/,
+    );
+  });
+
+  it('runs the schema migration as a one-off task', async () => {
+    const { handler } = deps();
+    const result = (await handler({ task: 'migrate' }, context())) as { job: string; message: string };
+    expect(result).toMatchObject({ job: 'migrate', message: 'schema is up to date' });
+  });
+
+  it('on failed actions returns the failed result, counts them, and alerts once over SNS (checked at the wire)', async () => {
+    await db.client.query(
+      `INSERT INTO dgm.partition_config (parent_table, control_column, partition_interval) VALUES ('public.gone', 'ts', '1 month')`,
+    );
+    const requests: Array<{ url: string; body: string; headers: IncomingMessage['headers'] }> = [];
+    const server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        requests.push({ url: req.url ?? '', body, headers: req.headers });
+        res.writeHead(200, { 'content-type': 'text/xml' });
+        res.end(
+          '<PublishResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><PublishResult><MessageId>m-1</MessageId></PublishResult><ResponseMetadata><RequestId>r-1</RequestId></ResponseMetadata></PublishResponse>',
+        );
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      const sns = new SNSClient({
+        region: 'eu-west-1',
+        endpoint: `http://127.0.0.1:${port}`,
+        credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'secret-test' },
+      });
+      const topic = 'arn:aws:sns:eu-west-1:123456789012:dgm-alerts';
+      const { handler, datums } = deps({ notifier: new SnsNotifier(topic, sns) });
+      const result = (await handler({ task: 'partitions' }, context())) as {
+        status: string;
+        actions: Array<{ kind: string; status: string; error?: string }>;
+      };
+      expect(result.status).toBe('failed');
+      expect(result.actions.filter((a) => a.status === 'failed')).toEqual([
+        expect.objectContaining({ kind: 'partition_invalid', error: 'table public.gone does not exist' }),
+      ]);
+      expect(datums.find((d) => d.name === 'MaintenanceActionsFailed')?.value).toBe(1);
+      expect(requests).toHaveLength(1);
+      const form = new URLSearchParams(requests[0]!.body);
+      expect(form.get('Action')).toBe('Publish');
+      expect(form.get('TopicArn')).toBe(topic);
+      expect(form.get('Message')).toContain('maintenance_failed');
+      expect(form.get('Message')).toContain('public.gone');
+      expect(String(requests[0]!.headers.authorization)).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDTEST\//);
+    } finally {
+      server.close();
+      await db.client.query(`DELETE FROM dgm.partition_config WHERE parent_table = 'public.gone'`);
+    }
+  });
+
+  it('keeps every statement below the Lambda timeout', async () => {
+    const { handler } = deps();
+    // 70 s left: statements get 10 s (a minute is kept back), and no action starts after the deadline.
+    const result = (await handler({ task: 'vacuum', dryRun: true }, context(70_000))) as { status: string };
+    expect(result.status).toBe('planned');
+    const late = (await handler({ task: 'statistics' }, context(30_000))) as {
+      actions: Array<{ status: string; error?: string }>;
+    };
+    expect(late.actions.length).toBeGreaterThan(0);
+    expect(late.actions.every((a) => a.status === 'skipped' && /time budget/.test(a.error ?? ''))).toBe(true);
+  });
+});
+
+const CLI = join(import.meta.dirname, '../../bin/dgm-db-ops.mjs');
+
+function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env: { ...process.env, DATABASE_URL: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe('dgm-db-ops maintain', () => {
+  it('--dry-run --json prints one JSON document with the plan; progress goes to stderr', async () => {
+    const r = await cli([
+      'maintain',
+      '--database-url',
+      db.url,
+      '--task',
+      'statistics',
+      '--dry-run',
+      '--json',
+    ]);
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(doc).toMatchObject({ job: 'maintain', task: 'statistics', status: 'planned', dryRun: true });
+    expect(doc.actions.length).toBeGreaterThan(0);
+    expect(r.stderr).toContain('maintain statistics: planning (dry run)');
+  });
+
+  it('prints the actions as a table, and the SQL of the plan in a dry run', async () => {
+    const r = await cli(['maintain', '--database-url', db.url, '--task', 'statistics', '--dry-run']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^maintain statistics \(dry run\): \d+ action\(s\) planned/);
+    expect(r.stdout).toMatch(/status\s+task\s+action\s+target\s+ms\s+reason/);
+    expect(r.stdout).toMatch(/-- 1\. statistics \w+ .*\n.+;/);
+    const run = await cli(['maintain', '--database-url', db.url, '--task', 'indexes']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('index health (usage statistics cover');
+  });
+
+  it('exits 2 with a one-line reason on a bad task', async () => {
+    const r = await cli(['maintain', '--database-url', db.url, '--task', 'everything']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(
+      "dgm-db-ops: maintain: --task must be one of partitions, indexes, statistics, vacuum, all, got 'everything'\n",
+    );
+    expect(r.stdout).toBe('');
+  });
+});
