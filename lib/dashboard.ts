@@ -69,7 +69,7 @@ export class TargetDashboard extends Construct {
     this.dashboard.addWidgets(
       line(
         'Query latency by operation and table (s)',
-        [dgmSearch(t, M.queryDuration, ['Operation', 'Table'], 'Average', 'QueryDuration')],
+        [dgmSearch(t, M.queryDuration, 'Average', 'QueryDuration')],
         { right: [m(M.averageQueryDuration, 'Average', 'all statements (ms)')] },
       ),
       line(
@@ -81,7 +81,7 @@ export class TargetDashboard extends Construct {
       ),
     );
     this.dashboard.addWidgets(
-      line('Connections by state', [dgmSearch(t, M.connections, ['State'], 'Average', 'Connections')], {
+      line('Connections by state', [dgmSearch(t, M.connections, 'Average', 'Connections')], {
         stacked: true,
       }),
       line(
@@ -99,7 +99,7 @@ export class TargetDashboard extends Construct {
         [
           m(M.cacheHitRatio, 'Minimum', 'database'),
           m(M.indexHitRatio, 'Minimum', 'indexes'),
-          dgmSearch(t, M.tableCacheHitRatio, ['Table'], 'Minimum', 'table'),
+          dgmSearch(t, M.tableCacheHitRatio, 'Minimum', 'table'),
         ],
         { leftYAxis: { min: 0, max: 100 }, leftAnnotations: [{ value: cachePct, label: 'threshold' }] },
       ),
@@ -117,7 +117,7 @@ export class TargetDashboard extends Construct {
     );
     const storage: cw.IMetric[] = [
       m(M.databaseSize, 'Maximum', 'database size'),
-      dgmSearch(t, M.tableSize, ['Table'], 'Maximum', 'table size'),
+      dgmSearch(t, M.tableSize, 'Maximum', 'table size'),
     ];
     if (props.rds) {
       const cluster = props.rds.dimension === 'DBClusterIdentifier';
@@ -148,14 +148,10 @@ export class TargetDashboard extends Construct {
       }),
     );
     this.dashboard.addWidgets(
-      line(
-        'Alerts by severity',
-        [dgmSearch(t, M.activeAlerts, ['Severity'], 'Maximum', 'firing', Duration.minutes(5))],
-        {
-          width: THIRD,
-          right: [dgmSearch(t, M.alerts, ['Severity', 'AlertType'], 'Sum', 'sent', Duration.minutes(5))],
-        },
-      ),
+      line('Alerts by severity', [dgmSearch(t, M.activeAlerts, 'Maximum', 'firing', Duration.minutes(5))], {
+        width: THIRD,
+        right: [dgmSearch(t, M.alerts, 'Sum', 'sent', Duration.minutes(5))],
+      }),
       new cw.AlarmStatusWidget({ title: 'Alarms', alarms: props.alarms, width: THIRD, height: HEIGHT }),
       line(
         'Sampler runs',

@@ -46,6 +46,18 @@ export const DGM_METRICS = {
   activeAlerts: 'ActiveAlerts',
 } as const;
 
+/** The dimensions besides DBInstance of the metrics the dashboards SEARCH by (their full sets). */
+export const SEARCH_DIMENSIONS: Partial<
+  Record<(typeof DGM_METRICS)[keyof typeof DGM_METRICS], readonly string[]>
+> = {
+  QueryDuration: ['Operation', 'Table'],
+  Connections: ['State'],
+  TableCacheHitRatio: ['Table'],
+  TableSizeBytes: ['Table'],
+  ActiveAlerts: ['Severity'],
+  Alerts: ['Severity', 'AlertType'],
+};
+
 /** One metric of a target. */
 export function dgmMetric(
   target: string,
@@ -67,17 +79,17 @@ export function dgmMetric(
 /**
  * Every series of a metric that carries more dimensions than DBInstance (Operation and Table, State,
  * Severity and AlertType) for a target: their values are whatever the sampler emitted, so a SEARCH
- * finds them. The dimension list must be the metric's full set.
+ * finds them. SEARCH matches a metric's full dimension set only, hence SEARCH_DIMENSIONS.
  */
 export function dgmSearch(
   target: string,
-  name: string,
-  dimensions: readonly string[],
+  name: keyof typeof SEARCH_DIMENSIONS,
   statistic: string,
   label: string,
   period = Duration.minutes(1),
 ): IMetric {
   const quoted = target.replace(/"/g, '\\"');
+  const dimensions = SEARCH_DIMENSIONS[name]!;
   return new MathExpression({
     expression: `SEARCH('{${METRIC_NAMESPACE},DBInstance,${dimensions.join(',')}} MetricName="${name}" DBInstance="${quoted}"', '${statistic}', ${period.toSeconds()})`,
     label,

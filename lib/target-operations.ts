@@ -215,16 +215,18 @@ export class TargetOperations extends Construct {
         );
       }
     }
+    // Only the sampler puts metrics (the maintainer's runs show in its Lambda metrics).
+    this.sampler.fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'PutDgmMetrics',
+        actions: ['cloudwatch:PutMetricData'],
+        // PutMetricData has no resource-level scope; the namespace condition is its least privilege.
+        resources: ['*'],
+        conditions: { StringEquals: { 'cloudwatch:namespace': METRIC_NAMESPACE } },
+      }),
+    );
+    // Both may alert: the sampler its alert notifications, the maintainer a failed maintenance action.
     for (const f of [this.sampler, this.maintainer]) {
-      f.fn.addToRolePolicy(
-        new iam.PolicyStatement({
-          sid: 'PutDgmMetrics',
-          actions: ['cloudwatch:PutMetricData'],
-          // PutMetricData has no resource-level scope; the namespace condition is its least privilege.
-          resources: ['*'],
-          conditions: { StringEquals: { 'cloudwatch:namespace': METRIC_NAMESPACE } },
-        }),
-      );
       // Not topic.grantPublish: it grants kms:GenerateDataKey*; publishing to an encrypted topic needs
       // exactly these two key actions.
       f.fn.addToRolePolicy(
@@ -381,7 +383,7 @@ export class TargetOperations extends Construct {
     const logicalId = (c: Construct) => stack.getLogicalId(c.node.defaultChild as CfnElement);
     const ack = (scope: Construct, id: string, reason: string) =>
       Validations.of(scope).acknowledge({ id, reason });
-    for (const f of [this.sampler, this.maintainer]) {
+    for (const f of [this.sampler]) {
       ack(
         f.fn.role!,
         'AwsSolutions-IAM5[Resource::*]',
