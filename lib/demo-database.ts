@@ -106,10 +106,17 @@ export class DemoDatabase extends Construct {
       publiclyAccessible: false,
       removalPolicy: s.deletionProtection ? RemovalPolicy.SNAPSHOT : RemovalPolicy.DESTROY,
     });
+    // The rotation function (a Secrets Manager application) runs next to the database; without a NAT
+    // it reaches Secrets Manager through the endpoint, which admits only the groups allowed in.
+    const rotationSecurityGroup = new ec2.SecurityGroup(this, 'RotationSecurityGroup', {
+      vpc: this.vpc,
+      description: `dgm-db-ops demo ${s.name}: the secret rotation function`,
+    });
+    this.vpcAccess.allowFrom(rotationSecurityGroup);
     this.instance.addRotationSingleUser({
       automaticallyAfter: Duration.days(s.secretRotationDays),
       vpcSubnets: this.subnets,
-      // Without a NAT the rotation function reaches Secrets Manager through the endpoint.
+      securityGroup: rotationSecurityGroup,
       endpoint: this.vpcAccess.secretsManagerEndpoint,
     });
 

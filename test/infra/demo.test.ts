@@ -1,3 +1,4 @@
+import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SCHEDULED_TASKS } from '../../functions/config.ts';
 import { DEMO, type Json, resourcesOf, type Synthesized, synthesize } from './support.ts';
@@ -66,6 +67,17 @@ describe('demo: true', () => {
     const app = only(s, 'AWS::Serverless::Application').Properties;
     expect(JSON.stringify(s.json)).toContain('SecretsManagerRDSPostgreSQLRotationSingleUser');
     expect(JSON.stringify(app.Parameters.endpoint)).toContain('SecretsManagerEndpoint');
+    // The rotation function may reach that endpoint (endpoints admit only the groups let in).
+    const rotationSg = resourcesOf(s, 'AWS::EC2::SecurityGroup').find(([id]) =>
+      id.startsWith('DemoRotationSecurityGroup'),
+    )![0];
+    expect(JSON.stringify(app.Parameters.vpcSecurityGroupIds)).toContain(rotationSg);
+    s.template.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
+      GroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^DemoAccessEndpointSecurityGroup'), 'GroupId'] },
+      SourceSecurityGroupId: { 'Fn::GetAtt': [rotationSg, 'GroupId'] },
+      FromPort: 443,
+      ToPort: 443,
+    });
   });
 
   it('the demo target is operated like any other: Lambdas, schedules, alarms, dashboard', () => {
@@ -92,7 +104,7 @@ describe('demo: true', () => {
       .filter((p) => JSON.stringify(p.GroupId).includes('DemoDatabaseSecurityGroup'));
     const sources = ingress.map((p) => JSON.stringify(p.SourceSecurityGroupId)).sort();
     expect(sources).toHaveLength(2);
-    expect(sources[0]).toContain('DemoInstanceRotationSingleUserSecurityGroup');
+    expect(sources[0]).toContain('DemoRotationSecurityGroup');
     expect(sources[1]).toContain('TargetdemoLambdaSecurityGroup');
     // The rotation rule uses the instance's port attribute, ours the configured port: both 5433.
     const endpointPort = { 'Fn::GetAtt': [dbId, 'Endpoint.Port'] };
