@@ -151,8 +151,11 @@ export const MaintenanceConfigSchema = z
     statisticsTargets: z
       .record(z.string(), z.record(z.string(), z.number().int().min(-1).max(10_000)))
       .default({}),
-    /** Statistics target given to high-cardinality, non-unique columns still at the default (0: off). */
-    highCardinalityStatisticsTarget: z.number().int().min(0).max(10_000).default(1_000),
+    /**
+     * Statistics target given to high-cardinality, non-unique columns still at the default that an index
+     * uses or extended statistics pair up (0: off).
+     */
+    highCardinalityStatisticsTarget: z.number().int().min(0).max(10_000).default(500),
     highCardinalityMinDistinct: positiveInt.default(10_000),
     /** Extended statistics for correlated columns (CREATE STATISTICS). */
     extendedStatistics: z

@@ -20,6 +20,7 @@ export interface ColumnStatsRow {
   reltuples: number;
   column_name: string;
   scalar: boolean;
+  indexed: boolean;
   stat_target: number;
   partition_targets: number[] | null;
   n_distinct: number | null;
@@ -91,8 +92,15 @@ export function planStatistics(
     }
   }
   if (config.highCardinalityStatisticsTarget > 0) {
+    // Columns whose estimates steer plans: those an index uses or that extended statistics pair up.
+    const paired = new Set<string>();
+    for (const spec of config.extendedStatistics) {
+      const oid = facts.resolved.get(spec.table);
+      if (oid) for (const column of spec.columns) paired.add(`${oid}\u0000${column}`);
+    }
     for (const c of facts.columns) {
       if (!c.scalar || c.stat_target >= 0 || c.n_distinct === null || c.reltuples <= 0) continue;
+      if (!c.indexed && !paired.has(`${c.table_oid}\u0000${c.column_name}`)) continue;
       if (wanted.get(c.table_oid)?.has(c.column_name)) continue;
       const distinct = distinctEstimate(c.n_distinct, c.reltuples);
       // Near-unique columns gain nothing: the planner already knows each value is rare.

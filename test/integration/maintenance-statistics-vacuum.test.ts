@@ -61,7 +61,7 @@ describe('statistics', () => {
     expect(result.actions.filter((a) => a.status === 'failed').map((a) => a.error)).toEqual([
       'extendedStatistics: table st.missing does not exist',
     ]);
-    expect(await target('st.events', 'user_id')).toBe(1000);
+    expect(await target('st.events', 'user_id')).toBe(500);
     expect(await target('st.events', 'kind')).toBe(50);
     // Unique and low-cardinality columns keep the default.
     expect(await target('st.events', 'id')).toBe(-1);

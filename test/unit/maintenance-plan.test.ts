@@ -244,6 +244,7 @@ describe('statistics plan', () => {
     reltuples: 1_000_000,
     column_name: column,
     scalar: true,
+    indexed: true,
     stat_target: -1,
     partition_targets: null,
     n_distinct: 50,
@@ -262,6 +263,7 @@ describe('statistics plan', () => {
         col('user_id', { n_distinct: -0.05 }),
         col('payload', { scalar: false, n_distinct: -0.2 }),
         col('kind', { n_distinct: 5 }),
+        col('not_indexed', { n_distinct: -0.05, indexed: false }),
         col('already', { n_distinct: 90_000, stat_target: 1000 }),
       ],
       extended: [
@@ -307,7 +309,7 @@ describe('statistics plan', () => {
     expect(plan.problems).toEqual(['statisticsTargets: table app.nope does not exist']);
     expect(plan.actions.map((a) => a.statements[0])).toEqual([
       'ALTER TABLE "app"."events" ALTER COLUMN "kind" SET STATISTICS 20',
-      'ALTER TABLE "app"."events" ALTER COLUMN "user_id" SET STATISTICS 1000',
+      'ALTER TABLE "app"."events" ALTER COLUMN "user_id" SET STATISTICS 500',
       'CREATE STATISTICS IF NOT EXISTS "app"."events_p1_user_id_kind_stx" (dependencies) ON "user_id", "kind" FROM "app"."events_p1"',
       'ANALYZE "app"."events"',
     ]);

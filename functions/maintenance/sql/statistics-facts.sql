@@ -1,5 +1,6 @@
 -- The tables the statistics task looks after (top-level tables of schemas $1 and the relations $2, given as
--- oids) with each column's statistics target (on the table and, for a partitioned one, the distinct
+-- oids) with each column's type class (scalar: compared by equality or range; not floats), whether an index
+-- uses it, its statistics target (on the table and, for a partitioned one, the distinct
 -- targets on its partitions) and distinct-value estimate (n_distinct < 0 is a fraction of the rows).
 WITH tables AS (
   SELECT c.oid, n.nspname::text AS schema_name, c.relname::text AS table_name, c.relkind::text AS kind,
@@ -10,7 +11,9 @@ WITH tables AS (
 )
 SELECT t.oid::bigint AS table_oid, t.schema_name, t.table_name, t.kind, t.reltuples,
        a.attname::text AS column_name,
-       (ty.typcategory IN ('N', 'S', 'D') OR ty.typname = 'uuid') AS scalar,
+       ((ty.typcategory IN ('N', 'S', 'D') AND ty.typname NOT IN ('float4', 'float8', 'numeric'))
+        OR ty.typname = 'uuid') AS scalar,
+       EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = t.oid AND a.attnum = ANY (i.indkey::int2[])) AS indexed,
        coalesce(a.attstattarget, -1)::int AS stat_target,
        (SELECT array_agg(DISTINCT coalesce(pa.attstattarget, -1)::int)
           FROM pg_partition_tree(t.oid) pt
