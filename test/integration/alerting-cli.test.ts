@@ -2,7 +2,6 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 
@@ -33,8 +32,6 @@ function runCli(
 
 let db: TestDatabase;
 let cwd: string;
-let holder: pg.Client;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 beforeAll(async () => {
   db = await createTestDatabase();
@@ -47,11 +44,10 @@ beforeAll(async () => {
         pendingSamples: 1,
         clearSamples: 1,
         minSampleSpacingSeconds: 0,
-        rules: { idle_in_transaction: { warning: 1, critical: 600, clear: 0.5 } },
+        rules: { default_partition_rows: { warning: 1, critical: 1000, clear: 0 } },
       },
     }),
   );
-  holder = await db.connect();
 });
 
 afterAll(async () => {
@@ -59,6 +55,7 @@ afterAll(async () => {
   rmSync(cwd, { recursive: true, force: true });
 });
 
+// A database-local figure: other test files share the server's sessions, never this database's rows.
 describe('dgm-db-ops alerts', () => {
   it('says there is no state before any sample', async () => {
     const r = await runCli(['alerts', '--config', 'config.json'], cwd);
@@ -69,52 +66,54 @@ describe('dgm-db-ops alerts', () => {
   });
 
   it('sample fires an alert: notification on stderr, one JSON document on stdout', async () => {
-    await holder.query('BEGIN');
-    await holder.query('SELECT 1');
-    await sleep(2_000);
+    await db.client.query(
+      `INSERT INTO dgm.performance_metrics (metric_name, metric_value, "timestamp") VALUES ('cli', 1, '2001-01-01')`,
+    );
     const r = await runCli(['sample', '--json', '--config', 'config.json', '--database-url', db.url], cwd);
     expect(r.code).toBe(0);
     const result = JSON.parse(r.stdout);
     expect(result.alerts.notification).toMatchObject({
       published: true,
-      items: [{ transition: 'firing', name: 'idle_in_transaction', severity: 'warning' }],
+      items: [{ transition: 'firing', name: 'default_partition_rows', severity: 'warning' }],
     });
     expect(r.stderr).toContain('── email');
-    expect(r.stderr).toContain('Subject: [DGM WARNING] cli-test: 1 firing - idle_in_transaction');
+    expect(r.stderr).toContain('Subject: [DGM WARNING] cli-test: 1 firing - default_partition_rows');
     expect(r.stderr).toContain('── slack');
     expect(r.stderr).toContain(
-      ':large_orange_circle: *FIRING* · *warning* · *Idle in transaction* on `database`',
+      ':large_orange_circle: *FIRING* · *warning* · *Rows in a default partition* on `dgm.performance_metrics`',
     );
   });
 
-  it('alerts lists the firing alert, as text and as JSON', async () => {
+  it('alerts lists the firing alert, as text, Prometheus text and JSON', async () => {
     const text = await runCli(['alerts', '--config', 'config.json'], cwd);
     expect(text.code).toBe(0);
-    expect(text.stdout).toMatch(/FIRING\s+warning\s+idle_in_transaction\s+database\s+[\d.]+ s\s+1\.0 s\s+/);
-    expect(text.stdout).toMatch(/session\(s\) idle in transaction; longest [\d.]+ s/);
+    expect(text.stdout).toMatch(
+      /FIRING\s+warning\s+default_partition_rows\s+dgm\.performance_metrics\s+1\s+1\s+/,
+    );
+    expect(text.stdout).toContain('1 row(s) in the default partition of dgm.performance_metrics');
     const prom = await runCli(['alerts', '--format', 'prometheus', '--config', 'config.json'], cwd);
     expect(prom.stdout).toContain(
-      'dgm_db_alerts_total{db_instance="cli-test",severity="warning",alert_type="idle_in_transaction"} 1\n',
+      'dgm_db_alerts_total{db_instance="cli-test",severity="warning",alert_type="default_partition_rows"} 1\n',
     );
     const json = JSON.parse((await runCli(['alerts', '--json', '--config', 'config.json'], cwd)).stdout);
     expect(json).toMatchObject({
       target: 'cli-test',
-      alerts: [{ name: 'idle_in_transaction', state: 'firing', lastNotified: { transition: 'firing' } }],
+      alerts: [{ name: 'default_partition_rows', state: 'firing', lastNotified: { transition: 'firing' } }],
     });
   });
 
-  it('alerts --evaluate samples now: the alert resolves once the transaction ends', async () => {
-    await holder.query('ROLLBACK');
+  it('alerts --evaluate samples now: the alert resolves once the rows are gone', async () => {
+    await db.client.query("DELETE FROM dgm.performance_metrics WHERE metric_name = 'cli'");
     const r = await runCli(
       ['alerts', '--evaluate', '--all', '--config', 'config.json', '--database-url', db.url],
       cwd,
     );
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(
-      'alerts: none active; notified: resolved idle_in_transaction (shown on stderr)',
+      'alerts: none active; notified: resolved default_partition_rows (shown on stderr)',
     );
-    expect(r.stdout).toMatch(/RESOLVED\s+warning\s+idle_in_transaction/);
-    expect(r.stderr).toContain('Subject: [DGM RESOLVED] cli-test: 1 resolved - idle_in_transaction');
+    expect(r.stdout).toMatch(/RESOLVED\s+warning\s+default_partition_rows/);
+    expect(r.stderr).toContain('Subject: [DGM RESOLVED] cli-test: 1 resolved - default_partition_rows');
     const active = await runCli(['alerts', '--config', 'config.json'], cwd);
     expect(active.stdout).toMatch(/^No active alerts for target cli-test/);
   });
@@ -138,7 +137,7 @@ describe('dgm-db-ops alerts', () => {
 
   it('alerts --rules shows the effective thresholds; a bad threshold is bad input (exit 2)', async () => {
     const r = await runCli(['alerts', '--rules', '--config', 'config.json'], cwd);
-    expect(r.stdout).toMatch(/idle_in_transaction\s+>=\s+1\.0 s\s+10\.0 min\s+0\.5 s\s+1\s+1\s+15 min/);
+    expect(r.stdout).toMatch(/default_partition_rows\s+>=\s+1\s+1000\s+0\s+1\s+1\s+15 min/);
     expect(r.stdout).toMatch(/cache_hit_ratio\s+<=\s+90\.0%\s+80\.0%\s+92\.0%/);
     writeFileSync(
       join(cwd, 'bad.json'),
