@@ -4,7 +4,7 @@ import type { Context } from 'aws-lambda';
 import { SecretsManagerSecrets } from '../adapters/aws/secrets-manager.ts';
 import { SnsNotifier } from '../adapters/aws/sns-notifier.ts';
 import type { RuntimeConfig } from '../config.ts';
-import { errorMessage } from '../errors.ts';
+import { errorMessage, JobFailedError } from '../errors.ts';
 import { type MaintainResult, type MaintainTask, maintain } from '../jobs/maintain.ts';
 import { type MigrateResult, migrate } from '../jobs/migrate.ts';
 import { type OptimizeResult, optimizeDatabase } from '../jobs/optimize.ts';
@@ -96,6 +96,10 @@ export function createMaintainerHandler(deps: MaintainerDeps) {
         status: result.status,
         summary: result.summary,
       });
+      // A failed action fails the invocation: the Lambda's Errors metric and failure destination count
+      // it (the job has already sent its alert); the result rides along for `invoke` and the logs.
+      if (result.status === 'failed')
+        throw new JobFailedError(result.message ?? 'maintenance failed', result);
       return result;
     } catch (err) {
       logger.error('maintenance failed', { target: target.name, task: job.task, error: errorMessage(err) });

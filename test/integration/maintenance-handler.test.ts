@@ -6,7 +6,7 @@ import { SNSClient } from '@aws-sdk/client-sns';
 import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SnsNotifier } from '../../functions/adapters/aws/sns-notifier.ts';
-import { BadInputError } from '../../functions/errors.ts';
+import { BadInputError, JobFailedError } from '../../functions/errors.ts';
 import { createMaintainerHandler, type MaintainerDeps } from '../../functions/handlers/maintainer.ts';
 import type { DatabaseSecret, SecretsProvider } from '../../functions/handlers/runtime.ts';
 import type { AlertNotification, MetricDatum, MetricSink, Notifier } from '../../functions/ports.ts';
@@ -114,7 +114,7 @@ describe('the maintainer handler', () => {
     expect(result).toMatchObject({ job: 'migrate', message: 'schema is up to date' });
   });
 
-  it('on failed actions returns the failed result, counts them, and alerts once over SNS (checked at the wire)', async () => {
+  it('on failed actions fails the invocation with the result, counts them, and alerts once over SNS (checked at the wire)', async () => {
     await db.client.query(
       `INSERT INTO dgm.partition_config (parent_table, control_column, partition_interval) VALUES ('public.gone', 'ts', '1 month')`,
     );
@@ -140,7 +140,10 @@ describe('the maintainer handler', () => {
       });
       const topic = 'arn:aws:sns:eu-west-1:123456789012:dgm-alerts';
       const { handler, datums } = deps({ notifier: new SnsNotifier(topic, sns) });
-      const result = (await handler({ task: 'partitions' }, context())) as {
+      // The invocation fails (Lambda Errors, failure destination), carrying the job's result.
+      const thrown = await handler({ task: 'partitions' }, context()).catch((err: unknown) => err);
+      expect(thrown).toBeInstanceOf(JobFailedError);
+      const result = (thrown as JobFailedError).result as {
         status: string;
         actions: Array<{ kind: string; status: string; error?: string }>;
       };
