@@ -1,0 +1,259 @@
+import { describe, expect, it } from 'vitest';
+import type { AccessPredicate, TableAccess } from '../../functions/optimizer/access.ts';
+import {
+  candidateName,
+  candidatesForAccess,
+  coveringIndex,
+  createIndexSql,
+  mergeCandidates,
+} from '../../functions/optimizer/candidates.ts';
+import type { IndexInfo, TableInfo } from '../../functions/optimizer/catalog.ts';
+
+const COLUMNS: Record<string, { type: string; cat: string; nd: number }> = {
+  id: { type: 'bigint', cat: 'N', nd: -1 },
+  status: { type: 'text', cat: 'S', nd: 5 },
+  score: { type: 'double precision', cat: 'N', nd: -0.5 },
+  created_at: { type: 'timestamp with time zone', cat: 'D', nd: -0.9 },
+  updated_at: { type: 'timestamp with time zone', cat: 'D', nd: -0.9 },
+  name: { type: 'text', cat: 'S', nd: -1 },
+  workspace_id: { type: 'bigint', cat: 'N', nd: 20_000 },
+  metadata: { type: 'jsonb', cat: 'U', nd: -1 },
+  tags: { type: 'jsonb', cat: 'U', nd: -1 },
+  labels: { type: 'text[]', cat: 'A', nd: -1 },
+};
+
+function tableInfo(indexes: IndexInfo[] = [], relkind = 'r'): TableInfo {
+  return {
+    oid: 42,
+    schema: 'dgm',
+    name: 'dgm_archive',
+    relkind,
+    isPartition: false,
+    leafCount: 1,
+    totalBytes: 1e8,
+    heapBytes: 1e8,
+    reltuples: 1_000_000,
+    activity: {
+      seq_scan: 0,
+      seq_tup_read: 0,
+      idx_scan: 0,
+      idx_tup_fetch: 0,
+      n_tup_ins: 0,
+      n_tup_upd: 0,
+      n_tup_del: 0,
+      n_live_tup: 0,
+      n_dead_tup: 0,
+    },
+    columns: Object.entries(COLUMNS).map(([name, c]) => ({
+      name,
+      type: c.type,
+      typeCategory: c.cat,
+      notNull: false,
+      nDistinct: c.nd,
+      nullFrac: 0,
+      avgWidth: 8,
+      correlation: null,
+    })),
+    indexes,
+  };
+}
+
+function access(
+  predicates: AccessPredicate[],
+  extra: Partial<TableAccess> = {},
+  table = tableInfo(),
+): TableAccess {
+  return { table, occurrence: 0, predicates, joinColumns: [], ...extra };
+}
+
+const p = (
+  column: string,
+  kind: AccessPredicate['kind'],
+  extra: Partial<AccessPredicate> = {},
+): AccessPredicate => ({
+  column,
+  kind,
+  operator: kind === 'range' ? '>=' : '=',
+  params: [1],
+  ...extra,
+});
+
+const lit = (...xs: string[]) => xs.map((x) => ({ text: x, sql: `'${x}'` }));
+
+function index(name: string, keys: Array<[string, boolean?]>, extra: Partial<IndexInfo> = {}): IndexInfo {
+  return {
+    oid: 1,
+    name,
+    schema: 'dgm',
+    method: 'btree',
+    valid: true,
+    unique: false,
+    primary: false,
+    keyCount: keys.length,
+    predicate: null,
+    definition: '',
+    keys: keys.map(([column, desc]) => ({
+      column,
+      expression: null,
+      desc: desc ?? false,
+      nullsFirst: false,
+      opclass: 'text_ops',
+      included: false,
+    })),
+    bytes: 0,
+    scans: 0,
+    ...extra,
+  };
+}
+
+const sqlOf = (cs: ReturnType<typeof candidatesForAccess>) => cs.map((c) => createIndexSql(c, { name: 'i' }));
+
+describe('candidate indexes', () => {
+  it('orders a composite btree as equality, then the sort order (which also serves the range)', () => {
+    const cs = candidatesForAccess(
+      access([p('status', 'eq'), p('score', 'range')], {
+        order: {
+          items: [
+            { column: 'score', direction: 'desc', nulls: 'default' },
+            { column: 'created_at', direction: 'desc', nulls: 'default' },
+          ],
+          limit: true,
+        },
+      }),
+      's1',
+    );
+    expect(sqlOf(cs)).toEqual([
+      'CREATE INDEX "i" ON "dgm"."dgm_archive" ("status", "score" DESC, "created_at" DESC)',
+      'CREATE INDEX "i" ON "dgm"."dgm_archive" ("status", "score")',
+    ]);
+    expect(cs[0]!.reason).toBe('equality on status; order by score DESC, created_at DESC with LIMIT');
+    // The shorter one is a prefix of the longer: merged into it.
+    const merged = mergeCandidates(cs);
+    expect(sqlOf(merged)).toEqual([
+      'CREATE INDEX "i" ON "dgm"."dgm_archive" ("status", "score" DESC, "created_at" DESC)',
+    ]);
+  });
+
+  it('puts the most selective equality first, then IN lists, then one range column', () => {
+    const cs = candidatesForAccess(
+      access([p('status', 'eq'), p('workspace_id', 'eq'), p('name', 'in'), p('created_at', 'range')]),
+      's1',
+    );
+    expect(sqlOf(cs)).toEqual([
+      'CREATE INDEX "i" ON "dgm"."dgm_archive" ("workspace_id", "status", "name", "created_at")',
+    ]);
+  });
+
+  it('makes a partial index of a constant IN list on a low-cardinality column', () => {
+    const cs = candidatesForAccess(
+      access([p('status', 'in', { literals: lit('pending', 'active'), params: [] })], {
+        order: { items: [{ column: 'updated_at', direction: 'desc', nulls: 'default' }], limit: true },
+      }),
+      's1',
+    );
+    expect(sqlOf(cs)).toContain(
+      `CREATE INDEX "i" ON "dgm"."dgm_archive" ("updated_at" DESC) WHERE "status" IN ('active', 'pending')`,
+    );
+    // $n values (normalized text) give no partial index: the constants are unknown.
+    const normalized = candidatesForAccess(access([p('status', 'in', { params: [1, 2] })]), 's2');
+    expect(normalized.some((c) => c.predicate)).toBe(false);
+    // Nor does a constant on a high-cardinality column (that is a plain lookup).
+    const lookup = candidatesForAccess(access([p('name', 'eq', { literals: lit('x'), params: [] })]), 's3');
+    expect(lookup.some((c) => c.predicate)).toBe(false);
+  });
+
+  it('chooses the GIN operator class the operators need', () => {
+    const contains = candidatesForAccess(access([p('metadata', 'jsonb_contains')]), 's1');
+    expect(sqlOf(contains)).toEqual([
+      'CREATE INDEX "i" ON "dgm"."dgm_archive" USING gin ("metadata" jsonb_path_ops)',
+    ]);
+    const exists = candidatesForAccess(access([p('tags', 'jsonb_exists')]), 's2');
+    expect(sqlOf(exists)).toEqual(['CREATE INDEX "i" ON "dgm"."dgm_archive" USING gin ("tags")']);
+    const arrays = candidatesForAccess(access([p('labels', 'array_overlap')]), 's3');
+    expect(sqlOf(arrays)).toEqual(['CREATE INDEX "i" ON "dgm"."dgm_archive" USING gin ("labels")']);
+    // Both on one column: jsonb_ops serves containment as well, one index.
+    const both = mergeCandidates([
+      ...candidatesForAccess(access([p('tags', 'jsonb_contains')]), 'a'),
+      ...exists,
+    ]);
+    expect(sqlOf(both)).toEqual(['CREATE INDEX "i" ON "dgm"."dgm_archive" USING gin ("tags")']);
+    expect([...both[0]!.statements].sort()).toEqual(['a', 's2']);
+    // JSON columns get no btree.
+    expect(candidatesForAccess(access([p('metadata', 'eq')]), 's4')).toEqual([]);
+  });
+
+  it('proposes join-key lookups and nothing for an access without conditions', () => {
+    expect(sqlOf(candidatesForAccess(access([], { joinColumns: ['workspace_id'] }), 's1'))).toEqual([
+      'CREATE INDEX "i" ON "dgm"."dgm_archive" ("workspace_id")',
+    ]);
+    expect(candidatesForAccess(access([]), 's2')).toEqual([]);
+  });
+
+  it('recognizes an existing index that already serves a candidate', () => {
+    const [c] = mergeCandidates(
+      candidatesForAccess(
+        access([p('status', 'eq')], {
+          order: { items: [{ column: 'created_at', direction: 'desc', nulls: 'default' }], limit: true },
+        }),
+        's1',
+      ),
+    );
+    expect(coveringIndex(c!, [index('exact', [['status'], ['created_at', true]])])?.name).toBe('exact');
+    // Longer, and read backwards: still serves it.
+    expect(coveringIndex(c!, [index('longer', [['status'], ['created_at', false], ['id']])])?.name).toBe(
+      'longer',
+    );
+    expect(coveringIndex(c!, [index('other_order', [['created_at', true], ['status']])])).toBeUndefined();
+    expect(
+      coveringIndex(c!, [index('invalid', [['status'], ['created_at', true]], { valid: false })]),
+    ).toBeUndefined();
+    expect(
+      coveringIndex(c!, [
+        index('partial', [['status'], ['created_at', true]], { predicate: "(name = 'x'::text)" }),
+      ]),
+    ).toBeUndefined();
+    // Equality columns match in any order.
+    const [eq2] = candidatesForAccess(access([p('status', 'eq'), p('workspace_id', 'eq')]), 's2');
+    expect(coveringIndex(eq2!, [index('swapped', [['status'], ['workspace_id']])])?.name).toBe('swapped');
+    // A partial candidate is served by an index with the same predicate (as PostgreSQL prints it).
+    const partial = candidatesForAccess(
+      access([p('status', 'in', { literals: lit('active', 'pending'), params: [] })], {
+        order: { items: [{ column: 'updated_at', direction: 'desc', nulls: 'default' }], limit: true },
+      }),
+      's3',
+    ).find((x) => x.predicate)!;
+    expect(
+      coveringIndex(partial, [
+        index('design', [['updated_at', true]], {
+          predicate: "(status = ANY (ARRAY['active'::text, 'pending'::text]))",
+        }),
+      ])?.name,
+    ).toBe('design');
+    expect(
+      coveringIndex(partial, [
+        index('other', [['updated_at', true]], { predicate: "(status = ANY (ARRAY['archived'::text]))" }),
+      ]),
+    ).toBeUndefined();
+    // GIN: jsonb_ops serves containment; jsonb_path_ops does not serve existence.
+    const [gin] = candidatesForAccess(access([p('tags', 'jsonb_exists')]), 's4');
+    const pathOps = index('g', [['tags']], { method: 'gin' });
+    pathOps.keys[0]!.opclass = 'jsonb_path_ops';
+    expect(coveringIndex(gin!, [pathOps])).toBeUndefined();
+    pathOps.keys[0]!.opclass = 'jsonb_ops';
+    expect(coveringIndex(gin!, [pathOps])?.name).toBe('g');
+  });
+
+  it('names indexes within 63 bytes and quotes every identifier', () => {
+    const t = tableInfo();
+    t.name = 'a "weird" Täble name that is rather long indeed, really very long';
+    t.schema = 'My Schema';
+    const [c] = candidatesForAccess(access([p('status', 'eq')], {}, t), 's1');
+    const name = candidateName(c!);
+    expect(Buffer.byteLength(name)).toBeLessThanOrEqual(63);
+    expect(name).toMatch(/^dgm_auto_[a-z0-9_]+_[0-9a-f]{8}$/);
+    expect(createIndexSql(c!, { name, concurrently: true, ifNotExists: true })).toBe(
+      `CREATE INDEX CONCURRENTLY IF NOT EXISTS "${name}" ON "My Schema"."a ""weird"" Täble name that is rather long indeed, really very long" ("status")`,
+    );
+    expect(createIndexSql(c!, { name: 'x', only: true })).toContain('ON ONLY "My Schema"');
+  });
+});
