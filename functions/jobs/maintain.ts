@@ -202,6 +202,17 @@ export async function maintain(
     return skipped(compliance, SKIP_LOCKED);
   }
   const result = locked.value;
+  // One row for the run as a whole, next to its actions' rows (same run_id).
+  await audit
+    ?.record({
+      action: 'maintenance_run',
+      target: options.task,
+      status: result.status === 'failed' ? 'failed' : 'succeeded',
+      durationMs: result.durationMs,
+      error: result.status === 'failed' ? (result.message ?? null) : null,
+      details: { reason: options.reason ?? null, summary: result.summary },
+    })
+    .catch(() => {});
   await report(result, options, logger);
   return result;
 }

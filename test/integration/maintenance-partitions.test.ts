@@ -332,6 +332,27 @@ describe('partition maintenance', () => {
     expect(planned.some((a) => a.sql.includes('WITH moved AS (DELETE FROM m5.dry_default'))).toBe(true);
   });
 
+  it('CALL dgm.run_partition_maintenance() commits step by step, as the Lambda does', async () => {
+    await db.client.query(`
+      CREATE TABLE m5.proc (id int, ts timestamptz NOT NULL) PARTITION BY RANGE (ts);
+      CREATE TABLE m5.proc_default PARTITION OF m5.proc DEFAULT;
+      INSERT INTO m5.proc SELECT g, now() + interval '8 months' FROM generate_series(1, 10) g`);
+    await register('m5.proc', 'ts', '1 month', { premake: 1 });
+    const { rows } = await db.client.query<{ result: Record<string, unknown> }>(
+      'CALL dgm.run_partition_maintenance(NULL)',
+    );
+    // Every registered set is maintained at today's date, this one's ten rows among those moved.
+    expect(rows[0]!.result).toMatchObject({ status: 'succeeded', failed: 0 });
+    expect(Number(rows[0]!.result.rows_moved)).toBeGreaterThanOrEqual(10);
+    expect((await fingerprint('m5.proc_default')).n).toBe(0);
+    expect((await fingerprint('m5.proc')).n).toBe(10);
+    const { rows: audit } = await db.client.query<{ runs: string }>(
+      `SELECT count(DISTINCT run_id) AS runs FROM dgm.optimization_audit WHERE job = 'sql:run_partition_maintenance'`,
+    );
+    // One audit run per committed step.
+    expect(Number(audit[0]!.runs)).toBe(Number(rows[0]!.result.steps));
+  });
+
   it('rolls the recent-metrics partial index cutoff forward with concurrent builds, never failing a writer', async () => {
     await db.client.query(`
       INSERT INTO dgm.performance_metrics (metric_name, metric_value, "timestamp")

@@ -474,9 +474,10 @@ DECLARE
   problems jsonb := '[]';
   hash text := (SELECT c.hash FROM dgm.constitution c);
   run uuid := gen_random_uuid();
+  caller_lock_timeout text := current_setting('lock_timeout');
 BEGIN
   -- Never sit in the lock queue in front of production traffic for longer than this.
-  IF current_setting('lock_timeout') = '0' THEN
+  IF caller_lock_timeout = '0' THEN
     PERFORM set_config('lock_timeout',
                        coalesce(nullif(current_setting('dgm.maintenance_lock_timeout', true), ''), '2s'), true);
   END IF;
@@ -521,6 +522,8 @@ BEGIN
             extract(epoch FROM clock_timestamp() - started) * 1000, hash,
             jsonb_build_object('parent_table', r.parent_table, 'rows_moved', step_moved, 'attempts', attempt + 1));
   END LOOP;
+  -- The caller's transaction (a migration, say) goes on with its own setting.
+  PERFORM set_config('lock_timeout', caller_lock_timeout, true);
   RETURN jsonb_build_object('status', 'succeeded') || counts
          || jsonb_build_object('rows_moved', total_moved, 'problems', problems);
 END $$;
