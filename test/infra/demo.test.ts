@@ -1,7 +1,14 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SCHEDULED_TASKS } from '../../functions/config.ts';
-import { DEMO, type Json, resourcesOf, type Synthesized, synthesize } from './support.ts';
+import {
+  DEMO,
+  type Json,
+  resourcesOf,
+  type Synthesized,
+  synthesize,
+  unusedAcknowledgements,
+} from './support.ts';
 
 // Bundling skipped: this file looks at resources only (single-target.test.ts builds the bundles).
 let s: Synthesized;
@@ -117,6 +124,10 @@ describe('demo: true', () => {
     expect(only(s, 'AWS::RDS::DBInstance').Properties.Port).toBe('5433');
   });
 
+  it('acknowledges only real findings', () => {
+    expect(unusedAcknowledgements(s)).toEqual([]);
+  });
+
   it('has no unacknowledged cdk-nag finding', () => {
     expect(s.nag.violations.map((v) => `${v.ruleName} ${v.violatingResources[0]?.constructPath}`)).toEqual(
       [],
@@ -138,5 +149,6 @@ describe('demo with network.egress nat, multi-AZ and deletion protection', () =>
     expect(nat.nag.violations.map((v) => `${v.ruleName} ${v.violatingResources[0]?.constructPath}`)).toEqual(
       [],
     );
+    expect(unusedAcknowledgements(nat)).toEqual([]);
   });
 });

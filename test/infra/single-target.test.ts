@@ -23,6 +23,7 @@ import {
   SECRET_ARN,
   type Synthesized,
   synthesize,
+  unusedAcknowledgements,
 } from './support.ts';
 
 // One synthesis, bundled for real with the local esbuild, shared by every assertion in this file.
@@ -518,5 +519,9 @@ describe('cdk-nag AwsSolutions', () => {
     const acks = acknowledgements(s.stack);
     expect(acks.length).toBeGreaterThan(5);
     for (const a of acks) expect(a.reason.length, `${a.id} at ${a.path}`).toBeGreaterThanOrEqual(40);
+  });
+
+  it('every acknowledgement silences a real finding', () => {
+    expect(unusedAcknowledgements(s)).toEqual([]);
   });
 });

@@ -21,6 +21,8 @@ export interface Synthesized {
     Resources: Record<string, { Type: string; Properties?: Json; DependsOn?: string[]; Metadata?: Json }>;
   };
   nag: PolicyValidationPluginReport;
+  /** Findings an acknowledgement silenced during the nag run: the resource and the rule id. */
+  acknowledgedFindings: Array<{ path: string; ruleId: string }>;
   outdir: string;
 }
 
@@ -39,8 +41,27 @@ export function synthesize(config: unknown, options: { bundle?: boolean } = {}):
   });
   const stack = new DgmDbOpsStack(app, 'DgmDbOps', { config: parseDeploymentConfig(config) });
   const template = Template.fromStack(stack);
-  const nag = new AwsSolutionsChecks(app).validateScope(app);
-  return { app, stack, template, json: template.toJSON() as Synthesized['json'], nag, outdir };
+  const checks = new AwsSolutionsChecks(app);
+  // Records which findings an acknowledgement silenced, so a test can tell a needed acknowledgement
+  // from one that matches nothing.
+  const acknowledgedFindings: Synthesized['acknowledgedFindings'] = [];
+  const hook = checks as unknown as { isAcknowledged(node: IConstruct, ruleId: string): boolean };
+  const isAcknowledged = hook.isAcknowledged.bind(checks);
+  hook.isAcknowledged = (node, ruleId) => {
+    const silenced = isAcknowledged(node, ruleId);
+    if (silenced) acknowledgedFindings.push({ path: node.node.path, ruleId });
+    return silenced;
+  };
+  const nag = checks.validateScope(app);
+  return {
+    app,
+    stack,
+    template,
+    json: template.toJSON() as Synthesized['json'],
+    nag,
+    acknowledgedFindings,
+    outdir,
+  };
 }
 
 /** Resources of a type, by logical id. */
@@ -63,6 +84,21 @@ export function acknowledgements(root: IConstruct): Array<{ id: string; reason: 
     }
   }
   return out;
+}
+
+/** Acknowledgements that silenced no finding on their construct or below it (stale or mistyped). */
+export function unusedAcknowledgements(s: Synthesized): Array<{ id: string; path: string }> {
+  return acknowledgements(s.stack)
+    .filter((a) => a.id.includes('AwsSolutions-')) // aws-cdk-lib records a few of its own
+    .filter(
+      (a) =>
+        !s.acknowledgedFindings.some(
+          (f) =>
+            (f.path === a.path || f.path.startsWith(`${a.path}/`)) &&
+            (a.id === f.ruleId || a.id.endsWith(`::${f.ruleId}`)),
+        ),
+    )
+    .map(({ id, path }) => ({ id, path }));
 }
 
 const ACCOUNT = '123456789012';

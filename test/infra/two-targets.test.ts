@@ -1,7 +1,15 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SCHEDULED_TASKS } from '../../functions/config.ts';
 import { loadTargets } from '../../functions/handlers/runtime.ts';
-import { type Json, resourcesOf, SECRET_ARN, type Synthesized, synthesize, TWO_TARGETS } from './support.ts';
+import {
+  type Json,
+  resourcesOf,
+  SECRET_ARN,
+  type Synthesized,
+  synthesize,
+  TWO_TARGETS,
+  unusedAcknowledgements,
+} from './support.ts';
 
 // Bundling skipped: this file looks at resources only (single-target.test.ts builds the bundles).
 let s: Synthesized;
@@ -124,6 +132,10 @@ describe('two targets in one VPC', () => {
     );
     expect(reportingBody).toContain('VolumeBytesUsed');
     expect(reportingBody).toContain('reporting-cluster');
+  });
+
+  it('acknowledges only real findings', () => {
+    expect(unusedAcknowledgements(s)).toEqual([]);
   });
 
   it('has no unacknowledged cdk-nag finding', () => {
