@@ -100,9 +100,9 @@ function summarize(actions: ActionResult[]): MaintainSummary {
   };
 }
 
-function messageOf(task: MaintainTask, dryRun: boolean, s: MaintainSummary): string {
-  if (dryRun)
-    return `${s.planned} action(s) planned for ${task}${s.failed ? `, ${s.failed} problem(s)` : ''}`;
+function messageOf(dryRun: boolean, s: MaintainSummary): string {
+  if (dryRun) return `${s.planned} action(s) planned${s.failed ? `, ${s.failed} problem(s)` : ''}`;
+  if (s.succeeded + s.failed + s.skipped === 0) return 'nothing to do';
   const parts = [`${s.succeeded} action(s) done`];
   if (s.partitionsCreated) parts.push(`${s.partitionsCreated} partition(s) created`);
   if (s.partitionsDropped) parts.push(`${s.partitionsDropped} dropped`);
@@ -110,7 +110,7 @@ function messageOf(task: MaintainTask, dryRun: boolean, s: MaintainSummary): str
   if (s.rowsMoved) parts.push(`${s.rowsMoved} row(s) moved out of default partitions`);
   if (s.skipped) parts.push(`${s.skipped} skipped`);
   if (s.failed) parts.push(`${s.failed} failed`);
-  return `${task}: ${parts.join(', ')}`;
+  return parts.join(', ');
 }
 
 function problemAction(task: MaintenanceTask, text: string): MaintenanceAction {
@@ -195,24 +195,12 @@ export async function maintain(
   if (dryRun) return work();
   const locked = await withAdvisoryLock(client, ADVISORY_LOCKS.maintain, work);
   if (!locked.acquired) {
+    // Not audited: a skipped run changed nothing, and as the latest "run" in the audit it would hide
+    // the failures of the run before it from the maintenance_failed alert.
     logger.info(SKIP_LOCKED);
-    await audit
-      ?.record({ action: 'maintenance_run', target: options.task, status: 'skipped', error: SKIP_LOCKED })
-      .catch(() => {});
     return skipped(compliance, SKIP_LOCKED);
   }
   const result = locked.value;
-  // One row for the run as a whole, next to its actions' rows (same run_id).
-  await audit
-    ?.record({
-      action: 'maintenance_run',
-      target: options.task,
-      status: result.status === 'failed' ? 'failed' : 'succeeded',
-      durationMs: result.durationMs,
-      error: result.status === 'failed' ? (result.message ?? null) : null,
-      details: { reason: options.reason ?? null, summary: result.summary },
-    })
-    .catch(() => {});
   await report(result, options, logger);
   return result;
 }
@@ -249,6 +237,7 @@ async function runTasks(
         settings: m,
         logger,
         deadline: options.deadline,
+        reason: options.reason,
         now: () => Date.now(),
         sleep: options.sleep,
       })),
@@ -330,7 +319,7 @@ async function runTasks(
     ...ctx.base(ctx.compliance),
     status,
     durationMs: elapsedMs(ctx.started),
-    message: messageOf(options.task, dryRun, summary),
+    message: messageOf(dryRun, summary),
     ...(audit ? { runId: audit.runId } : {}),
     actions: results,
     findings,

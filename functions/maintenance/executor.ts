@@ -26,6 +26,8 @@ export interface ExecutorOptions {
   logger: Logger;
   /** Epoch ms after which no new action starts (the Lambda's remaining time); statements end before it. */
   deadline?: number;
+  /** Why the run was started (schedule, ad hoc, demo), kept in each audit row's details. */
+  reason?: string;
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
 }
@@ -119,7 +121,7 @@ export async function executeActions(
           sql: base.sql,
           status: 'skipped',
           error: why,
-          details: { task: action.task, ...action.details },
+          details: { task: action.task, reason: options.reason, ...action.details },
         })
         .catch(() => {});
       logger.info(`${progress}: skipped (${why})`);
@@ -170,7 +172,7 @@ export async function executeActions(
       try {
         const rowsMoved =
           action.mode === 'transaction'
-            ? await runInTransaction(client, action, limits, audit, started, attempts)
+            ? await runInTransaction(client, action, limits, audit, started, attempts, options.reason)
             : await runAutocommit(client, action, limits);
         outcome = { ok: true, rowsMoved };
         break;
@@ -199,7 +201,7 @@ export async function executeActions(
           sql: base.sql,
           status: 'succeeded',
           durationMs,
-          details: { task: action.task, attempts, ...action.details },
+          details: { task: action.task, reason: options.reason, attempts, ...action.details },
         });
       }
       results.push({
@@ -231,7 +233,7 @@ export async function executeActions(
           status,
           durationMs,
           error,
-          details: { task: action.task, attempts, code, ...action.details },
+          details: { task: action.task, reason: options.reason, attempts, code, ...action.details },
         })
         .catch(() => {});
       results.push({ ...base, status, durationMs, attempts, error });
@@ -249,6 +251,7 @@ async function runInTransaction(
   audit: AuditTrail,
   started: number,
   attempts: number,
+  reason: string | undefined,
 ): Promise<number | undefined> {
   const prologue = [
     'BEGIN',
@@ -267,6 +270,7 @@ async function runInTransaction(
       durationMs: Math.round((performance.now() - started) * 10) / 10,
       details: {
         task: action.task,
+        reason,
         attempts,
         ...(rowsMoved !== undefined ? { rows_moved: rowsMoved } : {}),
         ...action.details,
