@@ -119,6 +119,18 @@ function shortText(text: string, max = 160): string {
 
 const round = (x: number) => Math.round(x * 100) / 100;
 
+/** Index names as plans print them, mapped to the partitioned index each belongs to (if any). */
+async function rootIndexNames(client: pg.Client, names: string[]): Promise<Map<string, string>> {
+  if (names.length === 0) return new Map();
+  const { rows } = await client.query<{ name: string; root: string }>(
+    `SELECT c.relname::text AS name, r.relname::text AS root
+     FROM pg_class c JOIN pg_class r ON r.oid = coalesce(pg_partition_root(c.oid), c.oid)
+     WHERE c.relkind IN ('i', 'I') AND c.relname = ANY($1)`,
+    [names],
+  );
+  return new Map(rows.map((r) => [r.name, r.root]));
+}
+
 /** Proposes indexes for the workload; read-only (every what-if change is rolled back). */
 export async function adviseIndexes(
   client: pg.Client,
@@ -203,6 +215,12 @@ export async function adviseIndexes(
           v.verdict = 'no_candidates';
           v.detail = 'no indexable condition, order or join key';
         }
+      }
+      // Plans name a partition's index; people know the partitioned index it belongs to.
+      const roots = await rootIndexNames(client, [...new Set([...base.values()].flatMap((r) => r.indexes))]);
+      for (const s of plannable) {
+        const v = verdicts.get(s.id)!;
+        v.indexesBefore = [...new Set(v.indexesBefore.map((n) => roots.get(n) ?? n))];
       }
       const ok = plannable.filter((s) => Number.isFinite(base.get(s.id)?.cost));
       const onTable = (oid: number) => ok.filter((s) => s.resolved!.tables.some((t) => t.oid === oid));

@@ -156,7 +156,8 @@ export async function captureQuerySamples(client: pg.Client): Promise<number> {
          WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() AND a.state = 'active'
            AND a.backend_type = 'client backend' AND a.query_id IS NOT NULL AND a.query_id <> 0
            -- A text cut at track_activity_query_size cannot be parsed.
-           AND octet_length(a.query) < current_setting('track_activity_query_size')::int - 1
+           AND octet_length(a.query) <
+               (SELECT setting::int FROM pg_settings WHERE name = 'track_activity_query_size') - 1
            AND a.query !~* '^\\s*(explain|prepare|execute|deallocate|vacuum|analyze|create|alter|drop|copy)\\b'
          ORDER BY a.query_id, a.query_start DESC
          ON CONFLICT (queryid) DO UPDATE SET query = excluded.query, captured_at = clock_timestamp(),
