@@ -229,7 +229,7 @@ describe('least privilege', () => {
     ]) {
       const st = statements(fn);
       expect(st).toContainEqual({
-        Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
+        Action: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'],
         Effect: 'Allow',
         Resource: SECRET_ARN.prod,
       });
@@ -270,7 +270,7 @@ describe('least privilege', () => {
     expect(st).toContainEqual({
       Action: ['dynamodb:GetItem', 'dynamodb:PutItem'],
       Effect: 'Allow',
-      Resource: [{ 'Fn::GetAtt': [resourcesOf(s, 'AWS::DynamoDB::Table')[0]![0], 'Arn'] }],
+      Resource: { 'Fn::GetAtt': [resourcesOf(s, 'AWS::DynamoDB::Table')[0]![0], 'Arn'] },
     });
     expect(st).toContainEqual({
       Sid: 'StartMaintenanceRuns',
@@ -287,7 +287,7 @@ describe('least privilege', () => {
     );
     expect(secretStatements).toEqual([
       {
-        Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
+        Action: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'],
         Effect: 'Allow',
         Resource: SECRET_ARN.slack,
       },

@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, type PolicyValidationPluginReport, Validations } from 'aws-cdk-lib';
@@ -6,6 +6,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { parseDeploymentConfig } from '../../functions/config.ts';
+import { PROJECT_ROOT } from '../../lib/bundling.ts';
 import { DgmDbOpsStack } from '../../lib/dgm-db-ops-stack.ts';
 
 /** Synthesized CloudFormation: untyped JSON the tests navigate by hand. */
@@ -26,6 +27,13 @@ export interface Synthesized {
   outdir: string;
 }
 
+const CDK_JSON_FLAGS: Record<string, unknown> = Object.fromEntries(
+  Object.entries(
+    (JSON.parse(readFileSync(join(PROJECT_ROOT, 'cdk.json'), 'utf8')) as { context: Record<string, unknown> })
+      .context,
+  ).filter(([k]) => k !== 'dgm'),
+);
+
 /**
  * Builds the stack from a cdk.json-style config. bundle: false skips esbuild (the assets are not built;
  * CloudFormation is the same) for the files that only look at resources.
@@ -35,6 +43,8 @@ export function synthesize(config: unknown, options: { bundle?: boolean } = {}):
   const app = new App({
     outdir,
     context: {
+      // The feature flags cdk.json sets, so tests build what `cdk synth` builds.
+      ...CDK_JSON_FLAGS,
       'aws:cdk:enable-asset-metadata': true,
       ...(options.bundle === false ? { 'aws:cdk:bundling-stacks': [] } : {}),
     },
