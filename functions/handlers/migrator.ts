@@ -1,10 +1,12 @@
 import { Logger as PowertoolsLogger } from '@aws-lambda-powertools/logger';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
+import type pg from 'pg';
 import { z } from 'zod';
 import { SecretsManagerSecrets } from '../adapters/aws/secrets-manager.ts';
+import { AuditTrail } from '../compliance/audit.ts';
 import { formatZodError } from '../config.ts';
-import { DatabaseUnreachableError } from '../db/connection.ts';
+import { DatabaseUnreachableError, inTransaction } from '../db/connection.ts';
 import { BadInputError, errorMessage } from '../errors.ts';
 import { type MigrateResult, migrate } from '../jobs/migrate.ts';
 import type { Logger } from '../ports.ts';
@@ -37,17 +39,21 @@ export interface MigratorDeps {
 }
 
 /** What the Provider framework passes on from CloudFormation (the fields we read). */
+const SchemaPropertiesSchema = z
+  .object({
+    /** The target whose schema this resource stands for. */
+    Target: z.string().min(1).optional(),
+    /** Changes whenever a migration file changes, so CloudFormation sends an Update. */
+    MigrationsHash: z.string().optional(),
+    /** The deployed constitutional hash; a change of it is a constitution change carried by the deploy. */
+    ConstitutionalHash: z.string().optional(),
+  })
+  .loose();
 const CustomResourceEventSchema = z.object({
   RequestType: z.enum(['Create', 'Update', 'Delete']),
   PhysicalResourceId: z.string().optional(),
-  ResourceProperties: z
-    .object({
-      /** The target whose schema this resource stands for. */
-      Target: z.string().min(1).optional(),
-      /** Changes whenever a migration file changes, so CloudFormation sends an Update. */
-      MigrationsHash: z.string().optional(),
-    })
-    .loose(),
+  ResourceProperties: SchemaPropertiesSchema,
+  OldResourceProperties: SchemaPropertiesSchema.optional(),
 });
 type CustomResourceEvent = z.infer<typeof CustomResourceEventSchema>;
 
@@ -65,11 +71,52 @@ const CONNECT_ATTEMPTS = 3;
 /** Left to the job for writing its result and closing the connection. */
 const SAFETY_MARGIN_MS = 15_000;
 
+/**
+ * A deploy that changes the configured constitutional hash changes the constitution: when the database
+ * still holds the hash of the previous deploy, it takes the new one (the trigger of migration 007
+ * records the governance event, and the next sample starts an optimize run for it) and the change is
+ * audited. A database holding any other hash was changed outside the deployment: nothing is touched,
+ * and migrate refuses as for any mismatch.
+ */
+export async function adoptDeployedConstitution(
+  client: pg.Client,
+  previousHash: string,
+  newHash: string,
+): Promise<'adopted' | 'already current' | 'not installed' | 'changed outside the deployment'> {
+  return inTransaction(client, async () => {
+    const installed = await client.query<{ t: string | null }>(
+      `SELECT to_regclass('dgm.constitution')::text AS t`,
+    );
+    if (installed.rows[0]?.t == null) return 'not installed';
+    const { rows } = await client.query<{ hash: string }>('SELECT hash FROM dgm.constitution FOR UPDATE');
+    const stored = rows[0]?.hash;
+    if (stored === newHash) return 'already current';
+    if (stored !== previousHash) return 'changed outside the deployment';
+    await client.query(
+      'UPDATE dgm.constitution SET hash = $1, updated_at = now(), updated_by = current_user',
+      [newHash],
+    );
+    await new AuditTrail(client, 'migrate', newHash).record({
+      action: 'constitution_change',
+      target: 'dgm.constitution',
+      status: 'succeeded',
+      details: { old_hash: previousHash, new_hash: newHash, source: 'deploy' },
+    });
+    return 'adopted';
+  });
+}
+
 export function createMigratorHandler(deps: MigratorDeps) {
   const env = deps.env ?? process.env;
   const logger: Logger = deps.logger ?? { info() {}, warn() {}, error() {} };
 
-  async function run(targetName: string | undefined, dryRun: boolean, context: Context, retries: number) {
+  async function run(
+    targetName: string | undefined,
+    dryRun: boolean,
+    context: Context,
+    retries: number,
+    previouslyDeployedHash?: string,
+  ) {
     const target = resolveTarget(loadTargets(env), targetName);
     const config = configForTarget(target, env);
     const remaining = context.getRemainingTimeInMillis?.() ?? 300_000;
@@ -95,6 +142,14 @@ export function createMigratorHandler(deps: MigratorDeps) {
       }
     }
     try {
+      if (previouslyDeployedHash && previouslyDeployedHash !== config.constitutionalHash) {
+        const change = await adoptDeployedConstitution(
+          client,
+          previouslyDeployedHash,
+          config.constitutionalHash,
+        );
+        logger.info(`constitution: ${change}`, { target: target.name });
+      }
       const result = await migrate(client, config, { dryRun, logger });
       logger.info(result.message ?? 'migrate done', {
         target: target.name,
@@ -117,7 +172,9 @@ export function createMigratorHandler(deps: MigratorDeps) {
       logger.info('stack deletes the schema resource: the schema and its data are kept', { target });
       return { PhysicalResourceId: event.PhysicalResourceId ?? physicalId, Data: {} };
     }
-    const result: MigrateResult = await run(target, false, context, CONNECT_ATTEMPTS);
+    const previous =
+      event.RequestType === 'Update' ? event.OldResourceProperties?.ConstitutionalHash : undefined;
+    const result: MigrateResult = await run(target, false, context, CONNECT_ATTEMPTS, previous);
     return {
       PhysicalResourceId: physicalId,
       Data: {

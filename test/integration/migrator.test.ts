@@ -14,7 +14,11 @@ let env: Record<string, string>;
 const ctx = (): Context => localContext('migrator', 300);
 
 /** The event CloudFormation sends through the CDK Provider framework. */
-function cfnEvent(requestType: 'Create' | 'Update' | 'Delete', physicalId?: string) {
+function cfnEvent(
+  requestType: 'Create' | 'Update' | 'Delete',
+  physicalId?: string,
+  hashes: { old?: string; new?: string } = {},
+) {
   return {
     RequestType: requestType,
     ServiceToken: 'arn:aws:lambda:eu-west-1:123456789012:function:provider',
@@ -24,7 +28,22 @@ function cfnEvent(requestType: 'Create' | 'Update' | 'Delete', physicalId?: stri
     LogicalResourceId: 'Schema',
     ResourceType: 'Custom::DgmSchema',
     ...(physicalId ? { PhysicalResourceId: physicalId } : {}),
-    ResourceProperties: { ServiceToken: 'x', Target: 'main', MigrationsHash: 'abc' },
+    ResourceProperties: {
+      ServiceToken: 'x',
+      Target: 'main',
+      MigrationsHash: 'abc',
+      ConstitutionalHash: hashes.new,
+    },
+    ...(hashes.old
+      ? {
+          OldResourceProperties: {
+            ServiceToken: 'x',
+            Target: 'main',
+            MigrationsHash: 'abc',
+            ConstitutionalHash: hashes.old,
+          },
+        }
+      : {}),
   };
 }
 
@@ -87,6 +106,55 @@ describe('migrator handler: the schema custom resource', () => {
     await expect(handler(cfnEvent('Update', 'dgm-schema-main'), ctx())).rejects.toBeInstanceOf(
       ConstitutionMismatchError,
     );
+  });
+
+  it('a deploy that changes the configured hash changes the constitution, audited, as a governance event', async () => {
+    const DEFAULT = 'cdd01ef066bc6cf2';
+    const NEXT = 'bbbbbbbbbbbbbbbb';
+    const deployWith = (hash: string) =>
+      createMigratorHandler({
+        secrets: urlSecrets(db.url),
+        env: localLambdaEnv(db.url, parseConfig({ target: 'main', constitutionalHash: hash })),
+        tls: 'disable',
+      });
+    const stored = async () => (await db.client.query('SELECT hash FROM dgm.constitution')).rows[0].hash;
+
+    const out = await deployWith(NEXT)(
+      cfnEvent('Update', 'dgm-schema-main', { old: DEFAULT, new: NEXT }),
+      ctx(),
+    );
+    expect(out).toMatchObject({ Data: { Applied: '0', Message: 'schema is up to date' } });
+    expect(await stored()).toBe(NEXT);
+    const { rows: events } = await db.client.query(
+      `SELECT old_hash, new_hash, source, status FROM dgm.governance_events ORDER BY id DESC LIMIT 1`,
+    );
+    expect(events).toEqual([{ old_hash: DEFAULT, new_hash: NEXT, source: 'update', status: 'pending' }]);
+    const { rows: audit } = await db.client.query(
+      `SELECT job, status, constitutional_hash, details FROM dgm.optimization_audit
+        WHERE action = 'constitution_change' ORDER BY id DESC LIMIT 1`,
+    );
+    expect(audit).toEqual([
+      {
+        job: 'migrate',
+        status: 'succeeded',
+        constitutional_hash: NEXT,
+        details: { old_hash: DEFAULT, new_hash: NEXT, source: 'deploy' },
+      },
+    ]);
+
+    // A deploy whose previous hash is not what the database holds does not touch it: the database was
+    // changed outside the deployment, and migrate refuses.
+    await expect(
+      deployWith('cccccccccccccccc')(
+        cfnEvent('Update', 'dgm-schema-main', { old: DEFAULT, new: 'cccccccccccccccc' }),
+        ctx(),
+      ),
+    ).rejects.toBeInstanceOf(ConstitutionMismatchError);
+    expect(await stored()).toBe(NEXT);
+
+    // And back, so the rest of the file runs on the default hash.
+    await deployWith(DEFAULT)(cfnEvent('Update', 'dgm-schema-main', { old: NEXT, new: DEFAULT }), ctx());
+    expect(await stored()).toBe(DEFAULT);
   });
 
   it('retries an unreachable database on deploy, then fails with a one-line reason', async () => {
