@@ -142,15 +142,24 @@ const RULES: readonly RuleDefinition[] = [
         };
       }
       const threshold = config.monitoring.slowQueryThresholdMs;
-      const slow = st.slowPatterns
-        .filter((p) => p.intervalMeanMs !== null && p.intervalMeanMs > threshold)
+      // Utility statements (ANALYZE, CREATE INDEX, VACUUM: maintenance, ours included) are slow by
+      // nature and are not queries; they are taken out of the count, as far as the snapshot lists them.
+      const seen = new Map<string, StatementSummary>();
+      for (const p of [...st.slowPatterns, ...st.top]) seen.set(p.queryId, p);
+      const slowInInterval = [...seen.values()].filter(
+        (p) => p.intervalMeanMs !== null && p.intervalMeanMs > threshold,
+      );
+      const utility = slowInInterval.filter((p) => p.operation === 'utility').length;
+      const slow = slowInInterval
+        .filter((p) => p.operation !== 'utility')
         .sort((a, b) => (b.intervalMeanMs ?? 0) - (a.intervalMeanMs ?? 0));
-      const n = st.slowStatementsInInterval;
+      const n = Math.max(0, st.slowStatementsInInterval - utility);
       const over = snap.intervalSeconds ? ` over the last ${secs(snap.intervalSeconds)}` : '';
+      const left = utility > 0 ? ` (${utility} slow utility statement(s) such as ANALYZE not counted)` : '';
       const message =
         n === 0
-          ? `No statement averaged above ${threshold} ms${over}`
-          : `${n} statement(s) averaged above ${threshold} ms${over}: ${slow.slice(0, 3).map(slowStatementLine).join('; ')}`;
+          ? `No query averaged above ${threshold} ms${over}${left}`
+          : `${n} statement(s) averaged above ${threshold} ms${over}: ${slow.slice(0, 3).map(slowStatementLine).join('; ')}${left}`;
       return evaluated('slow_queries', [{ rule: 'slow_queries', resource: 'database', value: n, message }]);
     },
   },

@@ -366,6 +366,37 @@ describe('alert rules', () => {
     expect(value('database_unreachable')).toEqual([['database', 0]]);
   });
 
+  it('leaves slow utility statements (ANALYZE, CREATE INDEX) out of slow_queries', () => {
+    const s = snapshot();
+    const analyze = {
+      queryId: '9',
+      calls: 1,
+      meanMs: 6000,
+      intervalCalls: 1,
+      intervalMeanMs: 6000,
+      slow: true,
+      normalized: 'ANALYZE dgm.dgm_archive',
+      operation: 'utility',
+      mainTable: { schema: 'dgm', name: 'dgm_archive' },
+      tables: [],
+    } as unknown as StatementSummary;
+    if (s.statements.available) {
+      s.statements.slowStatementsInInterval = 1;
+      s.statements.slowPatterns = [analyze];
+      s.statements.top = [analyze];
+    }
+    const out = evaluate(s);
+    expect(observations(out.get('slow_queries'))).toEqual([
+      {
+        rule: 'slow_queries',
+        resource: 'database',
+        value: 0,
+        message:
+          'No query averaged above 200 ms over the last 60 s (1 slow utility statement(s) such as ANALYZE not counted)',
+      },
+    ]);
+  });
+
   it('skips figures not measured in this sample, and reports missing sections as UNKNOWN', () => {
     const s = snapshot();
     s.statements = { available: false, reason: 'pg_stat_statements is not installed' };
