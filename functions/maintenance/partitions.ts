@@ -29,7 +29,9 @@ function reasonOf(row: PartitionPlanRow): string {
     row.range_from && row.range_to ? `[${row.range_from.toISOString()}, ${row.range_to.toISOString()})` : '';
   switch (row.action) {
     case 'create':
-      return `partition for ${range}${Number(row.rows_to_move) > 0 ? `, ${row.rows_to_move} rows waiting in the default partition` : ''}`;
+      return (row.partitions?.length ?? 1) > 1
+        ? `${row.partitions?.length} empty partitions within ${range}`
+        : `partition for ${range}${Number(row.rows_to_move) > 0 ? `, ${row.rows_to_move} rows waiting in the default partition` : ''}`;
     case 'create_subpartition':
       return `${row.note ?? 'list sub-partition'}${Number(row.rows_to_move) > 0 ? `, ${row.rows_to_move} rows waiting in its default` : ''}`;
     case 'drop':
@@ -48,8 +50,8 @@ export function partitionActions(rows: PartitionPlanRow[]): MaintenanceAction[] 
     task: 'partitions',
     kind: KIND[row.action],
     target:
-      row.action === 'create' || row.action === 'create_subpartition'
-        ? (row.partitions?.[0] ?? row.parent_table)
+      (row.action === 'create' || row.action === 'create_subpartition') && row.partitions?.length === 1
+        ? row.partitions[0]!
         : row.parent_table,
     reason: reasonOf(row),
     statements: row.statements,

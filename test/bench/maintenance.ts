@@ -183,6 +183,16 @@ async function timeOurs(url: string): Promise<Outcome & { failed: number; rowsMo
     const t0 = performance.now();
     const result = await maintain(c, config, { task: 'partitions', logger: silentLogger });
     const seconds = (performance.now() - t0) / 1000;
+    const byKind = new Map<string, [number, number]>();
+    for (const a of result.actions) {
+      const [n, ms] = byKind.get(a.kind) ?? [0, 0];
+      byKind.set(a.kind, [n + 1, ms + a.durationMs]);
+    }
+    const inActions = result.actions.reduce((t, a) => t + a.durationMs, 0);
+    log(
+      `  ours: ${[...byKind].map(([k, [n, ms]]) => `${k} ${n}x ${(ms / 1000).toFixed(2)} s`).join(', ')}; ` +
+        `planning, audit and round trips ${(seconds - inActions / 1000).toFixed(2)} s`,
+    );
     return {
       ...outcome(seconds, before, await partitionSet(c)),
       failed: result.summary.failed,

@@ -146,8 +146,9 @@ BEGIN
 END $$;
 
 -- The plan: one row per step; each step's statements run in one transaction, in order, and each step
--- stands alone (a failed step leaves the earlier ones done). Actions: create (a time partition, with its
--- list sub-partitions, rows waiting in the default partition moved into it), create_subpartition (a
+-- stands alone (a failed step leaves the earlier ones done). Actions: create (time partitions with their
+-- list sub-partitions: one with rows waiting in the default partition in a step of its own, the rows moved
+-- into it; empty ones up to 24 per step, so the parent is locked and a commit made once), create_subpartition (a
 -- configured list value missing under an existing time partition), drop / detach (retention, oldest
 -- first, one step per parent), analyze (the parent after changes, or when its statistics are stale),
 -- invalid (a registration that cannot be maintained; note says why; no statements).
@@ -193,6 +194,14 @@ DECLARE
   leaf text;
   leaf_names text[];
   stmts text[];
+  made text[];
+  attached text[];
+  lock_stmts text[];
+  batch_made text[];
+  batch_attached text[];
+  batch_names text[];
+  batch_from timestamptz;
+  batch_to timestamptz;
   moving bigint;
   retention interval;
   cutoff timestamptz;
@@ -300,6 +309,17 @@ BEGIN
         UNION ALL
         SELECT unnest(d_periods)
       ) s;
+      IF default_rel IS NOT NULL THEN
+        -- Writers through the parent wait here for the few milliseconds of move and attach: an insert
+        -- routed to the default with the old partition map would otherwise fail the default's new
+        -- constraint once the attach commits. Readers are not blocked by SHARE. The default is locked
+        -- next, so no row for these ranges can arrive there between the move and the attach's check.
+        lock_stmts := ARRAY[format('LOCK TABLE ONLY %s IN SHARE MODE', qparent),
+                            format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', default_rel)];
+      ELSE
+        lock_stmts := ARRAY[format('LOCK TABLE ONLY %s IN SHARE UPDATE EXCLUSIVE MODE', qparent)];
+      END IF;
+      batch_made := '{}'; batch_attached := '{}'; batch_names := '{}'; batch_from := NULL; batch_to := NULL;
       FOREACH period IN ARRAY periods LOOP
         period_end := period + cfg.partition_interval;
         moving := coalesce((SELECT d_counts[k] FROM generate_subscripts(d_periods, 1) k WHERE d_periods[k] = period), 0);
@@ -321,53 +341,73 @@ BEGIN
         child := dgm.partition_free_name(nsp, rel, dgm.partition_suffix(period, cfg.partition_interval), taken);
         taken := taken || child;
         qchild := format('%I.%I', nsp, child);
-        stmts := ARRAY[format('CREATE TABLE %s (LIKE %s INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED '
-                              'INCLUDING STORAGE INCLUDING COMMENTS INCLUDING COMPRESSION INCLUDING STATISTICS)%s',
-                              qchild, qparent,
-                              CASE WHEN cfg.sub_partition_column IS NULL THEN coalesce(with_opts, '')
-                                   ELSE format(' PARTITION BY LIST (%I)', cfg.sub_partition_column) END)];
+        -- Built in two parts: creating the table touches nothing anyone uses; moving rows and attaching
+        -- are what must be brief.
+        made := ARRAY[format('CREATE TABLE %s (LIKE %s INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED '
+                             'INCLUDING STORAGE INCLUDING COMMENTS INCLUDING COMPRESSION INCLUDING STATISTICS)%s',
+                             qchild, qparent,
+                             CASE WHEN cfg.sub_partition_column IS NULL THEN coalesce(with_opts, '')
+                                  ELSE format(' PARTITION BY LIST (%I)', cfg.sub_partition_column) END)];
         IF cfg.sub_partition_column IS NOT NULL THEN
           leaf_names := '{}';
           FOREACH v IN ARRAY cfg.sub_partition_values LOOP
             leaf := dgm.partition_free_name(nsp, child, dgm.list_value_suffix(v), taken || leaf_names);
             leaf_names := leaf_names || leaf;
-            stmts := stmts || format('CREATE TABLE %I.%I PARTITION OF %s FOR VALUES IN (%L)%s',
-                                     nsp, leaf, qchild, v, coalesce(with_opts, ''));
+            made := made || format('CREATE TABLE %I.%I PARTITION OF %s FOR VALUES IN (%L)%s',
+                                   nsp, leaf, qchild, v, coalesce(with_opts, ''));
           END LOOP;
           leaf := dgm.partition_free_name(nsp, child, '_default', taken || leaf_names);
           leaf_names := leaf_names || leaf;
-          stmts := stmts || format('CREATE TABLE %I.%I PARTITION OF %s DEFAULT%s', nsp, leaf, qchild, coalesce(with_opts, ''));
+          made := made || format('CREATE TABLE %I.%I PARTITION OF %s DEFAULT%s', nsp, leaf, qchild, coalesce(with_opts, ''));
           taken := taken || leaf_names;
         END IF;
         FOR i IN 1 .. coalesce(cardinality(stat_cols), 0) LOOP
-          stmts := stmts || format('ALTER TABLE %s ALTER COLUMN %I SET STATISTICS %s', qchild, stat_cols[i], stat_targets[i]);
+          made := made || format('ALTER TABLE %s ALTER COLUMN %I SET STATISTICS %s', qchild, stat_cols[i], stat_targets[i]);
         END LOOP;
+        attached := '{}';
         IF default_rel IS NOT NULL THEN
-          -- Writers through the parent wait here for the few milliseconds of move and attach: an insert
-          -- routed to the default with the old partition map would otherwise fail the default's new
-          -- constraint once the attach commits. Readers are not blocked by SHARE. The default is locked
-          -- next, so no row for this range can arrive there between the move and the attach's check.
-          stmts := stmts || format('LOCK TABLE ONLY %s IN SHARE MODE', qparent)
-                         || format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', default_rel);
           -- Always moved, not only when rows were counted: rows may arrive between planning and execution.
-          stmts := stmts || format('WITH moved AS (DELETE FROM %s WHERE %I >= %s AND %I < %s RETURNING %s) '
-                                   'INSERT INTO %s (%s) SELECT %s FROM moved',
-                                   default_rel, cfg.control_column, dgm.partition_bound_literal(period, col_type),
-                                   cfg.control_column, dgm.partition_bound_literal(period_end, col_type), cols,
-                                   qchild, cols, cols);
-        ELSE
-          stmts := stmts || format('LOCK TABLE ONLY %s IN SHARE UPDATE EXCLUSIVE MODE', qparent);
+          attached := attached || format('WITH moved AS (DELETE FROM %s WHERE %I >= %s AND %I < %s RETURNING %s) '
+                                         'INSERT INTO %s (%s) SELECT %s FROM moved',
+                                         default_rel, cfg.control_column, dgm.partition_bound_literal(period, col_type),
+                                         cfg.control_column, dgm.partition_bound_literal(period_end, col_type), cols,
+                                         qchild, cols, cols);
         END IF;
         -- ATTACH takes SHARE UPDATE EXCLUSIVE on the parent (not ACCESS EXCLUSIVE as CREATE ... PARTITION OF
         -- would) and builds the parent's indexes on the child.
-        stmts := stmts || format('ALTER TABLE %s ATTACH PARTITION %s FOR VALUES FROM (%s) TO (%s)', qparent, qchild,
-                                 dgm.partition_bound_literal(period, col_type), dgm.partition_bound_literal(period_end, col_type));
-        n := n + 1; changed := true;
-        step := n; action := 'create'; partitions := ARRAY[qchild];
-        range_from := period; range_to := period_end; rows_to_move := moving; statements := stmts; note := NULL;
-        RETURN NEXT;
+        attached := attached || format('ALTER TABLE %s ATTACH PARTITION %s FOR VALUES FROM (%s) TO (%s)', qparent, qchild,
+                                       dgm.partition_bound_literal(period, col_type), dgm.partition_bound_literal(period_end, col_type));
+        changed := true;
         p_names := p_names || child; p_from_a := p_from_a || period; p_to_a := p_to_a || period_end;
+        IF moving > 0 THEN
+          -- Rows to move: a step of its own, so writers wait only for this one move.
+          n := n + 1;
+          step := n; action := 'create'; partitions := ARRAY[qchild];
+          range_from := period; range_to := period_end; rows_to_move := moving;
+          statements := made || lock_stmts || attached; note := NULL;
+          RETURN NEXT;
+        ELSE
+          -- Empty partitions (premake) are made together: one lock of the parent and one commit for many.
+          batch_made := batch_made || made; batch_attached := batch_attached || attached;
+          batch_names := batch_names || qchild;
+          batch_from := least(batch_from, period); batch_to := greatest(batch_to, period_end);
+        END IF;
+        IF cardinality(batch_names) >= 24 THEN
+          n := n + 1;
+          step := n; action := 'create'; partitions := batch_names;
+          range_from := batch_from; range_to := batch_to; rows_to_move := 0;
+          statements := batch_made || lock_stmts || batch_attached; note := NULL;
+          RETURN NEXT;
+          batch_made := '{}'; batch_attached := '{}'; batch_names := '{}'; batch_from := NULL; batch_to := NULL;
+        END IF;
       END LOOP;
+      IF cardinality(batch_names) > 0 THEN
+        n := n + 1;
+        step := n; action := 'create'; partitions := batch_names;
+        range_from := batch_from; range_to := batch_to; rows_to_move := 0;
+        statements := batch_made || lock_stmts || batch_attached; note := NULL;
+        RETURN NEXT;
+      END IF;
 
       -- Existing time partitions list-partitioned by the configured column get the values they lack.
       IF cfg.sub_partition_column IS NOT NULL THEN
