@@ -3,25 +3,18 @@ import type { AuditTrail } from '../compliance/audit.ts';
 import type { ConstitutionalCompliance } from '../compliance/constitution.ts';
 import { beginMutatingRun, readOnlyCompliance } from '../compliance/guard.ts';
 import type { RuntimeConfig } from '../config.ts';
-import { quoteQualified } from '../db/identifiers.ts';
 import { ADVISORY_LOCKS, withAdvisoryLock } from '../db/locks.ts';
 import {
   type Advice,
   adviseIndexes,
-  explainTargetOf,
   type IndexRecommendation,
   type RejectedCandidate,
   type StatementVerdict,
 } from '../optimizer/advisor.ts';
 import {
-  type BuildOutcome,
   ddlOptions,
   dropAutoIndex,
-  executeBuild,
   type IndexBuildPlan,
-  indexTreeNames,
-  judgeBuild,
-  type LatencyComparison,
   planIndexBuilds,
   readPartitionTrees,
   type TableWorkloadMix,
@@ -34,10 +27,9 @@ import {
   storeBaseline,
 } from '../optimizer/baselines.ts';
 import { completeGovernanceEvents } from '../optimizer/governance-events.ts';
-import { executableInstance, type LatencyMeasurement, measureLatency } from '../optimizer/measure.ts';
-import { withExplainer } from '../optimizer/planner.ts';
 import { type ReviewDecision, reviewAutoIndexes } from '../optimizer/review.ts';
 import { readSettingsFacts, recommendSettings, type SettingRecommendation } from '../optimizer/settings.ts';
+import { type AppliedAction, applyIndexPlan } from '../optimizer/verify.ts';
 import {
   captureQuerySamples,
   collectWorkload,
@@ -76,14 +68,7 @@ export interface DropRecommendation {
 
 export type Recommendation = PublicIndexRecommendation | SettingRecommendation | DropRecommendation;
 
-export interface OptimizeAction {
-  action: 'create_index' | 'drop_index' | 'verify_index';
-  target: string;
-  status: 'succeeded' | 'failed' | 'skipped';
-  durationMs?: number;
-  detail?: string;
-  sql?: string[];
-}
+export type OptimizeAction = AppliedAction;
 
 export interface OptimizeResult extends JobResult {
   job: 'optimize';
@@ -121,7 +106,7 @@ function publicRecommendation(r: IndexRecommendation): PublicIndexRecommendation
   return rest;
 }
 
-/** Reads and writes per table in the workload, by statement calls. */
+/** Statement calls reading and writing each table, from the workload. */
 function workloadMix(workload: Workload): Map<number, TableWorkloadMix> {
   const mix = new Map<number, TableWorkloadMix>();
   for (const s of workload.statements) {
@@ -302,114 +287,19 @@ export async function optimizeDatabase(
         trees,
       });
 
-      const verification: OptimizeResult['verification'] = [];
+      let verification: OptimizeResult['verification'] = [];
       let failed = 0;
       if (apply && !dryRun && audit && plan.steps.length > 0) {
-        const ddl = ddlOptions(config.maintenance);
-        // Latency before any build, for the statements each index is meant for.
-        const byId = new Map(workload.statements.map((s) => [s.id, s]));
-        const beforeMs = new Map<string, LatencyMeasurement>();
-        const instances = new Map<string, Awaited<ReturnType<typeof executableInstance>>>();
-        for (const step of plan.steps) {
-          for (const st of step.recommendation.statements) {
-            if (instances.has(st.id)) continue;
-            const s = byId.get(st.id);
-            const inst = s ? await executableInstance(client, s) : undefined;
-            instances.set(st.id, inst);
-            if (inst) beforeMs.set(st.id, await measureLatency(client, inst, opt.verifyRuns));
-          }
-        }
-        const outcomes: BuildOutcome[] = [];
-        for (const step of plan.steps) {
-          logger?.info(`optimize: creating ${step.name} on ${step.table}`);
-          const out = await executeBuild(client, step, {
-            audit,
-            ddl,
-            target: config.target,
-            hash: config.constitutionalHash,
-            logger,
-          });
-          outcomes.push(out);
-          actions.push({
-            action: 'create_index',
-            target: `${step.schema}.${step.name}`,
-            status: out.status === 'created' ? 'succeeded' : 'failed',
-            durationMs: out.durationMs,
-            detail: out.error ?? `${out.bytes} bytes${out.retries ? `, ${out.retries} lock retries` : ''}`,
-            sql: step.statements.map((s) => s.sql),
-          });
-          if (out.status === 'failed') failed++;
-        }
-        // Verify each created index: in the plans of its statements, and measurably faster.
-        for (const [i, step] of plan.steps.entries()) {
-          const out = outcomes[i]!;
-          if (out.status !== 'created') continue;
-          const qualified = `${step.schema}.${step.name}`;
-          const names = await indexTreeNames(client, quoteQualified(step.schema, step.name));
-          const usedBy: string[] = [];
-          await withExplainer(client, { statementTimeoutMs: opt.evaluationTimeoutMs }, async (ex) => {
-            for (const st of step.recommendation.statements) {
-              const s = byId.get(st.id);
-              if (!s) continue;
-              const r = await ex.explain(explainTargetOf(s));
-              if (r.indexes.some((n) => names.includes(n))) usedBy.push(s.name ?? st.id);
-            }
-          });
-          const latency: LatencyComparison[] = [];
-          for (const st of step.recommendation.statements) {
-            const inst = instances.get(st.id);
-            const before = beforeMs.get(st.id);
-            if (!inst || !before || !Number.isFinite(before.medianMs)) continue;
-            const after = await measureLatency(client, inst, opt.verifyRuns);
-            if (!Number.isFinite(after.medianMs)) continue;
-            latency.push({
-              id: st.id,
-              name: st.name,
-              before_ms: before.medianMs,
-              after_ms: after.medianMs,
-              improvement:
-                before.medianMs > 0
-                  ? Math.round((1 - after.medianMs / before.medianMs) * 10_000) / 10_000
-                  : 0,
-            });
-          }
-          const verdict = judgeBuild(usedBy, latency, opt.minLatencyImprovement);
-          verification.push({ index: qualified, ...verdict });
-          await client.query(`UPDATE dgm.auto_indexes SET verification = $2 WHERE id = $1`, [
-            out.registryId,
-            JSON.stringify(verdict),
-          ]);
-          await audit.record({
-            action: 'verify_index',
-            target: qualified,
-            status: 'succeeded',
-            details: { verdict: verdict.verdict, reason: verdict.reason, latency, used_by: usedBy },
-          });
-          actions.push({
-            action: 'verify_index',
-            target: qualified,
-            status: 'succeeded',
-            detail: `${verdict.verdict}: ${verdict.reason}`,
-          });
-          if (verdict.verdict === 'drop') {
-            const dropped = await dropAutoIndex(
-              client,
-              { id: out.registryId, index_schema: step.schema, index_name: step.name },
-              verdict.plan_uses ? 'no_benefit' : 'not_used_by_plans',
-              verdict.reason,
-              { audit, ddl },
-            );
-            actions.push({
-              action: 'drop_index',
-              target: qualified,
-              status: dropped.status === 'dropped' ? 'succeeded' : 'failed',
-              detail: dropped.error ?? verdict.reason,
-              sql: [dropped.sql],
-            });
-          } else {
-            changes.push({ action: 'create_index', index: qualified, table: step.table });
-          }
-        }
+        const applied = await applyIndexPlan(client, plan, {
+          audit,
+          config,
+          statements: new Map(workload.statements.map((s) => [s.id, s])),
+          logger,
+        });
+        actions.push(...applied.actions);
+        changes.push(...applied.changes);
+        verification = applied.verification;
+        failed = applied.failed;
       }
 
       let endBaseline: number | undefined;

@@ -54,6 +54,7 @@ export interface IndexBuildPlan {
   skipped: Array<{ name: string; table: string; reason: string }>;
 }
 
+/** Statement calls that read and that write a table, in the workload (pg_stat_statements). */
 export interface TableWorkloadMix {
   readCalls: number;
   writeCalls: number;
@@ -145,6 +146,7 @@ export interface PlanInputs {
   config: OptimizationConfig;
   /** Live auto-created indexes per table oid. */
   existingPerTable: Map<number, number>;
+  /** Reads and writes per table oid, from the workload's statement calls. */
   mix: Map<number, TableWorkloadMix>;
   trees: Map<number, PartitionNode[]>;
 }
@@ -162,8 +164,9 @@ export function planIndexBuilds(inputs: PlanInputs): IndexBuildPlan {
   for (const r of ordered) {
     const t = r.candidate.table;
     const skip = (reason: string) => skipped.push({ name: r.name, table: r.table, reason });
+    // Every index costs every write: a table written more often than it is read gets none automatically.
     const mix = inputs.mix.get(t.oid);
-    if (mix && mix.writeCalls > config.writeHeavyRatio * Math.max(mix.readCalls, 0)) {
+    if (mix && mix.writeCalls > config.writeHeavyRatio * mix.readCalls) {
       skip(
         `write-heavy table: ${Math.round(mix.writeCalls)} write calls against ${Math.round(mix.readCalls)} reads (writeHeavyRatio ${config.writeHeavyRatio})`,
       );

@@ -1,0 +1,166 @@
+import type pg from 'pg';
+import type { AuditTrail } from '../compliance/audit.ts';
+import type { RuntimeConfig } from '../config.ts';
+import { quoteQualified } from '../db/identifiers.ts';
+import type { Logger } from '../ports.ts';
+import { explainTargetOf } from './advisor.ts';
+import {
+  type BuildOutcome,
+  ddlOptions,
+  dropAutoIndex,
+  executeBuild,
+  type IndexBuildPlan,
+  indexTreeNames,
+  judgeBuild,
+  type LatencyComparison,
+  type VerificationResult,
+} from './apply.ts';
+import {
+  type ExecutableInstance,
+  executableInstance,
+  type LatencyMeasurement,
+  measureLatency,
+} from './measure.ts';
+import { withExplainer } from './planner.ts';
+import type { WorkloadStatement } from './workload.ts';
+
+export interface AppliedAction {
+  action: 'create_index' | 'drop_index' | 'verify_index';
+  target: string;
+  status: 'succeeded' | 'failed' | 'skipped';
+  durationMs?: number;
+  detail?: string;
+  sql?: string[];
+}
+
+export interface ApplyOutcome {
+  actions: AppliedAction[];
+  verification: Array<{ index: string } & VerificationResult>;
+  /** What changed for good: the indexes kept (the change point improvement is measured around). */
+  changes: Array<Record<string, unknown>>;
+  failed: number;
+}
+
+/**
+ * Executes a build plan and checks every index it created: latency of its statements is measured
+ * before any build and after, the plans must use it, and one that brings no measured benefit (or that
+ * no plan uses) is dropped again. Every step is audited.
+ */
+export async function applyIndexPlan(
+  client: pg.Client,
+  plan: IndexBuildPlan,
+  ctx: {
+    audit: AuditTrail;
+    config: RuntimeConfig;
+    statements: Map<string, WorkloadStatement>;
+    logger?: Logger;
+  },
+): Promise<ApplyOutcome> {
+  const { audit, config, logger } = ctx;
+  const opt = config.optimization;
+  const ddl = ddlOptions(config.maintenance);
+  const out: ApplyOutcome = { actions: [], verification: [], changes: [], failed: 0 };
+
+  // Latency before any build, for the statements each index is meant for.
+  const before = new Map<string, LatencyMeasurement>();
+  const instances = new Map<string, ExecutableInstance | undefined>();
+  for (const step of plan.steps) {
+    for (const st of step.recommendation.statements) {
+      if (instances.has(st.id)) continue;
+      const s = ctx.statements.get(st.id);
+      const inst = s ? await executableInstance(client, s) : undefined;
+      instances.set(st.id, inst);
+      if (inst) before.set(st.id, await measureLatency(client, inst, opt.verifyRuns));
+    }
+  }
+
+  const outcomes: BuildOutcome[] = [];
+  for (const step of plan.steps) {
+    logger?.info(`optimize: creating ${step.name} on ${step.table}`);
+    const built = await executeBuild(client, step, {
+      audit,
+      ddl,
+      target: config.target,
+      hash: config.constitutionalHash,
+      logger,
+    });
+    outcomes.push(built);
+    out.actions.push({
+      action: 'create_index',
+      target: `${step.schema}.${step.name}`,
+      status: built.status === 'created' ? 'succeeded' : 'failed',
+      durationMs: built.durationMs,
+      detail: built.error ?? `${built.bytes} bytes${built.retries ? `, ${built.retries} lock retries` : ''}`,
+      sql: step.statements.map((s) => s.sql),
+    });
+    if (built.status === 'failed') out.failed++;
+  }
+
+  for (const [i, step] of plan.steps.entries()) {
+    const built = outcomes[i]!;
+    if (built.status !== 'created') continue;
+    const qualified = `${step.schema}.${step.name}`;
+    const names = await indexTreeNames(client, quoteQualified(step.schema, step.name));
+    const usedBy: string[] = [];
+    await withExplainer(client, { statementTimeoutMs: opt.evaluationTimeoutMs }, async (ex) => {
+      for (const st of step.recommendation.statements) {
+        const s = ctx.statements.get(st.id);
+        if (!s) continue;
+        const r = await ex.explain(explainTargetOf(s));
+        if (r.indexes.some((n) => names.includes(n))) usedBy.push(s.name ?? st.id);
+      }
+    });
+    const latency: LatencyComparison[] = [];
+    for (const st of step.recommendation.statements) {
+      const inst = instances.get(st.id);
+      const b = before.get(st.id);
+      if (!inst || !b || !Number.isFinite(b.medianMs)) continue;
+      const a = await measureLatency(client, inst, opt.verifyRuns);
+      if (!Number.isFinite(a.medianMs)) continue;
+      latency.push({
+        id: st.id,
+        name: st.name,
+        before_ms: b.medianMs,
+        after_ms: a.medianMs,
+        improvement: b.medianMs > 0 ? Math.round((1 - a.medianMs / b.medianMs) * 10_000) / 10_000 : 0,
+      });
+    }
+    const verdict = judgeBuild(usedBy, latency, opt.minLatencyImprovement);
+    out.verification.push({ index: qualified, ...verdict });
+    await client.query('UPDATE dgm.auto_indexes SET verification = $2 WHERE id = $1', [
+      built.registryId,
+      JSON.stringify(verdict),
+    ]);
+    await audit.record({
+      action: 'verify_index',
+      target: qualified,
+      status: 'succeeded',
+      details: { verdict: verdict.verdict, reason: verdict.reason, latency, used_by: usedBy },
+    });
+    out.actions.push({
+      action: 'verify_index',
+      target: qualified,
+      status: 'succeeded',
+      detail: `${verdict.verdict}: ${verdict.reason}`,
+    });
+    if (verdict.verdict === 'drop') {
+      const dropped = await dropAutoIndex(
+        client,
+        { id: built.registryId, index_schema: step.schema, index_name: step.name },
+        verdict.plan_uses ? 'no_benefit' : 'not_used_by_plans',
+        verdict.reason,
+        { audit, ddl },
+      );
+      out.actions.push({
+        action: 'drop_index',
+        target: qualified,
+        status: dropped.status === 'dropped' ? 'succeeded' : 'failed',
+        detail: dropped.error ?? verdict.reason,
+        sql: [dropped.sql],
+      });
+    } else {
+      out.changes.push({ action: 'create_index', index: qualified, table: step.table });
+    }
+  }
+  return out;
+}
