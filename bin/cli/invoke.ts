@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Context } from 'aws-lambda';
+import type pg from 'pg';
 import { ConsoleMetricSink } from '../../functions/adapters/local/console-metric-sink.ts';
 import { ConsoleNotifier } from '../../functions/adapters/local/console-notifier.ts';
 import { lambdaTimeoutsFor, type RuntimeConfig } from '../../functions/config.ts';
@@ -12,7 +13,7 @@ import { createSamplerHandler } from '../../functions/handlers/sampler.ts';
 import { createSlackNotifierHandler } from '../../functions/handlers/slack-notifier.ts';
 import type { Logger } from '../../functions/ports.ts';
 import { localAlertDeps } from './alerts.ts';
-import type { Command, CommandContext } from './types.ts';
+import type { Command, CommandContext, DemoContext } from './types.ts';
 
 /**
  * `dgm-db-ops invoke <function> --event <json>`: builds the same handler the Lambda runs, with local
@@ -129,7 +130,10 @@ async function buildDatabaseHandler(
   url: string,
   config: RuntimeConfig,
   logger: Logger,
+  options: { quiet?: boolean } = {},
 ): Promise<LocalInvocation> {
+  const sink = () => new ConsoleMetricSink(options.quiet ? null : undefined);
+  const notifier = () => new ConsoleNotifier(options.quiet ? () => {} : undefined);
   const env = localLambdaEnv(url, config);
   const secrets = urlSecrets(url);
   const tls = tlsForUrl(url);
@@ -145,8 +149,8 @@ async function buildDatabaseHandler(
           env,
           logger,
           tls,
-          sink: new ConsoleMetricSink(),
-          alerts: localAlertDeps(),
+          sink: sink(),
+          alerts: { ...localAlertDeps(), notifier: notifier() },
         }) as LocalHandler,
         timeoutSeconds: timeouts.samplerSeconds,
       };
@@ -157,8 +161,8 @@ async function buildDatabaseHandler(
           env,
           logger,
           tls,
-          metrics: () => new ConsoleMetricSink(),
-          notifier: new ConsoleNotifier(),
+          metrics: () => sink(),
+          notifier: notifier(),
         }) as LocalHandler,
         timeoutSeconds: timeouts.maintainerSeconds,
       };
@@ -213,3 +217,46 @@ export const invokeCommand: Command = {
     return { result, text: JSON.stringify(result, null, 2), exitCode: failed(result) ? 1 : 0 };
   },
 };
+
+/** The URL of a connected client (the demo's embedded database). */
+function urlOfClient(client: pg.Client): string {
+  const u = new URL('postgres://placeholder');
+  u.hostname = client.host;
+  u.port = String(client.port);
+  u.pathname = `/${encodeURIComponent(client.database ?? 'postgres')}`;
+  u.username = encodeURIComponent(client.user ?? 'postgres');
+  if (typeof client.password === 'string') u.password = encodeURIComponent(client.password);
+  return u.toString();
+}
+
+/**
+ * The demo's step: the Lambda handlers run locally with the events the schedules send, against the
+ * demo database, exactly as `dgm-db-ops invoke` runs them.
+ */
+export async function demoInvoke(client: pg.Client, ctx: DemoContext): Promise<string> {
+  const url = urlOfClient(client);
+  const events: Array<[Exclude<FunctionName, 'slack-notifier'>, Record<string, unknown>]> = [
+    ['migrator', { task: 'migrate', dryRun: true }],
+    ['sampler', { task: 'sample', reason: 'schedule' }],
+    ['maintainer', { task: 'partitions', dryRun: true, reason: 'schedule' }],
+  ];
+  const lines = [
+    'The Lambda handlers, run locally with the events their schedules send (dgm-db-ops invoke):',
+  ];
+  for (const [fn, event] of events) {
+    const { handler, timeoutSeconds } = await buildDatabaseHandler(fn, url, ctx.config, ctx.logger, {
+      quiet: true,
+    });
+    const result = (await handler(event, localContext(fn, timeoutSeconds))) as {
+      status?: string;
+      message?: string;
+    };
+    lines.push(
+      `  ${fn.padEnd(11)}${JSON.stringify(event).padEnd(58)}${result.status}: ${result.message ?? ''}`,
+    );
+  }
+  lines.push(
+    'In AWS: aws lambda invoke --function-name <stack output Sampler<target>> --cli-binary-format raw-in-base64-out --payload \'{"task":"sample"}\' out.json',
+  );
+  return lines.join('\n');
+}

@@ -1,11 +1,14 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { demoInvoke } from '../../bin/cli/invoke.ts';
+import { parseConfig } from '../../functions/config.ts';
 import { renderSnsPublish } from '../../functions/monitor/alert-render.ts';
+import { silentLogger } from '../../functions/ports.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 
 const CLI = join(import.meta.dirname, '../../bin/dgm-db-ops.mjs');
@@ -32,6 +35,32 @@ beforeAll(async () => {
   db = await createTestDatabase();
 });
 afterAll(async () => db?.drop());
+
+describe('the demo step', () => {
+  it('runs the migrator, sampler and maintainer handlers on the demo database with their scheduled events', async () => {
+    // A target name of its own: the sampler's alert state goes to .dgm-db-ops/alerts in the working directory.
+    const config = parseConfig({ target: `invoke-demo-${process.pid}` });
+    try {
+      const text = await demoInvoke(db.client, { config, logger: silentLogger });
+      const lines = text.split('\n');
+      expect(lines[0]).toMatch(/^The Lambda handlers, run locally/);
+      expect(lines[1]).toMatch(
+        /^ {2}migrator +\{"task":"migrate","dryRun":true\} +planned: 0 migration\(s\) pending$/,
+      );
+      expect(lines[2]).toMatch(
+        /^ {2}sampler +\{"task":"sample","reason":"schedule"\} +succeeded: sampled in /,
+      );
+      expect(lines[3]).toMatch(
+        /^ {2}maintainer +\{"task":"partitions","dryRun":true,"reason":"schedule"\} +planned: /,
+      );
+      expect(lines[4]).toMatch(/^In AWS: aws lambda invoke /);
+    } finally {
+      rmSync(join('.dgm-db-ops', 'alerts', `${encodeURIComponent(`alerts#${config.target}`)}.json`), {
+        force: true,
+      });
+    }
+  });
+});
 
 describe('dgm-db-ops invoke: the Lambda handlers, run locally', () => {
   it('sampler: one JSON document on stdout, the metrics on stderr', async () => {
