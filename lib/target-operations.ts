@@ -1,7 +1,15 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type CfnElement, CustomResource, Duration, Stack, TimeZone, Validations } from 'aws-cdk-lib';
+import {
+  type CfnElement,
+  CustomResource,
+  Duration,
+  RemovalPolicy,
+  Stack,
+  TimeZone,
+  Validations,
+} from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -251,7 +259,10 @@ export class TargetOperations extends Construct {
     // The schema is installed (or upgraded) on every deploy that changes a migration.
     this.schemaProvider = new Provider(this, 'SchemaProvider', {
       onEventHandler: this.migrator.fn,
-      logGroup: new LogGroup(this, 'SchemaProviderLogs', { retention: props.logRetention }),
+      logGroup: new LogGroup(this, 'SchemaProviderLogs', {
+        retention: props.logRetention,
+        removalPolicy: RemovalPolicy.DESTROY,
+      }),
     });
     this.schema = new CustomResource(this, 'Schema', {
       serviceToken: this.schemaProvider.serviceToken,
