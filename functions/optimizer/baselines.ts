@@ -233,6 +233,22 @@ function toFigures(stats: Map<string, StatementStat>): Map<string, WindowFigures
 const sameReset = (a: Date | null, b: Date | null) => (a?.getTime() ?? null) === (b?.getTime() ?? null);
 
 /**
+ * Where the "before" window of a change starts: the previous change (an optimize run that created or
+ * dropped indexes) or an explicit baseline, whichever is later; undefined means since the stats reset.
+ * Runs in between that changed nothing do not cut the window short.
+ */
+export function beforeWindowStart(all: StoredBaseline[], start: StoredBaseline): StoredBaseline | undefined {
+  return [...all]
+    .reverse()
+    .find(
+      (b) =>
+        b.takenAt < start.takenAt &&
+        sameReset(b.statsReset, start.statsReset) &&
+        (b.kind === 'baseline' || (b.kind === 'optimize_end' && b.changes.length > 0)),
+    );
+}
+
+/**
  * The improvement since the latest change: the window from the end of the run that changed something
  * to now, against the window that ended when that run started (from the snapshot before it, or the
  * stats reset). Measured, never assumed: with no such change, or a stats reset in between, it says why.
@@ -262,9 +278,7 @@ export async function measureImprovement(
       per_query: [],
     };
   }
-  const prior = [...all]
-    .reverse()
-    .find((b) => b.takenAt < start.takenAt && sameReset(b.statsReset, start.statsReset));
+  const prior = beforeWindowStart(all, start);
   const [startQ, changeQ, priorQ] = await Promise.all([
     baselineQueries(client, start.id),
     baselineQueries(client, change.id),

@@ -1,7 +1,13 @@
 import type pg from 'pg';
 import type { OptimizationConfig } from '../config.ts';
 import { quoteQualified } from '../db/identifiers.ts';
-import { baselineQueries, listBaselines, type WindowFigures, windowOf } from './baselines.ts';
+import {
+  baselineQueries,
+  beforeWindowStart,
+  listBaselines,
+  type WindowFigures,
+  windowOf,
+} from './baselines.ts';
 import type { StatsSnapshot } from './workload.ts';
 
 /**
@@ -215,7 +221,7 @@ export async function reviewAutoIndexes(
       now.available &&
       end.statsReset?.getTime() === now.statsReset?.getTime()
     ) {
-      const prior = [...baselines].reverse().find((b) => b.takenAt < start.takenAt);
+      const prior = beforeWindowStart(baselines, start);
       const [startQ, endQ, priorQ] = [
         await baselineQueries(client, start.id),
         await baselineQueries(client, end.id),
