@@ -66,9 +66,12 @@ afterAll(async () => db?.drop());
 describe('index advisor', () => {
   it("proposes the design's composite, partial and GIN indexes from the reference mix", async () => {
     const { workload, advice } = await advise(db.client);
-    expect(workload.statements.filter((s) => s.example).map((s) => s.name).sort()).toEqual(
-      REFERENCE_QUERIES.map((q) => q.name).sort(),
-    );
+    expect(
+      workload.statements
+        .filter((s) => s.example)
+        .map((s) => s.name)
+        .sort(),
+    ).toEqual(REFERENCE_QUERIES.map((q) => q.name).sort());
     const server = testServer().label;
     expect(advice.hypopgAvailable).toBe(server === 'pg15');
     expect(advice.method).toBe(server === 'pg15' ? 'mixed' : 'real_build');
@@ -90,7 +93,8 @@ describe('index advisor', () => {
       expect(r.costReduction).toBeGreaterThanOrEqual(0.5);
       expect(r.weightedCostAfter).toBeLessThan(r.weightedCostBefore);
       // GIN cannot be hypothetical, and HypoPG misses partial indexes on partitions: built for real.
-      if (r.method === 'gin' || (r.candidate.predicate && r.partitioned)) expect(r.evaluation).toBe('real_build');
+      if (r.method === 'gin' || (r.candidate.predicate && r.partitioned))
+        expect(r.evaluation).toBe('real_build');
       else expect(r.evaluation).toBe(server === 'pg15' ? 'hypopg' : 'real_build');
     }
     const improved = advice.statements.filter((s) => s.verdict === 'improved').map((s) => s.name);
@@ -135,7 +139,11 @@ describe('index advisor', () => {
       "SELECT id FROM dgm.workspaces WHERE lower(name) LIKE '%42'",
     ];
     for (let i = 0; i < 3; i++) for (const q of none) await db.client.query(q);
-    const { advice } = await advise(db.client, {}, none.map((sql) => ({ sql, source: 'test' })));
+    const { advice } = await advise(
+      db.client,
+      {},
+      none.map((sql) => ({ sql, source: 'test' })),
+    );
     const verdicts = Object.fromEntries(advice.statements.map((s) => [s.query, s]));
     expect(verdicts[none[0]!]).toMatchObject({ verdict: 'no_candidates' });
     expect(verdicts[none[1]!]).toMatchObject({ verdict: 'no_index_helps' });
@@ -143,7 +151,9 @@ describe('index advisor', () => {
     // The score-only candidate was evaluated and turned down for it: it selects nearly every row.
     const ids = none.map((q) => verdicts[q]!.id);
     expect(advice.recommendations.filter((r) => r.statements.some((s) => ids.includes(s.id)))).toEqual([]);
-    expect(advice.rejected.some((r) => r.definition.includes('("constitutional_compliance_score")'))).toBe(true);
+    expect(advice.rejected.some((r) => r.definition.includes('("constitutional_compliance_score")'))).toBe(
+      true,
+    );
   });
 
   it('is suppressed by an existing index that covers the candidate', async () => {
@@ -155,9 +165,11 @@ describe('index advisor', () => {
         r.definition.includes('("status", "constitutional_compliance_score" DESC, "created_at" DESC)'),
       );
       expect(covered?.reason).toBe('covered by existing index dgm.idx_dgm_archive_status_compliance_created');
-      expect(advice.recommendations.some((r) => r.definition.includes('"status", "constitutional_compliance_score"'))).toBe(
-        false,
-      );
+      expect(
+        advice.recommendations.some((r) =>
+          r.definition.includes('"status", "constitutional_compliance_score"'),
+        ),
+      ).toBe(false);
       const stmt = advice.statements.find((s) => s.name === 'archive_by_status_compliance')!;
       expect(stmt.verdict).toBe('already_indexed');
       expect(stmt.indexesBefore).toContain('idx_dgm_archive_status_compliance_created');
@@ -168,7 +180,9 @@ describe('index advisor', () => {
 
   it('from pg_stat_statements alone, normalized statements give no partial index (their constants are $n)', async () => {
     const { workload, advice } = await advise(db.client, {}, []);
-    const ws = workload.statements.find((s) => s.text.includes('FROM dgm.workspaces') && s.text.includes('updated_at'))!;
+    const ws = workload.statements.find(
+      (s) => s.text.includes('FROM dgm.workspaces') && s.text.includes('updated_at'),
+    )!;
     expect(ws.text).toMatch(/status IN \(\$1/);
     expect(ws.example).toBeUndefined();
     expect(advice.recommendations.some((r) => r.candidate.predicate)).toBe(false);
@@ -201,7 +215,10 @@ describe('index advisor', () => {
     const stmt = workload.statements.find((s) => s.example?.sql === samples.find((x) => x.sql === sql)?.sql);
     expect(stmt?.queryid).toBeTruthy();
     expect(stmt?.text).toMatch(/status IN \(\$1/);
-    const all = [...advice.recommendations.map((r) => r.definition), ...advice.rejected.map((r) => r.definition)];
+    const all = [
+      ...advice.recommendations.map((r) => r.definition),
+      ...advice.rejected.map((r) => r.definition),
+    ];
     expect(all.some((d) => d.includes(`WHERE "status" IN ('active', 'suspended')`))).toBe(true);
   });
 });

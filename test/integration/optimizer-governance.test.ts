@@ -56,7 +56,9 @@ describe('governance events', () => {
   it('records a fresh install as no change, and a later hash change as a pending event', async () => {
     const other = await createTestDatabase({ config: { constitutionalHash: HASH_C } });
     try {
-      const { rows } = await other.client.query('SELECT old_hash, new_hash, source, status FROM dgm.governance_events');
+      const { rows } = await other.client.query(
+        'SELECT old_hash, new_hash, source, status FROM dgm.governance_events',
+      );
       expect(rows).toEqual([{ old_hash: HASH_A, new_hash: HASH_C, source: 'install', status: 'ignored' }]);
     } finally {
       await other.drop();
@@ -88,7 +90,9 @@ describe('governance events', () => {
     ]);
     expect((await events())[0]).toMatchObject({ status: 'pending', refused: true });
     // Every mutating job refuses on that hash too.
-    await expect(optimizeDatabase(db.client, stale, { apply: true })).rejects.toBeInstanceOf(ConstitutionMismatchError);
+    await expect(optimizeDatabase(db.client, stale, { apply: true })).rejects.toBeInstanceOf(
+      ConstitutionMismatchError,
+    );
   });
 
   it('launches one optimize run for the newest change once the configuration carries it', async () => {
@@ -99,7 +103,9 @@ describe('governance events', () => {
     const result = await checkGovernance(db.client, config, launcher);
     const all = await events();
     const newest = all[all.length - 1]!;
-    expect(launcher.events).toEqual([{ task: 'optimize', target: 'orders-db', reason: `governance:${newest.id}` }]);
+    expect(launcher.events).toEqual([
+      { task: 'optimize', target: 'orders-db', reason: `governance:${newest.id}` },
+    ]);
     expect(result.launched).toBe(1);
     expect(result.events.map((e) => e.action)).toEqual(['superseded', 'superseded', 'launched']);
     expect(all.map((e) => e.status)).toEqual(['ignored', 'ignored', 'launched']);
@@ -107,7 +113,10 @@ describe('governance events', () => {
     // Launched and not yet answered: the next sampler run leaves it alone.
     expect((await checkGovernance(db.client, config, launcher)).events).toEqual([]);
     expect(launcher.events).toHaveLength(1);
-    expect((await governanceAudit()).at(-1)).toMatchObject({ action: 'launch_optimize', status: 'succeeded' });
+    expect((await governanceAudit()).at(-1)).toMatchObject({
+      action: 'launch_optimize',
+      status: 'succeeded',
+    });
   });
 
   it('puts the event back when the launch fails, and gives up after repeated failures', async () => {
@@ -138,7 +147,9 @@ describe('governance events', () => {
       'SELECT reason, status, constitutional_hash FROM dgm.optimizer_runs WHERE run_id = $1',
       [last.run_id],
     );
-    expect(rows).toEqual([{ reason: `governance:${last.id}`, status: 'succeeded', constitutional_hash: HASH_A }]);
+    expect(rows).toEqual([
+      { reason: `governance:${last.id}`, status: 'succeeded', constitutional_hash: HASH_A },
+    ]);
   });
 });
 
@@ -151,7 +162,10 @@ describe('the sampler Lambda', () => {
   const secrets: SecretsProvider = {
     async getDatabaseSecret(): Promise<DatabaseSecret> {
       const u = new URL(db.url);
-      return { username: decodeURIComponent(u.username || 'postgres'), password: decodeURIComponent(u.password) };
+      return {
+        username: decodeURIComponent(u.username || 'postgres'),
+        password: decodeURIComponent(u.password),
+      };
     },
   };
   const context = { getRemainingTimeInMillis: () => 60_000 } as unknown as Context;
