@@ -1,4 +1,5 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { embeddedInterruptSignal } from '../functions/adapters/local/embedded-postgres.ts';
 import { loadConfigFile, parseConfig } from '../functions/config.ts';
 import { BadInputError, errorMessage, JobFailedError } from '../functions/errors.ts';
 import { COMMANDS } from './cli/commands.ts';
@@ -98,6 +99,11 @@ let exitCode = 0;
 try {
   exitCode = await main(process.argv.slice(2));
 } catch (err) {
+  const signal = embeddedInterruptSignal();
+  if (signal) {
+    process.stderr.write(`dgm-db-ops: interrupted (${signal}); the embedded PostgreSQL was stopped\n`);
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  }
   const json = process.argv.includes('--json');
   const code = err instanceof BadInputError ? 2 : 1;
   if (json && err instanceof JobFailedError && err.result !== undefined) {

@@ -27,13 +27,13 @@ function runCli(args: string[], env: Record<string, string | undefined> = {}): P
   });
 }
 
-/** PIDs of postgres servers whose data folder is an embedded one (dgm-db-ops-pg-*). */
-function embeddedServers(): Map<number, string> {
-  const out = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
-  const found = new Map<number, string>();
+/** Embedded postgres servers (data folder dgm-db-ops-pg-*): pid -> parent pid. */
+function embeddedServers(): Map<number, number> {
+  const out = execFileSync('ps', ['-eo', 'pid=,ppid=,args='], { encoding: 'utf8' });
+  const found = new Map<number, number>();
   for (const line of out.split('\n')) {
-    const m = line.trim().match(/^(\d+)\s+(.*postgres.*-D\s+(\S*dgm-db-ops-pg-\S+).*)$/);
-    if (m) found.set(Number(m[1]), m[3]!);
+    const m = line.trim().match(/^(\d+)\s+(\d+)\s+(.*postgres.*-D\s+\S*dgm-db-ops-pg-\S+.*)$/);
+    if (m) found.set(Number(m[1]), Number(m[2]));
   }
   return found;
 }
@@ -124,17 +124,30 @@ describe('CLI migrate against a given database', () => {
 
 describe('CLI with the embedded PostgreSQL', () => {
   it('starts it when no database is given and leaves no server behind', async () => {
-    const before = embeddedServers();
-    const r = await runCli(['migrate', '--json']);
-    expect(r.code).toBe(0);
-    expect(r.stderr).toMatch(/starting an embedded PostgreSQL 18/);
-    expect(JSON.parse(r.stdout).status).toBe('succeeded');
+    const child = spawn(process.execPath, [CLI, 'migrate', '--json'], {
+      env: { ...process.env, DATABASE_URL: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    const seen = new Set<number>();
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    // Other test files start CLIs too: this run's server is the one whose parent is this CLI.
+    const poll = setInterval(() => {
+      for (const [pid, ppid] of embeddedServers()) if (ppid === child.pid) seen.add(pid);
+    }, 50);
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    clearInterval(poll);
+    expect(code).toBe(0);
+    expect(stderr).toMatch(/starting an embedded PostgreSQL 18/);
+    expect(JSON.parse(stdout).status).toBe('succeeded');
+    expect(seen.size).toBe(1);
     const after = embeddedServers();
-    expect([...after.keys()].filter((pid) => !before.has(pid))).toEqual([]);
+    expect([...seen].filter((pid) => after.has(pid))).toEqual([]);
   });
 
   it('stops it on Ctrl-C in the middle of the demo', async () => {
-    const before = embeddedServers();
     const child: ChildProcess = spawn(process.execPath, [CLI, 'demo', '--scale', '0.3'], {
       env: { ...process.env, DATABASE_URL: '' },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -148,10 +161,10 @@ describe('CLI with the embedded PostgreSQL', () => {
     });
     const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
     await started;
-    const mine = [...embeddedServers().keys()].filter((pid) => !before.has(pid));
+    const mine = [...embeddedServers()].filter(([, ppid]) => ppid === child.pid).map(([pid]) => pid);
     expect(mine.length).toBe(1);
     child.kill('SIGINT');
-    expect(await exited).not.toBe(0);
+    expect(await exited).toBe(130);
     const after = embeddedServers();
     expect(mine.filter((pid) => after.has(pid))).toEqual([]);
   });

@@ -39,11 +39,19 @@ export async function stopAllEmbedded(): Promise<void> {
   await Promise.allSettled([...running].map((s) => s.stop()));
 }
 
+let interruptedBy: NodeJS.Signals | undefined;
+
+/** The signal that stopped the embedded servers, if one did (the CLI then exits 130/143, not 1). */
+export function embeddedInterruptSignal(): NodeJS.Signals | undefined {
+  return interruptedBy;
+}
+
 function installExitHooks(): void {
   if (hooksInstalled) return;
   hooksInstalled = true;
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.once(signal, () => {
+      interruptedBy = signal;
       void stopAllEmbedded().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
     });
   }
@@ -85,20 +93,23 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions = {}): Prom
     onError: (m) => log(String(m instanceof Error ? m.message : m)),
   });
   installExitHooks();
-  let stopped = false;
+  // One stop for everyone: a signal handler and the command's own cleanup both wait for the same
+  // shutdown, so the process never exits while the server is still stopping.
+  let stopping: Promise<void> | undefined;
   const server: EmbeddedServer = {
     url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
     port,
     dataDir,
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      running.delete(server);
-      try {
-        await pg.stop();
-      } finally {
-        await rm(dataDir, { recursive: true, force: true });
-      }
+    stop() {
+      stopping ??= (async () => {
+        running.delete(server);
+        try {
+          await pg.stop();
+        } finally {
+          await rm(dataDir, { recursive: true, force: true });
+        }
+      })();
+      return stopping;
     },
   };
   try {
