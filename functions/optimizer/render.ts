@@ -303,14 +303,14 @@ export function renderMarkdown(report: PerformanceReport): string {
 
 // SVG charts ---------------------------------------------------------------------------------------
 
-/** Round axis ticks (1, 2 or 5 times a power of ten) from 0 to at least max. */
+/** Round axis ticks (1, 2 or 5 times a power of ten) from 0 up to the first one at or above max. */
 export function niceTicks(max: number, count = 4): number[] {
   if (max <= 0) return [0];
   const raw = max / count;
   const mag = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 5, 10].map((m) => m * mag).find((x) => x >= raw) ?? 10 * mag;
-  const ticks: number[] = [];
-  for (let t = 0; t <= max + 1e-9; t += step) ticks.push(t);
+  const ticks: number[] = [0];
+  for (let k = 1; ticks[ticks.length - 1]! < max; k++) ticks.push(Number((k * step).toPrecision(12)));
   return ticks;
 }
 

@@ -52,7 +52,7 @@ async function runMix(client: pg.Client, prepared: boolean): Promise<MixRun> {
       : client.query(q.sql, q.params());
   // Warm-up rounds: the same cache state for every phase, and prepared plans settled (custom plans
   // for the first five executions, then the plan cache decides).
-  for (let i = 0; i < (prepared ? 6 : 1); i++) for (const q of REFERENCE_QUERIES) await exec(q);
+  for (let i = 0; i < (prepared ? 8 : 3); i++) for (const q of REFERENCE_QUERIES) await exec(q);
   const times = new Map<string, number[]>(REFERENCE_QUERIES.map((q) => [q.name, []]));
   const server0 = await serverTime(client);
   const started = performance.now();
