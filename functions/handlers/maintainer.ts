@@ -77,6 +77,7 @@ export function createMaintainerHandler(deps: MaintainerDeps) {
           dryRun: job.dryRun,
           reason: job.reason,
           logger,
+          deadline,
         });
       }
       const result = await maintain(client, config, {

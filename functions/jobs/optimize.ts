@@ -51,6 +51,8 @@ export interface OptimizeOptions {
   examples?: QueryExample[];
   /** Why this run (schedule, governance:<event id>, cli). */
   reason?: string;
+  /** Epoch ms by which the run must be done (the Lambda's deadline): no build starts after it. */
+  deadline?: number;
   logger?: Logger;
 }
 
@@ -242,6 +244,8 @@ export async function optimizeDatabase(
           });
           if (out.status === 'dropped')
             changes.push({ action: 'drop_index', index: d.index, reason: d.reason });
+        } else if (d.action === 'keep' && row.status === 'building') {
+          await client.query(`UPDATE dgm.auto_indexes SET status = 'active' WHERE id = $1`, [d.id]);
         } else if (d.action === 'verify') {
           await client.query(`UPDATE dgm.auto_indexes SET status = 'verified' WHERE id = $1`, [d.id]);
         } else if (d.action === 'forget') {
@@ -295,6 +299,7 @@ export async function optimizeDatabase(
           config,
           statements: new Map(workload.statements.map((s) => [s.id, s])),
           logger,
+          deadline: options.deadline,
         });
         actions.push(...applied.actions);
         changes.push(...applied.changes);

@@ -148,7 +148,11 @@ export async function liveAutoIndexes(client: pg.Client, target: string): Promis
   const { rows } = await client.query(
     `SELECT id, index_schema, index_name, table_schema, table_name, definition, status, run_id, created_at,
             scans_at_creation, baseline_id, target_queries
-     FROM dgm.auto_indexes WHERE target = $1 AND status IN ('active', 'verified') ORDER BY id`,
+     FROM dgm.auto_indexes
+     WHERE target = $1 AND (status IN ('active', 'verified')
+       -- A build whose run died (a Lambda timeout) is judged like any other: gone, invalid or usable.
+       OR (status = 'building' AND created_at < now() - interval '1 hour'))
+     ORDER BY id`,
     [target],
   );
   return rows.map((r) => ({

@@ -54,6 +54,8 @@ export async function applyIndexPlan(
     config: RuntimeConfig;
     statements: Map<string, WorkloadStatement>;
     logger?: Logger;
+    /** Epoch ms: no build starts after it (the Lambda's time is running out). */
+    deadline?: number;
   },
 ): Promise<ApplyOutcome> {
   const { audit, config, logger } = ctx;
@@ -74,8 +76,18 @@ export async function applyIndexPlan(
     }
   }
 
-  const outcomes: BuildOutcome[] = [];
+  const outcomes: Array<BuildOutcome | undefined> = [];
   for (const step of plan.steps) {
+    if (ctx.deadline !== undefined && Date.now() >= ctx.deadline) {
+      out.actions.push({
+        action: 'create_index',
+        target: `${step.schema}.${step.name}`,
+        status: 'skipped',
+        detail: 'deadline reached: left for the next run',
+      });
+      outcomes.push(undefined);
+      continue;
+    }
     logger?.info(`optimize: creating ${step.name} on ${step.table}`);
     const built = await executeBuild(client, step, {
       audit,
@@ -97,8 +109,8 @@ export async function applyIndexPlan(
   }
 
   for (const [i, step] of plan.steps.entries()) {
-    const built = outcomes[i]!;
-    if (built.status !== 'created') continue;
+    const built = outcomes[i];
+    if (built?.status !== 'created') continue;
     const qualified = `${step.schema}.${step.name}`;
     const names = await indexTreeNames(client, quoteQualified(step.schema, step.name));
     const usedBy: string[] = [];
