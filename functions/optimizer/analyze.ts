@@ -1,4 +1,5 @@
-import { loadModule, parseSync } from 'libpg-query';
+import { parseSync } from 'libpg-query';
+import { loadStatementParser, repairNormalizedText as repairShapeText } from '../monitor/statement-shape.ts';
 
 /**
  * Statement analysis with the real PostgreSQL parser (libpg-query): which tables a statement reads or
@@ -124,7 +125,8 @@ function opName(names: unknown): string {
   return parts[parts.length - 1] ?? '';
 }
 
-// Type names that pg_stat_statements leaves in front of a replaced literal: `interval $1`.
+// Type names that pg_stat_statements leaves in front of a replaced literal: `interval $1`. The sampler's
+// statement-shape module repairs the common ones; these are the rest (double precision, char, int, ...).
 const TYPED_LITERAL =
   /\b(interval|timestamptz|timestamp(?:\s+with(?:out)?\s+time\s+zone)?|date|time(?:tz)?|numeric|decimal|int[248]?|integer|bigint|smallint|real|float[48]?|double\s+precision|text|varchar|char|bool(?:ean)?|jsonb?|uuid|inet|cidr|bytea|money)\s+(\$\d+)/gi;
 
@@ -133,15 +135,15 @@ const TYPED_LITERAL =
  * name in front (interval $1), which is not valid SQL. Rewrites those to $1::interval.
  */
 export function repairNormalizedText(sql: string): string {
-  return sql.replace(TYPED_LITERAL, (_m, type: string, param: string) => `${param}::${type}`);
+  return repairShapeText(sql).replace(
+    TYPED_LITERAL,
+    (_m, type: string, param: string) => `${param}::${type}`,
+  );
 }
 
-let loaded: Promise<void> | undefined;
-
-/** Loads the parser's WebAssembly module once. */
+/** Loads the parser's WebAssembly module once (shared with the sampler's statement shapes). */
 export function loadParser(): Promise<void> {
-  loaded ??= loadModule();
-  return loaded;
+  return loadStatementParser();
 }
 
 /** Parses one statement; undefined with the parser's message when it is not valid SQL. */
