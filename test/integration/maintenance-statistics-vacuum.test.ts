@@ -174,7 +174,12 @@ describe('vacuum', () => {
     const frozen = full.actions.filter((a) => a.kind === 'vacuum_freeze');
     expect(frozen.every((a) => a.status === 'succeeded')).toBe(true);
     const after = await ages();
-    for (const [name, age] of after) expect(age, name).toBeLessThanOrEqual(before.get(name) ?? age);
-    expect(Math.max(...after.values())).toBeLessThan(Math.max(...before.values()));
+    // Only the frozen schema: other tables age with every transaction the server runs meanwhile.
+    for (const [name, age] of after) {
+      if (name.startsWith('st.')) expect(age, name).toBeLessThanOrEqual(before.get(name) ?? age);
+    }
+    const oldest = (m: Map<string, number>) =>
+      Math.max(...[...m].filter(([n]) => n.startsWith('st.')).map(([, a]) => a));
+    expect(oldest(after)).toBeLessThan(oldest(before));
   });
 });
