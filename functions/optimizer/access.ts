@@ -31,6 +31,10 @@ export interface TableAccess {
   order?: { items: AccessOrderItem[]; limit: boolean };
   /** Columns compared with a column of another table (nested-loop lookups). */
   joinColumns: string[];
+  /** Every column of this table the statement mentions (a SELECT), for covering indexes. */
+  columns: Set<string>;
+  /** The statement needs all columns (`*`), or is not a SELECT: no covering index. */
+  allColumns: boolean;
 }
 
 /** What a $n stands for: a value compared with a column, or a LIMIT/OFFSET. */
@@ -92,7 +96,14 @@ export function resolveStatement(analysis: StatementAnalysis, catalog: Catalog):
     if (!table) return undefined;
     let a = accesses.get(occ.id);
     if (!a) {
-      a = { table, occurrence: occ.id, predicates: [], joinColumns: [] };
+      a = {
+        table,
+        occurrence: occ.id,
+        predicates: [],
+        joinColumns: [],
+        columns: new Set(),
+        allColumns: analysis.operation !== 'select',
+      };
       accesses.set(occ.id, a);
     }
     return a;
@@ -128,6 +139,19 @@ export function resolveStatement(analysis: StatementAnalysis, catalog: Catalog):
       const occ = occurrence(side, j.scope);
       const access = occ ? accessFor(occ) : undefined;
       if (access && !access.joinColumns.includes(side.column)) access.joinColumns.push(side.column);
+    }
+  }
+  for (const c of analysis.columnRefs) {
+    const occ = occurrence(c.ref, c.scope);
+    const access = occ ? accessFor(occ) : undefined;
+    if (access?.table.columns.some((x) => x.name === c.ref.column)) access.columns.add(c.ref.column);
+  }
+  for (const star of analysis.stars) {
+    for (const id of analysis.scopes[star.scope]?.relations ?? []) {
+      const occ = analysis.relations[id]!;
+      const matches = !star.qualifier || (occ.alias ?? occ.name) === star.qualifier;
+      const access = matches ? accessFor(occ) : undefined;
+      if (access) access.allColumns = true;
     }
   }
   for (const o of analysis.orders) {

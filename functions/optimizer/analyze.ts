@@ -95,6 +95,10 @@ export interface StatementAnalysis {
   paramRoles: Record<number, 'limit' | 'offset'>;
   /** Conditions seen but not indexable by a plain column index (OR, expressions, LIKE). */
   notes: string[];
+  /** Every column a SELECT scope mentions (select list, conditions, grouping, order): covering indexes. */
+  columnRefs: Array<{ scope: number; ref: ColumnRef }>;
+  /** `*` or `t.*` in a select list: all columns of those relations are needed. */
+  stars: Array<{ scope: number; qualifier?: string }>;
 }
 
 type Node = Record<string, unknown>;
@@ -192,6 +196,8 @@ class Analyzer {
   private readonly orders: RawOrder[] = [];
   private readonly notes = new Set<string>();
   private readonly paramRoles: Record<number, 'limit' | 'offset'> = {};
+  private readonly columnRefs: Array<{ scope: number; ref: ColumnRef }> = [];
+  private readonly stars: Array<{ scope: number; qualifier?: string }> = [];
   private writes?: number;
   private maxParam = 0;
 
@@ -207,6 +213,8 @@ class Analyzer {
       maxParam: this.maxParam,
       paramRoles: this.paramRoles,
       notes: [...this.notes],
+      columnRefs: this.columnRefs,
+      stars: this.stars,
     };
   }
 
@@ -334,6 +342,40 @@ class Analyzer {
     this.where(body.whereClause, scope);
     if (body.havingClause) this.scanSublinks(body.havingClause, scope);
     this.orderBy(body, scope);
+    for (const part of [
+      body.targetList,
+      body.whereClause,
+      body.groupClause,
+      body.havingClause,
+      body.sortClause,
+    ]) {
+      this.noteColumns(part, scope);
+    }
+  }
+
+  /** Records the columns an expression mentions in this scope (not inside sub-selects). */
+  private noteColumns(node: unknown, scope: ScopeState): void {
+    walk(node, (type, body) => {
+      if (type === 'SubLink' || type === 'RangeSubselect') return false;
+      if (type === 'ColumnRef') {
+        const fields = list(body.fields);
+        if (fields.some((f) => unwrap(f)?.[0] === 'A_Star')) {
+          const names = fields.map(str).filter((x): x is string => x !== undefined);
+          this.stars.push({ scope: scope.id, qualifier: names.at(-1) });
+        } else {
+          const names = fields.map(str);
+          if (names.every((x) => x !== undefined)) {
+            const ns = names as string[];
+            this.columnRefs.push({
+              scope: scope.id,
+              ref: ns.length === 1 ? { column: ns[0]! } : { qualifier: ns.at(-2)!, column: ns.at(-1)! },
+            });
+          }
+        }
+        return false;
+      }
+      return true;
+    });
   }
 
   private fromItem(item: unknown, scope: ScopeState): void {
@@ -345,7 +387,10 @@ class Analyzer {
     } else if (type === 'JoinExpr') {
       this.fromItem(body.larg, scope);
       this.fromItem(body.rarg, scope);
-      if (body.quals) this.where(body.quals, scope);
+      if (body.quals) {
+        this.where(body.quals, scope);
+        this.noteColumns(body.quals, scope);
+      }
       if (list(body.usingClause).length > 0) this.notes.add('JOIN USING');
     } else if (type === 'RangeSubselect') {
       // A derived table sees no sibling FROM items unless LATERAL; treat it as its own statement.

@@ -33,6 +33,8 @@ export interface CandidateIndex {
   eqPrefix: number;
   /** GIN operator class (jsonb_ops, jsonb_path_ops, array_ops). */
   opclass?: string;
+  /** INCLUDE columns: with them the statement's other columns come from the index (index-only scan). */
+  include?: string[];
   predicate?: PartialPredicate;
   /** Why it was proposed, e.g. "equality on status, order by created_at DESC". */
   reason: string;
@@ -46,6 +48,9 @@ const NON_BTREE_TYPES = /^(json|jsonb|xml|point|line|lseg|box|path|polygon|circl
 function btreeable(col: ColumnInfo | undefined): boolean {
   return !!col && !NON_BTREE_TYPES.test(col.type) && col.typeCategory !== 'A';
 }
+
+/** Columns at most in an INCLUDE list: a covering index should stay small. */
+const MAX_INCLUDE = 4;
 
 /** Few enough distinct values that a constant predicate on the column is worth a partial index. */
 export const PARTIAL_MAX_DISTINCT = 64;
@@ -68,7 +73,7 @@ function describe(parts: Array<[string, string[]]>): string {
 
 function candidateKey(c: Omit<CandidateIndex, 'key' | 'statements' | 'reason'>): string {
   const cols = c.columns.map((x) => `${x.column}${x.desc ? ' desc' : ''}`).join(',');
-  return `${c.table.oid}|${c.method}|${c.opclass ?? ''}|${cols}|${c.predicate?.sql ?? ''}`;
+  return `${c.table.oid}|${c.method}|${c.opclass ?? ''}|${cols}|${c.predicate?.sql ?? ''}|${(c.include ?? []).join(',')}`;
 }
 
 function make(
@@ -78,7 +83,7 @@ function make(
   eqPrefix: number,
   reason: string,
   statementId: string,
-  extra: { opclass?: string; predicate?: PartialPredicate } = {},
+  extra: { opclass?: string; predicate?: PartialPredicate; include?: string[] } = {},
 ): CandidateIndex {
   const base = { table, method, columns, eqPrefix, ...extra };
   return { ...base, key: candidateKey(base), reason, statements: new Set([statementId]) };
@@ -210,6 +215,25 @@ export function candidatesForAccess(access: TableAccess, statementId: string): C
       ),
     );
   }
+  // Covering variants: the statement's other (narrow) columns as INCLUDE, so a read needs no heap visit.
+  if (!access.allColumns) {
+    for (const c of [...out]) {
+      const key = new Set(c.columns.map((x) => x.column));
+      const rest = [...access.columns].filter((x) => !key.has(x)).sort();
+      const infos = rest.map(col);
+      // Narrow scalar columns only (by their average width in pg_stats): JSON, arrays and long text
+      // would make the index as wide as the table.
+      const narrow = infos.every((i) => i && btreeable(i) && i.type !== 'bytea' && (i.avgWidth ?? 64) <= 32);
+      const width = infos.reduce((sum, i) => sum + (i?.avgWidth ?? 64), 0);
+      if (rest.length === 0 || rest.length > MAX_INCLUDE || !narrow || width > 64) continue;
+      out.push(
+        make(t, 'btree', c.columns, c.eqPrefix, `${c.reason}; covering ${rest.join(', ')}`, statementId, {
+          predicate: c.predicate,
+          include: rest,
+        }),
+      );
+    }
+  }
   // GIN: JSONB containment needs jsonb_path_ops or jsonb_ops; key existence needs jsonb_ops.
   const ginCols = unique(
     access.predicates
@@ -295,6 +319,8 @@ export function coveringIndex(c: CandidateIndex, indexes: IndexInfo[]): IndexInf
       return ix;
     }
     const outer = keys.map((k) => ({ column: k.column!, desc: k.desc, ordered: true }));
+    // A covering variant of a key an index already has would be a second index on the same key: the
+    // existing one serves it (its INCLUDE columns are not worth the duplicate).
     // A full index whose key starts with the candidate's key serves a partial candidate as well.
     if (isPrefix(c.columns, c.eqPrefix, outer)) return ix;
   }
@@ -340,6 +366,7 @@ export function mergeCandidates(all: CandidateIndex[]): CandidateIndex[] {
         k.method === c.method &&
         k.method === 'btree' &&
         (k.predicate?.sql ?? '') === (c.predicate?.sql ?? '') &&
+        (k.include ?? []).join(',') === (c.include ?? []).join(',') &&
         isPrefix(c.columns, c.eqPrefix, k.columns),
     );
     if (absorber) for (const s of c.statements) absorber.statements.add(s);
@@ -353,7 +380,7 @@ export function candidateName(c: CandidateIndex): string {
   const hash = createHash('sha256').update(c.key).digest('hex').slice(0, 8);
   const cols = c.columns.map((x) => x.column).join('_');
   const base =
-    `dgm_auto_${c.table.name}_${cols}${c.predicate ? '_part' : ''}${c.method === 'gin' ? '_gin' : ''}`
+    `dgm_auto_${c.table.name}_${cols}${c.predicate ? '_part' : ''}${c.include?.length ? '_cov' : ''}${c.method === 'gin' ? '_gin' : ''}`
       .toLowerCase()
       .replace(/[^a-z0-9_]+/g, '_');
   const room = 63 - hash.length - 1;
@@ -396,6 +423,7 @@ export function createIndexSql(c: CandidateIndex, o: CreateIndexOptions): string
     quoteQualified(on.schema, on.name),
     c.method === 'gin' ? 'USING gin' : '',
     columnListSql(c),
+    c.include?.length ? `INCLUDE (${c.include.map(quoteIdent).join(', ')})` : '',
     c.predicate ? `WHERE ${c.predicate.sql}` : '',
   ]
     .filter(Boolean)

@@ -211,6 +211,9 @@ export const OPS_TABLES = new Set([
 
 const SYSTEM_SCHEMAS = new Set(['pg_catalog', 'information_schema', 'pg_toast']);
 
+/** Statements whose text is read at most, looking for the workload among the top ones by time. */
+const MAX_STATEMENTS_READ = 2000;
+
 export interface WorkloadStatement {
   /** queryid, or example:N for an example pg_stat_statements does not know. */
   id: string;
@@ -286,32 +289,45 @@ export async function collectWorkload(client: pg.Client, options: WorkloadOption
   let total = 0;
   if (snapshot.available) {
     total = snapshot.statements.size;
-    const top = [...snapshot.statements.values()]
+    const ranked = [...snapshot.statements.values()]
       .filter((s) => s.calls >= options.minCalls)
-      .sort((a, b) => b.totalMs - a.totalMs)
-      // Extra room: some of the top statements are the tool's own and are dropped after parsing.
-      .slice(0, options.maxStatements * 2);
-    const texts = await fetchStatementTexts(
-      client,
-      top.map((s) => s.queryid),
-    );
-    for (const s of top) {
-      const text = texts.get(s.queryid);
-      if (!text) continue;
-      const fp = fingerprintOf(text);
-      const example = fp ? byFingerprint.get(fp) : undefined;
-      if (fp && example) byFingerprint.delete(fp);
-      statements.push({
-        id: s.queryid,
-        queryid: s.queryid,
-        text,
-        name: example?.name,
-        calls: s.calls,
-        totalMs: s.totalMs,
-        meanMs: s.calls > 0 ? s.totalMs / s.calls : 0,
-        tempBlksWritten: s.tempBlksWritten,
-        example,
-      });
+      .sort((a, b) => b.totalMs - a.totalMs);
+    // Text in batches, by total time, until maxStatements of them are the workload: DDL, EXPLAINs and
+    // the tool's own queries rank high too (a build takes seconds) and are only known from their text.
+    const batch = Math.max(50, options.maxStatements * 2);
+    let workloadCount = 0;
+    for (
+      let from = 0;
+      from < ranked.length && from < MAX_STATEMENTS_READ && workloadCount < options.maxStatements;
+      from += batch
+    ) {
+      const slice = ranked.slice(from, from + batch);
+      const texts = await fetchStatementTexts(
+        client,
+        slice.map((s) => s.queryid),
+      );
+      for (const s of slice) {
+        const text = texts.get(s.queryid);
+        if (!text) continue;
+        const parsed = analyzeStatementSync(text);
+        if (parsed.analysis && (parsed.analysis.operation === 'other' || isOwnStatement(parsed.analysis)))
+          continue;
+        const fp = fingerprintOf(text);
+        const example = fp ? byFingerprint.get(fp) : undefined;
+        if (fp && example) byFingerprint.delete(fp);
+        workloadCount++;
+        statements.push({
+          id: s.queryid,
+          queryid: s.queryid,
+          text,
+          name: example?.name,
+          calls: s.calls,
+          totalMs: s.totalMs,
+          meanMs: s.calls > 0 ? s.totalMs / s.calls : 0,
+          tempBlksWritten: s.tempBlksWritten,
+          example,
+        });
+      }
     }
   }
   // Supplied examples pg_stat_statements does not know (or no pg_stat_statements at all).

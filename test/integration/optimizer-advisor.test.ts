@@ -76,19 +76,50 @@ describe('index advisor', () => {
     expect(advice.hypopgAvailable).toBe(server === 'pg15');
     expect(advice.method).toBe(server === 'pg15' ? 'mixed' : 'real_build');
     const found = defs(advice);
+    // GIN: containment only -> jsonb_path_ops; key existence -> jsonb_ops. A partial index for the
+    // constant IN list.
     expect(found).toEqual(
       expect.arrayContaining([
-        // Composite: equality, then the sort order.
-        'CREATE INDEX NAME ON "dgm"."dgm_archive" ("status", "constitutional_compliance_score" DESC, "created_at" DESC)',
-        // Partial: the constant IN list becomes the index predicate.
-        `CREATE INDEX CONCURRENTLY NAME ON "dgm"."workspaces" ("updated_at" DESC) WHERE "status" IN ('active', 'pending')`,
-        `CREATE INDEX NAME ON "dgm"."compliance_logs" ("created_at" DESC) WHERE "compliance_level" IN ('critical', 'violation')`,
-        // GIN: containment only -> jsonb_path_ops; key existence -> jsonb_ops.
         'CREATE INDEX NAME ON "dgm"."dgm_archive" USING gin ("metadata" jsonb_path_ops)',
         'CREATE INDEX NAME ON "dgm"."dgm_archive" USING gin ("tags")',
         'CREATE INDEX NAME ON "dgm"."compliance_logs" USING gin ("violations" jsonb_path_ops)',
       ]),
     );
+    expect(
+      found.some(
+        (d) =>
+          d.startsWith('CREATE INDEX CONCURRENTLY NAME ON "dgm"."workspaces" ("updated_at" DESC)') &&
+          d.endsWith(`WHERE "status" IN ('active', 'pending')`),
+      ),
+    ).toBe(true);
+    // Composite: equality, then the sort order (with INCLUDE columns where an index-only scan pays).
+    expect(
+      found.some((d) =>
+        d.startsWith(
+          'CREATE INDEX NAME ON "dgm"."dgm_archive" ("status", "constitutional_compliance_score" DESC, "created_at" DESC)',
+        ),
+      ),
+    ).toBe(true);
+    // Every reference query plans at least as cheaply with the advice as with the design's own index
+    // for it (each design index built in a transaction that is rolled back).
+    for (const q of REFERENCE_QUERIES) {
+      const d = design.find((x) => x.name === `dgm.${q.index}`);
+      if (!d) continue;
+      await db.client.query('BEGIN');
+      let designCost: number;
+      try {
+        await db.client.query(d.definition.replace(' ON ONLY ', ' ON '));
+        const { rows } = await db.client.query(`EXPLAIN (FORMAT JSON) ${q.sql}`, q.params());
+        designCost = rows[0]['QUERY PLAN'][0].Plan['Total Cost'];
+      } finally {
+        await db.client.query('ROLLBACK');
+      }
+      const ours = advice.statements.find((s) => s.name === q.name)!;
+      const oursCost = ours.costAfter ?? ours.costBefore!;
+      expect(oursCost, `${q.name}: ours ${oursCost}, design ${designCost}`).toBeLessThanOrEqual(
+        designCost * 1.05,
+      );
+    }
     for (const r of advice.recommendations) {
       expect(r.costReduction).toBeGreaterThanOrEqual(0.5);
       expect(r.weightedCostAfter).toBeLessThan(r.weightedCostBefore);
@@ -120,12 +151,16 @@ describe('index advisor', () => {
     const real = await advise(db.client, { hypopg: 'off' });
     expect(real.advice.method).toBe('real_build');
     expect(real.advice.recommendations.every((r) => r.evaluation === 'real_build')).toBe(true);
-    expect(defs(real.advice)).toEqual(
-      expect.arrayContaining([
-        'CREATE INDEX NAME ON "dgm"."dgm_archive" ("status", "constitutional_compliance_score" DESC, "created_at" DESC)',
-        'CREATE INDEX NAME ON "dgm"."dgm_archive" USING gin ("metadata" jsonb_path_ops)',
-      ]),
+    expect(defs(real.advice)).toContain(
+      'CREATE INDEX NAME ON "dgm"."dgm_archive" USING gin ("metadata" jsonb_path_ops)',
     );
+    expect(
+      defs(real.advice).some((d) =>
+        d.startsWith(
+          'CREATE INDEX NAME ON "dgm"."dgm_archive" ("status", "constitutional_compliance_score" DESC, "created_at" DESC)',
+        ),
+      ),
+    ).toBe(true);
     // A table above realBuildMaxBytes is not built: said so, not guessed.
     const small = await advise(db.client, { hypopg: 'off', realBuildMaxBytes: 1024 });
     expect(small.advice.recommendations).toEqual([]);
@@ -186,10 +221,14 @@ describe('index advisor', () => {
     expect(ws.text).toMatch(/status IN \(\$1/);
     expect(ws.example).toBeUndefined();
     expect(advice.recommendations.some((r) => r.candidate.predicate)).toBe(false);
-    // Still the composite and the GIN ones, judged on generic plans.
-    expect(defs(advice)).toContain(
-      'CREATE INDEX NAME ON "dgm"."dgm_archive" ("status", "constitutional_compliance_score" DESC, "created_at" DESC)',
-    );
+    // Still the composite, judged on generic plans.
+    expect(
+      defs(advice).some((d) =>
+        d.startsWith(
+          'CREATE INDEX NAME ON "dgm"."dgm_archive" ("status", "constitutional_compliance_score" DESC, "created_at" DESC)',
+        ),
+      ),
+    ).toBe(true);
   });
 
   it('learns the constants from a running statement seen in pg_stat_activity', async () => {

@@ -51,7 +51,7 @@ function tableInfo(indexes: IndexInfo[] = [], relkind = 'r'): TableInfo {
       notNull: false,
       nDistinct: c.nd,
       nullFrac: 0,
-      avgWidth: 8,
+      avgWidth: name === 'name' ? 64 : 8,
       correlation: null,
     })),
     indexes,
@@ -63,7 +63,15 @@ function access(
   extra: Partial<TableAccess> = {},
   table = tableInfo(),
 ): TableAccess {
-  return { table, occurrence: 0, predicates, joinColumns: [], ...extra };
+  return {
+    table,
+    occurrence: 0,
+    predicates,
+    joinColumns: [],
+    columns: new Set(),
+    allColumns: true,
+    ...extra,
+  };
 }
 
 const p = (
@@ -255,5 +263,42 @@ describe('candidate indexes', () => {
       `CREATE INDEX CONCURRENTLY IF NOT EXISTS "${name}" ON "My Schema"."a ""weird"" Täble name that is rather long indeed, really very long" ("status")`,
     );
     expect(createIndexSql(c!, { name: 'x', only: true })).toContain('ON ONLY "My Schema"');
+  });
+});
+
+describe('covering candidates', () => {
+  it('adds the statement’s other narrow columns as INCLUDE, never wide ones or for SELECT *', () => {
+    const order = {
+      items: [{ column: 'created_at', direction: 'desc' as const, nulls: 'default' as const }],
+      limit: true,
+    };
+    const narrow = candidatesForAccess(
+      access([p('status', 'eq')], {
+        order,
+        columns: new Set(['status', 'created_at', 'score', 'id']),
+        allColumns: false,
+      }),
+      's1',
+    );
+    expect(sqlOf(narrow)).toContain(
+      'CREATE INDEX "i" ON "dgm"."dgm_archive" ("status", "created_at" DESC) INCLUDE ("id", "score")',
+    );
+    expect(candidateName(narrow.find((c) => c.include)!)).toMatch(/_cov_[0-9a-f]{8}$/);
+    // A wide column (name averages 64 bytes here) would make the index as wide as the table.
+    const wide = candidatesForAccess(
+      access([p('status', 'eq')], {
+        order,
+        columns: new Set(['status', 'created_at', 'name']),
+        allColumns: false,
+      }),
+      's2',
+    );
+    expect(wide.some((c) => c.include)).toBe(false);
+    const star = candidatesForAccess(access([p('status', 'eq')], { order, columns: new Set(['id']) }), 's3');
+    expect(star.some((c) => c.include)).toBe(false);
+    // An index with the same key already serves it: no second index for the INCLUDE columns.
+    const cov = narrow.find((c) => c.include)!;
+    expect(coveringIndex(cov, [index('plain', [['status'], ['created_at', true]])])?.name).toBe('plain');
+    expect(coveringIndex(cov, [index('other', [['score']])])).toBeUndefined();
   });
 });
