@@ -2,6 +2,11 @@ import type pg from 'pg';
 import { ConsoleMetricSink } from '../../functions/adapters/local/console-metric-sink.ts';
 import { withClient } from '../../functions/db/connection.ts';
 import type { SampleAlertOutcome } from '../../functions/jobs/alert.ts';
+import {
+  createInlineOptimizeLauncher,
+  type GovernanceAfterSample,
+  governanceAfterSample,
+} from '../../functions/jobs/governance.ts';
 import { runSample, type SampleResult } from '../../functions/jobs/sample.ts';
 import { tableLabel } from '../../functions/monitor/metrics.ts';
 import type { Snapshot } from '../../functions/monitor/snapshot.ts';
@@ -16,7 +21,7 @@ import type { Command, CommandContext, DemoContext } from './types.ts';
 export async function sampleFromCli(
   ctx: CommandContext,
   options: { alerts?: boolean } = {},
-): Promise<SampleResult & { alerts?: SampleAlertOutcome }> {
+): Promise<SampleResult & { alerts?: SampleAlertOutcome; governance?: GovernanceAfterSample }> {
   const m = ctx.config.monitoring;
   return ctx.withDatabase((_client, url) =>
     withClient(
@@ -35,7 +40,18 @@ export async function sampleFromCli(
         );
         // Alerts after each sample, as the sampler Lambda does (file state, notifications on stderr).
         if (!options.alerts) return result;
-        return { ...result, alerts: await alertsForCliSample(ctx, client, result) };
+        const alerts = await alertsForCliSample(ctx, client, result);
+        // Then the governance check: a constitution change starts an optimize run (inline here; the
+        // Lambda invokes the maintainer asynchronously). --dry-run starts nothing.
+        const governance = ctx.flags.dryRun
+          ? undefined
+          : await governanceAfterSample(
+              client,
+              ctx.config,
+              createInlineOptimizeLauncher(client, ctx.config, ctx.logger),
+              ctx.logger,
+            );
+        return { ...result, alerts, ...(governance ? { governance } : {}) };
       },
     ),
   );

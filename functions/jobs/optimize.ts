@@ -393,6 +393,20 @@ export async function optimizeDatabase(
             JSON.stringify(result),
           ],
         );
+        // The run itself is audited too (its index builds and drops have their own rows), so a run that
+        // a governance event started is on the audit trail under the new hash even when it changed nothing.
+        await audit!.record({
+          action: 'optimize_run',
+          target: config.target,
+          status: status === 'failed' ? 'failed' : 'succeeded',
+          durationMs: elapsedMs(started),
+          details: {
+            reason: options.reason ?? null,
+            applied: result.applied,
+            recommendations: result.recommendations.length,
+            method: advice.method,
+          },
+        });
         await completeGovernanceEvents(client, runId!, config.constitutionalHash, status);
       }
       return result;

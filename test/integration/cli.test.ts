@@ -13,9 +13,10 @@ interface Run {
   stderr: string;
 }
 
-function runCli(args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
+function runCli(args: string[], env: Record<string, string | undefined> = {}, cwd?: string): Promise<Run> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [CLI, ...args], {
+      cwd,
       env: { ...process.env, DATABASE_URL: '', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -119,6 +120,29 @@ describe('CLI migrate against a given database', () => {
     const r = await runCli(['migrate', '--json'], { DATABASE_URL: db.url });
     expect(r.code).toBe(0);
     expect(r.stderr).not.toMatch(/embedded/);
+  });
+});
+
+describe('CLI sample and governance', () => {
+  it('a constitution change seen by `sample` starts an optimize run under the new hash', async () => {
+    const cfg = join(tmp, 'new-hash.json');
+    writeFileSync(cfg, JSON.stringify({ constitutionalHash: '1234567890abcdef' }));
+    expect((await runCli(['migrate', '--database-url', db.url])).code).toBe(0);
+    // A DBA changes the hash (the trigger records a governance event); the deployed config carries it.
+    await db.client.query(`UPDATE dgm.constitution SET hash = '1234567890abcdef'`);
+    // cwd: the alert state file (.dgm-db-ops/alerts) goes to the temporary folder.
+    const r = await runCli(['sample', '--database-url', db.url, '--config', cfg, '--json'], {}, tmp);
+    expect(r.code, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.governance).toMatchObject({
+      launched: 1,
+      events: [{ new_hash: '1234567890abcdef', action: 'launched' }],
+    });
+    const { rows } = await db.client.query(
+      `SELECT count(*)::int AS n FROM dgm.optimization_audit WHERE job = 'optimize' AND constitutional_hash = '1234567890abcdef'`,
+    );
+    expect(rows[0].n).toBeGreaterThan(0);
+    await db.client.query(`UPDATE dgm.constitution SET hash = 'cdd01ef066bc6cf2'`);
   });
 });
 

@@ -61,7 +61,9 @@ function secretOf(url: string): DatabaseSecret {
 
 async function samplerConnections(): Promise<number> {
   const { rows } = await db.client.query<{ n: string }>(
-    `SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'dgm-db-ops-sampler'`,
+    // This file's database only: other files run samplers against the same server at the same time.
+    `SELECT count(*) AS n FROM pg_stat_activity
+     WHERE application_name = 'dgm-db-ops-sampler' AND datname = current_database()`,
   );
   return Number(rows[0]!.n);
 }
