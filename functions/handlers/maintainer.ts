@@ -1,6 +1,6 @@
-import { Logger as PowertoolsLogger } from '@aws-lambda-powertools/logger';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
+import { lambdaLogger } from '../adapters/aws/powertools-logger.ts';
 import { SecretsManagerSecrets } from '../adapters/aws/secrets-manager.ts';
 import { SnsNotifier } from '../adapters/aws/sns-notifier.ts';
 import type { RuntimeConfig } from '../config.ts';
@@ -109,16 +109,6 @@ export function createMaintainerHandler(deps: MaintainerDeps) {
       await client.end().catch(() => {});
     }
   });
-}
-
-/** Structured JSON logs in CloudWatch through Powertools, behind the Logger port. */
-function lambdaLogger(serviceName: string): Logger {
-  const log = new PowertoolsLogger({ serviceName });
-  return {
-    info: (m, f) => (f ? log.info(m, f) : log.info(m)),
-    warn: (m, f) => (f ? log.warn(m, f) : log.warn(m)),
-    error: (m, f) => (f ? log.error(m, f) : log.error(m)),
-  };
 }
 
 // AWS clients are created on first use, so module init stays cheap.

@@ -1,8 +1,8 @@
-import { Logger as PowertoolsLogger } from '@aws-lambda-powertools/logger';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import type pg from 'pg';
 import { z } from 'zod';
+import { lambdaLogger } from '../adapters/aws/powertools-logger.ts';
 import { SecretsManagerSecrets } from '../adapters/aws/secrets-manager.ts';
 import { AuditTrail } from '../compliance/audit.ts';
 import { formatZodError } from '../config.ts';
@@ -196,16 +196,6 @@ export function createMigratorHandler(deps: MigratorDeps) {
       throw err;
     }
   });
-}
-
-/** Structured JSON logs in CloudWatch through Powertools, behind the Logger port. */
-function lambdaLogger(serviceName: string): Logger {
-  const log = new PowertoolsLogger({ serviceName });
-  return {
-    info: (m, f) => (f ? log.info(m, f) : log.info(m)),
-    warn: (m, f) => (f ? log.warn(m, f) : log.warn(m)),
-    error: (m, f) => (f ? log.error(m, f) : log.error(m)),
-  };
 }
 
 export const handler = createMigratorHandler({

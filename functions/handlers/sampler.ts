@@ -1,4 +1,3 @@
-import { Logger as PowertoolsLogger } from '@aws-lambda-powertools/logger';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
@@ -6,6 +5,7 @@ import type pg from 'pg';
 import { CloudWatchMetricSink } from '../adapters/aws/cloudwatch.ts';
 import { DynamoDbAlertStateStore } from '../adapters/aws/dynamodb-alert-store.ts';
 import { LambdaJobLauncher } from '../adapters/aws/lambda-launcher.ts';
+import { lambdaLogger } from '../adapters/aws/powertools-logger.ts';
 import { SecretsManagerSecrets } from '../adapters/aws/secrets-manager.ts';
 import { SnsNotifier } from '../adapters/aws/sns-notifier.ts';
 import type { RuntimeConfig } from '../config.ts';
@@ -145,16 +145,6 @@ export function createSamplerHandler(deps: SamplerDeps) {
       await client.end().catch(() => {});
     }
   });
-}
-
-/** Structured JSON logs in CloudWatch through Powertools, behind the Logger port. */
-function lambdaLogger(serviceName: string): Logger {
-  const log = new PowertoolsLogger({ serviceName });
-  return {
-    info: (m, f) => (f ? log.info(m, f) : log.info(m)),
-    warn: (m, f) => (f ? log.warn(m, f) : log.warn(m)),
-    error: (m, f) => (f ? log.error(m, f) : log.error(m)),
-  };
 }
 
 // Clients are cheap to construct (no network until the first send); the sink does its own retries.
