@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { indexesUsed } from '../../functions/db/explain.ts';
+import { designIndexes } from '../../functions/demo/design-indexes.ts';
 import { REFERENCE_QUERIES } from '../../functions/demo/reference-queries.ts';
 import { loadDemoWorkload } from '../../functions/demo/workload.ts';
 import { BadInputError } from '../../functions/errors.ts';
@@ -76,10 +77,7 @@ async function schemaSummary(client: pg.Client): Promise<string> {
             pg_size_pretty(pg_total_relation_size(relid)) AS size
      FROM pg_stat_user_tables WHERE schemaname = 'dgm' AND relname IN ('workspaces', 'bandit_states') ORDER BY 1`,
   );
-  const { rows: idx } = await client.query<{ n: string }>(
-    `SELECT count(*) AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE n.nspname = 'dgm' AND c.relkind IN ('i', 'I') AND c.relname LIKE 'idx\\_%' AND NOT c.relispartition`,
-  );
+  const design = await designIndexes(client);
   return [
     'Schema summary (schema dgm)',
     table(
@@ -90,7 +88,7 @@ async function schemaSummary(client: pg.Client): Promise<string> {
       ['table', 'rows', 'size'],
       plain.map((p) => [p.name, p.rows, p.size]),
     ),
-    `design indexes: ${idx[0]?.n ?? 0} (3 composite, 3 partial, 3 GIN)`,
+    `design indexes: ${design.length} (3 composite, 3 partial, 3 GIN)`,
   ].join('\n\n');
 }
 

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { loadModule, parseSync } from 'libpg-query';
 import type pg from 'pg';
+import { dropDesignIndexes } from '../../functions/demo/design-indexes.ts';
 import { REFERENCE_QUERIES } from '../../functions/demo/reference-queries.ts';
 import { BadInputError } from '../../functions/errors.ts';
 import {
@@ -234,13 +235,7 @@ export async function demoOptimize(client: pg.Client, ctx: DemoContext): Promise
       maxIndexesPerTable: Math.max(ctx.config.optimization.maxIndexesPerTable, 4),
     },
   };
-  const { rows: design } = await client.query<{ name: string }>(
-    `SELECT format('%I.%I', n.nspname, c.relname) AS name
-     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_index i ON i.indexrelid = c.oid
-     WHERE n.nspname = 'dgm' AND c.relkind IN ('i', 'I') AND NOT c.relispartition
-       AND NOT i.indisunique AND NOT i.indisprimary AND c.relname LIKE 'idx\\_%'`,
-  );
-  for (const d of design) await client.query(`DROP INDEX ${d.name}`);
+  const design = await dropDesignIndexes(client);
   ctx.logger.info(`demo: dropped ${design.length} design indexes; running the reference mix`);
   await collectBaselineMetrics(client, config);
   const runs = 5;

@@ -12,6 +12,7 @@ import {
 } from '../../functions/adapters/local/embedded-postgres.ts';
 import { parseConfig } from '../../functions/config.ts';
 import { quoteIdent } from '../../functions/db/identifiers.ts';
+import { designIndexes } from '../../functions/demo/design-indexes.ts';
 import { REFERENCE_QUERIES } from '../../functions/demo/reference-queries.ts';
 import { loadDemoWorkload } from '../../functions/demo/workload.ts';
 import { migrate } from '../../functions/jobs/migrate.ts';
@@ -87,17 +88,6 @@ async function runPhase(client: pg.Client, label: string): Promise<Phase> {
   return { prepared, simple };
 }
 
-async function secondaryIndexes(client: pg.Client): Promise<Array<{ name: string; definition: string }>> {
-  const { rows } = await client.query<{ name: string; definition: string }>(
-    `SELECT format('%I.%I', n.nspname, c.relname) AS name, pg_get_indexdef(c.oid) AS definition
-     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_index i ON i.indexrelid = c.oid
-     WHERE n.nspname = 'dgm' AND c.relkind IN ('i', 'I') AND NOT c.relispartition
-       AND NOT i.indisunique AND NOT i.indisprimary AND c.relname LIKE 'idx\\_%'
-     ORDER BY 1`,
-  );
-  return rows;
-}
-
 let server: EmbeddedServer | undefined;
 let adminUrl = process.env.DGM_BENCH_URL;
 if (!adminUrl) {
@@ -129,7 +119,7 @@ try {
       if (Math.round(done * 100) % 25 === 0) log(`  ${Math.round(done * 100)}% ${what}`);
     },
   });
-  const design = await secondaryIndexes(client);
+  const design = await designIndexes(client);
   for (const d of design) await client.query(`DROP INDEX ${d.name}`);
   // Visibility maps and statistics settled once, the same for every phase.
   await client.query('VACUUM ANALYZE');

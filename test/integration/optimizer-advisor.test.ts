@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dropDesignIndexes } from '../../functions/demo/design-indexes.ts';
 import { REFERENCE_QUERIES } from '../../functions/demo/reference-queries.ts';
 import { loadDemoWorkload } from '../../functions/demo/workload.ts';
 import { type AdvisorOptions, adviseIndexes } from '../../functions/optimizer/advisor.ts';
@@ -50,14 +51,7 @@ const defs = (a: Awaited<ReturnType<typeof advise>>['advice']) =>
 beforeAll(async () => {
   db = await createTestDatabase();
   await loadDemoWorkload(db.client, { scale: 0.5 });
-  const { rows } = await db.client.query<{ name: string; definition: string }>(
-    `SELECT format('%I.%I', n.nspname, c.relname) AS name, pg_get_indexdef(c.oid) AS definition
-     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_index i ON i.indexrelid = c.oid
-     WHERE n.nspname = 'dgm' AND c.relkind IN ('i', 'I') AND NOT c.relispartition
-       AND NOT i.indisunique AND NOT i.indisprimary AND c.relname LIKE 'idx\\_%'`,
-  );
-  design = rows;
-  for (const d of design) await db.client.query(`DROP INDEX ${d.name}`);
+  design = await dropDesignIndexes(db.client);
   await db.client.query('VACUUM ANALYZE');
   await runMix(db.client);
 }, 300_000);

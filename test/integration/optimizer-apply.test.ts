@@ -3,6 +3,7 @@ import { AuditTrail } from '../../functions/compliance/audit.ts';
 import { ConstitutionMismatchError } from '../../functions/compliance/constitution.ts';
 import { parseConfig, type RuntimeConfig } from '../../functions/config.ts';
 import { ADVISORY_LOCKS, withAdvisoryLock } from '../../functions/db/locks.ts';
+import { dropDesignIndexes } from '../../functions/demo/design-indexes.ts';
 import { REFERENCE_QUERIES } from '../../functions/demo/reference-queries.ts';
 import { loadDemoWorkload } from '../../functions/demo/workload.ts';
 import { optimizeDatabase } from '../../functions/jobs/optimize.ts';
@@ -35,13 +36,7 @@ const ddl: DdlOptions = { lockTimeoutMs: 500, retries: 2, backoffMs: 20, stateme
 beforeAll(async () => {
   db = await createTestDatabase();
   await loadDemoWorkload(db.client, { scale: 0.2 });
-  const { rows } = await db.client.query<{ name: string }>(
-    `SELECT format('%I.%I', n.nspname, c.relname) AS name
-     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_index i ON i.indexrelid = c.oid
-     WHERE n.nspname = 'dgm' AND c.relkind IN ('i', 'I') AND NOT c.relispartition
-       AND NOT i.indisunique AND NOT i.indisprimary AND c.relname LIKE 'idx\\_%'`,
-  );
-  for (const r of rows) await db.client.query(`DROP INDEX ${r.name}`);
+  await dropDesignIndexes(db.client);
   await db.client.query('VACUUM ANALYZE');
   // A read-mostly workload, as the design's is: the loader's bulk INSERTs are a few calls.
   for (let i = 0; i < 5; i++) for (const q of REFERENCE_QUERIES) await db.client.query(q.sql, q.params());

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../functions/config.ts';
+import { dropDesignIndexes } from '../../functions/demo/design-indexes.ts';
 import { REFERENCE_QUERIES } from '../../functions/demo/reference-queries.ts';
 import { loadDemoWorkload } from '../../functions/demo/workload.ts';
 import { collectBaselineMetrics, optimizeDatabase } from '../../functions/jobs/optimize.ts';
@@ -51,13 +52,7 @@ function runCli(args: string[]): Promise<{ code: number | null; stdout: string; 
 beforeAll(async () => {
   db = await createTestDatabase();
   await loadDemoWorkload(db.client, { scale: 0.2 });
-  const { rows } = await db.client.query<{ name: string }>(
-    `SELECT format('%I.%I', n.nspname, c.relname) AS name
-     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_index i ON i.indexrelid = c.oid
-     WHERE n.nspname = 'dgm' AND c.relkind IN ('i', 'I') AND NOT c.relispartition
-       AND NOT i.indisunique AND NOT i.indisprimary AND c.relname LIKE 'idx\\_%'`,
-  );
-  for (const r of rows) await db.client.query(`DROP INDEX ${r.name}`);
+  await dropDesignIndexes(db.client);
   await db.client.query('VACUUM ANALYZE');
 }, 300_000);
 afterAll(async () => db?.drop());
