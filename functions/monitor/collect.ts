@@ -43,8 +43,8 @@ export interface CollectOptions {
   target: string;
   monitoring: MonitoringConfig;
   /**
-   * The costlier figures (bloat, pruning): 'auto' every monitoring.slowCollectionEvery samples (the
-   * sampler Lambda), true now (the CLI), false never.
+   * The costlier figures (bloat, pruning, database size): 'auto' every monitoring.slowCollectionEvery
+   * samples (the sampler Lambda), true now (the CLI), false never (the last ones are carried).
    */
   full?: 'auto' | boolean;
   /** Store the sample as the next one's baseline (default true; needs the DGM schema on a primary). */
@@ -64,6 +64,8 @@ interface SlowCounters {
   collectedAt: string;
   bloat: BloatStats | Unavailable;
   pruning: PruningStats | Unavailable;
+  /** Absent from rows stored before the database size moved here. */
+  databaseBytes?: number;
 }
 
 /** A lock wait never holds the sampler longer than this (a fraction of the statement timeout). */
@@ -332,7 +334,9 @@ export async function collect(client: pg.Client, options: CollectOptions): Promi
     let bloat: BloatStats | Unavailable;
     let pruning: PruningStats | Unavailable;
     let slowToStore: SlowCounters | null = null;
+    let databaseBytes: { bytes: number; at: string } | null = null;
     if (fullDue) {
+      databaseBytes = { bytes: num(rt2.database_bytes), at: takenAt };
       const b = rt2.bloat as Json;
       const bloatTables = ((b.tables as Json[]) ?? []).map((t) => ({
         table: { schema: str(t.schema), name: str(t.name) },
@@ -371,10 +375,18 @@ export async function collect(client: pg.Client, options: CollectOptions): Promi
           skipped: measured.skipped,
         };
       }
-      slowToStore = { v: COUNTERS_VERSION, collectedAt: takenAt, bloat, pruning };
+      slowToStore = {
+        v: COUNTERS_VERSION,
+        collectedAt: takenAt,
+        bloat,
+        pruning,
+        databaseBytes: databaseBytes.bytes,
+      };
     } else if (lastSlow && lastSlow.v === COUNTERS_VERSION) {
       bloat = lastSlow.bloat;
       pruning = lastSlow.pruning;
+      if (lastSlow.databaseBytes != null)
+        databaseBytes = { bytes: lastSlow.databaseBytes, at: lastSlow.collectedAt };
     } else {
       const reason = `not collected yet: the costly figures come every ${cfg.slowCollectionEvery} samples`;
       bloat = { available: false, reason };
@@ -617,7 +629,8 @@ export async function collect(client: pg.Client, options: CollectOptions): Promi
       partitions,
       pruning,
       storage: {
-        databaseBytes: num(db.bytes),
+        databaseBytes: databaseBytes?.bytes ?? null,
+        databaseBytesAt: databaseBytes?.at ?? null,
         tables: [...tables]
           .filter((t) => num(t.sizeRank) <= cfg.topTables)
           .sort((a, b) => num(a.sizeRank) - num(b.sizeRank))

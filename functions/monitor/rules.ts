@@ -334,6 +334,13 @@ const RULES: readonly RuleDefinition[] = [
         return { rule: 'disk_usage', status: 'skipped', reason: 'alerting.storageCapacityBytes is not set' };
       }
       const used = snap.storage.databaseBytes;
+      if (used == null) {
+        return {
+          rule: 'disk_usage',
+          status: 'unknown',
+          reason: 'the database size is not measured yet: it comes with the costly figures',
+        };
+      }
       const largest = snap.storage.tables
         .slice(0, 3)
         .map((t) => `${rel(t.table)} ${bytes(t.totalBytes)}`)

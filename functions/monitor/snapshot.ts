@@ -362,7 +362,13 @@ export interface TableStorage {
 }
 
 export interface StorageStats {
-  databaseBytes: number;
+  /**
+   * Size of the database: measured with the costly figures (it stats every file of the database), carried
+   * between their collections; null before the first.
+   */
+  databaseBytes: number | null;
+  /** When databaseBytes was measured. */
+  databaseBytesAt: string | null;
   /** The largest tables (partitions rolled up to their root). */
   tables: TableStorage[];
   deadTuplesTotal: number;

@@ -54,6 +54,8 @@ describe('sampling KPIs', () => {
     const st = s.statements as StatementStats;
     expect(st.available).toBe(true);
     expect(st.callsInInterval).toBeNull();
+    // Without the costly figures ever collected for this target, no database size (never a made-up 0).
+    expect(s.storage.databaseBytes).toBeNull();
     // The second sample has rates over the interval.
     await db.client.query('SELECT count(*) FROM pg_class');
     await flushStats(db.client);
@@ -188,6 +190,32 @@ describe('sampling KPIs', () => {
     expect(s.storage.databaseBytes).toBeGreaterThan(1_000_000);
   });
 
+  it('ranks tables by size without opening each: grown since their last ANALYZE, measured when never analyzed', async () => {
+    await db.client.query('CREATE TABLE public.grown (id int, pad text)');
+    await db.client.query(
+      `INSERT INTO public.grown SELECT g, repeat('y', 200) FROM generate_series(1, 100) g`,
+    );
+    await db.client.query('ANALYZE public.grown');
+    await db.client.query(
+      `INSERT INTO public.grown SELECT g, repeat('y', 200) FROM generate_series(1, 40000) g`,
+    );
+    await db.client.query('CREATE TABLE public.fresh (id int, pad text)');
+    await db.client.query(
+      `INSERT INTO public.fresh SELECT g, repeat('z', 200) FROM generate_series(1, 30000) g`,
+    );
+    await flushStats(db.client);
+    const s = await sample(false);
+    const byName = new Map(s.storage.tables.map((t) => [t.table.name, t]));
+    // pg_class still says a few pages for "grown" and nothing for "fresh": the ranking saw past both.
+    expect(byName.get('grown')?.totalBytes).toBeGreaterThan(8_000_000);
+    expect(byName.get('fresh')?.totalBytes).toBeGreaterThan(6_000_000);
+    const { rows } = await db.client.query<{ relname: string; relpages: number }>(
+      `SELECT relname, relpages FROM pg_class WHERE relname IN ('grown', 'fresh') ORDER BY relname`,
+    );
+    expect(rows[0]).toEqual({ relname: 'fresh', relpages: 0 });
+    expect(rows[1]!.relpages).toBeLessThan(10);
+  });
+
   it('finds unused and invalid indexes, scans per index and the stats age behind them', async () => {
     await db.client.query('CREATE TABLE public.ix (id int PRIMARY KEY, a int, b int)');
     await db.client.query('INSERT INTO public.ix SELECT g, g % 10, g FROM generate_series(1, 1000) g');
@@ -314,6 +342,13 @@ describe('sampling KPIs', () => {
     }
     expect(s.bloat.available).toBe(true);
     expect((s.bloat as BloatStats).collectedAt < s.takenAt).toBe(true);
+    // The database size comes with them: carried, with the time it was measured.
+    expect(s.storage.databaseBytes).toBeGreaterThan(1_000_000);
+    expect(s.storage.databaseBytesAt).toBe((s.bloat as BloatStats).collectedAt);
+    const now = await sample(true);
+    expect(now.storage.databaseBytesAt).toBe(now.takenAt);
+    const { rows } = await db.client.query<{ n: string }>('SELECT pg_database_size(current_database()) AS n');
+    expect(Math.abs(now.storage.databaseBytes! - Number(rows[0]!.n))).toBeLessThan(1_000_000);
   });
 
   it('reports replication slots, and the domain: archive compliance and critical violations', async () => {

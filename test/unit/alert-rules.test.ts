@@ -130,7 +130,13 @@ function snapshot(): Snapshot {
       minAheadDays: 93,
     },
     pruning: { available: false, reason: 'collected every 15 samples' },
-    storage: { databaseBytes: 1_000_000, tables: [], deadTuplesTotal: 0, skippedLocked: [] },
+    storage: {
+      databaseBytes: 1_000_000,
+      databaseBytesAt: null,
+      tables: [],
+      deadTuplesTotal: 0,
+      skippedLocked: [],
+    },
     bloat: { available: false, reason: 'collected every 15 samples' },
     wraparound: { xidAge: 1000, maxXidAge: 2000, mxidAge: 10, wraparoundRatio: 2000 / 2 ** 31 },
     replication: {
@@ -419,6 +425,17 @@ describe('alert rules', () => {
     });
     expect(out.get('maintenance_failed')?.status).toBe('skipped');
     expect(out.get('compliance_violations')?.status).toBe('unknown');
+  });
+
+  it('disk usage is UNKNOWN, not OK, before the database size was first measured', () => {
+    const s = snapshot();
+    s.storage.databaseBytes = null;
+    const cfg = parseConfig({ alerting: { storageCapacityBytes: 1_100_000 } });
+    expect(evaluate(s, cfg).get('disk_usage')).toEqual({
+      rule: 'disk_usage',
+      status: 'unknown',
+      reason: 'the database size is not measured yet: it comes with the costly figures',
+    });
   });
 
   it('a rule that throws becomes UNKNOWN without silencing the others', () => {

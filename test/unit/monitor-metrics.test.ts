@@ -164,6 +164,7 @@ function snapshotFixture(): Snapshot {
     pruning: { available: false, reason: 'not collected yet' },
     storage: {
       databaseBytes: 10_000_000,
+      databaseBytesAt: null,
       tables: tables.map((t, i) => ({
         table: { schema: 'public', name: t },
         totalBytes: 1000 * (12 - i),

@@ -6,7 +6,8 @@
 -- $1 = tables per ranking (monitoring.topTables), $2 = length of index lists.
 WITH
 me AS (
-  SELECT d.oid AS dboid, current_setting('block_size')::bigint AS bs, pg_backend_pid() AS mypid
+  SELECT d.oid AS dboid, current_setting('block_size')::bigint AS bs, pg_backend_pid() AS mypid,
+         current_setting('server_version_num')::int >= 140000 AS v14
   FROM pg_database d WHERE d.datname = current_database()
 ),
 -- Relations someone holds or waits for under ACCESS EXCLUSIVE: reading their size would wait behind it.
@@ -15,8 +16,10 @@ locked AS (
   FROM pg_locks l, me
   WHERE l.locktype = 'relation' AND l.mode = 'AccessExclusiveLock' AND l.database = me.dboid
 ),
+-- Every relation of the user schemas, in one pass over pg_class (an index lives in its table's schema).
 rel AS (
-  SELECT c.oid, n.nspname::text AS schema_name, c.relname::text AS rel_name, c.relpages, c.relkind
+  SELECT c.oid, n.nspname::text AS schema_name, c.relname::text AS rel_name, c.relpages, c.reltuples, c.relkind,
+         c.relispartition
   FROM pg_class c
   JOIN pg_namespace n ON n.oid = c.relnamespace
   WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'
@@ -25,39 +28,47 @@ rel AS (
 idx AS (
   SELECT i.indexrelid AS oid, i.indrelid,
          CASE WHEN ci.relispartition THEN pg_partition_root(i.indexrelid) ELSE i.indexrelid END AS root,
-         i.indisunique, i.indisprimary, i.indisvalid, ci.relkind,
+         i.indisunique OR i.indisexclusion AS indisunique, i.indisprimary, i.indisvalid, ci.relkind,
          pg_stat_get_numscans(i.indexrelid) AS scans,
          pg_stat_get_blocks_hit(i.indexrelid) AS hit,
          pg_stat_get_blocks_fetched(i.indexrelid) - pg_stat_get_blocks_hit(i.indexrelid) AS read,
          ci.relpages::bigint * (SELECT bs FROM me) AS est_bytes
   FROM pg_index i
-  JOIN pg_class ci ON ci.oid = i.indexrelid
-  JOIN rel r ON r.oid = i.indrelid
+  JOIN rel ci ON ci.oid = i.indexrelid
 ),
 leaf AS (
   SELECT r.oid,
-         CASE WHEN c.relispartition THEN pg_partition_root(r.oid) ELSE r.oid END AS root,
-         pg_stat_get_live_tuples(r.oid) AS live,
-         pg_stat_get_dead_tuples(r.oid) AS dead,
-         pg_stat_get_numscans(r.oid) AS seq_scan,
-         pg_stat_get_blocks_hit(r.oid) AS heap_hit,
-         pg_stat_get_blocks_fetched(r.oid) - pg_stat_get_blocks_hit(r.oid) AS heap_read,
-         pg_stat_get_last_autovacuum_time(r.oid) AS last_autovacuum,
-         -- The heap's size ranks the tables (relpages lags until the next VACUUM or ANALYZE).
+         CASE WHEN r.relispartition THEN pg_partition_root(r.oid) ELSE r.oid END AS root,
+         s.live, s.dead, s.seq_scan, s.heap_hit, s.heap_read, s.last_autovacuum,
+         -- The heap's size ranks the tables, estimated without opening them: the pages of the last VACUUM
+         -- or ANALYZE, grown with the rows counted since (none when it found the table empty, on 14+ where
+         -- reltuples tells empty from never). A table neither has seen yet is measured, unless someone
+         -- holds it under ACCESS EXCLUSIVE.
          CASE WHEN r.oid IN (SELECT oid FROM locked) THEN r.relpages::bigint * (SELECT bs FROM me)
+              WHEN r.reltuples > 0
+                THEN (r.relpages * greatest(1, (s.live + s.dead) / r.reltuples))::bigint * (SELECT bs FROM me)
+              WHEN r.reltuples = 0 AND s.live + s.dead = 0 AND (SELECT v14 FROM me)
+                THEN r.relpages::bigint * (SELECT bs FROM me)
               ELSE pg_relation_size(r.oid) END AS est_bytes
-  FROM rel r JOIN pg_class c ON c.oid = r.oid
+  FROM rel r
+  CROSS JOIN LATERAL (
+    SELECT pg_stat_get_live_tuples(r.oid) AS live, pg_stat_get_dead_tuples(r.oid) AS dead,
+           pg_stat_get_numscans(r.oid) AS seq_scan, pg_stat_get_blocks_hit(r.oid) AS heap_hit,
+           pg_stat_get_blocks_fetched(r.oid) - pg_stat_get_blocks_hit(r.oid) AS heap_read,
+           pg_stat_get_last_autovacuum_time(r.oid) AS last_autovacuum) s
   WHERE r.relkind IN ('r', 'm')
 ),
+-- Sums of counters in float8 (exact to 2^53): the numeric sum() of a bigint costs several times more.
 leaf_idx AS (
-  SELECT indrelid, sum(scans) AS idx_scan, sum(hit) AS idx_hit, sum(read) AS idx_read, sum(est_bytes) AS idx_bytes
+  SELECT indrelid, sum(scans::float8) AS idx_scan, sum(hit::float8) AS idx_hit, sum(read::float8) AS idx_read,
+         sum(est_bytes::float8) AS idx_bytes
   FROM idx GROUP BY indrelid
 ),
 root AS (
   SELECT l.root AS oid,
-         sum(l.live)::bigint AS live, sum(l.dead)::bigint AS dead, sum(l.seq_scan)::bigint AS seq_scan,
-         coalesce(sum(li.idx_scan), 0)::bigint AS idx_scan,
-         sum(l.heap_hit)::bigint AS heap_hit, sum(l.heap_read)::bigint AS heap_read,
+         sum(l.live::float8)::bigint AS live, sum(l.dead::float8)::bigint AS dead,
+         sum(l.seq_scan::float8)::bigint AS seq_scan, coalesce(sum(li.idx_scan), 0)::bigint AS idx_scan,
+         sum(l.heap_hit::float8)::bigint AS heap_hit, sum(l.heap_read::float8)::bigint AS heap_read,
          coalesce(sum(li.idx_hit), 0)::bigint AS idx_hit, coalesce(sum(li.idx_read), 0)::bigint AS idx_read,
          max(l.last_autovacuum) AS last_autovacuum,
          sum(l.est_bytes + coalesce(li.idx_bytes, 0))::bigint AS est_bytes,
@@ -87,21 +98,17 @@ top_tables AS (
   JOIN pg_namespace n ON n.oid = c.relnamespace
   WHERE t.activity_rank <= $1 OR t.size_rank <= $1 OR t.dead_rank <= $1
 ),
+-- One row per index as the user sees it: a partitioned index sums over its partitions. A partition of a
+-- unique or primary-key index is one too, so the flags aggregate over the members; the partitioned index
+-- itself is a member (relkind 'I'). Names are looked up only for the rows listed.
 idx_root AS (
   SELECT x.root AS oid, sum(x.scans)::bigint AS scans, sum(x.est_bytes)::bigint AS est_bytes,
-         bool_and(x.indisvalid) AS all_valid
+         bool_and(x.indisvalid) AS all_valid, bool_or(x.indisunique) AS indisunique,
+         bool_or(x.indisprimary) AS indisprimary, bool_or(x.relkind = 'I') AS partitioned
   FROM idx x GROUP BY x.root
 ),
-idx_named AS (
-  SELECT ir.*, ri.indisunique OR ri.indisexclusion AS indisunique, ri.indisprimary, ri.indisvalid,
-         ci.relkind AS root_kind,
-         ni.nspname::text AS index_schema, ci.relname::text AS index_name,
-         nt.nspname::text AS table_schema, ct.relname::text AS table_name,
-         CASE WHEN ct.relispartition THEN pg_partition_root(ct.oid) ELSE ct.oid END AS table_root
-  FROM idx_root ir
-  JOIN pg_index ri ON ri.indexrelid = ir.oid
-  JOIN pg_class ci ON ci.oid = ir.oid JOIN pg_namespace ni ON ni.oid = ci.relnamespace
-  JOIN pg_class ct ON ct.oid = ri.indrelid JOIN pg_namespace nt ON nt.oid = ct.relnamespace
+idx_unused AS (
+  SELECT ir.* FROM idx_root ir WHERE ir.scans = 0 AND NOT ir.indisunique AND NOT ir.indisprimary AND ir.all_valid
 ),
 partitioned AS (
   SELECT pt.partrelid AS oid, n.nspname::text AS schema_name, c.relname::text AS rel_name, pt.partstrat,
@@ -115,12 +122,11 @@ partitioned AS (
 ),
 part_leaf AS (
   SELECT p.oid AS root, t.relid, t.level,
-         pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT' AS is_default,
+         t.relid IN (SELECT pt.partdefid FROM pg_partitioned_table pt) AS is_default,
          t.relid IN (SELECT oid FROM locked) AS is_locked,
          CASE WHEN t.relid IN (SELECT oid FROM locked) THEN NULL ELSE pg_total_relation_size(t.relid) END AS bytes
   FROM partitioned p
   CROSS JOIN LATERAL pg_partition_tree(p.oid) t
-  JOIN pg_class c ON c.oid = t.relid
   WHERE t.isleaf
 ),
 -- Rows in default partitions, counted exactly (they should hold few or none) up to a cap, without a
@@ -146,6 +152,21 @@ part_bound AS (
   CROSS JOIN LATERAL (SELECT (regexp_match(pg_get_expr(c.relpartbound, c.oid), 'TO \(''([^'']*)''\)'))[1] AS upper) b
   WHERE p.partstrat = 'r' AND b.upper IS NOT NULL
   GROUP BY p.oid
+),
+-- Each set's figures in one pass over its leaves.
+part_set AS (
+  SELECT pl.root, count(*) AS partitions, coalesce(sum(pl.bytes), 0) AS total_bytes,
+         coalesce(min(pl.bytes), 0) AS min_bytes, coalesce(max(pl.bytes), 0) AS max_bytes,
+         coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY pl.bytes), 0) AS median_bytes,
+         coalesce(avg(pl.bytes), 0) AS avg_bytes,
+         jsonb_agg(jsonb_build_array(ln.nspname, lc.relname)) AS leaves
+  FROM part_leaf pl JOIN pg_class lc ON lc.oid = pl.relid JOIN pg_namespace ln ON ln.oid = lc.relnamespace
+  GROUP BY pl.root
+),
+part_set_default AS (
+  SELECT pd.root, count(*) AS partitions,
+         CASE WHEN bool_or(pd.n IS NULL) THEN NULL ELSE coalesce(sum(pd.n), 0) END AS n
+  FROM part_default pd GROUP BY pd.root
 )
 SELECT
   clock_timestamp() AS taken_at,
@@ -170,7 +191,7 @@ SELECT
   (SELECT jsonb_build_object(
      'commits', d.xact_commit, 'rollbacks', d.xact_rollback, 'blksRead', d.blks_read, 'blksHit', d.blks_hit,
      'tempFiles', d.temp_files, 'tempBytes', d.temp_bytes, 'deadlocks', d.deadlocks,
-     'statsReset', d.stats_reset, 'bytes', pg_database_size(d.datid))
+     'statsReset', d.stats_reset)
    FROM pg_stat_database d, me WHERE d.datid = me.dboid) AS database,
   (SELECT jsonb_build_object(
      'xidAge', age(d.datfrozenxid), 'mxidAge', mxid_age(d.datminmxid),
@@ -234,24 +255,30 @@ SELECT
      'locked', (SELECT coalesce(jsonb_agg(l.oid::regclass::text), '[]') FROM locked l))
    FROM root) AS table_totals,
   jsonb_build_object(
-    'total', (SELECT count(*) FROM idx_named),
-    'top', (SELECT coalesce(jsonb_agg(x ORDER BY x.scans DESC), '[]') FROM (
-              SELECT i.oid, i.index_schema AS "indexSchema", i.index_name AS "indexName",
+    'total', (SELECT count(*) FROM idx_root),
+    'top', (SELECT coalesce(jsonb_agg(x ORDER BY x.scans DESC, x.oid), '[]') FROM (
+              SELECT i.oid, ni.nspname AS "indexSchema", ci.relname AS "indexName",
                      tn.nspname AS "tableSchema", tc.relname AS "tableName", i.scans, i.est_bytes AS bytes
-              FROM idx_named i JOIN pg_class tc ON tc.oid = i.table_root JOIN pg_namespace tn ON tn.oid = tc.relnamespace
-              ORDER BY i.scans DESC, i.oid LIMIT $2) x),
-    'unusedCount', (SELECT count(*) FROM idx_named i
-                    WHERE i.scans = 0 AND NOT i.indisunique AND NOT i.indisprimary AND i.all_valid),
-    'unusedBytes', (SELECT coalesce(sum(i.est_bytes), 0) FROM idx_named i
-                    WHERE i.scans = 0 AND NOT i.indisunique AND NOT i.indisprimary AND i.all_valid),
+              FROM (SELECT * FROM idx_root ORDER BY scans DESC, oid LIMIT $2) i
+              JOIN pg_index ri ON ri.indexrelid = i.oid
+              JOIN pg_class ci ON ci.oid = i.oid JOIN pg_namespace ni ON ni.oid = ci.relnamespace
+              JOIN pg_class ct ON ct.oid = ri.indrelid
+              JOIN pg_class tc ON tc.oid = CASE WHEN ct.relispartition THEN pg_partition_root(ct.oid) ELSE ct.oid END
+              JOIN pg_namespace tn ON tn.oid = tc.relnamespace) x),
+    'unusedCount', (SELECT count(*) FROM idx_unused),
+    'unusedBytes', (SELECT coalesce(sum(est_bytes), 0) FROM idx_unused),
     'unused', (SELECT coalesce(jsonb_agg(x ORDER BY x.bytes DESC), '[]') FROM (
-                 SELECT i.oid, i.index_schema AS "indexSchema", i.index_name AS "indexName",
+                 SELECT i.oid, ni.nspname AS "indexSchema", ci.relname AS "indexName",
                         tn.nspname AS "tableSchema", tc.relname AS "tableName", i.scans,
-                        CASE WHEN i.root_kind = 'I' OR i.oid IN (SELECT oid FROM locked)
+                        CASE WHEN i.partitioned OR i.oid IN (SELECT oid FROM locked)
                              THEN i.est_bytes ELSE pg_relation_size(i.oid) END AS bytes
-                 FROM idx_named i JOIN pg_class tc ON tc.oid = i.table_root JOIN pg_namespace tn ON tn.oid = tc.relnamespace
-                 WHERE i.scans = 0 AND NOT i.indisunique AND NOT i.indisprimary AND i.all_valid
-                 ORDER BY i.est_bytes DESC, i.oid LIMIT $2) x),
+                 FROM (SELECT * FROM idx_unused ORDER BY est_bytes DESC, oid LIMIT $2) i
+                 JOIN pg_index ri ON ri.indexrelid = i.oid
+                 JOIN pg_class ci ON ci.oid = i.oid JOIN pg_namespace ni ON ni.oid = ci.relnamespace
+                 JOIN pg_class ct ON ct.oid = ri.indrelid
+                 JOIN pg_class tc ON tc.oid = CASE WHEN ct.relispartition THEN pg_partition_root(ct.oid) ELSE ct.oid END
+                 JOIN pg_namespace tn ON tn.oid = tc.relnamespace
+                 ORDER BY i.est_bytes DESC, i.oid) x),
     'invalid', (SELECT coalesce(jsonb_agg(jsonb_build_object(
                   'indexSchema', n.nspname, 'indexName', ci.relname, 'tableSchema', nt.nspname, 'tableName', ct.relname)
                   ORDER BY ci.relname), '[]')
@@ -261,20 +288,14 @@ SELECT
   ) AS indexes,
   (SELECT coalesce(jsonb_agg(jsonb_build_object(
      'oid', p.oid, 'schema', p.schema_name, 'name', p.rel_name, 'keyType', p.key_type,
-     'partitions', (SELECT count(*) FROM part_leaf pl WHERE pl.root = p.oid),
-     'totalBytes', (SELECT coalesce(sum(pl.bytes), 0) FROM part_leaf pl WHERE pl.root = p.oid),
-     'minBytes', (SELECT coalesce(min(pl.bytes), 0) FROM part_leaf pl WHERE pl.root = p.oid),
-     'maxBytes', (SELECT coalesce(max(pl.bytes), 0) FROM part_leaf pl WHERE pl.root = p.oid),
-     'medianBytes', (SELECT coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY pl.bytes), 0)
-                     FROM part_leaf pl WHERE pl.root = p.oid),
-     'avgBytes', (SELECT coalesce(avg(pl.bytes), 0) FROM part_leaf pl WHERE pl.root = p.oid),
-     'defaultPartitions', (SELECT count(*) FROM part_default pd WHERE pd.root = p.oid),
-     'defaultRows', (SELECT CASE WHEN bool_or(pd.n IS NULL) THEN NULL ELSE coalesce(sum(pd.n), 0) END
-                     FROM part_default pd WHERE pd.root = p.oid),
-     'leaves', (SELECT coalesce(jsonb_agg(jsonb_build_array(ln.nspname, lc.relname)), '[]')
-                FROM part_leaf pl JOIN pg_class lc ON lc.oid = pl.relid JOIN pg_namespace ln ON ln.oid = lc.relnamespace
-                WHERE pl.root = p.oid),
+     'partitions', coalesce(ps.partitions, 0), 'totalBytes', coalesce(ps.total_bytes, 0),
+     'minBytes', coalesce(ps.min_bytes, 0), 'maxBytes', coalesce(ps.max_bytes, 0),
+     'medianBytes', coalesce(ps.median_bytes, 0), 'avgBytes', coalesce(ps.avg_bytes, 0),
+     'defaultPartitions', coalesce(pd.partitions, 0),
+     'defaultRows', CASE WHEN pd.root IS NULL THEN 0 ELSE pd.n END,
+     'leaves', coalesce(ps.leaves, '[]'),
      'newestBound', pb.newest_bound,
      'aheadDays', extract(epoch FROM pb.newest_bound - clock_timestamp()) / 86400)
      ORDER BY p.schema_name, p.rel_name), '[]')
-   FROM partitioned p LEFT JOIN part_bound pb ON pb.root = p.oid) AS partitions
+   FROM partitioned p LEFT JOIN part_bound pb ON pb.root = p.oid LEFT JOIN part_set ps ON ps.root = p.oid
+   LEFT JOIN part_set_default pd ON pd.root = p.oid) AS partitions

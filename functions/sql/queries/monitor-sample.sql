@@ -40,22 +40,23 @@ own AS (
 --#endif
 ),
 --#if baseline
-prev AS (
-  SELECT b.queryid, b.toplevel, b.calls, b.total_exec_ms AS total_ms, b.sampled_at
+-- Materialized: joined to every entry by hash, not looked up once per entry.
+prev AS MATERIALIZED (
+  SELECT b.queryid, b.toplevel, b.calls, b.total_exec_ms AS total_ms
   FROM dgm.stat_statement_baseline b WHERE b.target = (SELECT target FROM params)
 ),
 --#else
 prev AS (
-  SELECT NULL::bigint AS queryid, NULL::boolean AS toplevel, NULL::bigint AS calls, NULL::float8 AS total_ms,
-         NULL::timestamptz AS sampled_at
+  SELECT NULL::bigint AS queryid, NULL::boolean AS toplevel, NULL::bigint AS calls, NULL::float8 AS total_ms
   WHERE false
 ),
 --#endif
+-- Counters are summed as float8: exact to 2^53, and much cheaper than the numeric sum() of a bigint.
 pgss AS (
   SELECT s.queryid, __TOPLEVEL__ AS toplevel,
-         sum(s.calls)::bigint AS calls, sum(s.__TOTAL__)::float8 AS total_ms, sum(s.rows)::bigint AS rows,
-         sum(s.shared_blks_hit)::bigint AS blks_hit, sum(s.shared_blks_read)::bigint AS blks_read,
-         sum(s.__BLKREAD__)::float8 AS blk_read_ms
+         sum(s.calls::float8)::bigint AS calls, sum(s.__TOTAL__)::float8 AS total_ms,
+         sum(s.rows::float8)::bigint AS rows, sum(s.shared_blks_hit::float8)::bigint AS blks_hit,
+         sum(s.shared_blks_read::float8)::bigint AS blks_read, sum(s.__BLKREAD__)::float8 AS blk_read_ms
   FROM __PGSS__(false) s
   WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
     AND s.queryid IS NOT NULL AND s.queryid <> 0
@@ -63,7 +64,14 @@ pgss AS (
   GROUP BY 1, 2
 ),
 -- queryid 0 is never a statement: its row holds when the previous counters were taken.
-prev_mark AS (SELECT max(sampled_at) AS sampled_at FROM prev WHERE queryid = 0),
+--#if baseline
+prev_mark AS (
+  SELECT max(b.sampled_at) AS sampled_at FROM dgm.stat_statement_baseline b
+  WHERE b.target = (SELECT target FROM params) AND b.queryid = 0
+),
+--#else
+prev_mark AS (SELECT NULL::timestamptz AS sampled_at),
+--#endif
 -- Per entry: the change since the previous sample. An entry that is new, or whose counters went down
 -- (pg_stat_statements_reset, or evicted and back), counts from zero: all its calls are in the interval.
 -- Without a previous sample there is no change at all (NULL), never the cumulative value.
@@ -78,26 +86,26 @@ delta AS (
   FROM pgss c CROSS JOIN prev_mark m
   LEFT JOIN prev p ON p.queryid = c.queryid AND p.toplevel = c.toplevel
 ),
-per_query AS (
-  SELECT d.queryid, sum(d.calls)::bigint AS calls, sum(d.total_ms) AS total_ms, sum(d.rows)::bigint AS rows,
-         sum(d.blks_hit)::bigint AS blks_hit, sum(d.blks_read)::bigint AS blks_read, sum(d.blk_read_ms) AS blk_read_ms,
-         sum(d.d_calls)::bigint AS d_calls, sum(d.d_ms) AS d_ms
-  FROM delta d GROUP BY d.queryid
-),
+-- Per statement (top-level and nested entries together): totals, the interval's change, and whether
+-- it is slow (its mean over the interval, else over all time, above the threshold).
 judged AS (
   SELECT q.*,
          q.total_ms / nullif(q.calls, 0) AS mean_ms,
          q.d_ms / nullif(q.d_calls, 0) AS d_mean_ms,
          coalesce(q.d_ms / nullif(q.d_calls, 0), q.total_ms / nullif(q.calls, 0)) > (SELECT slow_ms FROM params) AS slow
-  FROM per_query q
+  FROM (SELECT d.queryid, sum(d.calls::float8)::bigint AS calls, sum(d.total_ms) AS total_ms,
+               sum(d.rows::float8)::bigint AS rows, sum(d.blks_hit::float8)::bigint AS blks_hit,
+               sum(d.blks_read::float8)::bigint AS blks_read, sum(d.blk_read_ms) AS blk_read_ms,
+               sum(d.d_calls::float8)::bigint AS d_calls, sum(d.d_ms) AS d_ms
+        FROM delta d GROUP BY d.queryid) q
 ),
 top_q AS (
-  SELECT j.queryid FROM judged j
+  SELECT j.queryid, coalesce(j.d_ms, j.total_ms) AS ms FROM judged j
   WHERE coalesce(j.d_ms, j.total_ms) > 0
   ORDER BY coalesce(j.d_ms, j.total_ms) DESC, j.queryid LIMIT (SELECT top_n FROM params)
 ),
 slow_q AS (
-  SELECT j.queryid FROM judged j WHERE j.slow
+  SELECT j.queryid, coalesce(j.d_mean_ms, j.mean_ms) AS mean FROM judged j WHERE j.slow
   ORDER BY coalesce(j.d_mean_ms, j.mean_ms) DESC, j.queryid LIMIT (SELECT top_n FROM params)
 ),
 picked AS (SELECT queryid FROM top_q UNION SELECT queryid FROM slow_q),
@@ -106,24 +114,34 @@ unknown AS (SELECT p.queryid FROM picked p WHERE p.queryid NOT IN (SELECT queryi
 --#else
 unknown AS (SELECT p.queryid FROM picked p),
 --#endif
+-- The whole workload's figures, each in one pass.
+entry_totals AS (
+  SELECT coalesce(sum(d.calls::float8) FILTER (WHERE d.toplevel), 0)::bigint AS calls_total,
+         coalesce(sum(d.total_ms) FILTER (WHERE d.toplevel), 0) AS total_ms_total,
+         sum(d.d_calls::float8) FILTER (WHERE d.toplevel)::bigint AS d_calls,
+         sum(d.d_ms) FILTER (WHERE d.toplevel) AS d_ms
+  FROM delta d
+),
+statement_totals AS (
+  SELECT count(*) AS entries,
+         count(*) FILTER (WHERE j.mean_ms > p.slow_ms) AS slow,
+         count(*) FILTER (WHERE j.d_mean_ms > p.slow_ms) AS slow_in_interval,
+         coalesce(sum(j.d_calls::float8) FILTER (WHERE j.d_mean_ms > p.slow_ms), 0)::bigint AS slow_calls_in_interval
+  FROM judged j CROSS JOIN params p
+),
 statements_json AS (
   SELECT jsonb_build_object(
-    'entries', (SELECT count(*) FROM per_query),
-    'intervalSeconds', (SELECT extract(epoch FROM clock_timestamp() - sampled_at) FROM prev_mark),
-    'callsTotal', (SELECT coalesce(sum(calls), 0) FROM delta WHERE toplevel),
-    'totalExecMsTotal', (SELECT coalesce(sum(total_ms), 0) FROM delta WHERE toplevel),
-    'callsInInterval', (SELECT sum(d_calls) FROM delta WHERE toplevel),
-    'execMsInInterval', (SELECT sum(d_ms) FROM delta WHERE toplevel),
-    'slowStatements', (SELECT count(*) FROM judged WHERE mean_ms > (SELECT slow_ms FROM params)),
-    'slowStatementsInInterval', CASE WHEN (SELECT sampled_at FROM prev_mark) IS NOT NULL THEN
-                                  (SELECT count(*) FROM judged WHERE d_mean_ms > (SELECT slow_ms FROM params)) END,
-    'slowCallsInInterval', CASE WHEN (SELECT sampled_at FROM prev_mark) IS NOT NULL THEN
-                             (SELECT coalesce(sum(d_calls), 0) FROM judged
-                              WHERE d_mean_ms > (SELECT slow_ms FROM params)) END,
-    'top', (SELECT coalesce(jsonb_agg(j.queryid::text ORDER BY coalesce(j.d_ms, j.total_ms) DESC, j.queryid), '[]')
-            FROM judged j WHERE j.queryid IN (SELECT queryid FROM top_q)),
-    'slow', (SELECT coalesce(jsonb_agg(j.queryid::text ORDER BY coalesce(j.d_mean_ms, j.mean_ms) DESC, j.queryid), '[]')
-             FROM judged j WHERE j.queryid IN (SELECT queryid FROM slow_q)),
+    'entries', st.entries,
+    'intervalSeconds', extract(epoch FROM clock_timestamp() - m.sampled_at),
+    'callsTotal', et.calls_total,
+    'totalExecMsTotal', et.total_ms_total,
+    'callsInInterval', et.d_calls,
+    'execMsInInterval', et.d_ms,
+    'slowStatements', st.slow,
+    'slowStatementsInInterval', CASE WHEN m.sampled_at IS NOT NULL THEN st.slow_in_interval END,
+    'slowCallsInInterval', CASE WHEN m.sampled_at IS NOT NULL THEN st.slow_calls_in_interval END,
+    'top', (SELECT coalesce(jsonb_agg(t.queryid::text ORDER BY t.ms DESC, t.queryid), '[]') FROM top_q t),
+    'slow', (SELECT coalesce(jsonb_agg(t.queryid::text ORDER BY t.mean DESC, t.queryid), '[]') FROM slow_q t),
     'rows', (SELECT coalesce(jsonb_agg(jsonb_build_object(
                'queryId', j.queryid::text, 'calls', j.calls, 'totalMs', j.total_ms, 'meanMs', coalesce(j.mean_ms, 0),
                'rows', j.rows, 'sharedBlksHit', j.blks_hit, 'sharedBlksRead', j.blks_read, 'blkReadTimeMs', j.blk_read_ms,
@@ -147,6 +165,7 @@ statements_json AS (
 --#endif
     'picked', (SELECT count(*) FROM picked)
   ) AS doc
+  FROM statement_totals st CROSS JOIN entry_totals et CROSS JOIN prev_mark m
 ),
 --#if baseline
 baseline_write AS (
@@ -159,9 +178,12 @@ baseline_write AS (
     SET calls = excluded.calls, total_exec_ms = excluded.total_exec_ms, rows = excluded.rows,
         sampled_at = excluded.sampled_at
 ),
+-- Entries pg_stat_statements no longer holds leave the baseline; the table is only searched for them
+-- when fewer entries matched the baseline than it holds.
 baseline_prune AS (
   DELETE FROM dgm.stat_statement_baseline b
-  WHERE b.target = (SELECT target FROM params) AND b.queryid <> 0
+  WHERE (SELECT count(*) FROM prev WHERE queryid <> 0) > (SELECT count(*) FROM delta WHERE prev_calls IS NOT NULL)
+    AND b.target = (SELECT target FROM params) AND b.queryid <> 0
     AND NOT EXISTS (SELECT 1 FROM pgss c WHERE c.queryid = b.queryid AND c.toplevel = b.toplevel)
 ),
 --#endif
@@ -214,6 +236,9 @@ bloat_root AS (
 )
 SELECT
   (SELECT yes FROM due) AS full_due,
+  -- The database's size stats every file of the database (about 1 ms per thousand files): it comes with
+  -- the costly figures.
+  CASE WHEN (SELECT yes FROM due) THEN pg_database_size(current_database()) END AS database_bytes,
 --#if query_id
   (SELECT a.query_id FROM pg_stat_activity a WHERE a.pid = pg_backend_pid()) AS own_query_id,
 --#endif
