@@ -580,7 +580,7 @@ export async function collect(client: pg.Client, options: CollectOptions): Promi
         ),
         indexHitRatioTotal: round4n(hitRatio(counters.indexBlocks.hit, counters.indexBlocks.read)),
         tables: tables
-          .filter((t) => num(t.activityRank) <= cfg.topTables)
+          .filter((t) => t.activityRank != null && num(t.activityRank) <= cfg.topTables)
           .map((t) => {
             const cur = counters.tables[str(t.oid)]!;
             const p = prevTables[str(t.oid)];
@@ -632,7 +632,7 @@ export async function collect(client: pg.Client, options: CollectOptions): Promi
         databaseBytes: databaseBytes?.bytes ?? null,
         databaseBytesAt: databaseBytes?.at ?? null,
         tables: [...tables]
-          .filter((t) => num(t.sizeRank) <= cfg.topTables)
+          .filter((t) => t.sizeRank != null && num(t.sizeRank) <= cfg.topTables)
           .sort((a, b) => num(a.sizeRank) - num(b.sizeRank))
           .map((t) => ({
             table: { schema: str(t.schema), name: str(t.name) },

@@ -76,15 +76,18 @@ root AS (
   FROM leaf l LEFT JOIN leaf_idx li ON li.indrelid = l.oid
   GROUP BY l.root
 ),
-ranked AS (
-  SELECT r.*,
-         row_number() OVER (ORDER BY r.heap_hit + r.heap_read + r.idx_hit + r.idx_read DESC, r.oid) AS activity_rank,
-         row_number() OVER (ORDER BY r.est_bytes DESC, r.oid) AS size_rank,
-         row_number() OVER (ORDER BY r.dead DESC, r.oid) AS dead_rank
-  FROM root r
+-- The top tables by activity (blocks touched) and by size, each ranked within its own top $1.
+activity_top AS (
+  SELECT x.oid, row_number() OVER (ORDER BY x.blocks DESC, x.oid) AS rk
+  FROM (SELECT r.oid, r.heap_hit + r.heap_read + r.idx_hit + r.idx_read AS blocks FROM root r
+        ORDER BY 2 DESC, r.oid LIMIT $1) x
+),
+size_top AS (
+  SELECT x.oid, row_number() OVER (ORDER BY x.est_bytes DESC, x.oid) AS rk
+  FROM (SELECT r.oid, r.est_bytes FROM root r ORDER BY r.est_bytes DESC, r.oid LIMIT $1) x
 ),
 top_tables AS (
-  SELECT t.*, n.nspname::text AS schema_name, c.relname::text AS rel_name,
+  SELECT t.*, a.rk AS activity_rank, sz.rk AS size_rank, n.nspname::text AS schema_name, c.relname::text AS rel_name,
          -- Exact size (heap, indexes, TOAST) over the leaves nobody holds under ACCESS EXCLUSIVE.
          -- (pg_partition_tree gives no row for a table that is not partitioned: the table itself counts.)
          (SELECT coalesce(sum(pg_total_relation_size(x.relid)), 0)::bigint
@@ -93,10 +96,12 @@ top_tables AS (
          (SELECT array_agg(x.relid::regclass::text ORDER BY x.relid)
           FROM (SELECT p.relid FROM pg_partition_tree(t.oid) p UNION SELECT t.oid) x
           WHERE x.relid IN (SELECT oid FROM locked)) AS locked_leaves
-  FROM ranked t
+  FROM (SELECT oid FROM activity_top UNION SELECT oid FROM size_top) pick
+  JOIN root t ON t.oid = pick.oid
+  LEFT JOIN activity_top a ON a.oid = t.oid
+  LEFT JOIN size_top sz ON sz.oid = t.oid
   JOIN pg_class c ON c.oid = t.oid
   JOIN pg_namespace n ON n.oid = c.relnamespace
-  WHERE t.activity_rank <= $1 OR t.size_rank <= $1 OR t.dead_rank <= $1
 ),
 -- One row per index as the user sees it: a partitioned index sums over its partitions. A partition of a
 -- unique or primary-key index is one too, so the flags aggregate over the members; the partitioned index
@@ -121,12 +126,13 @@ partitioned AS (
   WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
 ),
 part_leaf AS (
-  SELECT p.oid AS root, t.relid, t.level,
+  SELECT p.oid AS root, t.relid, t.level, r.schema_name, r.rel_name,
          t.relid IN (SELECT pt.partdefid FROM pg_partitioned_table pt) AS is_default,
          t.relid IN (SELECT oid FROM locked) AS is_locked,
          CASE WHEN t.relid IN (SELECT oid FROM locked) THEN NULL ELSE pg_total_relation_size(t.relid) END AS bytes
   FROM partitioned p
   CROSS JOIN LATERAL pg_partition_tree(p.oid) t
+  JOIN rel r ON r.oid = t.relid
   WHERE t.isleaf
 ),
 -- Rows in default partitions, counted exactly (they should hold few or none) up to a cap, without a
@@ -159,8 +165,8 @@ part_set AS (
          coalesce(min(pl.bytes), 0) AS min_bytes, coalesce(max(pl.bytes), 0) AS max_bytes,
          coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY pl.bytes), 0) AS median_bytes,
          coalesce(avg(pl.bytes), 0) AS avg_bytes,
-         jsonb_agg(jsonb_build_array(ln.nspname, lc.relname)) AS leaves
-  FROM part_leaf pl JOIN pg_class lc ON lc.oid = pl.relid JOIN pg_namespace ln ON ln.oid = lc.relnamespace
+         jsonb_agg(jsonb_build_array(pl.schema_name, pl.rel_name)) AS leaves
+  FROM part_leaf pl
   GROUP BY pl.root
 ),
 part_set_default AS (
@@ -246,8 +252,8 @@ SELECT
      'live', t.live, 'dead', t.dead, 'seqScan', t.seq_scan, 'idxScan', t.idx_scan,
      'heapHit', t.heap_hit, 'heapRead', t.heap_read, 'idxHit', t.idx_hit, 'idxRead', t.idx_read,
      'lastAutovacuum', t.last_autovacuum, 'totalBytes', t.total_bytes, 'lockedLeaves', t.locked_leaves,
-     'activityRank', t.activity_rank, 'sizeRank', t.size_rank, 'deadRank', t.dead_rank)
-     ORDER BY t.activity_rank), '[]')
+     'activityRank', t.activity_rank, 'sizeRank', t.size_rank)
+     ORDER BY t.activity_rank, t.size_rank), '[]')
    FROM top_tables t) AS tables,
   (SELECT jsonb_build_object(
      'count', count(*), 'dead', coalesce(sum(dead), 0),
