@@ -4,6 +4,7 @@ import { quoteQualified } from '../db/identifiers.ts';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../ports.ts';
 import catalogSql from '../sql/queries/monitor-catalog.sql';
+import costlySql from '../sql/queries/monitor-costly.sql';
 import persistSql from '../sql/queries/monitor-persist.sql';
 import sampleSql from '../sql/queries/monitor-sample.sql';
 import {
@@ -66,6 +67,8 @@ interface SlowCounters {
   pruning: PruningStats | Unavailable;
   /** Absent from rows stored before the database size moved here. */
   databaseBytes?: number;
+  /** The costly round trip's own queryid, left out of the workload until the next costly sample. */
+  ownQueryIds?: string[];
 }
 
 /** A lock wait never holds the sampler longer than this (a fraction of the statement timeout). */
@@ -86,8 +89,9 @@ const iso = (v: unknown): string | null =>
 
 /**
  * Takes one snapshot of the database: three round trips (catalog and statistics; version-specific views
- * with the statement deltas computed in the server; storing the baseline), plus one per pruning
- * statement when the costly figures are due. Every statement runs under monitoring.statementTimeoutMs.
+ * with the statement deltas computed in the server; storing the baseline), plus, when the costly figures
+ * are due, one for the database size and bloat estimate and one per pruning statement. Every statement
+ * runs under monitoring.statementTimeoutMs.
  */
 export async function collect(client: pg.Client, options: CollectOptions): Promise<Snapshot> {
   const started = performance.now();
@@ -336,8 +340,12 @@ export async function collect(client: pg.Client, options: CollectOptions): Promi
     let slowToStore: SlowCounters | null = null;
     let databaseBytes: { bytes: number; at: string } | null = null;
     if (fullDue) {
-      databaseBytes = { bytes: num(rt2.database_bytes), at: takenAt };
-      const b = rt2.bloat as Json;
+      // One more round trip, on the costly samples only.
+      const costly = (await query<Json>(costlySql, [cfg.topStatements])).rows[0]!;
+      const costlyOwn = costly.own_query_id == null ? [] : [str(costly.own_query_id)];
+      counters.ownQueryIds = [...(counters.ownQueryIds ?? []), ...costlyOwn];
+      databaseBytes = { bytes: num(costly.database_bytes), at: takenAt };
+      const b = costly.bloat as Json;
       const bloatTables = ((b.tables as Json[]) ?? []).map((t) => ({
         table: { schema: str(t.schema), name: str(t.name) },
         bytes: num(t.bytes),
@@ -381,6 +389,7 @@ export async function collect(client: pg.Client, options: CollectOptions): Promi
         bloat,
         pruning,
         databaseBytes: databaseBytes.bytes,
+        ownQueryIds: costlyOwn,
       };
     } else if (lastSlow && lastSlow.v === COUNTERS_VERSION) {
       bloat = lastSlow.bloat;

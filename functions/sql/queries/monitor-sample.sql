@@ -36,6 +36,7 @@ own AS (
 --#endif
 --#if dgm
   UNION SELECT x::bigint FROM last_sample ls, jsonb_array_elements_text(ls.counters->'ownQueryIds') x
+  UNION SELECT x::bigint FROM last_slow ls, jsonb_array_elements_text(ls.counters->'ownQueryIds') x
   UNION SELECT sh.queryid FROM dgm.statement_shapes sh WHERE sh.normalized LIKE '%dgm-db-ops:sampler%'
 --#endif
 ),
@@ -197,59 +198,16 @@ due AS (
                WHERE s.target = p.target AND s.kind = 'sample'
                  AND s.taken_at > (SELECT taken_at FROM last_slow)) >= p.slow_every - 1)) AS yes
   FROM params p
-),
+)
 --#else
 -- Without stored samples there is nothing to count: collect them whenever asked or due.
-due AS (SELECT p.force_full OR p.auto_full AS yes FROM params p),
+due AS (SELECT p.force_full OR p.auto_full AS yes FROM params p)
 --#endif
--- A cheap heap bloat estimate (no table scan): the pages the live rows need, from pg_class.reltuples
--- and the column widths in pg_stats, against the pages the table has. Tables lacking statistics for
--- some column (never analyzed, or not readable by this role) are left out rather than guessed.
-bloat_leaf AS (
-  SELECT CASE WHEN c.relispartition THEN pg_partition_root(c.oid) ELSE c.oid END AS root,
-         c.relpages::bigint AS pages, c.reltuples,
-         coalesce((SELECT substring(o FROM '^fillfactor=(\d+)$')::int FROM unnest(c.reloptions) o
-                   WHERE o LIKE 'fillfactor=%'), 100) AS fillfactor,
-         st.width, st.has_nulls, st.ncols
-  FROM pg_class c
-  JOIN pg_namespace n ON n.oid = c.relnamespace
-  JOIN (SELECT s.schemaname, s.tablename, count(*) AS ncols, sum((1 - s.null_frac) * s.avg_width) AS width,
-               bool_or(s.null_frac > 0) AS has_nulls
-        FROM pg_stats s WHERE NOT s.inherited GROUP BY 1, 2) st
-    ON st.schemaname = n.nspname AND st.tablename = c.relname
-  WHERE (SELECT yes FROM due) AND c.relkind IN ('r', 'm') AND c.relpages >= 8 AND c.reltuples > 0
-    AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'
-    AND st.ncols = (SELECT count(*) FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped)
-),
-bloat_est AS (
-  SELECT b.root, b.pages,
-         -- tuple header (23 bytes, plus a null bitmap) and data, each aligned to 8, plus a 4-byte line pointer
-         ceil(b.reltuples / greatest(1, floor((current_setting('block_size')::int - 24) * b.fillfactor / 100.0
-              / (ceil((23 + CASE WHEN b.has_nulls THEN ceil(b.ncols / 8.0) ELSE 0 END) / 8.0) * 8
-                 + ceil(b.width / 8.0) * 8 + 4)))) AS expected_pages
-  FROM bloat_leaf b
-),
-bloat_root AS (
-  SELECT e.root, sum(e.pages)::bigint * current_setting('block_size')::bigint AS bytes,
-         sum(greatest(e.pages - e.expected_pages, 0))::bigint * current_setting('block_size')::bigint AS bloat_bytes
-  FROM bloat_est e GROUP BY e.root
-)
 SELECT
-  (SELECT yes FROM due) AS full_due,
-  -- The database's size stats every file of the database (about 1 ms per thousand files): it comes with
-  -- the costly figures.
-  CASE WHEN (SELECT yes FROM due) THEN pg_database_size(current_database()) END AS database_bytes,
+  (SELECT yes FROM due) AS full_due
 --#if query_id
-  (SELECT a.query_id FROM pg_stat_activity a WHERE a.pid = pg_backend_pid()) AS own_query_id,
+  , (SELECT a.query_id FROM pg_stat_activity a WHERE a.pid = pg_backend_pid()) AS own_query_id
 --#endif
-  CASE WHEN (SELECT yes FROM due) THEN jsonb_build_object(
-    'total', (SELECT coalesce(sum(bloat_bytes), 0) FROM bloat_root),
-    'tables', (SELECT coalesce(jsonb_agg(jsonb_build_object(
-                 'schema', n.nspname, 'name', c.relname, 'bytes', r.bytes, 'bloatBytes', r.bloat_bytes,
-                 'ratio', r.bloat_bytes::float8 / nullif(r.bytes, 0)) ORDER BY r.bloat_bytes DESC), '[]')
-               FROM (SELECT * FROM bloat_root ORDER BY bloat_bytes DESC, root LIMIT (SELECT top_n FROM params)) r
-               JOIN pg_class c ON c.oid = r.root JOIN pg_namespace n ON n.oid = c.relnamespace)
-  ) END AS bloat
 --#if statements
   , (SELECT doc FROM statements_json) AS statements
 --#endif
