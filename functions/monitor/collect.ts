@@ -65,10 +65,20 @@ interface SlowCounters {
   collectedAt: string;
   bloat: BloatStats | Unavailable;
   pruning: PruningStats | Unavailable;
-  /** Absent from rows stored before the database size moved here. */
+  /** Absent from rows stored before the database size moved here; carried when a collection failed. */
   databaseBytes?: number;
+  databaseBytesAt?: string;
+  archive?: ArchiveFigures;
   /** The costly round trip's own queryid, left out of the workload until the next costly sample. */
   ownQueryIds?: string[];
+}
+
+/** The archive's compliance scores (DGM schema), from one pass over its last 30 days. */
+interface ArchiveFigures {
+  score24h: number | null;
+  rows24h: number;
+  score30d: number | null;
+  at: string;
 }
 
 /** A lock wait never holds the sampler longer than this (a fraction of the statement timeout). */
@@ -338,27 +348,55 @@ export async function collect(client: pg.Client, options: CollectOptions): Promi
     let bloat: BloatStats | Unavailable;
     let pruning: PruningStats | Unavailable;
     let slowToStore: SlowCounters | null = null;
+    const carried = lastSlow && lastSlow.v === COUNTERS_VERSION ? lastSlow : null;
+    const carriedDatabase = (c: SlowCounters | null) =>
+      c?.databaseBytes != null ? { bytes: c.databaseBytes, at: c.databaseBytesAt ?? c.collectedAt } : null;
     let databaseBytes: { bytes: number; at: string } | null = null;
+    let archive: ArchiveFigures | null = null;
     if (fullDue) {
-      // One more round trip, on the costly samples only.
-      const costly = (await query<Json>(costlySql, [cfg.topStatements])).rows[0]!;
-      const costlyOwn = costly.own_query_id == null ? [] : [str(costly.own_query_id)];
+      // One more round trip, on the costly samples only. Should it fail (a timeout on a huge archive),
+      // the regular figures stand, the last measured ones stay carried, and the next try is the next
+      // costly sample, not the next sample.
+      let costly: Json | null = null;
+      let costlyError = '';
+      try {
+        costly = (await query<Json>(renderSqlTemplate(costlySql, { dgm }), [cfg.topStatements])).rows[0]!;
+      } catch (err) {
+        costlyError = errorMessage(err);
+        warnings.push(`costly figures not collected: ${costlyError}`);
+      }
+      const costlyOwn = costly?.own_query_id == null ? [] : [str(costly.own_query_id)];
       counters.ownQueryIds = [...(counters.ownQueryIds ?? []), ...costlyOwn];
-      databaseBytes = { bytes: num(costly.database_bytes), at: takenAt };
-      const b = costly.bloat as Json;
-      const bloatTables = ((b.tables as Json[]) ?? []).map((t) => ({
-        table: { schema: str(t.schema), name: str(t.name) },
-        bytes: num(t.bytes),
-        estimatedBloatBytes: num(t.bloatBytes),
-        bloatRatio: round4(num(t.ratio)),
-      }));
-      bloat = {
-        available: true,
-        collectedAt: takenAt,
-        tables: bloatTables,
-        estimatedBloatBytesTotal: num(b.total),
-        maxBloatRatio: maxOrNull(bloatTables.map((t) => t.bloatRatio)),
-      };
+      if (costly) {
+        databaseBytes = { bytes: num(costly.database_bytes), at: takenAt };
+        const a = costly.archive as Json | undefined;
+        archive = a
+          ? {
+              score24h: numOrNull(a.score24h),
+              rows24h: num(a.rows24h),
+              score30d: numOrNull(a.score30d),
+              at: takenAt,
+            }
+          : null;
+        const b = costly.bloat as Json;
+        const bloatTables = ((b.tables as Json[]) ?? []).map((t) => ({
+          table: { schema: str(t.schema), name: str(t.name) },
+          bytes: num(t.bytes),
+          estimatedBloatBytes: num(t.bloatBytes),
+          bloatRatio: round4(num(t.ratio)),
+        }));
+        bloat = {
+          available: true,
+          collectedAt: takenAt,
+          tables: bloatTables,
+          estimatedBloatBytesTotal: num(b.total),
+          maxBloatRatio: maxOrNull(bloatTables.map((t) => t.bloatRatio)),
+        };
+      } else {
+        bloat = { available: false, reason: `not collected: ${costlyError}` };
+        databaseBytes = carriedDatabase(carried);
+        archive = carried?.archive ?? null;
+      }
       if (statementsReason !== null) {
         pruning = { available: false, reason: statementsReason };
       } else {
@@ -388,14 +426,15 @@ export async function collect(client: pg.Client, options: CollectOptions): Promi
         collectedAt: takenAt,
         bloat,
         pruning,
-        databaseBytes: databaseBytes.bytes,
+        ...(databaseBytes ? { databaseBytes: databaseBytes.bytes, databaseBytesAt: databaseBytes.at } : {}),
+        ...(archive ? { archive } : {}),
         ownQueryIds: costlyOwn,
       };
-    } else if (lastSlow && lastSlow.v === COUNTERS_VERSION) {
-      bloat = lastSlow.bloat;
-      pruning = lastSlow.pruning;
-      if (lastSlow.databaseBytes != null)
-        databaseBytes = { bytes: lastSlow.databaseBytes, at: lastSlow.collectedAt };
+    } else if (carried) {
+      bloat = carried.bloat;
+      pruning = carried.pruning;
+      databaseBytes = carriedDatabase(carried);
+      archive = carried.archive ?? null;
     } else {
       const reason = `not collected yet: the costly figures come every ${cfg.slowCollectionEvery} samples`;
       bloat = { available: false, reason };
@@ -515,18 +554,18 @@ export async function collect(client: pg.Client, options: CollectOptions): Promi
             buffersFullTotal: counters.walBuffersFull,
             buffersFullInInterval: deltaIfValid(verdict, counters.walBuffersFull, prev?.walBuffersFull),
           };
-    const archive = rt2.archive as Json | undefined;
     const violations = rt2.violations as Json | undefined;
     const compliance: ComplianceStats | Unavailable =
-      dgm && archive && violations
+      dgm && violations
         ? {
             available: true,
-            recentArchiveScore: archive.score == null ? null : round4(num(archive.score)),
-            archiveRows24h: num(archive.rows),
+            recentArchiveScore: archive?.score24h == null ? null : round4(archive.score24h),
+            archiveRows24h: archive ? archive.rows24h : null,
+            archiveScore30d: archive?.score30d ?? null,
+            archiveMeasuredAt: archive?.at ?? null,
             criticalViolations24h: num(violations.critical),
             violations24h: num(violations.violations),
             constitutionHash: rt2.constitution_hash == null ? null : str(rt2.constitution_hash),
-            archiveScore30d: rt2.archive_score_30d == null ? null : num(rt2.archive_score_30d),
           }
         : { available: false, reason: 'the DGM schema is not installed (dgm-db-ops migrate)' };
     const skippedLocked = ((tableTotals.locked as string[]) ?? []).map(String);

@@ -226,7 +226,11 @@ export const METRIC_SPECS: readonly MetricSpec[] = [
   {
     name: 'DatabaseSizeBytes',
     unit: 'Bytes',
-    prometheus: { name: 'dgm_db_database_size_bytes', type: 'gauge', help: 'Size of the database.' },
+    prometheus: {
+      name: 'dgm_db_database_size_bytes',
+      type: 'gauge',
+      help: 'Size of the database (measured on the costly samples, carried in between).',
+    },
     priority: 14,
     series: (s) => one(s.storage.databaseBytes),
   },
@@ -260,7 +264,7 @@ export const METRIC_SPECS: readonly MetricSpec[] = [
     prometheus: {
       name: 'dgm_db_archive_compliance_score',
       type: 'gauge',
-      help: 'Mean constitutional compliance score of the last 24 hours of archive rows.',
+      help: 'Mean constitutional compliance score of the last 24 hours of archive rows (measured on the costly samples).',
     },
     priority: 17,
     series: (s) =>
@@ -380,7 +384,7 @@ export const METRIC_SPECS: readonly MetricSpec[] = [
     prometheus: {
       name: 'dgm_db_table_bloat_ratio',
       type: 'gauge',
-      help: 'Highest estimated heap bloat of a table.',
+      help: 'Highest estimated heap bloat of a table (measured on the costly samples).',
     },
     priority: 42,
     series: (s) =>

@@ -421,9 +421,14 @@ export interface ReplicationStats {
 
 export interface ComplianceStats {
   available: true;
-  /** Mean constitutional_compliance_score of archive rows of the last 24 hours. */
+  /**
+   * Mean constitutional_compliance_score of archive rows of the last 24 hours. The archive figures read
+   * every archive row of the last 30 days: they come with the costly figures and are carried, measured at
+   * archiveMeasuredAt (null, with the figures, before the first).
+   */
   recentArchiveScore: number | null;
-  archiveRows24h: number;
+  archiveRows24h: number | null;
+  archiveMeasuredAt: string | null;
   /** compliance_logs rows of level 'critical' in the last 24 hours. */
   criticalViolations24h: number;
   violations24h: number;

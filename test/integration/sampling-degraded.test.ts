@@ -65,6 +65,38 @@ describe('sampling degrades cleanly', () => {
     expect(renderPrometheus(points)).toMatch(/^dgm_db_up\{db_instance="degraded"\} 1$/m);
   });
 
+  it('a costly collection that fails leaves the sample standing and is not retried every sample', async () => {
+    const db = await fresh();
+    const sample = sampler(db, 'costly-fails');
+    const first = await sample(true);
+    expect(first.storage.databaseBytes).toBeGreaterThan(0);
+    // Someone holds the archive: the archive scores wait for it until lock_timeout.
+    const holder = await db.connect();
+    await holder.query('BEGIN');
+    await holder.query('LOCK TABLE dgm.dgm_archive IN ACCESS EXCLUSIVE MODE');
+    try {
+      const s = await sample(true);
+      expect(s.warnings.join('\n')).toMatch(/costly figures not collected: .*lock timeout/);
+      expect(s.bloat.available).toBe(false);
+      expect(s.storage.databaseBytes).toBe(first.storage.databaseBytes);
+      expect(s.storage.databaseBytesAt).toBe(first.takenAt);
+      expect(s.connections.total).toBeGreaterThan(0);
+      expect(s.statements.available).toBe(true);
+      // Round trip 1 read the partition sets without waiting on the held partitions.
+      expect(s.storage.skippedLocked).toContain('dgm.dgm_archive_default');
+      expect(s.partitions.available && s.partitions.sets.some((x) => x.parent.name === 'dgm_archive')).toBe(
+        true,
+      );
+    } finally {
+      await holder.query('ROLLBACK');
+      await holder.end();
+    }
+    // The failed try was this period's costly sample: the next one carries instead of retrying.
+    const next = await sample('auto');
+    expect(next.fullCollection).toBe(false);
+    expect(next.storage.databaseBytesAt).toBe(first.takenAt);
+  });
+
   it('without the DGM schema: no history and no compliance, the server KPIs still there', async () => {
     const db = await fresh({ migrate: false });
     await db.client.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');

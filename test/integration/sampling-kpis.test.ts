@@ -364,7 +364,8 @@ describe('sampling KPIs', () => {
         `INSERT INTO dgm.compliance_logs (compliance_level, created_at)
          VALUES ('critical', now() - interval '1 hour'), ('critical', now()), ('violation', now()), ('compliant', now())`,
       );
-      const s = await sample();
+      // The archive scores come with the costly figures.
+      const s = await sample(true);
       expect(s.replication.role).toBe('primary');
       const mine = s.replication.slots.find((x) => x.name === slot);
       expect(mine?.retainedBytes).toBeGreaterThanOrEqual(0);
@@ -373,9 +374,19 @@ describe('sampling KPIs', () => {
       if (!s.compliance.available) return;
       expect(s.compliance.recentArchiveScore).toBeCloseTo(0.8, 5);
       expect(s.compliance.archiveRows24h).toBe(2);
+      expect(s.compliance.archiveScore30d).toBeCloseTo(0.6, 5);
+      expect(s.compliance.archiveMeasuredAt).toBe(s.takenAt);
       expect(s.compliance.criticalViolations24h).toBe(2);
       expect(s.compliance.violations24h).toBe(3);
       expect(s.compliance.constitutionHash).toBe(db.config.constitutionalHash);
+      // A regular sample counts new violations at once and carries the archive scores.
+      await db.client.query(`INSERT INTO dgm.compliance_logs (compliance_level) VALUES ('critical')`);
+      const next = await sample('auto');
+      expect(next.fullCollection).toBe(false);
+      if (!next.compliance.available) throw new Error('compliance unavailable');
+      expect(next.compliance.criticalViolations24h).toBe(3);
+      expect(next.compliance.recentArchiveScore).toBeCloseTo(0.8, 5);
+      expect(next.compliance.archiveMeasuredAt).toBe(s.takenAt);
     } finally {
       await db.client.query('SELECT pg_drop_replication_slot($1)', [slot]);
     }

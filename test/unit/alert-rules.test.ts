@@ -151,6 +151,7 @@ function snapshot(): Snapshot {
       available: true,
       recentArchiveScore: 0.95,
       archiveRows24h: 10,
+      archiveMeasuredAt: null,
       criticalViolations24h: 0,
       violations24h: 1,
     },

@@ -190,6 +190,7 @@ function snapshotFixture(): Snapshot {
       available: true,
       recentArchiveScore: 0.93,
       archiveRows24h: 100,
+      archiveMeasuredAt: null,
       criticalViolations24h: 1,
       violations24h: 2,
       constitutionHash: 'cdd01ef066bc6cf2',

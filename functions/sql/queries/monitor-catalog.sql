@@ -4,7 +4,7 @@
 -- Per-table figures read the pg_stat_get_*() functions over pg_class instead of the pg_stat_* views:
 -- the views compute every column for every relation, which gets slow with thousands of partitions.
 -- $1 = tables per ranking (monitoring.topTables), $2 = length of index lists.
-WITH
+WITH RECURSIVE
 me AS (
   SELECT d.oid AS dboid, current_setting('block_size')::bigint AS bs, pg_backend_pid() AS mypid,
          current_setting('server_version_num')::int >= 140000 AS v14
@@ -24,6 +24,16 @@ rel AS (
   JOIN pg_namespace n ON n.oid = c.relnamespace
   WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'
     AND n.nspname !~ '^pg_temp_'
+),
+-- Every partitioned table's tree, walked in pg_inherits: pg_partition_tree() would take AccessShareLock
+-- on each partition and wait behind anyone holding one under ACCESS EXCLUSIVE (a partition being dropped
+-- or detached), failing the whole sample at lock_timeout.
+part_tree AS (
+  SELECT r.oid AS root, r.oid AS relid, 0 AS level, r.relkind
+  FROM rel r WHERE r.relkind = 'p' AND NOT r.relispartition
+  UNION ALL
+  SELECT t.root, i.inhrelid, t.level + 1, c.relkind
+  FROM part_tree t JOIN pg_inherits i ON i.inhparent = t.relid JOIN pg_class c ON c.oid = i.inhrelid
 ),
 idx AS (
   SELECT i.indexrelid AS oid, i.indrelid,
@@ -89,12 +99,12 @@ size_top AS (
 top_tables AS (
   SELECT t.*, a.rk AS activity_rank, sz.rk AS size_rank, n.nspname::text AS schema_name, c.relname::text AS rel_name,
          -- Exact size (heap, indexes, TOAST) over the leaves nobody holds under ACCESS EXCLUSIVE.
-         -- (pg_partition_tree gives no row for a table that is not partitioned: the table itself counts.)
+         -- (part_tree has no row for a table that is not partitioned: the table itself counts.)
          (SELECT coalesce(sum(pg_total_relation_size(x.relid)), 0)::bigint
-          FROM (SELECT p.relid FROM pg_partition_tree(t.oid) p WHERE p.isleaf UNION SELECT t.oid) x
+          FROM (SELECT p.relid FROM part_tree p WHERE p.root = t.oid AND p.relkind <> 'p' UNION SELECT t.oid) x
           WHERE x.relid NOT IN (SELECT oid FROM locked)) AS total_bytes,
          (SELECT array_agg(x.relid::regclass::text ORDER BY x.relid)
-          FROM (SELECT p.relid FROM pg_partition_tree(t.oid) p UNION SELECT t.oid) x
+          FROM (SELECT p.relid FROM part_tree p WHERE p.root = t.oid UNION SELECT t.oid) x
           WHERE x.relid IN (SELECT oid FROM locked)) AS locked_leaves
   FROM (SELECT oid FROM activity_top UNION SELECT oid FROM size_top) pick
   JOIN root t ON t.oid = pick.oid
@@ -131,9 +141,9 @@ part_leaf AS (
          t.relid IN (SELECT oid FROM locked) AS is_locked,
          CASE WHEN t.relid IN (SELECT oid FROM locked) THEN NULL ELSE pg_total_relation_size(t.relid) END AS bytes
   FROM partitioned p
-  CROSS JOIN LATERAL pg_partition_tree(p.oid) t
+  JOIN part_tree t ON t.root = p.oid
   JOIN rel r ON r.oid = t.relid
-  WHERE t.isleaf
+  WHERE t.relkind <> 'p'
 ),
 -- Rows in default partitions, counted exactly (they should hold few or none) up to a cap, without a
 -- helper function: query_to_xml runs the count as dynamic SQL with the name quoted by regclass. The
@@ -155,7 +165,9 @@ part_bound AS (
   FROM partitioned p
   JOIN pg_inherits i ON i.inhparent = p.oid
   JOIN pg_class c ON c.oid = i.inhrelid
-  CROSS JOIN LATERAL (SELECT (regexp_match(pg_get_expr(c.relpartbound, c.oid), 'TO \(''([^'']*)''\)'))[1] AS upper) b
+  -- Relation 0: a bound holds constants only, and pg_get_expr() with a relation would lock it (it would
+  -- wait behind an ACCESS EXCLUSIVE holder).
+  CROSS JOIN LATERAL (SELECT (regexp_match(pg_get_expr(c.relpartbound, 0), 'TO \(''([^'']*)''\)'))[1] AS upper) b
   WHERE p.partstrat = 'r' AND b.upper IS NOT NULL
   GROUP BY p.oid
 ),

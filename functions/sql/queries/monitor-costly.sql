@@ -1,7 +1,9 @@
 -- Sampler, on the costly samples only (every monitoring.slowCollectionEvery samples, the first, and
--- --full), one more round trip after round trip 2 has said they are due: the database's size and a heap
--- bloat estimate. pg_database_size() stats every file of the database (about 1 ms per thousand files);
--- planning the pg_stats view alone would cost every regular sample a millisecond.
+-- --full), one more round trip after round trip 2 has said they are due: the database's size, a heap
+-- bloat estimate and the archive's compliance scores. pg_database_size() stats every file of the database
+-- (about 1 ms per thousand files); the archive scores read every archive row of the last 30 days (270 ms
+-- at 2 million rows); planning the pg_stats view alone would cost every regular sample a millisecond.
+-- The --#if dgm section needs the DGM schema (functions/monitor/sql-template.ts renders it).
 -- $1 = tables listed.
 -- A cheap heap bloat estimate (no table scan): the pages the live rows need, from pg_class.reltuples
 -- and the column widths in pg_stats, against the pages the table has. Tables lacking statistics for
@@ -48,3 +50,11 @@ SELECT
                FROM (SELECT * FROM bloat_root ORDER BY bloat_bytes DESC, root LIMIT $1) r
                JOIN pg_class c ON c.oid = r.root JOIN pg_namespace n ON n.oid = c.relnamespace)
   ) AS bloat
+--#if dgm
+  -- One pass over the archive's last 30 days gives both windows.
+  , (SELECT jsonb_build_object(
+       'score24h', avg(a.constitutional_compliance_score) FILTER (WHERE a.created_at > now() - interval '24 hours'),
+       'rows24h', count(*) FILTER (WHERE a.created_at > now() - interval '24 hours'),
+       'score30d', avg(a.constitutional_compliance_score))
+     FROM dgm.dgm_archive a WHERE a.created_at > now() - interval '30 days') AS archive
+--#endif

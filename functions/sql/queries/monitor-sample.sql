@@ -227,14 +227,10 @@ SELECT
        'oid', to_regclass(pc.parent_table)::oid, 'parentTable', pc.parent_table,
        'interval', pc.partition_interval::text, 'enabled', pc.enabled)), '[]')
      FROM dgm.partition_config pc) AS managed
-  , (SELECT jsonb_build_object('score', avg(a.constitutional_compliance_score), 'rows', count(*))
-     FROM dgm.dgm_archive a WHERE a.created_at > now() - interval '24 hours') AS archive
   , (SELECT jsonb_build_object('critical', count(*) FILTER (WHERE l.compliance_level = 'critical'),
                                'violations', count(*))
      FROM dgm.compliance_logs l
      WHERE l.created_at > now() - interval '24 hours'
        AND l.compliance_level IN ('violation', 'critical')) AS violations
   , (SELECT c.hash FROM dgm.constitution c) AS constitution_hash
-  , (SELECT avg(a.constitutional_compliance_score) FROM dgm.dgm_archive a
-     WHERE a.created_at > now() - interval '30 days') AS archive_score_30d
 --#endif
