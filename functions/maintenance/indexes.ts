@@ -5,6 +5,7 @@ import { fitIdentifier, type MaintenanceAction } from './plan.ts';
 import auditedBuildsSql from './sql/audited-index-builds.sql';
 import widthSql from './sql/btree-width.sql';
 import indexHealthSql from './sql/index-health.sql';
+import optimizerIndexesSql from './sql/optimizer-indexes.sql';
 
 /**
  * Index health (weekly): btree bloat estimated from statistics and rebuilt with REINDEX CONCURRENTLY above
@@ -58,6 +59,8 @@ export interface IndexFacts {
   statsAgeDays: number;
   /** Rolling partial indexes and their "_next" builds, which the partitions task manages. */
   rolling: Array<{ schema: string; name: string }>;
+  /** Indexes the optimizer built and still owns (dgm.auto_indexes): its probation decides on them. */
+  optimizer: Array<{ schema: string; name: string }>;
 }
 
 export interface BloatEstimate {
@@ -166,6 +169,7 @@ export function planIndexMaintenance(
   };
   const widths = new Map(facts.widths.map((w) => [String(w.oid), w]));
   const rolling = new Set(facts.rolling.map((r) => key(r.schema, r.name)));
+  const optimizerOwned = new Set(facts.optimizer.map((r) => key(r.schema, r.name)));
   const q = (ix: IndexRow) => quoteQualified(ix.schema_name, ix.index_name);
   const table = (ix: IndexRow) => quoteQualified(ix.schema_name, ix.table_name);
   const dropStatement = (ix: IndexRow): Pick<MaintenanceAction, 'statements' | 'mode'> =>
@@ -255,8 +259,9 @@ export function planIndexMaintenance(
     if (ix.is_unique || ix.is_primary || ix.constraint_type || (groupScans.get(ix.identity) ?? 0) > 0)
       continue;
     const managed = rolling.has(key(ix.schema_name, ix.index_name));
+    const owned = optimizerOwned.has(key(ix.schema_name, ix.index_name));
     const history = facts.statsAgeDays >= config.unusedIndexMinStatsDays;
-    const drop = config.dropUnusedIndexes && history && !managed;
+    const drop = config.dropUnusedIndexes && history && !managed && !owned;
     findings.unused.push({
       index: q(ix),
       table: table(ix),
@@ -266,7 +271,9 @@ export function planIndexMaintenance(
         ? `usage statistics cover only ${findings.statsAgeDays} days`
         : managed
           ? 'a rolling partial index (kept)'
-          : 'no scans since the statistics were reset (idx_scan counts per server: check replicas too)',
+          : owned
+            ? 'built by the optimizer: its probation decides (dgm-db-ops optimize)'
+            : 'no scans since the statistics were reset (idx_scan counts per server: check replicas too)',
     });
     if (drop) droppable.add(q(ix));
   }
@@ -323,6 +330,9 @@ export async function collectIndexFacts(
   const { rows: indexes } = await client.query<IndexRow>(indexHealthSql, [schemas]);
   const { rows: widths } = await client.query<BtreeWidthRow>(widthSql, [schemas]);
   const { rows: audited } = await client.query<{ target: string }>(auditedBuildsSql);
+  const { rows: optimizer } = await client.query<{ index_schema: string; index_name: string }>(
+    optimizerIndexesSql,
+  );
   const { rows: age } = await client.query<{ days: number }>(
     `SELECT extract(epoch FROM now() - coalesce(stats_reset, pg_postmaster_start_time()))::float8 / 86400 AS days
      FROM pg_stat_database WHERE datname = current_database()`,
@@ -347,5 +357,6 @@ export async function collectIndexFacts(
     }),
     statsAgeDays: Number(age[0]?.days ?? 0),
     rolling,
+    optimizer: optimizer.map((o) => ({ schema: o.index_schema, name: o.index_name })),
   };
 }

@@ -146,6 +146,7 @@ describe('index plan', () => {
     audited: [],
     statsAgeDays: 30,
     rolling: [],
+    optimizer: [],
     ...over,
   });
 
@@ -214,8 +215,9 @@ describe('index plan', () => {
           row('b', { scans: 3, identity: 'v' }),
           row('lonely', { scans: 0, index_kind: 'I', identity: 'w' }),
           row('recent', { scans: 0, identity: 'r' }),
+          row('auto_idx', { scans: 0, identity: 'o' }),
         ],
-        { rolling: [{ schema: 'app', name: 'recent' }] },
+        { rolling: [{ schema: 'app', name: 'recent' }], optimizer: [{ schema: 'app', name: 'auto_idx' }] },
       ),
       drop,
       { allowAnalyze: false },
@@ -227,6 +229,11 @@ describe('index plan', () => {
       ['drop_unused_index', '"app"."lonely"', 'transaction'],
     ]);
     expect(plan.findings.unused.find((u) => u.index === '"app"."recent"')?.action).toBe('report');
+    // The optimizer's own index under probation is its to judge.
+    expect(plan.findings.unused.find((u) => u.index === '"app"."auto_idx"')).toMatchObject({
+      action: 'report',
+      note: 'built by the optimizer: its probation decides (dgm-db-ops optimize)',
+    });
     // Too little history: reported, not dropped.
     const young = planIndexMaintenance(facts([row('lonely', { scans: 0 })], { statsAgeDays: 2 }), drop, {
       allowAnalyze: false,
