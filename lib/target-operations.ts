@@ -165,7 +165,7 @@ export class TargetOperations extends Construct {
       description: `dgm-db-ops maintainer of ${spec.name}: partitions, indexes, statistics, vacuum, optimize`,
       memorySize: deployment.lambda.maintainerMemoryMb,
       timeout: Duration.seconds(timeouts.maintainerSeconds),
-      environment: { ...common, DGM_ALERT_TOPIC_ARN: alerting.topic.topicArn },
+      environment: common,
       // Maintenance takes locks and long statements: a retry is a new run, not a replay. The advisory
       // lock makes a concurrent duplicate skip, and reserved concurrency caps connections.
       retryAttempts: 0,
@@ -233,19 +233,17 @@ export class TargetOperations extends Construct {
         conditions: { StringEquals: { 'cloudwatch:namespace': METRIC_NAMESPACE } },
       }),
     );
-    // Both may alert: the sampler its alert notifications, the maintainer a failed maintenance action.
-    for (const f of [this.sampler, this.maintainer]) {
-      // Not topic.grantPublish: it grants kms:GenerateDataKey*; publishing to an encrypted topic needs
-      // exactly these two key actions.
-      f.fn.addToRolePolicy(
-        new iam.PolicyStatement({
-          sid: 'PublishAlerts',
-          actions: ['sns:Publish'],
-          resources: [alerting.topic.topicArn],
-        }),
-      );
-      alerting.key.grant(f.fn, 'kms:Decrypt', 'kms:GenerateDataKey');
-    }
+    // Only the sampler alerts (a failed maintenance run too, through its maintenance_failed rule, so it
+    // arrives once). Not topic.grantPublish: it grants kms:GenerateDataKey*; publishing to an encrypted
+    // topic needs exactly these two key actions.
+    this.sampler.fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'PublishAlerts',
+        actions: ['sns:Publish'],
+        resources: [alerting.topic.topicArn],
+      }),
+    );
+    alerting.key.grant(this.sampler.fn, 'kms:Decrypt', 'kms:GenerateDataKey');
     alerting.stateTable.grant(this.sampler.fn, 'dynamodb:GetItem', 'dynamodb:PutItem');
     // The governance check starts an optimize run: an async invoke of this target's maintainer only.
     this.sampler.fn.addToRolePolicy(

@@ -162,7 +162,6 @@ async function buildDatabaseHandler(
           logger,
           tls,
           metrics: () => sink(),
-          notifier: notifier(),
         }) as LocalHandler,
         timeoutSeconds: timeouts.maintainerSeconds,
       };

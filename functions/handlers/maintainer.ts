@@ -2,13 +2,12 @@ import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { lambdaLogger } from '../adapters/aws/powertools-logger.ts';
 import { SecretsManagerSecrets } from '../adapters/aws/secrets-manager.ts';
-import { SnsNotifier } from '../adapters/aws/sns-notifier.ts';
 import type { RuntimeConfig } from '../config.ts';
 import { errorMessage, JobFailedError } from '../errors.ts';
 import { type MaintainResult, type MaintainTask, maintain } from '../jobs/maintain.ts';
 import { type MigrateResult, migrate } from '../jobs/migrate.ts';
 import { type OptimizeResult, optimizeDatabase } from '../jobs/optimize.ts';
-import type { Clock, Logger, MetricSink, Notifier } from '../ports.ts';
+import type { Clock, Logger, MetricSink } from '../ports.ts';
 import { MAINTAINER_TASKS, parseJobEvent } from './events.ts';
 import {
   configForTarget,
@@ -33,8 +32,6 @@ export interface MaintainerDeps {
   logger?: Logger;
   /** The run's figures (CloudWatch DGM/Database in AWS); per target config. */
   metrics?: (config: RuntimeConfig) => MetricSink | undefined;
-  /** Told when maintenance actions failed (SNS in AWS). */
-  notifier?: Notifier;
   clock?: Clock;
   /** TLS to the database; the Lambda verifies against the RDS CA bundle (NODE_EXTRA_CA_CERTS). */
   tls?: TargetConnectionOptions['tls'];
@@ -86,7 +83,6 @@ export function createMaintainerHandler(deps: MaintainerDeps) {
         logger,
         clock: deps.clock,
         metrics: deps.metrics?.(config),
-        notifier: deps.notifier,
         deadline,
         reason: job.reason,
         sleep: deps.sleep,
@@ -98,7 +94,9 @@ export function createMaintainerHandler(deps: MaintainerDeps) {
         summary: result.summary,
       });
       // A failed action fails the invocation: the Lambda's Errors metric and failure destination count
-      // it (the job has already sent its alert); the result rides along for `invoke` and the logs.
+      // it; the result rides along for `invoke` and the logs. The alert is the sampler's: its
+      // maintenance_failed rule reads the audited run at the next sample and notifies once, through the
+      // alert lifecycle (cooldown, RESOLVED when a later run succeeds).
       if (result.status === 'failed')
         throw new JobFailedError(result.message ?? 'maintenance failed', result);
       return result;
@@ -115,5 +113,4 @@ export function createMaintainerHandler(deps: MaintainerDeps) {
 export const handler = createMaintainerHandler({
   secrets: new SecretsManagerSecrets(),
   logger: lambdaLogger('dgm-maintainer'),
-  notifier: process.env.DGM_ALERT_TOPIC_ARN ? new SnsNotifier(process.env.DGM_ALERT_TOPIC_ARN) : undefined,
 });

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { AuditTrail } from '../compliance/audit.ts';
 import type { ConstitutionalCompliance } from '../compliance/constitution.ts';
@@ -23,7 +22,6 @@ import {
   type Logger,
   type MetricDatum,
   type MetricSink,
-  type Notifier,
   silentLogger,
   systemClock,
 } from '../ports.ts';
@@ -39,8 +37,6 @@ export interface MaintainOptions {
   clock?: Clock;
   /** Where the run's figures go (CloudWatch in the Lambda); none in a plain CLI run. */
   metrics?: MetricSink;
-  /** Told when an action failed. */
-  notifier?: Notifier;
   /** Epoch ms by which the run must be done (the Lambda's deadline): no new action starts after it. */
   deadline?: number;
   /** Why the run was started (schedule, ad hoc), for the audit. */
@@ -358,38 +354,6 @@ async function report(result: MaintainResult, options: MaintainOptions, logger: 
         logger.warn(`maintenance metrics: ${sent.failed} not sent (${sent.errors[0] ?? ''})`);
     } catch (err) {
       logger.warn(`maintenance metrics not sent: ${errorMessage(err)}`);
-    }
-  }
-  if (options.notifier && result.summary.failed > 0) {
-    const first = result.actions.find((a) => a.status === 'failed');
-    try {
-      await options.notifier.publish({
-        id: randomUUID(),
-        target: result.target,
-        generatedAt: at.toISOString(),
-        heldBack: [],
-        items: [
-          {
-            transition: 'firing',
-            title: 'Maintenance failed',
-            unit: 'count',
-            runbook:
-              'Read the failed actions in dgm.optimization_audit (run_id in the result); a lock timeout retries on the next run, anything else needs a person.',
-            alert: {
-              name: 'maintenance_failed',
-              severity: 'warning',
-              message: `${result.summary.failed} maintenance action(s) failed in task ${result.task}; first: ${first?.kind} ${first?.target}: ${first?.error ?? ''}`,
-              metric_value: result.summary.failed,
-              threshold: 0,
-              timestamp: at.toISOString(),
-              target: result.target,
-              resource: `maintain:${result.task}`,
-            },
-          },
-        ],
-      });
-    } catch (err) {
-      logger.warn(`maintenance alert not sent: ${errorMessage(err)}`);
     }
   }
 }

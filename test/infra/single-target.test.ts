@@ -280,6 +280,15 @@ describe('least privilege', () => {
     });
   });
 
+  it('the maintainer neither publishes alerts nor reads the alert key (its failures alert through the sampler)', () => {
+    const st = statements('TargetprodMaintainerFunction');
+    const actions = st.flatMap((x) => [x.Action].flat() as string[]);
+    expect(actions.filter((a) => a.startsWith('sns:') || a.startsWith('dynamodb:'))).toEqual([]);
+    expect(actions).not.toContain('kms:GenerateDataKey');
+    const env = fnId(s, 'TargetprodMaintainerFunction')[1].Properties.Environment.Variables;
+    expect(env.DGM_ALERT_TOPIC_ARN).toBeUndefined();
+  });
+
   it('the Slack forwarder reads only the webhook secret', () => {
     const st = statements('AlertingSlackForwarderFunction');
     const secretStatements = st.filter((x) =>
