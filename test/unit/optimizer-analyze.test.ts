@@ -7,6 +7,7 @@ import {
   type StatementAnalysis,
 } from '../../functions/optimizer/analyze.ts';
 import { Catalog, type TableInfo } from '../../functions/optimizer/catalog.ts';
+import { noActivity } from '../support/optimizer-fixtures.ts';
 
 beforeAll(async () => {
   await loadParser();
@@ -33,17 +34,7 @@ function table(
     totalBytes: 1e6,
     heapBytes: 1e6,
     reltuples: 10_000,
-    activity: {
-      seq_scan: 0,
-      seq_tup_read: 0,
-      idx_scan: 0,
-      idx_tup_fetch: 0,
-      n_tup_ins: 0,
-      n_tup_upd: 0,
-      n_tup_del: 0,
-      n_live_tup: 0,
-      n_dead_tup: 0,
-    },
+    activity: noActivity(),
     columns: columns.map((c) => ({
       name: c,
       type: c === 'metadata' || c === 'tags' ? 'jsonb' : 'text',

@@ -8,6 +8,7 @@ import {
   mergeCandidates,
 } from '../../functions/optimizer/candidates.ts';
 import type { IndexInfo, TableInfo } from '../../functions/optimizer/catalog.ts';
+import { noActivity } from '../support/optimizer-fixtures.ts';
 
 const COLUMNS: Record<string, { type: string; cat: string; nd: number }> = {
   id: { type: 'bigint', cat: 'N', nd: -1 },
@@ -33,17 +34,7 @@ function tableInfo(indexes: IndexInfo[] = [], relkind = 'r'): TableInfo {
     totalBytes: 1e8,
     heapBytes: 1e8,
     reltuples: 1_000_000,
-    activity: {
-      seq_scan: 0,
-      seq_tup_read: 0,
-      idx_scan: 0,
-      idx_tup_fetch: 0,
-      n_tup_ins: 0,
-      n_tup_upd: 0,
-      n_tup_del: 0,
-      n_live_tup: 0,
-      n_dead_tup: 0,
-    },
+    activity: noActivity(),
     columns: Object.entries(COLUMNS).map(([name, c]) => ({
       name,
       type: c.type,

@@ -13,6 +13,7 @@ import { type CandidateIndex, candidateName, createIndexSql } from '../../functi
 import type { TableInfo } from '../../functions/optimizer/catalog.ts';
 import { type AutoIndexRow, reviewDecision } from '../../functions/optimizer/review.ts';
 import { recommendSettings, type SettingsFacts, settingBytes } from '../../functions/optimizer/settings.ts';
+import { noActivity } from '../support/optimizer-fixtures.ts';
 
 const config = OptimizationConfigSchema.parse({});
 
@@ -27,17 +28,7 @@ function table(oid: number, name: string, relkind = 'r'): TableInfo {
     totalBytes: 1e7,
     heapBytes: 1e7,
     reltuples: 100_000,
-    activity: {
-      seq_scan: 0,
-      seq_tup_read: 0,
-      idx_scan: 0,
-      idx_tup_fetch: 0,
-      n_tup_ins: 0,
-      n_tup_upd: 0,
-      n_tup_del: 0,
-      n_live_tup: 0,
-      n_dead_tup: 0,
-    },
+    activity: noActivity(),
     columns: [
       {
         name: 'created_at',
