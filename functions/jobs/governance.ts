@@ -72,7 +72,7 @@ export async function checkGovernance(
   // The quiet case, every minute: one round trip.
   try {
     const { rows } = await client.query<{ any: boolean }>(
-      `SELECT EXISTS (SELECT 1 FROM dgm.governance_events WHERE status IN ('pending', 'launched')) AS any`,
+      `SELECT /* dgm-db-ops:sampler */ EXISTS (SELECT 1 FROM dgm.governance_events WHERE status IN ('pending', 'launched')) AS any`,
     );
     if (!rows[0]?.any) return result;
   } catch (err) {

@@ -88,6 +88,11 @@ const NORMALIZED_DISPLAY_CHARS = 1_000;
 const STORED_TEXT_CHARS = 100_000;
 const PRUNING_STATEMENTS = 10;
 const STALE_BASELINE_SECONDS = 6 * 3600;
+/**
+ * The comment that marks dgm-db-ops's own statements run with a sample (nested counts, pruning, timeouts,
+ * alert inputs, query samples, the governance check): never workload. The SQL files spell it out too.
+ */
+export const SAMPLER_MARKER = 'dgm-db-ops:sampler';
 
 type Json = Record<string, unknown>;
 
@@ -116,7 +121,7 @@ export async function collect(client: pg.Client, options: CollectOptions): Promi
   let restore: { statementTimeout: string; lockTimeout: string } | undefined;
   if (!options.timeoutsPreset) {
     const { rows } = await query<{ st: string; lt: string }>(
-      `SELECT current_setting('statement_timeout') AS st, current_setting('lock_timeout') AS lt,
+      `SELECT /* dgm-db-ops:sampler */ current_setting('statement_timeout') AS st, current_setting('lock_timeout') AS lt,
               set_config('statement_timeout', $1, false), set_config('lock_timeout', $2, false)`,
       [String(cfg.statementTimeoutMs), String(Math.min(LOCK_TIMEOUT_CAP_MS, cfg.statementTimeoutMs))],
     );
@@ -278,7 +283,11 @@ export async function collect(client: pg.Client, options: CollectOptions): Promi
           tables: shape.tables.map(relationOf),
         });
       }
-      stmtRows = ((doc.rows as Json[]) ?? []).map((r) => summaryOf(r, shapes.get(str(r.queryId))));
+      // The sampler's own nested and pruning statements carry a marker comment; once their shapes are
+      // stored, round trip 2 leaves them out. The first time they are read, they are left out here.
+      stmtRows = ((doc.rows as Json[]) ?? [])
+        .map((r) => summaryOf(r, shapes.get(str(r.queryId))))
+        .filter((r) => !r.normalizedFull?.includes(SAMPLER_MARKER));
       const byId = new Map(stmtRows.map((s) => [s.queryId, s]));
       const pick = (ids: unknown) =>
         ((ids as string[]) ?? []).map((id) => byId.get(id)).filter((s): s is StatementSummary => !!s);
@@ -717,10 +726,10 @@ export async function collect(client: pg.Client, options: CollectOptions): Promi
   } finally {
     if (restore) {
       await client
-        .query(`SELECT set_config('statement_timeout', $1, false), set_config('lock_timeout', $2, false)`, [
-          restore.statementTimeout,
-          restore.lockTimeout,
-        ])
+        .query(
+          `SELECT /* dgm-db-ops:sampler */ set_config('statement_timeout', $1, false), set_config('lock_timeout', $2, false)`,
+          [restore.statementTimeout, restore.lockTimeout],
+        )
         .catch((err) => options.logger?.warn(`could not restore session timeouts: ${errorMessage(err)}`));
     }
   }

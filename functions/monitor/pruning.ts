@@ -75,12 +75,13 @@ export async function measurePruning(
     const args =
       shape.paramCount > 0 ? `(${Array.from({ length: shape.paramCount }, () => 'NULL').join(', ')})` : '';
     // One simple-protocol round trip; the text was checked above to be exactly one statement.
-    // The marker comment keeps these statements out of the sampler's own workload figures.
+    // The marker comment keeps these statements out of the sampler's own workload figures. It goes
+    // inside each statement: pg_stat_statements keeps a statement's text from its first token on (18).
     const sql = [
-      '/* dgm-db-ops:sampler */ SET LOCAL plan_cache_mode = force_generic_plan',
-      `PREPARE ${name} AS ${text}`,
-      `/* dgm-db-ops:sampler */ EXPLAIN (FORMAT JSON, VERBOSE) EXECUTE ${name}${args}`,
-      `DEALLOCATE ${name}`,
+      'SET LOCAL /* dgm-db-ops:sampler */ plan_cache_mode = force_generic_plan',
+      `PREPARE /* dgm-db-ops:sampler */ ${name} AS ${text}`,
+      `EXPLAIN /* dgm-db-ops:sampler */ (FORMAT JSON, VERBOSE) EXECUTE ${name}${args}`,
+      `DEALLOCATE /* dgm-db-ops:sampler */ ${name}`,
     ].join(';\n');
     let plan: unknown;
     try {
@@ -91,7 +92,7 @@ export async function measurePruning(
       if (typeof plan === 'string') plan = JSON.parse(plan);
     } catch (err) {
       out.roundTrips++;
-      await client.query(`DEALLOCATE ${name}`).catch(() => {});
+      await client.query(`DEALLOCATE /* dgm-db-ops:sampler */ ${name}`).catch(() => {});
       out.skipped.push({ queryId: c.queryId, reason: errorMessage(err) });
       continue;
     }

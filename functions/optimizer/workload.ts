@@ -149,7 +149,7 @@ export async function captureQuerySamples(client: pg.Client): Promise<number> {
   // One round trip: record, and keep the most recent 1000. pg_stat_activity.query_id needs 14+.
   try {
     const { rows } = await client.query<{ n: string }>(
-      `WITH ins AS (
+      `WITH /* dgm-db-ops:sampler */ ins AS (
          INSERT INTO dgm.query_samples (queryid, query, source)
          SELECT DISTINCT ON (a.query_id) a.query_id, a.query, 'pg_stat_activity'
          FROM pg_stat_activity a

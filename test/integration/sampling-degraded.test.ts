@@ -202,4 +202,17 @@ describe('sampling degrades cleanly', () => {
     );
     expect(bad.code).toBe(2);
   });
+
+  it("counts none of its own statements as workload: an idle database's samples show none", async () => {
+    const db = await fresh();
+    const cli = ['bin/dgm-db-ops.mjs', 'sample', '--json', '--database-url', db.url];
+    // Each run samples, evaluates the alerts (reading the audit), records query samples and checks
+    // governance: all of it dgm-db-ops's own doing.
+    let doc: { snapshot: Snapshot } | undefined;
+    for (let i = 0; i < 3; i++) doc = JSON.parse((await run('node', cli, { cwd: process.cwd() })).stdout);
+    const st = doc!.snapshot.statements as StatementStats;
+    expect(st.callsInInterval).toBe(0);
+    expect(st.top).toEqual([]);
+    expect(st.byOperationTable).toEqual([]);
+  });
 });

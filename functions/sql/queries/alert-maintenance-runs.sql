@@ -1,6 +1,6 @@
 -- The latest run of each job in the audit trail (last $1 days) and its failed or refused actions, for
 -- the maintenance_failed alert. One row per job; the first 5 failures of the run with their errors.
-WITH runs AS (
+WITH /* dgm-db-ops:sampler */ runs AS (
   SELECT job,
          run_id,
          min(created_at) AS started_at,
