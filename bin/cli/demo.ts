@@ -123,11 +123,14 @@ export const demoCommand: Command = {
     const started = performance.now();
     return ctx.withDatabase(async (client) => {
       const sections: string[] = [];
-      const { rows: existing } = await client.query<{ n: string }>(
-        `SELECT CASE WHEN to_regclass('dgm.dgm_archive') IS NULL THEN 0
-                     ELSE (SELECT count(*) FROM (SELECT 1 FROM dgm.dgm_archive LIMIT 1) x) END AS n`,
+      // Two statements: a query naming dgm.dgm_archive fails to plan where the schema is not installed yet.
+      const { rows: installed } = await client.query<{ yes: boolean }>(
+        `SELECT to_regclass('dgm.dgm_archive') IS NOT NULL AS yes`,
       );
-      if (Number(existing[0]?.n) > 0) {
+      const { rows: existing } = installed[0]?.yes
+        ? await client.query<{ yes: boolean }>('SELECT EXISTS (SELECT 1 FROM dgm.dgm_archive) AS yes')
+        : { rows: [{ yes: false }] };
+      if (existing[0]?.yes) {
         throw new BadInputError(
           'demo: the database already holds DGM rows; run the demo on an empty database',
         );

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { ConsoleMetricSink } from '../../functions/adapters/local/console-metric-sink.ts';
 import { withClient } from '../../functions/db/connection.ts';
+import { REFERENCE_QUERIES } from '../../functions/demo/reference-queries.ts';
 import type { SampleAlertOutcome } from '../../functions/jobs/alert.ts';
 import {
   createInlineOptimizeLauncher,
@@ -259,11 +260,17 @@ export function renderSample(result: SampleResult): string {
   return lines.join('\n');
 }
 
-/** The demo's sampling step: two samples a moment apart (the second has rates), headline KPIs. */
+/**
+ * The demo's sampling step: a sample, the application's reference queries for a moment, then a second
+ * sample with everything (its rates, top statements and partition pruning are about that workload).
+ */
 export async function demoSample(client: pg.Client, ctx: DemoContext): Promise<string> {
   const deps = { sink: new ConsoleMetricSink(null), logger: ctx.logger };
   await runSample(client, ctx.config, deps, { full: true });
-  await new Promise((r) => setTimeout(r, 1_000));
+  const until = Date.now() + 1_000;
+  do {
+    for (const q of REFERENCE_QUERIES) await client.query(q.sql, q.params());
+  } while (Date.now() < until);
   const result = await runSample(client, ctx.config, deps, { full: true });
   return renderSample(result);
 }

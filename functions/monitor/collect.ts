@@ -798,6 +798,7 @@ export function durationsByOperationTable(rows: readonly StatementSummary[]): Op
     groups.set(key, g);
   }
   return [...groups.values()]
+    .filter((g) => g.calls > 0)
     .map((g) => ({
       ...g,
       totalMs: round3(g.totalMs),

@@ -194,6 +194,28 @@ describe('CLI with the embedded PostgreSQL', () => {
   });
 });
 
+describe('CLI demo on a database of your own', () => {
+  it('installs the schema on an empty database, runs every step, and refuses to run on its rows again', async () => {
+    const mine = await createTestDatabase({ migrate: false });
+    try {
+      const r = await runCli(['demo', '--scale', '0.05', '--database-url', mine.url]);
+      expect(r.stderr).not.toMatch(/dgm-db-ops: /);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/Demo finished in/);
+      // The sample shows the reference workload run between its two samples, pruning measured on it.
+      expect(r.stdout).toMatch(/^select\s+dgm_archive\s+[1-9]\d*\s/m);
+      expect(r.stdout).toMatch(
+        /pruning: worst \/ mean scanned share\s+[\d.]+% \/ [\d.]+% over [1-9]\d* statement/,
+      );
+      const again = await runCli(['demo', '--scale', '0.05', '--database-url', mine.url]);
+      expect(again.code).toBe(2);
+      expect(again.stderr).toMatch(/^dgm-db-ops: demo: the database already holds DGM rows/);
+    } finally {
+      await mine.drop();
+    }
+  }, 180_000);
+});
+
 describe('CLI help', () => {
   it('lists every command', async () => {
     const r = await runCli(['--help']);

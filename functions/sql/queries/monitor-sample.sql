@@ -87,8 +87,8 @@ delta AS (
   FROM pgss c CROSS JOIN prev_mark m
   LEFT JOIN prev p ON p.queryid = c.queryid AND p.toplevel = c.toplevel
 ),
--- Per statement (top-level and nested entries together): totals, the interval's change, and whether
--- it is slow (its mean over the interval, else over all time, above the threshold).
+-- Per statement: totals, the interval's change, and whether it is slow (its mean over the interval,
+-- else over all time, above the threshold).
 judged AS (
   SELECT q.*,
          q.total_ms / nullif(q.calls, 0) AS mean_ms,
@@ -98,7 +98,12 @@ judged AS (
                sum(d.rows::float8)::bigint AS rows, sum(d.blks_hit::float8)::bigint AS blks_hit,
                sum(d.blks_read::float8)::bigint AS blks_read, sum(d.blk_read_ms) AS blk_read_ms,
                sum(d.d_calls::float8)::bigint AS d_calls, sum(d.d_ms) AS d_ms
-        FROM delta d GROUP BY d.queryid) q
+        FROM delta d
+        -- Its top-level entries when it has any: a nested entry (track = all) also counts each EXPLAIN
+        -- of the statement as a call that ran in no time (the optimizer's and the pruning measurement's
+        -- too), which would dilute its mean. Statements only ever run nested keep their nested figures.
+        WHERE d.toplevel OR d.queryid NOT IN (SELECT x.queryid FROM delta x WHERE x.toplevel)
+        GROUP BY d.queryid) q
 ),
 top_q AS (
   SELECT j.queryid, coalesce(j.d_ms, j.total_ms) AS ms FROM judged j
@@ -150,11 +155,13 @@ statements_json AS (
              FROM judged j WHERE j.queryid IN (SELECT queryid FROM picked)),
     'texts', CASE WHEN EXISTS (SELECT 1 FROM unknown) THEN
                (SELECT jsonb_object_agg(t.queryid::text, t.query)
+                -- The top-level entry's text: a statement also seen nested (inside EXPLAIN, a function) has
+                -- the text around it there.
                 FROM (SELECT DISTINCT ON (s.queryid) s.queryid, left(s.query, 100000) AS query
                       FROM __PGSS__(true) s
                       WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
                         AND s.queryid IN (SELECT queryid FROM unknown)
-                      ORDER BY s.queryid) t)
+                      ORDER BY s.queryid, __TOPLEVEL__ DESC) t)
              END,
 --#if dgm
     'shapes', (SELECT coalesce(jsonb_object_agg(sh.queryid::text, jsonb_build_object(
