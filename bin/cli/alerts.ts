@@ -8,7 +8,6 @@ import { FileAlertStateStore } from '../../functions/adapters/local/file-alert-s
 import { renderPrometheus } from '../../functions/adapters/local/prometheus.ts';
 import { beginMutatingRun } from '../../functions/compliance/guard.ts';
 import { parseConfig, type RuntimeConfig } from '../../functions/config.ts';
-import { withClient } from '../../functions/db/connection.ts';
 import { quoteQualified } from '../../functions/db/identifiers.ts';
 import { BadInputError } from '../../functions/errors.ts';
 import {
@@ -26,6 +25,8 @@ import { alertMetricPoints } from '../../functions/monitor/alert-metrics.ts';
 import { formatTime, formatValue } from '../../functions/monitor/alert-render.ts';
 import { resolveRules } from '../../functions/monitor/rules.ts';
 import type { Logger } from '../../functions/ports.ts';
+import { withSamplerConnection } from './context.ts';
+import { table } from './format.ts';
 import type { Command, CommandContext, DemoContext } from './types.ts';
 
 /**
@@ -71,16 +72,6 @@ const STATE_LABEL: Record<AlertView['state'], string> = {
 };
 
 const shortTime = (iso: string | null | undefined) => (iso ? formatTime(iso).slice(5) : '-');
-
-function table(headers: string[], rows: string[][]): string {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (r: string[]) =>
-    r
-      .map((c, i) => c.padEnd(widths[i]!))
-      .join('  ')
-      .trimEnd();
-  return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
-}
 
 /** The alerts as a table, each with its message underneath. */
 export function renderAlertList(alerts: readonly AlertView[]): string {
@@ -175,26 +166,15 @@ export const alertsCommand: Command = {
     let evaluation: SampleAlertOutcome | undefined;
     let sample: SampleResult | undefined;
     if (ctx.values.evaluate) {
-      const m = ctx.config.monitoring;
-      ({ sample, evaluation } = await ctx.withDatabase((_c, url) =>
-        withClient(
-          {
-            url,
-            applicationName: 'dgm-db-ops-sampler',
-            statementTimeoutMs: m.statementTimeoutMs,
-            lockTimeoutMs: Math.min(1_000, m.statementTimeoutMs),
-          },
-          async (client) => {
-            const s = await runSample(
-              client,
-              ctx.config,
-              { sink: new ConsoleMetricSink(null), logger: ctx.logger },
-              { timeoutsPreset: true, persist: !ctx.flags.dryRun },
-            );
-            return { sample: s, evaluation: await alertsForCliSample(ctx, client, s, stateDir) };
-          },
-        ),
-      ));
+      ({ sample, evaluation } = await withSamplerConnection(ctx, async (client) => {
+        const s = await runSample(
+          client,
+          ctx.config,
+          { sink: new ConsoleMetricSink(null), logger: ctx.logger },
+          { timeoutsPreset: true, persist: !ctx.flags.dryRun },
+        );
+        return { sample: s, evaluation: await alertsForCliSample(ctx, client, s, stateDir) };
+      }));
     }
     const listed = await listAlerts(store, ctx.config, ctx.logger);
     if (format === 'prometheus') {

@@ -4,10 +4,16 @@ import {
   startEmbeddedPostgres,
 } from '../../functions/adapters/local/embedded-postgres.ts';
 import type { RuntimeConfig } from '../../functions/config.ts';
-import { connect, DatabaseUnreachableError, parseDatabaseUrl } from '../../functions/db/connection.ts';
+import {
+  connect,
+  DatabaseUnreachableError,
+  parseDatabaseUrl,
+  withClient,
+} from '../../functions/db/connection.ts';
 import { BadInputError } from '../../functions/errors.ts';
 import { migrate } from '../../functions/jobs/migrate.ts';
 import type { Logger } from '../../functions/ports.ts';
+import type { CommandContext } from './types.ts';
 
 /** Logs to stderr, so stdout stays one JSON document with --json. */
 export const stderrLogger: Logger = {
@@ -56,4 +62,26 @@ export async function withDatabase<T>(
       logger.info('embedded PostgreSQL stopped');
     }
   }
+}
+
+/**
+ * Runs fn on a connection of its own, opened as the sampler Lambda opens one: its statement timeout, a
+ * lock timeout of at most a second, the sampler's application_name.
+ */
+export function withSamplerConnection<T>(
+  ctx: Pick<CommandContext, 'config' | 'withDatabase'>,
+  fn: (client: pg.Client) => Promise<T>,
+): Promise<T> {
+  const m = ctx.config.monitoring;
+  return ctx.withDatabase((_client, url) =>
+    withClient(
+      {
+        url,
+        applicationName: 'dgm-db-ops-sampler',
+        statementTimeoutMs: m.statementTimeoutMs,
+        lockTimeoutMs: Math.min(1_000, m.statementTimeoutMs),
+      },
+      fn,
+    ),
+  );
 }

@@ -5,6 +5,7 @@ import { REFERENCE_QUERIES } from '../../functions/demo/reference-queries.ts';
 import { loadDemoWorkload } from '../../functions/demo/workload.ts';
 import { BadInputError } from '../../functions/errors.ts';
 import * as alertsCli from './alerts.ts';
+import { table } from './format.ts';
 import * as maintainCli from './maintain.ts';
 import * as optimizeCli from './optimize.ts';
 import * as sampleCli from './sample.ts';
@@ -40,19 +41,6 @@ export function progressBar(label: string): (done: number, what: string) => void
   };
 }
 
-function table(headers: string[], rows: Array<Array<string | number>>): string {
-  const cells = [headers, ...rows.map((r) => r.map(String))];
-  const widths = headers.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
-  // Numbers right-aligned, text left-aligned.
-  const numeric = headers.map((_, i) => rows.every((r) => /^[\d.,]+$/.test(String(r[i] ?? ''))));
-  const line = (r: string[]) =>
-    r
-      .map((c, i) => (numeric[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
-      .join('  ')
-      .trimEnd();
-  return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...cells.slice(1).map(line)].join('\n');
-}
-
 async function schemaSummary(client: pg.Client): Promise<string> {
   const { rows: sets } = await client.query<{
     parent: string;
@@ -83,10 +71,12 @@ async function schemaSummary(client: pg.Client): Promise<string> {
     table(
       ['partition set', 'partitions', 'leaf tables', 'rows', 'size', 'rows in default'],
       sets.map((s) => [s.parent, s.partitions, s.leaves, s.rows ?? 0, s.size ?? '0', s.in_default ?? 0]),
+      { alignNumbers: true },
     ),
     table(
       ['table', 'rows', 'size'],
       plain.map((p) => [p.name, p.rows, p.size]),
+      { alignNumbers: true },
     ),
     `design indexes: ${design.length} (3 composite, 3 partial, 3 GIN)`,
   ].join('\n\n');
@@ -107,9 +97,10 @@ async function timeReferenceQueries(client: pg.Client, runs = 5): Promise<string
     const used = await indexesUsed(client, q.sql, q.params());
     rows.push([q.name, count, times[Math.floor(times.length / 2)]!.toFixed(2), used.join(', ') || '(none)']);
   }
-  return ['Reference queries (median of 5 runs)', table(['query', 'rows', 'ms', 'index used'], rows)].join(
-    '\n\n',
-  );
+  return [
+    'Reference queries (median of 5 runs)',
+    table(['query', 'rows', 'ms', 'index used'], rows, { alignNumbers: true }),
+  ].join('\n\n');
 }
 
 export const demoCommand: Command = {

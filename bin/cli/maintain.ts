@@ -7,6 +7,7 @@ import {
   maintain,
 } from '../../functions/jobs/maintain.ts';
 import type { ActionResult } from '../../functions/maintenance/plan.ts';
+import { table } from './format.ts';
 import type { Command, DemoContext } from './types.ts';
 
 function parseTask(value: unknown): MaintainTask {
@@ -15,16 +16,6 @@ function parseTask(value: unknown): MaintainTask {
     throw new BadInputError(`maintain: --task must be one of ${MAINTAIN_TASKS.join(', ')}, got '${task}'`);
   }
   return task as MaintainTask;
-}
-
-function table(headers: string[], rows: string[][]): string {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (r: string[]) =>
-    r
-      .map((c, i) => (i === headers.length - 1 ? c : c.padEnd(widths[i]!)))
-      .join('  ')
-      .trimEnd();
-  return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
 function actionRow(a: ActionResult): string[] {

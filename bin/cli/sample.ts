@@ -1,6 +1,5 @@
 import type pg from 'pg';
 import { ConsoleMetricSink } from '../../functions/adapters/local/console-metric-sink.ts';
-import { withClient } from '../../functions/db/connection.ts';
 import { REFERENCE_QUERIES } from '../../functions/demo/reference-queries.ts';
 import type { SampleAlertOutcome } from '../../functions/jobs/alert.ts';
 import {
@@ -12,6 +11,8 @@ import { runSample, type SampleResult } from '../../functions/jobs/sample.ts';
 import { tableLabel } from '../../functions/monitor/metrics.ts';
 import type { Snapshot } from '../../functions/monitor/snapshot.ts';
 import { alertsForCliSample, renderAlertStep } from './alerts.ts';
+import { withSamplerConnection } from './context.ts';
+import { table } from './format.ts';
 import type { Command, CommandContext, DemoContext } from './types.ts';
 
 /**
@@ -23,39 +24,28 @@ export async function sampleFromCli(
   ctx: CommandContext,
   options: { alerts?: boolean } = {},
 ): Promise<SampleResult & { alerts?: SampleAlertOutcome; governance?: GovernanceAfterSample }> {
-  const m = ctx.config.monitoring;
-  return ctx.withDatabase((_client, url) =>
-    withClient(
-      {
-        url,
-        applicationName: 'dgm-db-ops-sampler',
-        statementTimeoutMs: m.statementTimeoutMs,
-        lockTimeoutMs: Math.min(1_000, m.statementTimeoutMs),
-      },
-      async (client) => {
-        const result = await runSample(
+  return withSamplerConnection(ctx, async (client) => {
+    const result = await runSample(
+      client,
+      ctx.config,
+      { sink: new ConsoleMetricSink(null), logger: ctx.logger },
+      { timeoutsPreset: true, full: ctx.values.full ? true : 'auto', persist: !ctx.flags.dryRun },
+    );
+    // Alerts after each sample, as the sampler Lambda does (file state, notifications on stderr).
+    if (!options.alerts) return result;
+    const alerts = await alertsForCliSample(ctx, client, result);
+    // Then the governance check: a constitution change starts an optimize run (inline here; the
+    // Lambda invokes the maintainer asynchronously). --dry-run starts nothing.
+    const governance = ctx.flags.dryRun
+      ? undefined
+      : await governanceAfterSample(
           client,
           ctx.config,
-          { sink: new ConsoleMetricSink(null), logger: ctx.logger },
-          { timeoutsPreset: true, full: ctx.values.full ? true : 'auto', persist: !ctx.flags.dryRun },
+          createInlineOptimizeLauncher(client, ctx.config, ctx.logger),
+          ctx.logger,
         );
-        // Alerts after each sample, as the sampler Lambda does (file state, notifications on stderr).
-        if (!options.alerts) return result;
-        const alerts = await alertsForCliSample(ctx, client, result);
-        // Then the governance check: a constitution change starts an optimize run (inline here; the
-        // Lambda invokes the maintainer asynchronously). --dry-run starts nothing.
-        const governance = ctx.flags.dryRun
-          ? undefined
-          : await governanceAfterSample(
-              client,
-              ctx.config,
-              createInlineOptimizeLauncher(client, ctx.config, ctx.logger),
-              ctx.logger,
-            );
-        return { ...result, alerts, ...(governance ? { governance } : {}) };
-      },
-    ),
-  );
+    return { ...result, alerts, ...(governance ? { governance } : {}) };
+  });
 }
 
 export const sampleCommand: Command = {
@@ -85,16 +75,6 @@ export function fmtBytes(v: number | null | undefined): string {
     i++;
   }
   return `${i === 0 ? x : x.toFixed(1)} ${units[i]}`;
-}
-
-function table(headers: string[], rows: string[][]): string {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (r: string[]) =>
-    r
-      .map((c, i) => (i === headers.length - 1 ? c : c.padEnd(widths[i]!)))
-      .join('  ')
-      .trimEnd();
-  return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
 /** The headline KPIs of a snapshot as aligned key/value rows. */
