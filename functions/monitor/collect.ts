@@ -44,8 +44,9 @@ export interface CollectOptions {
   target: string;
   monitoring: MonitoringConfig;
   /**
-   * The costlier figures (bloat, pruning, database size): 'auto' every monitoring.slowCollectionEvery
-   * samples (the sampler Lambda), true now (the CLI), false never (the last ones are carried).
+   * The costlier figures (database size, bloat, archive scores, pruning): 'auto' every
+   * monitoring.slowCollectionEvery samples and on the first (the sampler Lambda, the CLI), true now
+   * (--full), false never (the last ones are carried).
    */
   full?: 'auto' | boolean;
   /** Store the sample as the next one's baseline (default true; needs the DGM schema on a primary). */
@@ -283,8 +284,8 @@ export async function collect(client: pg.Client, options: CollectOptions): Promi
           tables: shape.tables.map(relationOf),
         });
       }
-      // The sampler's own nested and pruning statements carry a marker comment; once their shapes are
-      // stored, round trip 2 leaves them out. The first time they are read, they are left out here.
+      // dgm-db-ops's own statements carry the marker comment; once their shapes are stored, round trip 2
+      // leaves them out. The first time they are read, they are left out here.
       stmtRows = ((doc.rows as Json[]) ?? [])
         .map((r) => summaryOf(r, shapes.get(str(r.queryId))))
         .filter((r) => !r.normalizedFull?.includes(SAMPLER_MARKER));
