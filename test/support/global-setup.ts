@@ -26,7 +26,9 @@ export default async function setup(project: TestProject) {
     project.provide('serverLabel', 'pg15');
     return;
   }
-  const server = await startEmbeddedPostgres();
+  // Every test database shares the server's pg_stat_statements: room for all of their statements, so a
+  // test's workload is not evicted by another file's.
+  const server = await startEmbeddedPostgres({ settings: { 'pg_stat_statements.max': '20000' } });
   project.provide('serverUrl', server.url);
   project.provide('serverLabel', 'pg18');
   return async () => {
