@@ -3,6 +3,7 @@ import { AuditTrail } from '../compliance/audit.ts';
 import { mismatchMessage } from '../compliance/constitution.ts';
 import type { RuntimeConfig } from '../config.ts';
 import { errorMessage } from '../errors.ts';
+import { SAMPLER_COMMENT } from '../monitor/own-statements.ts';
 import { captureQuerySamples } from '../optimizer/workload.ts';
 import type { JobLauncher, Logger } from '../ports.ts';
 import { optimizeDatabase } from './optimize.ts';
@@ -72,7 +73,7 @@ export async function checkGovernance(
   // The quiet case, every minute: one round trip.
   try {
     const { rows } = await client.query<{ any: boolean }>(
-      `SELECT /* dgm-db-ops:sampler */ EXISTS (SELECT 1 FROM dgm.governance_events WHERE status IN ('pending', 'launched')) AS any`,
+      `SELECT ${SAMPLER_COMMENT} EXISTS (SELECT 1 FROM dgm.governance_events WHERE status IN ('pending', 'launched')) AS any`,
     );
     if (!rows[0]?.any) return result;
   } catch (err) {

@@ -17,6 +17,7 @@ import {
   perSecond,
   type SampleCounters,
 } from './deltas.ts';
+import { SAMPLER_COMMENT, SAMPLER_MARKER } from './own-statements.ts';
 import { measurePruning, type PruningCandidate, type PruningSet } from './pruning.ts';
 import {
   type BloatStats,
@@ -89,11 +90,6 @@ const NORMALIZED_DISPLAY_CHARS = 1_000;
 const STORED_TEXT_CHARS = 100_000;
 const PRUNING_STATEMENTS = 10;
 const STALE_BASELINE_SECONDS = 6 * 3600;
-/**
- * The comment that marks dgm-db-ops's own statements run with a sample (nested counts, pruning, timeouts,
- * alert inputs, query samples, the governance check): never workload. The SQL files spell it out too.
- */
-export const SAMPLER_MARKER = 'dgm-db-ops:sampler';
 
 type Json = Record<string, unknown>;
 
@@ -122,7 +118,7 @@ export async function collect(client: pg.Client, options: CollectOptions): Promi
   let restore: { statementTimeout: string; lockTimeout: string } | undefined;
   if (!options.timeoutsPreset) {
     const { rows } = await query<{ st: string; lt: string }>(
-      `SELECT /* dgm-db-ops:sampler */ current_setting('statement_timeout') AS st, current_setting('lock_timeout') AS lt,
+      `SELECT ${SAMPLER_COMMENT} current_setting('statement_timeout') AS st, current_setting('lock_timeout') AS lt,
               set_config('statement_timeout', $1, false), set_config('lock_timeout', $2, false)`,
       [String(cfg.statementTimeoutMs), String(Math.min(LOCK_TIMEOUT_CAP_MS, cfg.statementTimeoutMs))],
     );
@@ -728,7 +724,7 @@ export async function collect(client: pg.Client, options: CollectOptions): Promi
     if (restore) {
       await client
         .query(
-          `SELECT /* dgm-db-ops:sampler */ set_config('statement_timeout', $1, false), set_config('lock_timeout', $2, false)`,
+          `SELECT ${SAMPLER_COMMENT} set_config('statement_timeout', $1, false), set_config('lock_timeout', $2, false)`,
           [restore.statementTimeout, restore.lockTimeout],
         )
         .catch((err) => options.logger?.warn(`could not restore session timeouts: ${errorMessage(err)}`));

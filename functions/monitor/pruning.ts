@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { quoteIdent } from '../db/identifiers.ts';
 import { errorMessage } from '../errors.ts';
+import { SAMPLER_COMMENT } from './own-statements.ts';
 import type { PrunedStatement, RelationName, StatementSummary } from './snapshot.ts';
 import { loadStatementParser, repairNormalizedText, shapeOf } from './statement-shape.ts';
 
@@ -78,10 +79,10 @@ export async function measurePruning(
     // The marker comment keeps these statements out of the sampler's own workload figures. It goes
     // inside each statement: pg_stat_statements keeps a statement's text from its first token on (18).
     const sql = [
-      'SET LOCAL /* dgm-db-ops:sampler */ plan_cache_mode = force_generic_plan',
-      `PREPARE /* dgm-db-ops:sampler */ ${name} AS ${text}`,
-      `EXPLAIN /* dgm-db-ops:sampler */ (FORMAT JSON, VERBOSE) EXECUTE ${name}${args}`,
-      `DEALLOCATE /* dgm-db-ops:sampler */ ${name}`,
+      `SET LOCAL ${SAMPLER_COMMENT} plan_cache_mode = force_generic_plan`,
+      `PREPARE ${SAMPLER_COMMENT} ${name} AS ${text}`,
+      `EXPLAIN ${SAMPLER_COMMENT} (FORMAT JSON, VERBOSE) EXECUTE ${name}${args}`,
+      `DEALLOCATE ${SAMPLER_COMMENT} ${name}`,
     ].join(';\n');
     let plan: unknown;
     try {
@@ -92,7 +93,7 @@ export async function measurePruning(
       if (typeof plan === 'string') plan = JSON.parse(plan);
     } catch (err) {
       out.roundTrips++;
-      await client.query(`DEALLOCATE /* dgm-db-ops:sampler */ ${name}`).catch(() => {});
+      await client.query(`DEALLOCATE ${SAMPLER_COMMENT} ${name}`).catch(() => {});
       out.skipped.push({ queryId: c.queryId, reason: errorMessage(err) });
       continue;
     }

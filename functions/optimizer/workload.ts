@@ -2,6 +2,7 @@ import { fingerprintSync } from 'libpg-query';
 import type pg from 'pg';
 import { quoteIdent } from '../db/identifiers.ts';
 import { errorMessage } from '../errors.ts';
+import { SAMPLER_COMMENT } from '../monitor/own-statements.ts';
 import { type ResolvedStatement, resolveStatement } from './access.ts';
 import { analyzeStatementSync, loadParser, repairNormalizedText, type StatementAnalysis } from './analyze.ts';
 import { type Catalog, loadCatalog } from './catalog.ts';
@@ -149,7 +150,7 @@ export async function captureQuerySamples(client: pg.Client): Promise<number> {
   // One round trip: record, and keep the most recent 1000. pg_stat_activity.query_id needs 14+.
   try {
     const { rows } = await client.query<{ n: string }>(
-      `WITH /* dgm-db-ops:sampler */ ins AS (
+      `WITH ${SAMPLER_COMMENT} ins AS (
          INSERT INTO dgm.query_samples (queryid, query, source)
          SELECT DISTINCT ON (a.query_id) a.query_id, a.query, 'pg_stat_activity'
          FROM pg_stat_activity a
