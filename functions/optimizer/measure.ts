@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { quoteIdent, quoteQualified } from '../db/identifiers.ts';
 import { errorMessage } from '../errors.ts';
+import { loadStatementParser, parseStatements } from '../monitor/statement-shape.ts';
 import type { ParamContext } from './access.ts';
 import { repairNormalizedText } from './analyze.ts';
 import type { WorkloadStatement } from './workload.ts';
@@ -9,6 +10,12 @@ import type { WorkloadStatement } from './workload.ts';
  * Measured latency: statements executed (under EXPLAIN ANALYZE, so the measurement stays out of the
  * workload's top-level statistics) with their literal example, or with parameter values sampled from
  * the table's own rows where the role of each $n is known.
+ *
+ * Only what cannot write is executed: one plain SELECT (no data-modifying CTE, no INTO, no FOR
+ * UPDATE/SHARE), over tables and materialized views only (a view's body is not checked), whose
+ * functions and operators' functions are all immutable or stable in the catalog (pg_proc.provolatile,
+ * every overload the name could resolve to). It runs in a READ ONLY transaction that is rolled back,
+ * under a statement timeout. Anything else is judged by its plan alone.
  */
 
 export interface ExecutableInstance {
@@ -87,9 +94,12 @@ export async function executableInstance(
   if (s.example) {
     const maxParam = s.analysis?.maxParam ?? 0;
     if (maxParam === 0 || (s.example.params && s.example.params.length >= maxParam)) {
-      return { sql: s.example.sql, params: s.example.params ?? [], source: 'example' };
+      const sql = s.example.sql;
+      if (!(await cannotWrite(client, sql)).safe) return undefined;
+      return { sql, params: s.example.params ?? [], source: 'example' };
     }
   }
+  if (!(await cannotWrite(client, repairNormalizedText(s.text))).safe) return undefined;
   const resolved = s.resolved;
   const params: unknown[] = [];
   try {
@@ -116,6 +126,130 @@ export async function executableInstance(
   return { sql: repairNormalizedText(s.text), params, source: 'sampled' };
 }
 
+type AstNode = Record<string, unknown>;
+
+/** Walks libpg-query's AST: every node object with its (single) type key. */
+function walk(node: unknown, visit: (type: string, body: AstNode) => void): void {
+  if (Array.isArray(node)) {
+    for (const x of node) walk(x, visit);
+    return;
+  }
+  if (node === null || typeof node !== 'object') return;
+  for (const [k, v] of Object.entries(node as AstNode)) {
+    if (/^[A-Z]/.test(k) && v !== null && typeof v === 'object' && !Array.isArray(v)) visit(k, v as AstNode);
+    walk(v, visit);
+  }
+}
+
+const names = (list: unknown): string[] =>
+  Array.isArray(list)
+    ? list.map((n) => ((n as { String?: { sval?: string } }).String?.sval ?? '') as string)
+    : [];
+
+/** A_Expr kinds whose name is an operator (BETWEEN is <= and >=). */
+const OPERATOR_KINDS = new Set([
+  'AEXPR_OP',
+  'AEXPR_OP_ANY',
+  'AEXPR_OP_ALL',
+  'AEXPR_DISTINCT',
+  'AEXPR_NOT_DISTINCT',
+  'AEXPR_NULLIF',
+  'AEXPR_IN',
+  'AEXPR_LIKE',
+  'AEXPR_ILIKE',
+  'AEXPR_SIMILAR',
+]);
+
+export type WriteVerdict = { safe: true } | { safe: false; reason: string };
+
+/**
+ * Whether executing sql can change anything, read from its parse tree and the catalog: a single plain
+ * SELECT over tables, every function and operator resolving only to immutable or stable functions.
+ */
+export async function cannotWrite(client: pg.Client, sql: string): Promise<WriteVerdict> {
+  await loadStatementParser();
+  let tree: { stmts: Array<{ stmt?: AstNode }> };
+  try {
+    tree = parseStatements(sql) as unknown as typeof tree;
+  } catch (err) {
+    return { safe: false, reason: `does not parse: ${errorMessage(err)}` };
+  }
+  if (tree.stmts.length !== 1 || !tree.stmts[0]?.stmt?.SelectStmt)
+    return { safe: false, reason: 'not a single SELECT' };
+  const functions: Array<[string | null, string]> = [];
+  const operators: Array<[string | null, string]> = [];
+  const relations: Array<[string | null, string]> = [];
+  const ctes = new Set<string>();
+  let problem: string | undefined;
+  walk(tree.stmts[0].stmt, (type, body) => {
+    if (['InsertStmt', 'UpdateStmt', 'DeleteStmt', 'MergeStmt'].includes(type))
+      problem ??= 'a data-modifying statement inside';
+    else if (type === 'SelectStmt') {
+      if (body.intoClause) problem ??= 'SELECT INTO';
+      if (Array.isArray(body.lockingClause) && body.lockingClause.length > 0) problem ??= 'FOR UPDATE/SHARE';
+    } else if (type === 'CommonTableExpr' && typeof body.ctename === 'string') ctes.add(body.ctename);
+    else if (type === 'FuncCall') {
+      const n = names(body.funcname);
+      functions.push(n.length > 1 ? [n[n.length - 2]!, n[n.length - 1]!] : [null, n[0] ?? '']);
+    } else if (type === 'A_Expr') {
+      const kind = String(body.kind ?? 'AEXPR_OP');
+      const n = names(body.name);
+      const op: [string | null, string] = n.length > 1 ? [n[0]!, n[1]!] : [null, n[0] ?? ''];
+      if (OPERATOR_KINDS.has(kind)) operators.push(op);
+      else if (kind.startsWith('AEXPR_BETWEEN') || kind.startsWith('AEXPR_NOT_BETWEEN'))
+        operators.push([null, '>='], [null, '<=']);
+    } else if (type === 'RangeVar' && typeof body.relname === 'string') {
+      relations.push([typeof body.schemaname === 'string' ? body.schemaname : null, body.relname]);
+    }
+  });
+  if (problem) return { safe: false, reason: problem };
+  const { rows } = await client.query<{ kind: string; name: string; ok: boolean }>(
+    `WITH f AS (SELECT * FROM unnest($1::text[], $2::text[]) AS f(schema, name)),
+          o AS (SELECT * FROM unnest($3::text[], $4::text[]) AS o(schema, name)),
+          r AS (SELECT * FROM unnest($5::text[], $6::text[]) AS r(schema, name))
+     SELECT 'function' AS kind, coalesce(f.schema || '.', '') || f.name AS name,
+            coalesce(bool_and(p.provolatile IN ('i', 's')), false) AS ok
+     FROM f LEFT JOIN pg_proc p ON p.proname = f.name
+       AND p.pronamespace IN (SELECT oid FROM pg_namespace
+                              WHERE nspname = coalesce(f.schema, nspname)
+                                AND (f.schema IS NOT NULL OR nspname = ANY (current_schemas(true))))
+     GROUP BY f.schema, f.name
+     UNION ALL
+     SELECT 'operator', coalesce(o.schema || '.', '') || o.name,
+            coalesce(bool_and(p.provolatile IN ('i', 's')), false)
+     FROM o LEFT JOIN pg_operator op ON op.oprname = o.name
+       AND op.oprnamespace IN (SELECT oid FROM pg_namespace
+                               WHERE nspname = coalesce(o.schema, nspname)
+                                 AND (o.schema IS NOT NULL OR nspname = ANY (current_schemas(true))))
+     LEFT JOIN pg_proc p ON p.oid = op.oprcode
+     GROUP BY o.schema, o.name
+     UNION ALL
+     SELECT 'relation', coalesce(r.schema || '.', '') || r.name,
+            coalesce((SELECT c.relkind IN ('r', 'p', 'm') FROM pg_class c
+                      WHERE c.oid = to_regclass(CASE WHEN r.schema IS NULL THEN format('%I', r.name)
+                                                     ELSE format('%I.%I', r.schema, r.name) END)), false)
+     FROM r`,
+    [
+      functions.map((f) => f[0]),
+      functions.map((f) => f[1]),
+      operators.map((o) => o[0]),
+      operators.map((o) => o[1]),
+      relations.filter((r) => r[0] !== null || !ctes.has(r[1])).map((r) => r[0]),
+      relations.filter((r) => r[0] !== null || !ctes.has(r[1])).map((r) => r[1]),
+    ],
+  );
+  const bad = rows.find((r) => !r.ok);
+  if (bad)
+    return {
+      safe: false,
+      reason:
+        bad.kind === 'relation'
+          ? `reads ${bad.name}, which is not a table or materialized view`
+          : `${bad.kind} ${bad.name} is volatile or unknown`,
+    };
+  return { safe: true };
+}
+
 export interface LatencyMeasurement {
   /** Median of the runs, planning plus execution, in ms. */
   medianMs: number;
@@ -131,9 +265,20 @@ export async function measureLatency(
   client: pg.Client,
   instance: ExecutableInstance,
   runs = 5,
+  options: { statementTimeoutMs?: number } = {},
 ): Promise<LatencyMeasurement> {
   const times: number[] = [];
+  // Read only and rolled back, whatever the statement turns out to do; and never for long.
+  await client.query('BEGIN TRANSACTION READ ONLY');
   try {
+    // Never longer than the session allows (in a Lambda it is set below the remaining time).
+    await client.query(
+      `SELECT set_config('statement_timeout',
+                         (CASE WHEN s.setting::bigint > 0 AND s.setting::bigint < $1::bigint THEN s.setting::bigint
+                               ELSE $1::bigint END)::text, true)
+       FROM pg_settings s WHERE s.name = 'statement_timeout'`,
+      [Math.trunc(options.statementTimeoutMs ?? 30_000)],
+    );
     for (let i = 0; i <= runs; i++) {
       const { rows } = await client.query(
         `EXPLAIN (ANALYZE, TIMING OFF, SUMMARY ON, FORMAT JSON) ${instance.sql}`,
@@ -145,6 +290,8 @@ export async function measureLatency(
     }
   } catch (err) {
     return { medianMs: Number.NaN, runs: times, error: errorMessage(err) };
+  } finally {
+    await client.query('ROLLBACK').catch(() => {});
   }
   const sorted = [...times].sort((a, b) => a - b);
   return { medianMs: Math.round(sorted[Math.floor(sorted.length / 2)]! * 1000) / 1000, runs: times };

@@ -72,7 +72,11 @@ export async function applyIndexPlan(
       const s = ctx.statements.get(st.id);
       const inst = s ? await executableInstance(client, s) : undefined;
       instances.set(st.id, inst);
-      if (inst) before.set(st.id, await measureLatency(client, inst, opt.verifyRuns));
+      if (inst)
+        before.set(
+          st.id,
+          await measureLatency(client, inst, opt.verifyRuns, { statementTimeoutMs: opt.evaluationTimeoutMs }),
+        );
     }
   }
 
@@ -127,7 +131,9 @@ export async function applyIndexPlan(
       const inst = instances.get(st.id);
       const b = before.get(st.id);
       if (!inst || !b || !Number.isFinite(b.medianMs)) continue;
-      const a = await measureLatency(client, inst, opt.verifyRuns);
+      const a = await measureLatency(client, inst, opt.verifyRuns, {
+        statementTimeoutMs: opt.evaluationTimeoutMs,
+      });
       if (!Number.isFinite(a.medianMs)) continue;
       latency.push({
         id: st.id,
@@ -158,7 +164,13 @@ export async function applyIndexPlan(
     if (verdict.verdict === 'drop') {
       const dropped = await dropAutoIndex(
         client,
-        { id: built.registryId, index_schema: step.schema, index_name: step.name },
+        {
+          id: built.registryId,
+          index_schema: step.schema,
+          index_name: step.name,
+          table_schema: step.schema,
+          table_name: step.tableName,
+        },
         verdict.plan_uses ? 'no_benefit' : 'not_used_by_plans',
         verdict.reason,
         { audit, ddl },
