@@ -3,7 +3,7 @@ import type { AuditTrail } from '../compliance/audit.ts';
 import type { ConstitutionalCompliance } from '../compliance/constitution.ts';
 import { beginMutatingRun, readOnlyCompliance } from '../compliance/guard.ts';
 import type { RuntimeConfig } from '../config.ts';
-import { ADVISORY_LOCKS, withAdvisoryLock } from '../db/locks.ts';
+import { ADVISORY_LOCKS, describeHolder, withAdvisoryLock } from '../db/locks.ts';
 import { errorMessage } from '../errors.ts';
 import { executeActions } from '../maintenance/executor.ts';
 import { collectIndexFacts, type IndexFindings, planIndexMaintenance } from '../maintenance/indexes.ts';
@@ -17,6 +17,7 @@ import {
 } from '../maintenance/plan.ts';
 import { collectStatisticsFacts, planStatistics } from '../maintenance/statistics.ts';
 import { collectVacuumFacts, planVacuum } from '../maintenance/vacuum.ts';
+import { ddlOptions, reconcileInterruptedBuilds } from '../optimizer/apply.ts';
 import {
   type Clock,
   type Logger,
@@ -41,6 +42,12 @@ export interface MaintainOptions {
   deadline?: number;
   /** Why the run was started (schedule, ad hoc), for the audit. */
   reason?: string;
+  /**
+   * How long to wait for another run's maintenance lock before skipping (default 0: skip at once). A
+   * killed run's session is ended by the server within about a second, so a rerun right after a crash
+   * can wait a few seconds instead of skipping.
+   */
+  lockWaitMs?: number;
   /** Waits between lock retries (tests make it instant). */
   sleep?: (ms: number) => Promise<void>;
 }
@@ -189,12 +196,16 @@ export async function maintain(
   };
 
   if (dryRun) return work();
-  const locked = await withAdvisoryLock(client, ADVISORY_LOCKS.maintain, work);
+  const locked = await withAdvisoryLock(client, ADVISORY_LOCKS.maintain, work, {
+    waitMs: options.lockWaitMs,
+  });
   if (!locked.acquired) {
     // Not audited: a skipped run changed nothing, and as the latest "run" in the audit it would hide
-    // the failures of the run before it from the maintenance_failed alert.
-    logger.info(SKIP_LOCKED);
-    return skipped(compliance, SKIP_LOCKED);
+    // the failures of the run before it from the maintenance_failed alert. The message names the
+    // holder, so a person can tell a run in progress from one that is stuck.
+    const message = `${SKIP_LOCKED}${describeHolder(locked.holder)}`;
+    logger.info(message);
+    return skipped(compliance, message);
   }
   const result = locked.value;
   await report(result, options, logger);
@@ -253,6 +264,8 @@ async function runTasks(
         await execute(rolling);
       } else if (task === 'indexes') {
         const schemas = m.schemas;
+        if (!dryRun && audit)
+          results.push(...(await reconcileOptimizerBuilds(client, config, audit, logger)));
         let plan = planIndexMaintenance(await collectIndexFacts(client, schemas, m.rollingIndexes), m, {
           allowAnalyze: !dryRun,
         });
@@ -321,6 +334,43 @@ async function runTasks(
     findings,
     summary,
   };
+}
+
+/**
+ * Optimizer builds an interrupted run left (registered 'building'): when no optimize run holds its
+ * lock, none of them is in progress, and they are finished or dropped here as the optimizer's next run
+ * would, so no partitioned index stays INVALID waiting for it. Under a running optimize: left to it.
+ */
+async function reconcileOptimizerBuilds(
+  client: pg.Client,
+  config: RuntimeConfig,
+  audit: AuditTrail,
+  logger: Logger,
+): Promise<ActionResult[]> {
+  const t0 = performance.now();
+  const { rows } = await client.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM dgm.auto_indexes WHERE target = $1 AND status = 'building'`,
+    [config.target],
+  );
+  if ((rows[0]?.n ?? 0) === 0) return [];
+  const locked = await withAdvisoryLock(client, ADVISORY_LOCKS.optimize, () =>
+    reconcileInterruptedBuilds(client, config.target, { audit, ddl: ddlOptions(config.maintenance), logger }),
+  );
+  if (!locked.acquired) {
+    logger.info('maintain indexes: optimizer builds in progress are left to the optimize run');
+    return [];
+  }
+  return locked.value.map((r) => ({
+    task: 'indexes' as const,
+    kind: r.outcome === 'finished' ? 'finish_interrupted_index' : 'drop_interrupted_index',
+    target: r.index,
+    reason: r.detail,
+    sql: r.sql.join(';\n'),
+    status: r.outcome === 'failed' ? ('failed' as const) : ('succeeded' as const),
+    durationMs: elapsedMs(t0),
+    attempts: 1,
+    ...(r.outcome === 'failed' ? { error: r.detail } : {}),
+  }));
 }
 
 /** The run's figures for the MetricSink (namespace DGM/Database, dimension DBInstance). */

@@ -3,7 +3,7 @@ import type { AuditTrail } from '../compliance/audit.ts';
 import type { ConstitutionalCompliance } from '../compliance/constitution.ts';
 import { beginMutatingRun, readOnlyCompliance } from '../compliance/guard.ts';
 import type { RuntimeConfig } from '../config.ts';
-import { ADVISORY_LOCKS, withAdvisoryLock } from '../db/locks.ts';
+import { ADVISORY_LOCKS, describeHolder, withAdvisoryLock } from '../db/locks.ts';
 import {
   type Advice,
   adviseIndexes,
@@ -17,6 +17,7 @@ import {
   type IndexBuildPlan,
   planIndexBuilds,
   readPartitionTrees,
+  reconcileInterruptedBuilds,
   type TableWorkloadMix,
   type VerificationResult,
 } from '../optimizer/apply.ts';
@@ -53,6 +54,8 @@ export interface OptimizeOptions {
   reason?: string;
   /** Epoch ms by which the run must be done (the Lambda's deadline): no build starts after it. */
   deadline?: number;
+  /** How long to wait for another optimize run's lock before skipping (default 0: skip at once). */
+  lockWaitMs?: number;
   logger?: Logger;
 }
 
@@ -185,234 +188,259 @@ export async function optimizeDatabase(
   const { rows: rec } = await client.query<{ replica: boolean }>('SELECT pg_is_in_recovery() AS replica');
   if (rec[0]?.replica) return empty('skipped', 'skipped: the server is a replica (pg_is_in_recovery)');
 
-  const locked = await withAdvisoryLock(client, ADVISORY_LOCKS.optimize, () =>
-    withoutStatementTracking(client, async () => {
-      if (opt.captureQuerySamples && !dryRun) await captureQuerySamples(client).catch(() => 0);
-      const snapshot = await readStatementStats(client);
-      const examples = [...(options.examples ?? []), ...(await storedQuerySamples(client))];
-      logger?.info('optimize: reading the workload');
-      const workload = await collectWorkload(client, {
-        maxStatements: opt.maxStatements,
-        minCalls: opt.minCalls,
-        examples,
-        snapshot,
-      });
-      const texts = new Map(workload.statements.filter((s) => s.queryid).map((s) => [s.queryid!, s.text]));
-      const improvement = snapshot.available
-        ? await measureImprovement(client, config.target, snapshot, texts)
-        : { measured: false, reason: snapshot.reason, per_query: [] };
-      if (!dryRun && snapshot.available) {
-        await storeBaseline(client, snapshot, {
-          target: config.target,
-          kind: 'optimize_start',
-          runId: runId ?? undefined,
-          texts,
+  const locked = await withAdvisoryLock(
+    client,
+    ADVISORY_LOCKS.optimize,
+    () =>
+      withoutStatementTracking(client, async () => {
+        if (opt.captureQuerySamples && !dryRun) await captureQuerySamples(client).catch(() => 0);
+        const snapshot = await readStatementStats(client);
+        const examples = [...(options.examples ?? []), ...(await storedQuerySamples(client))];
+        logger?.info('optimize: reading the workload');
+        const workload = await collectWorkload(client, {
+          maxStatements: opt.maxStatements,
+          minCalls: opt.minCalls,
+          examples,
+          snapshot,
         });
-      }
-
-      // Probation of earlier auto-created indexes.
-      const actions: OptimizeAction[] = [];
-      const changes: Array<Record<string, unknown>> = [];
-      const review = await reviewAutoIndexes(client, config.target, snapshot, opt);
-      const drops: DropRecommendation[] = [];
-      for (const d of review.decisions) {
-        if (d.action === 'drop') {
-          drops.push({
-            kind: 'drop_index',
-            index: d.index,
-            reason: d.reason,
-            detail: d.detail,
-            definition: `DROP INDEX CONCURRENTLY IF EXISTS ${d.index}`,
-          });
-        }
-        if (dryRun) continue;
-        const row = review.rows.find((r) => r.id === d.id)!;
-        if (d.action === 'drop' && apply && audit) {
-          const out = await dropAutoIndex(
-            client,
-            row,
-            d.reason === 'unused' ? 'unused' : 'no_benefit',
-            d.detail,
-            { audit, ddl: ddlOptions(config.maintenance) },
-          );
-          actions.push({
-            action: 'drop_index',
-            target: d.index,
-            status: out.status === 'dropped' ? 'succeeded' : 'failed',
-            detail: out.error ?? d.detail,
-            sql: [out.sql],
-          });
-          if (out.status === 'dropped')
-            changes.push({ action: 'drop_index', index: d.index, reason: d.reason });
-        } else if (d.action === 'keep' && row.status === 'building') {
-          await client.query(`UPDATE dgm.auto_indexes SET status = 'active' WHERE id = $1`, [d.id]);
-        } else if (d.action === 'verify') {
-          await client.query(`UPDATE dgm.auto_indexes SET status = 'verified' WHERE id = $1`, [d.id]);
-        } else if (d.action === 'forget') {
-          await client.query(
-            `UPDATE dgm.auto_indexes SET status = 'dropped', dropped_at = now(), drop_reason = 'gone' WHERE id = $1`,
-            [d.id],
-          );
-        }
-        await client.query(`UPDATE dgm.auto_indexes SET reviewed_at = now(), review = $2 WHERE id = $1`, [
-          d.id,
-          JSON.stringify(d),
-        ]);
-      }
-
-      logger?.info(`optimize: evaluating candidates for ${workload.statements.length} statements`);
-      const advice = await adviseIndexes(client, workload, {
-        minCostReduction: opt.minCostReduction,
-        hypopg: opt.hypopg,
-        realBuildMaxBytes: opt.realBuildMaxBytes,
-        createExtension: true,
-        statementTimeoutMs: opt.evaluationTimeoutMs,
-        lockTimeoutMs: config.maintenance.lockTimeoutMs,
-        logger,
-      });
-      const spills = workload.statements
-        .filter((s) => s.calls > 0 && s.tempBlksWritten > 0)
-        .map((s) => ({
-          queryid: s.queryid,
-          tempBytesPerCall: (s.tempBlksWritten * 8192) / s.calls,
-          calls: s.calls,
-        }));
-      const settings = recommendSettings(await readSettingsFacts(client), { storage: opt.storage, spills });
-
-      const trees = await readPartitionTrees(
-        client,
-        advice.recommendations.map((r) => r.candidate.table),
-      );
-      const plan = planIndexBuilds({
-        recommendations: advice.recommendations,
-        config: opt,
-        existingPerTable: await liveAutoIndexCounts(client, config.target),
-        mix: workloadMix(workload),
-        trees,
-      });
-
-      let verification: OptimizeResult['verification'] = [];
-      let failed = 0;
-      if (apply && !dryRun && audit && plan.steps.length > 0) {
-        const applied = await applyIndexPlan(client, plan, {
-          audit,
-          config,
-          statements: new Map(workload.statements.map((s) => [s.id, s])),
-          logger,
-          deadline: options.deadline,
-        });
-        actions.push(...applied.actions);
-        changes.push(...applied.changes);
-        verification = applied.verification;
-        failed = applied.failed;
-      }
-
-      let endBaseline: number | undefined;
-      if (!dryRun) {
-        const end = await readStatementStats(client);
-        if (end.available) {
-          endBaseline = await storeBaseline(client, end, {
+        const texts = new Map(workload.statements.filter((s) => s.queryid).map((s) => [s.queryid!, s.text]));
+        const improvement = snapshot.available
+          ? await measureImprovement(client, config.target, snapshot, texts)
+          : { measured: false, reason: snapshot.reason, per_query: [] };
+        if (!dryRun && snapshot.available) {
+          await storeBaseline(client, snapshot, {
             target: config.target,
-            kind: 'optimize_end',
+            kind: 'optimize_start',
             runId: runId ?? undefined,
-            changes,
+            texts,
           });
-          await client.query(
-            `UPDATE dgm.auto_indexes SET baseline_id = $1 WHERE run_id = $2 AND status IN ('active', 'verified')`,
-            [endBaseline, runId],
-          );
         }
-        await pruneBaselines(client, config.target);
-      }
-      const recommendations: Recommendation[] = [
-        ...advice.recommendations.map(publicRecommendation),
-        ...settings,
-        ...drops,
-      ];
-      const created = changes.filter((c) => c.action === 'create_index').length;
-      const dropped = actions.filter((a) => a.action === 'drop_index' && a.status === 'succeeded').length;
-      const status: OptimizeResult['status'] = dryRun ? 'planned' : failed > 0 ? 'failed' : 'succeeded';
-      const result: OptimizeResult = {
-        job: 'optimize',
-        status,
-        target: config.target,
-        durationMs: elapsedMs(started),
-        constitutional_compliance: compliance,
-        message:
-          `${advice.recommendations.length} index and ${settings.length} setting recommendation(s)` +
-          (apply && !dryRun
-            ? `; created ${created}, dropped ${dropped}${failed ? `, ${failed} build(s) failed` : ''}`
-            : '') +
-          (improvement.measured && improvement.overall
-            ? `; measured ${improvement.overall.speedup}x faster since the last change`
-            : ''),
-        runId,
-        reason: options.reason,
-        applied: apply && !dryRun,
-        performance_improvement: improvement,
-        recommendations,
-        method: advice.method,
-        hypopgAvailable: advice.hypopgAvailable,
-        workload: {
-          available: workload.available,
-          reason: workload.reason,
-          statementsInStats: workload.totalStatements,
-          analyzed: workload.statements.length,
-          examples: workload.statements.filter((s) => s.example).length,
-          explains: advice.explains,
-        },
-        statements: advice.statements,
-        rejected: advice.rejected,
-        plan: {
-          builds: plan.steps.map((s) => ({
-            name: s.name,
-            table: s.table,
-            estimatedBytes: s.estimatedBytes,
-            statements: s.statements.map((x) => x.sql),
-          })),
-          skipped: plan.skipped,
-          drops,
-        },
-        actions,
-        verification,
-        probation: review.decisions,
-      };
-      if (!dryRun) {
-        await client.query(
-          `INSERT INTO dgm.optimizer_runs (run_id, target, started_at, status, applied, reason, method, constitutional_hash, result)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-          [
-            runId,
-            config.target,
-            startedAt,
-            status,
-            result.applied,
-            options.reason ?? null,
-            advice.method,
-            config.constitutionalHash,
-            JSON.stringify(result),
-          ],
-        );
-        // The run itself is audited too (its index builds and drops have their own rows), so a run that
-        // a governance event started is on the audit trail under the new hash even when it changed nothing.
-        await audit!.record({
-          action: 'optimize_run',
-          target: config.target,
-          status: status === 'failed' ? 'failed' : 'succeeded',
-          durationMs: elapsedMs(started),
-          details: {
-            reason: options.reason ?? null,
-            applied: result.applied,
-            recommendations: result.recommendations.length,
-            method: advice.method,
-          },
+
+        const actions: OptimizeAction[] = [];
+        const changes: Array<Record<string, unknown>> = [];
+        let reconcileFailed = 0;
+        // Builds an interrupted run left behind are finished or dropped before anything else, by what
+        // the catalog says, so a crash never wedges the next run.
+        if (!dryRun && audit) {
+          for (const r of await reconcileInterruptedBuilds(client, config.target, {
+            audit,
+            ddl: ddlOptions(config.maintenance),
+            logger,
+          })) {
+            actions.push({
+              action: r.outcome === 'finished' ? 'verify_index' : 'drop_index',
+              target: r.index,
+              status: r.outcome === 'failed' ? 'failed' : 'succeeded',
+              detail: r.detail,
+              ...(r.sql.length ? { sql: r.sql } : {}),
+            });
+            if (r.outcome === 'failed') reconcileFailed++;
+          }
+        }
+
+        // Probation of earlier auto-created indexes.
+        const review = await reviewAutoIndexes(client, config.target, snapshot, opt);
+        const drops: DropRecommendation[] = [];
+        for (const d of review.decisions) {
+          if (d.action === 'drop') {
+            drops.push({
+              kind: 'drop_index',
+              index: d.index,
+              reason: d.reason,
+              detail: d.detail,
+              definition: `DROP INDEX CONCURRENTLY IF EXISTS ${d.index}`,
+            });
+          }
+          if (dryRun) continue;
+          const row = review.rows.find((r) => r.id === d.id)!;
+          if (d.action === 'drop' && apply && audit) {
+            const out = await dropAutoIndex(
+              client,
+              row,
+              d.reason === 'unused' ? 'unused' : d.reason === 'invalid' ? 'invalid' : 'no_benefit',
+              d.detail,
+              { audit, ddl: ddlOptions(config.maintenance) },
+            );
+            actions.push({
+              action: 'drop_index',
+              target: d.index,
+              status: out.status === 'dropped' ? 'succeeded' : 'failed',
+              detail: out.error ?? d.detail,
+              sql: [out.sql],
+            });
+            if (out.status === 'dropped')
+              changes.push({ action: 'drop_index', index: d.index, reason: d.reason });
+          } else if (d.action === 'keep' && row.status === 'building') {
+            await client.query(`UPDATE dgm.auto_indexes SET status = 'active' WHERE id = $1`, [d.id]);
+          } else if (d.action === 'verify') {
+            await client.query(`UPDATE dgm.auto_indexes SET status = 'verified' WHERE id = $1`, [d.id]);
+          } else if (d.action === 'forget') {
+            await client.query(
+              `UPDATE dgm.auto_indexes SET status = 'dropped', dropped_at = now(), drop_reason = 'gone' WHERE id = $1`,
+              [d.id],
+            );
+          }
+          await client.query(`UPDATE dgm.auto_indexes SET reviewed_at = now(), review = $2 WHERE id = $1`, [
+            d.id,
+            JSON.stringify(d),
+          ]);
+        }
+
+        logger?.info(`optimize: evaluating candidates for ${workload.statements.length} statements`);
+        const advice = await adviseIndexes(client, workload, {
+          minCostReduction: opt.minCostReduction,
+          hypopg: opt.hypopg,
+          realBuildMaxBytes: opt.realBuildMaxBytes,
+          createExtension: true,
+          statementTimeoutMs: opt.evaluationTimeoutMs,
+          lockTimeoutMs: config.maintenance.lockTimeoutMs,
+          logger,
         });
-        await completeGovernanceEvents(client, runId!, config.constitutionalHash, status);
-      }
-      return result;
-    }),
+        const spills = workload.statements
+          .filter((s) => s.calls > 0 && s.tempBlksWritten > 0)
+          .map((s) => ({
+            queryid: s.queryid,
+            tempBytesPerCall: (s.tempBlksWritten * 8192) / s.calls,
+            calls: s.calls,
+          }));
+        const settings = recommendSettings(await readSettingsFacts(client), { storage: opt.storage, spills });
+
+        const trees = await readPartitionTrees(
+          client,
+          advice.recommendations.map((r) => r.candidate.table),
+        );
+        const plan = planIndexBuilds({
+          recommendations: advice.recommendations,
+          config: opt,
+          existingPerTable: await liveAutoIndexCounts(client, config.target),
+          mix: workloadMix(workload),
+          trees,
+        });
+
+        let verification: OptimizeResult['verification'] = [];
+        let failed = reconcileFailed;
+        if (apply && !dryRun && audit && plan.steps.length > 0) {
+          const applied = await applyIndexPlan(client, plan, {
+            audit,
+            config,
+            statements: new Map(workload.statements.map((s) => [s.id, s])),
+            logger,
+            deadline: options.deadline,
+          });
+          actions.push(...applied.actions);
+          changes.push(...applied.changes);
+          verification = applied.verification;
+          failed += applied.failed;
+        }
+
+        let endBaseline: number | undefined;
+        if (!dryRun) {
+          const end = await readStatementStats(client);
+          if (end.available) {
+            endBaseline = await storeBaseline(client, end, {
+              target: config.target,
+              kind: 'optimize_end',
+              runId: runId ?? undefined,
+              changes,
+            });
+            await client.query(
+              `UPDATE dgm.auto_indexes SET baseline_id = $1 WHERE run_id = $2 AND status IN ('active', 'verified')`,
+              [endBaseline, runId],
+            );
+          }
+          await pruneBaselines(client, config.target);
+        }
+        const recommendations: Recommendation[] = [
+          ...advice.recommendations.map(publicRecommendation),
+          ...settings,
+          ...drops,
+        ];
+        const created = changes.filter((c) => c.action === 'create_index').length;
+        const dropped = actions.filter((a) => a.action === 'drop_index' && a.status === 'succeeded').length;
+        const status: OptimizeResult['status'] = dryRun ? 'planned' : failed > 0 ? 'failed' : 'succeeded';
+        const result: OptimizeResult = {
+          job: 'optimize',
+          status,
+          target: config.target,
+          durationMs: elapsedMs(started),
+          constitutional_compliance: compliance,
+          message:
+            `${advice.recommendations.length} index and ${settings.length} setting recommendation(s)` +
+            (apply && !dryRun
+              ? `; created ${created}, dropped ${dropped}${failed ? `, ${failed} build(s) failed` : ''}`
+              : '') +
+            (improvement.measured && improvement.overall
+              ? `; measured ${improvement.overall.speedup}x faster since the last change`
+              : ''),
+          runId,
+          reason: options.reason,
+          applied: apply && !dryRun,
+          performance_improvement: improvement,
+          recommendations,
+          method: advice.method,
+          hypopgAvailable: advice.hypopgAvailable,
+          workload: {
+            available: workload.available,
+            reason: workload.reason,
+            statementsInStats: workload.totalStatements,
+            analyzed: workload.statements.length,
+            examples: workload.statements.filter((s) => s.example).length,
+            explains: advice.explains,
+          },
+          statements: advice.statements,
+          rejected: advice.rejected,
+          plan: {
+            builds: plan.steps.map((s) => ({
+              name: s.name,
+              table: s.table,
+              estimatedBytes: s.estimatedBytes,
+              statements: s.statements.map((x) => x.sql),
+            })),
+            skipped: plan.skipped,
+            drops,
+          },
+          actions,
+          verification,
+          probation: review.decisions,
+        };
+        if (!dryRun) {
+          await client.query(
+            `INSERT INTO dgm.optimizer_runs (run_id, target, started_at, status, applied, reason, method, constitutional_hash, result)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+            [
+              runId,
+              config.target,
+              startedAt,
+              status,
+              result.applied,
+              options.reason ?? null,
+              advice.method,
+              config.constitutionalHash,
+              JSON.stringify(result),
+            ],
+          );
+          // The run itself is audited too (its index builds and drops have their own rows), so a run that
+          // a governance event started is on the audit trail under the new hash even when it changed nothing.
+          await audit!.record({
+            action: 'optimize_run',
+            target: config.target,
+            status: status === 'failed' ? 'failed' : 'succeeded',
+            durationMs: elapsedMs(started),
+            details: {
+              reason: options.reason ?? null,
+              applied: result.applied,
+              recommendations: result.recommendations.length,
+              method: advice.method,
+            },
+          });
+          await completeGovernanceEvents(client, runId!, config.constitutionalHash, status);
+        }
+        return result;
+      }),
+    { waitMs: options.lockWaitMs },
   );
-  if (!locked.acquired) return empty('skipped', 'skipped: another optimize run holds the lock');
+  if (!locked.acquired)
+    return empty('skipped', `skipped: another optimize run holds the lock${describeHolder(locked.holder)}`);
   return locked.value;
 }
 

@@ -146,6 +146,16 @@ export function isOurLeftover(ix: IndexRow, audited: IndexFacts['audited']): boo
   return m !== null && ours.some((a) => a.name.startsWith(m[1]!));
 }
 
+/** Names the optimizer gives partition indexes: <partition>_dgm_auto_<8 hex> (optimizer/apply.ts). */
+const OPTIMIZER_PARTITION_INDEX = /_dgm_auto_[0-9a-f]{8}$/;
+
+/** An index the optimizer registered, or one of the partition indexes its builds create. */
+export function isOptimizerBuild(ix: IndexRow, optimizerOwned: Set<string>): boolean {
+  return (
+    optimizerOwned.has(key(ix.schema_name, ix.index_name)) || OPTIMIZER_PARTITION_INDEX.test(ix.index_name)
+  );
+}
+
 /** Plans the indexes task from the facts; pure. With allowAnalyze, stale statistics get an ANALYZE first. */
 export function planIndexMaintenance(
   facts: IndexFacts,
@@ -184,6 +194,17 @@ export function planIndexMaintenance(
     const base = { index: q(ix), table: table(ix), bytes };
     if (!ix.is_valid) {
       if (ix.being_built || rolling.has(key(ix.schema_name, ix.index_name))) continue;
+      if (isOptimizerBuild(ix, optimizerOwned)) {
+        // Its build belongs to the optimizer, which finishes or drops it (root and partitions together)
+        // at the start of its next run, and maintain does so when no optimize run holds its lock.
+        // Dropping a partition's index here would leave its partitioned parent INVALID for good.
+        findings.invalid.push({
+          ...base,
+          action: 'report',
+          note: 'an optimizer build in progress (or interrupted): the optimizer reconciles it',
+        });
+        continue;
+      }
       const ours = ix.index_kind === 'i' && isOurLeftover(ix, facts.audited);
       findings.invalid.push({
         ...base,

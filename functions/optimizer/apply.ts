@@ -208,40 +208,42 @@ export function planIndexBuilds(inputs: PlanInputs): IndexBuildPlan {
   return { steps, skipped };
 }
 
-/** Reads the partition trees of partitioned tables (root excluded from nothing: level 0 is the root). */
+/** The partition tree of one table (level 0 is the table itself); empty when the table is gone. */
+export async function readPartitionTree(client: pg.Client, table: string | number): Promise<PartitionNode[]> {
+  const { rows } = await client.query<{
+    schema: string;
+    name: string;
+    parent_schema: string | null;
+    parent_name: string | null;
+    isleaf: boolean;
+    level: number;
+  }>(
+    `SELECT n.nspname::text AS schema, c.relname::text AS name,
+            pn.nspname::text AS parent_schema, pc.relname::text AS parent_name, t.isleaf, t.level
+     FROM pg_partition_tree(${typeof table === 'number' ? '$1::oid' : 'to_regclass($1)'}) t
+     JOIN pg_class c ON c.oid = t.relid
+     JOIN pg_namespace n ON n.oid = c.relnamespace
+     LEFT JOIN pg_class pc ON pc.oid = t.parentrelid LEFT JOIN pg_namespace pn ON pn.oid = pc.relnamespace
+     ORDER BY t.level, c.relname`,
+    [table],
+  );
+  return rows.map((r) => ({
+    schema: r.schema,
+    name: r.name,
+    parent: r.parent_name === null ? undefined : quoteQualified(r.parent_schema!, r.parent_name),
+    isLeaf: r.isleaf,
+    level: r.level,
+  }));
+}
+
+/** Reads the partition trees of partitioned tables (level 0 is the root). */
 export async function readPartitionTrees(
   client: pg.Client,
   tables: TableInfo[],
 ): Promise<Map<number, PartitionNode[]>> {
   const out = new Map<number, PartitionNode[]>();
-  for (const t of tables.filter((x) => x.relkind === 'p')) {
-    const { rows } = await client.query<{
-      schema: string;
-      name: string;
-      parent_schema: string | null;
-      parent_name: string | null;
-      isleaf: boolean;
-      level: number;
-    }>(
-      `SELECT n.nspname::text AS schema, c.relname::text AS name,
-              pn.nspname::text AS parent_schema, pc.relname::text AS parent_name, t.isleaf, t.level
-       FROM pg_partition_tree($1::oid) t JOIN pg_class c ON c.oid = t.relid
-       JOIN pg_namespace n ON n.oid = c.relnamespace
-       LEFT JOIN pg_class pc ON pc.oid = t.parentrelid LEFT JOIN pg_namespace pn ON pn.oid = pc.relnamespace
-       ORDER BY t.level, c.relname`,
-      [t.oid],
-    );
-    out.set(
-      t.oid,
-      rows.map((r) => ({
-        schema: r.schema,
-        name: r.name,
-        parent: r.parent_name === null ? undefined : quoteQualified(r.parent_schema!, r.parent_name),
-        isLeaf: r.isleaf,
-        level: r.level,
-      })),
-    );
-  }
+  for (const t of tables.filter((x) => x.relkind === 'p'))
+    out.set(t.oid, await readPartitionTree(client, t.oid));
   return out;
 }
 
@@ -286,6 +288,43 @@ async function withTimeouts<T>(client: pg.Client, o: DdlOptions, fn: () => Promi
   }
 }
 
+async function isValidIndex(client: pg.Client, index: string): Promise<boolean> {
+  const { rows } = await client.query<{ valid: boolean | null }>(
+    `SELECT (SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass($1)) AS valid`,
+    [index],
+  );
+  return rows[0]?.valid === true;
+}
+
+/**
+ * What the catalog says of an index built on a table: it exists and is valid, and on a partitioned
+ * table every partition (also those created during the build) has a valid index attached in its tree.
+ * Returns undefined when it is complete, else what is missing.
+ */
+export async function indexIncompleteness(
+  client: pg.Client,
+  index: string,
+  table: string,
+): Promise<string | undefined> {
+  const { rows } = await client.query<{ exists: boolean; valid: boolean | null; missing: string[] | null }>(
+    `SELECT to_regclass($1) IS NOT NULL AS exists,
+            (SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass($1)) AS valid,
+            (SELECT array_agg(c.relname::text ORDER BY c.relname)
+             FROM pg_partition_tree(to_regclass($2)) t JOIN pg_class c ON c.oid = t.relid
+             WHERE t.level > 0 AND to_regclass($1) IS NOT NULL
+               AND NOT EXISTS (SELECT 1 FROM pg_partition_tree(to_regclass($1)) it
+                               JOIN pg_index i ON i.indexrelid = it.relid
+                               WHERE i.indrelid = t.relid AND i.indisvalid)) AS missing`,
+    [index, table],
+  );
+  const r = rows[0]!;
+  if (!r.exists) return `index ${index} does not exist`;
+  if (r.missing && r.missing.length > 0)
+    return `no valid index attached on partition(s) ${r.missing.slice(0, 5).join(', ')}${r.missing.length > 5 ? ` and ${r.missing.length - 5} more` : ''}`;
+  if (!r.valid) return `index ${index} is INVALID`;
+  return undefined;
+}
+
 /** An index left INVALID by a failed concurrent build is dropped before anything else is tried. */
 async function dropIfInvalid(client: pg.Client, index: string): Promise<void> {
   const { rows } = await client.query<{ invalid: boolean }>(
@@ -303,12 +342,19 @@ export async function runDdl(client: pg.Client, statement: BuildStatement, o: Dd
   for (let attempt = 0; ; attempt++) {
     try {
       await client.query(statement.sql);
+      // IF NOT EXISTS passes over an INVALID index a failed build left under the same name: the build
+      // is done only when the catalog says the index is valid.
+      if (statement.kind === 'create_concurrently' && !(await isValidIndex(client, statement.index))) {
+        throw Object.assign(new Error(`index ${statement.index} is INVALID after its build`), {
+          code: 'DGM_INVALID',
+        });
+      }
       return attempt;
     } catch (err) {
       const code = (err as { code?: string }).code;
       if (statement.kind === 'create_concurrently')
         await dropIfInvalid(client, statement.index).catch(() => {});
-      if ((code === '55P03' || code === '40P01') && attempt < o.retries) {
+      if ((code === '55P03' || code === '40P01' || code === 'DGM_INVALID') && attempt < o.retries) {
         await sleep(o.backoffMs * 2 ** attempt);
         continue;
       }
@@ -372,17 +418,44 @@ export async function executeBuild(
   const registryId = Number(rows[0]!.id);
   let retries = 0;
   try {
-    await withTimeouts(client, ctx.ddl, async () => {
-      for (const s of step.statements) {
+    const root = quoteQualified(step.schema, step.name);
+    const run = async (statements: BuildStatement[]) => {
+      for (const s of statements) {
         ctx.logger?.info(`optimize: ${s.sql}`);
-        retries += await ctx.audit.timed(
-          s.kind === 'attach' ? 'attach_index' : 'create_index',
-          s.index,
-          s.sql,
-          () => runDdl(client, s, ctx.ddl),
-        );
+        try {
+          retries += await ctx.audit.timed(
+            s.kind === 'attach' ? 'attach_index' : 'create_index',
+            s.index,
+            s.sql,
+            () => runDdl(client, s, ctx.ddl),
+          );
+        } catch (err) {
+          // A partition dropped by retention during the build: nothing to index there any more.
+          if (s.index !== root && (err as { code?: string }).code === '42P01') continue;
+          throw err;
+        }
+      }
+    };
+    await withTimeouts(client, ctx.ddl, async () => {
+      await run(step.statements);
+      // Partitions created while the build ran (partition maintenance does not wait for it) are not in
+      // the plan: the tree is read again and what is missing is built and attached, until none is.
+      for (let pass = 0; step.partitioned && pass < 5; pass++) {
+        if (
+          (await indexIncompleteness(client, root, quoteQualified(step.schema, step.tableName))) === undefined
+        )
+          break;
+        const tree = await readPartitionTree(client, quoteQualified(step.schema, step.tableName));
+        const done = new Set(step.statements.map((x) => x.sql));
+        const more = buildStatements(step.recommendation.candidate, step.name, tree);
+        // Creates are IF NOT EXISTS and attaching an attached index is a no-op: the new leaves and every
+        // attach again (the attach chain must reach the root through the new ones).
+        await run(more.filter((x) => !done.has(x.sql) || x.kind === 'attach'));
       }
     });
+    // Reported created only when the catalog says so: valid on the root and on every partition.
+    const incomplete = await indexIncompleteness(client, root, quoteQualified(step.schema, step.tableName));
+    if (incomplete) throw new Error(`build incomplete: ${incomplete}`);
     const bytes = await indexBytes(client, quoteQualified(step.schema, step.name));
     await client.query(
       `UPDATE dgm.auto_indexes SET status = 'active', bytes = $2,
@@ -425,25 +498,59 @@ async function cleanupFailedBuild(
   step: IndexBuildStep,
   ctx: { audit: AuditTrail; ddl: DdlOptions },
 ): Promise<void> {
-  const root = quoteQualified(step.schema, step.name);
-  const drops = [
-    ...step.statements
-      .filter((s) => s.kind === 'create_concurrently' && s.index !== root)
-      .map((s) => `DROP INDEX CONCURRENTLY IF EXISTS ${s.index}`),
-    step.partitioned ? `DROP INDEX IF EXISTS ${root}` : `DROP INDEX CONCURRENTLY IF EXISTS ${root}`,
-    ...step.statements
-      .filter((s) => s.kind === 'create' && s.index !== root)
-      .map((s) => `DROP INDEX IF EXISTS ${s.index}`),
-  ];
+  await dropIndexTree(
+    client,
+    { schema: step.schema, name: step.name, tableSchema: step.schema, tableName: step.tableName },
+    ctx,
+  ).catch(() => {});
+}
+
+/**
+ * Drops an index of ours and every index a build of it may have left on the table's partitions (their
+ * names derive from the root's, attached or not): the root first (a partitioned one takes its attached
+ * children with it), then the leftovers, each audited. Returns the statements and the first error.
+ */
+export async function dropIndexTree(
+  client: pg.Client,
+  ix: { schema: string; name: string; tableSchema: string; tableName: string },
+  ctx: { audit: AuditTrail; ddl: DdlOptions },
+): Promise<{ sql: string[]; error?: string }> {
+  const root = quoteQualified(ix.schema, ix.name);
+  const { rows } = await client.query<{ kind: string | null }>(
+    `SELECT (SELECT relkind::text FROM pg_class WHERE oid = to_regclass($1)) AS kind`,
+    [root],
+  );
+  const drops: string[] = [];
+  let error: string | undefined;
+  const drop = async (sql: string) => {
+    drops.push(sql);
+    await ctx.audit
+      .timed('drop_index', root, sql, () => runDdl(client, { sql, kind: 'create', index: root }, ctx.ddl))
+      .catch((err) => {
+        error ??= errorMessage(err);
+      });
+  };
   await withTimeouts(client, ctx.ddl, async () => {
-    for (const sql of drops) {
-      await ctx.audit
-        .timed('drop_index', step.name, sql, () =>
-          runDdl(client, { sql, kind: 'create', index: root }, ctx.ddl),
-        )
-        .catch(() => {});
+    // DROP INDEX CONCURRENTLY is not available for a partitioned index: a plain drop under lock_timeout.
+    if (rows[0]?.kind)
+      await drop(
+        rows[0].kind === 'I' ? `DROP INDEX IF EXISTS ${root}` : `DROP INDEX CONCURRENTLY IF EXISTS ${root}`,
+      );
+    // What is left are partition indexes never attached (the build stopped before the attach).
+    const tree = await readPartitionTree(client, quoteQualified(ix.tableSchema, ix.tableName));
+    for (const n of tree.filter((x) => x.level > 0).sort((a, b) => b.level - a.level)) {
+      const child = quoteQualified(n.schema, partitionIndexName(ix.name, n.name));
+      const { rows: c } = await client.query<{ kind: string | null }>(
+        `SELECT (SELECT relkind::text FROM pg_class WHERE oid = to_regclass($1)) AS kind`,
+        [child],
+      );
+      if (!c[0]?.kind) continue;
+      await drop(
+        c[0].kind === 'I' ? `DROP INDEX IF EXISTS ${child}` : `DROP INDEX CONCURRENTLY IF EXISTS ${child}`,
+      );
     }
-  }).catch(() => {});
+  });
+  return { sql: drops, ...(error ? { error } : {}) };
 }
 
 export async function indexBytes(client: pg.Client, qualified: string): Promise<number> {
@@ -466,41 +573,35 @@ export async function indexTreeNames(client: pg.Client, qualified: string): Prom
   return rows.map((r) => r.name);
 }
 
-export type DropReason = 'no_benefit' | 'unused' | 'not_used_by_plans' | 'manual';
+export type DropReason = 'no_benefit' | 'unused' | 'not_used_by_plans' | 'invalid' | 'interrupted' | 'manual';
 
-/** Drops an index the optimizer created (registry row required), audited. */
+/** Drops an index the optimizer created (registry row required) and what its build left, audited. */
 export async function dropAutoIndex(
   client: pg.Client,
-  row: { id: number; index_schema: string; index_name: string },
+  row: { id: number; index_schema: string; index_name: string; table_schema: string; table_name: string },
   reason: DropReason,
   detail: string,
   ctx: { audit: AuditTrail; ddl: DdlOptions },
 ): Promise<{ status: 'dropped' | 'failed'; sql: string; error?: string }> {
-  const qualified = quoteQualified(row.index_schema, row.index_name);
-  const { rows } = await client.query<{ partitioned: boolean | null }>(
-    `SELECT (SELECT relkind = 'I' FROM pg_class WHERE oid = to_regclass($1)) AS partitioned`,
-    [qualified],
+  const out = await dropIndexTree(
+    client,
+    {
+      schema: row.index_schema,
+      name: row.index_name,
+      tableSchema: row.table_schema,
+      tableName: row.table_name,
+    },
+    ctx,
+  ).catch((err) => ({ sql: [] as string[], error: errorMessage(err) }));
+  const sql = out.sql.join(';\n');
+  if (out.error) return { status: 'failed', sql, error: out.error };
+  await client.query(
+    `UPDATE dgm.auto_indexes SET status = 'dropped', dropped_at = now(), drop_reason = $2,
+       review = review || jsonb_build_object('dropped_because', $3::text)
+     WHERE id = $1`,
+    [row.id, reason, detail],
   );
-  // DROP INDEX CONCURRENTLY is not available for a partitioned index: a plain drop under lock_timeout.
-  const sql = rows[0]?.partitioned
-    ? `DROP INDEX IF EXISTS ${qualified}`
-    : `DROP INDEX CONCURRENTLY IF EXISTS ${qualified}`;
-  try {
-    await withTimeouts(client, ctx.ddl, () =>
-      ctx.audit.timed('drop_index', qualified, sql, () =>
-        runDdl(client, { sql, kind: 'create', index: qualified }, ctx.ddl),
-      ),
-    );
-    await client.query(
-      `UPDATE dgm.auto_indexes SET status = 'dropped', dropped_at = now(), drop_reason = $2,
-         review = review || jsonb_build_object('dropped_because', $3::text)
-       WHERE id = $1`,
-      [row.id, reason, detail],
-    );
-    return { status: 'dropped', sql };
-  } catch (err) {
-    return { status: 'failed', sql, error: errorMessage(err) };
-  }
+  return { status: 'dropped', sql };
 }
 
 export interface LatencyComparison {
@@ -570,4 +671,124 @@ export function judgeBuild(
     verdict: 'keep',
     reason: `measured latency improved up to ${(best * 100).toFixed(1)}%`,
   };
+}
+
+export interface ReconciledBuild {
+  id: number;
+  index: string;
+  /** finished: the interrupted build had completed, kept on probation; dropped: its remains removed. */
+  outcome: 'finished' | 'dropped' | 'failed';
+  detail: string;
+  sql: string[];
+}
+
+/**
+ * Builds an earlier run registered (`building`) but never finished: that run was interrupted (killed,
+ * a server restart, a Lambda timeout). Called under the optimize lock, so no live run owns them. Each
+ * is judged by the catalog: complete and valid on the root and every partition -> kept (active, on
+ * probation); anything else -> everything its build left is dropped and the row marked failed with
+ * drop_reason 'interrupted'. Audited either way, so the next build of the same name can go ahead.
+ */
+export async function reconcileInterruptedBuilds(
+  client: pg.Client,
+  target: string,
+  ctx: { audit: AuditTrail; ddl: DdlOptions; logger?: Logger },
+): Promise<ReconciledBuild[]> {
+  const { rows } = await client.query<{
+    id: string;
+    index_schema: string;
+    index_name: string;
+    table_schema: string;
+    table_name: string;
+    run_id: string | null;
+  }>(
+    `SELECT id, index_schema, index_name, table_schema, table_name, run_id::text
+     FROM dgm.auto_indexes WHERE target = $1 AND status = 'building' ORDER BY id`,
+    [target],
+  );
+  const out: ReconciledBuild[] = [];
+  for (const r of rows) {
+    const id = Number(r.id);
+    const index = quoteQualified(r.index_schema, r.index_name);
+    const table = quoteQualified(r.table_schema, r.table_name);
+    const incomplete = await indexIncompleteness(client, index, table);
+    if (incomplete === undefined) {
+      const detail = `run ${r.run_id ?? '?'} was interrupted after the build completed: kept, on probation`;
+      await client.query(
+        `UPDATE dgm.auto_indexes SET status = 'active', bytes = $2,
+           verification = jsonb_build_object('interrupted', true, 'reason', $3::text),
+           scans_at_creation = (SELECT coalesce(sum(s.idx_scan), 0) FROM pg_stat_all_indexes s
+             WHERE s.indexrelid IN (SELECT relid FROM pg_partition_tree(to_regclass($4)) UNION SELECT to_regclass($4)))
+         WHERE id = $1`,
+        [id, await indexBytes(client, index), detail, index],
+      );
+      await ctx.audit.record({
+        action: 'reconcile_index',
+        target: index,
+        status: 'succeeded',
+        details: { outcome: 'finished', registry_id: id, interrupted_run: r.run_id, detail },
+      });
+      out.push({ id, index, outcome: 'finished', detail, sql: [] });
+      continue;
+    }
+    const detail = `run ${r.run_id ?? '?'} was interrupted during the build (${incomplete})`;
+    ctx.logger?.info(`optimize: ${index}: ${detail}; dropping what it left`);
+    const dropped = await dropIndexTree(
+      client,
+      { schema: r.index_schema, name: r.index_name, tableSchema: r.table_schema, tableName: r.table_name },
+      ctx,
+    );
+    const left = dropped.error ? undefined : await leftovers(client, r);
+    if (dropped.error || (left && left.length > 0)) {
+      const error = dropped.error ?? `still present: ${left!.join(', ')}`;
+      await ctx.audit.record({
+        action: 'reconcile_index',
+        target: index,
+        status: 'failed',
+        error,
+        details: { outcome: 'failed', registry_id: id, interrupted_run: r.run_id, detail },
+      });
+      out.push({
+        id,
+        index,
+        outcome: 'failed',
+        detail: `${detail}; drop failed: ${error}`,
+        sql: dropped.sql,
+      });
+      continue;
+    }
+    await client.query(
+      `UPDATE dgm.auto_indexes SET status = 'failed', dropped_at = now(), drop_reason = 'interrupted',
+         review = review || jsonb_build_object('dropped_because', $2::text)
+       WHERE id = $1`,
+      [id, detail],
+    );
+    await ctx.audit.record({
+      action: 'reconcile_index',
+      target: index,
+      status: 'succeeded',
+      details: { outcome: 'dropped', registry_id: id, interrupted_run: r.run_id, detail, sql: dropped.sql },
+    });
+    out.push({ id, index, outcome: 'dropped', detail, sql: dropped.sql });
+  }
+  return out;
+}
+
+/** Indexes of an interrupted build still in the catalog: the root and its derived partition indexes. */
+async function leftovers(
+  client: pg.Client,
+  r: { index_schema: string; index_name: string; table_schema: string; table_name: string },
+): Promise<string[]> {
+  const tree = await readPartitionTree(client, quoteQualified(r.table_schema, r.table_name));
+  const names = [
+    quoteQualified(r.index_schema, r.index_name),
+    ...tree
+      .filter((n) => n.level > 0)
+      .map((n) => quoteQualified(n.schema, partitionIndexName(r.index_name, n.name))),
+  ];
+  const { rows } = await client.query<{ name: string }>(
+    `SELECT n AS name FROM unnest($1::text[]) n WHERE to_regclass(n) IS NOT NULL`,
+    [names],
+  );
+  return rows.map((x) => x.name);
 }

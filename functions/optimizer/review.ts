@@ -149,9 +149,9 @@ export async function liveAutoIndexes(client: pg.Client, target: string): Promis
     `SELECT id, index_schema, index_name, table_schema, table_name, definition, status, run_id, created_at,
             scans_at_creation, baseline_id, target_queries
      FROM dgm.auto_indexes
-     WHERE target = $1 AND (status IN ('active', 'verified')
-       -- A build whose run died (a Lambda timeout) is judged like any other: gone, invalid or usable.
-       OR (status = 'building' AND created_at < now() - interval '1 hour'))
+     -- Read under the optimize lock: a 'building' row belongs to a run that died (a non-dry run has
+     -- reconciled them already; a dry run shows what probation would do with them).
+     WHERE target = $1 AND status IN ('building', 'active', 'verified')
      ORDER BY id`,
     [target],
   );

@@ -158,7 +158,13 @@ describe('automatic index creation', () => {
     // Dropping one of ours takes its partitions' indexes with it, audited.
     const dropped = await dropAutoIndex(
       db.client,
-      { id: out.registryId, index_schema: 'dgm', index_name: step.name },
+      {
+        id: out.registryId,
+        index_schema: 'dgm',
+        index_name: step.name,
+        table_schema: 'dgm',
+        table_name: step.tableName,
+      },
       'manual',
       'test',
       { audit, ddl },
@@ -368,7 +374,8 @@ describe('optimize --apply', () => {
     );
     expect(held.acquired && held.value).toMatchObject({
       status: 'skipped',
-      message: 'skipped: another optimize run holds the lock',
+      // The holder is named, so a person can tell a run in progress from a stuck one.
+      message: expect.stringMatching(/^skipped: another optimize run holds the lock \(pid \d+/),
     });
     const wrong = parseConfig({ constitutionalHash: 'abcdef0123456789' });
     await expect(optimizeDatabase(db.client, wrong, { apply: true })).rejects.toBeInstanceOf(
