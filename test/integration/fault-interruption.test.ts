@@ -1,12 +1,14 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../functions/config.ts';
 import { ADVISORY_LOCKS } from '../../functions/db/locks.ts';
+import { type MaintainTask, maintain } from '../../functions/jobs/maintain.ts';
 import { migrate } from '../../functions/jobs/migrate.ts';
+import { optimizeDatabase } from '../../functions/jobs/optimize.ts';
 import { startThrowawayCluster, type ThrowawayCluster } from '../support/throwaway-cluster.ts';
 
 // Faults in the middle of a run: the CLI killed with SIGKILL, or the server restarted without a
@@ -33,6 +35,9 @@ async function q<T extends pg.QueryResultRow = Record<string, unknown>>(sql: str
 
 interface CliRun {
   child: ChildProcess;
+  /** Set when the process ended, with the tail of its output. */
+  exited: boolean;
+  output?: string;
   done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>;
 }
 
@@ -56,10 +61,18 @@ function cli(args: string[]): CliRun {
   child.stderr!.on('data', (d) => {
     stderr += String(d);
   });
-  const done = new Promise<Awaited<CliRun['done']>>((resolve) =>
-    child.on('exit', (code, signal) => resolve({ code, signal, stdout, stderr })),
-  );
-  return { child, done };
+  const run: CliRun = {
+    child,
+    exited: false,
+    done: new Promise((resolve) =>
+      child.on('exit', (code, signal) => {
+        run.exited = true;
+        run.output = `${stderr}\n${stdout}`.trim().slice(-1500);
+        resolve({ code, signal, stdout, stderr });
+      }),
+    ),
+  };
+  return run;
 }
 
 /** Polls until check returns a value (not undefined/false); fails after timeoutMs with what it waited for. */
@@ -67,11 +80,14 @@ async function waitFor<T>(
   what: string,
   check: () => Promise<T | undefined | false>,
   timeoutMs = 90_000,
+  run?: CliRun,
 ): Promise<T> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const v = await check();
     if (v !== undefined && v !== false) return v;
+    // The point never comes once the run is over: say so at once, with what it printed.
+    if (run?.exited) throw new Error(`the run ended before ${what}: ${run.output}`);
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -119,12 +135,37 @@ async function workload(name: string, sql: string): Promise<string> {
   return file;
 }
 
-/** The rerun: exit 0, a succeeded (not skipped) result, and the catalog holds no INVALID index. */
-async function rerunSucceeds(args: string[]): Promise<Record<string, unknown>> {
-  const r = await cli([...args, '--json']).done;
-  expect(r.code, r.stderr).toBe(0);
-  const result = JSON.parse(r.stdout) as Record<string, unknown>;
-  expect(result.status, r.stdout.slice(0, 2000)).toBe('succeeded');
+const CONFIG = { optimization: { maxIndexesPerTable: 10 }, maintenance: { schemas: ['dgm', 'public'] } };
+
+/**
+ * The rerun: a succeeded (not skipped) result, and the catalog holds no INVALID index. Through the CLI
+ * (exit 0) or, to keep the file fast, the same job in this process (the CLI's start costs seconds).
+ */
+async function rerunSucceeds(args: string[], via: 'cli' | 'job' = 'job'): Promise<Record<string, unknown>> {
+  let result: Record<string, unknown>;
+  if (via === 'cli') {
+    const r = await cli([...args, '--json']).done;
+    expect(r.code, r.stderr).toBe(0);
+    result = JSON.parse(r.stdout) as Record<string, unknown>;
+  } else {
+    const client = await connectAdmin();
+    try {
+      const config = parseConfig(CONFIG);
+      if (args[0] === 'optimize') {
+        const file = args[args.indexOf('--workload') + 1]!;
+        const examples = (
+          JSON.parse(await readFile(file, 'utf8')) as Array<{ sql: string; name: string }>
+        ).map((e) => ({ ...e, source: 'test' }));
+        result = { ...(await optimizeDatabase(client, config, { apply: true, examples })) };
+      } else {
+        const task = args[args.indexOf('--task') + 1] as MaintainTask;
+        result = { ...(await maintain(client, config, { task })) };
+      }
+    } finally {
+      await client.end();
+    }
+  }
+  expect(result.status, JSON.stringify(result).slice(0, 2000)).toBe('succeeded');
   expect(await invalidIndexes()).toEqual([]);
   expect(await building()).toBe(0);
   return result;
@@ -133,7 +174,7 @@ async function rerunSucceeds(args: string[]): Promise<Record<string, unknown>> {
 beforeAll(async () => {
   cluster = await startThrowawayCluster();
   work = await mkdtemp(join(tmpdir(), 'dgm-faults-work-'));
-  await writeFile(join(work, 'config.json'), JSON.stringify({ optimization: { maxIndexesPerTable: 10 } }));
+  await writeFile(join(work, 'config.json'), JSON.stringify(CONFIG));
   url = cluster.url('faults');
   const root = new pg.Client(cluster.url());
   await root.connect();
@@ -170,7 +211,12 @@ describe(`faults in the middle of a run (own cluster)`, () => {
     const file = await workload('k1', 'SELECT id FROM public.events WHERE k1 = 7');
     const holder = await snapshotHolder();
     const run = cli(['optimize', '--apply', '--workload', file, '--json']);
-    const backend = await waitFor('a concurrent build waiting for the old snapshot', concurrentBuildWaiting);
+    const backend = await waitFor(
+      'a concurrent build waiting for the old snapshot',
+      concurrentBuildWaiting,
+      90_000,
+      run,
+    );
     run.child.kill('SIGKILL');
     await run.done;
     // The server notices the dead client during the statement (client_connection_check_interval on
@@ -189,7 +235,7 @@ describe(`faults in the middle of a run (own cluster)`, () => {
     await holder.query('ROLLBACK');
     await holder.end();
 
-    const result = await rerunSucceeds(['optimize', '--apply', '--workload', file]);
+    const result = await rerunSucceeds(['optimize', '--apply', '--workload', file], 'cli');
     const actions = result.actions as Array<{ action: string; status: string; detail?: string }>;
     expect(actions).toContainEqual(
       expect.objectContaining({
@@ -211,7 +257,7 @@ describe(`faults in the middle of a run (own cluster)`, () => {
     const file = await workload('k2', 'SELECT id FROM public.events WHERE k2 = 11');
     const holder = await snapshotHolder();
     const run = cli(['optimize', '--apply', '--workload', file, '--json']);
-    await waitFor('a concurrent build waiting for the old snapshot', concurrentBuildWaiting);
+    await waitFor('a concurrent build waiting for the old snapshot', concurrentBuildWaiting, 90_000, run);
     await admin.end().catch(() => {});
     await cluster.restart();
     const cut = await run.done;
@@ -245,6 +291,8 @@ describe(`faults in the middle of a run (own cluster)`, () => {
             [last],
           )
         ).length > 0,
+      90_000,
+      run,
     );
     await admin.end().catch(() => {});
     await cluster.restart();
@@ -268,6 +316,8 @@ describe(`faults in the middle of a run (own cluster)`, () => {
             [(await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid],
           )
         )[0]?.pid,
+      90_000,
+      run,
     );
     run.child.kill('SIGKILL');
     await run.done;
@@ -278,7 +328,7 @@ describe(`faults in the middle of a run (own cluster)`, () => {
     );
     await holder.query('ROLLBACK');
     await holder.end();
-    await rerunSucceeds(['maintain', '--task', 'partitions']);
+    await rerunSucceeds(['maintain', '--task', 'partitions'], 'cli');
     expect(await q(`SELECT count(*)::int AS n FROM public.metrics_default`)).toEqual([{ n: 0 }]);
     expect(await q(`SELECT count(*)::int AS n FROM public.metrics`)).toEqual([{ n: 5000 }]);
   });
@@ -302,6 +352,8 @@ describe(`faults in the middle of a run (own cluster)`, () => {
             [holderPid],
           )
         )[0]?.pid,
+      90_000,
+      run,
     );
     await admin.end().catch(() => {});
     await cluster.restart();
@@ -311,5 +363,82 @@ describe(`faults in the middle of a run (own cluster)`, () => {
     await rerunSucceeds(['maintain', '--task', 'all']);
     expect(await q(`SELECT count(*)::int AS n FROM public.metrics_default`)).toEqual([{ n: 0 }]);
     expect(await q(`SELECT count(*)::int AS n FROM public.metrics`)).toEqual([{ n: 8000 }]);
+  });
+
+  // A long statement that is not a lock wait (lock_timeout ends those): only the server's check of the
+  // client (client_connection_check_interval) ends it when the run is killed. The sleep happens only
+  // in sessions of the CLI (application_name dgm-db-ops...), so setup and the reruns are not slowed.
+  it('maintain killed (SIGKILL) during a long ANALYZE: the server ends the session and releases the lock within seconds', async () => {
+    await admin.query(`
+      CREATE FUNCTION public.slow_key(x int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$
+        BEGIN
+          IF current_setting('application_name') LIKE 'dgm-db-ops%' THEN PERFORM pg_sleep(600); END IF;
+          RETURN x;
+        END $$;
+      CREATE TABLE public.slow_stats (x int);
+      INSERT INTO public.slow_stats SELECT g FROM generate_series(1, 100) g;
+      CREATE INDEX slow_stats_key ON public.slow_stats (public.slow_key(x));`);
+    const run = cli(['maintain', '--task', 'statistics', '--json']);
+    const backend = await waitFor(
+      'ANALYZE of the slow table to be running',
+      async () =>
+        (
+          await q<{ pid: number }>(
+            `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event = 'PgSleep'
+             AND query ILIKE '%ANALYZE "public"."slow_stats"%'`,
+          )
+        )[0]?.pid,
+      90_000,
+      run,
+    );
+    run.child.kill('SIGKILL');
+    await run.done;
+    await waitFor(
+      'the killed run to lose its session and lock',
+      async () => {
+        const alive = await q(`SELECT 1 FROM pg_stat_activity WHERE pid = $1`, [backend]);
+        return alive.length === 0 && (await lockHeld(ADVISORY_LOCKS.maintain)) === undefined;
+      },
+      15_000,
+    );
+    await rerunSucceeds(['maintain', '--task', 'statistics']);
+    await admin.query('DROP TABLE public.slow_stats; DROP FUNCTION public.slow_key(int)');
+  });
+
+  it('optimize --apply killed (SIGKILL) while it measures a slow statement: the session ends and the rerun succeeds', async () => {
+    await admin.query(`
+      CREATE FUNCTION public.slow_check() RETURNS boolean LANGUAGE plpgsql STABLE AS $$
+        BEGIN
+          IF current_setting('application_name') LIKE 'dgm-db-ops%' THEN PERFORM pg_sleep(600); END IF;
+          RETURN true;
+        END $$;`);
+    const file = await workload(
+      'slow',
+      'SELECT k1 FROM public.events WHERE id = 4242 AND public.slow_check()',
+    );
+    const run = cli(['optimize', '--apply', '--workload', file, '--json']);
+    const backend = await waitFor(
+      'the measurement of the slow statement',
+      async () =>
+        (
+          await q<{ pid: number }>(
+            `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event = 'PgSleep'
+             AND query ILIKE '%EXPLAIN (ANALYZE%'`,
+          )
+        )[0]?.pid,
+      90_000,
+      run,
+    );
+    run.child.kill('SIGKILL');
+    await run.done;
+    await waitFor(
+      'the killed run to lose its session and lock',
+      async () => {
+        const alive = await q(`SELECT 1 FROM pg_stat_activity WHERE pid = $1`, [backend]);
+        return alive.length === 0 && (await lockHeld(ADVISORY_LOCKS.optimize)) === undefined;
+      },
+      15_000,
+    );
+    await rerunSucceeds(['optimize', '--apply', '--workload', file]);
   });
 });
