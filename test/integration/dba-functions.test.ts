@@ -75,8 +75,10 @@ describe('the DBA SQL API', () => {
   it('dgm.slow_queries lists slow statements, and says plainly when pg_stat_statements is missing', async () => {
     await db.client.query(`SET dgm.slow_query_threshold_ms = '0'`);
     await db.client.query('SELECT pg_sleep(0.01)');
-    const { rows } = await db.client.query('SELECT * FROM dgm.slow_queries LIMIT 50');
-    expect(rows.some((r) => String(r.query).includes('pg_sleep'))).toBe(true);
+    // Searched in the whole list: how many statements of this database are slower than pg_sleep(0.01)
+    // (migrations, the partition maintenance above, tracked nested) is not this test's business.
+    const { rows } = await db.client.query(`SELECT * FROM dgm.slow_queries WHERE query LIKE '%pg_sleep%'`);
+    expect(rows.some((r) => String(r.query).includes('SELECT pg_sleep'))).toBe(true);
     await db.client.query('DROP EXTENSION pg_stat_statements');
     await expect(db.client.query('SELECT * FROM dgm.slow_queries')).rejects.toThrow(
       'dgm.slow_queries needs the pg_stat_statements extension',
