@@ -6,11 +6,11 @@ export class BadInputError extends Error {
 /** A job that ran and failed (or refused). The CLI exits 1. */
 export class JobFailedError extends Error {
   override name = 'JobFailedError';
-  constructor(
-    message: string,
-    readonly result?: unknown,
-  ) {
+  readonly result?: unknown;
+
+  constructor(message: string, result?: unknown) {
     super(message);
+    this.result = result;
   }
 }
 

@@ -99,11 +99,11 @@ export async function connect(options: ConnectOptions): Promise<pg.Client> {
 /** The database could not be reached or refused the login. */
 export class DatabaseUnreachableError extends Error {
   override name = 'DatabaseUnreachableError';
-  constructor(
-    message: string,
-    readonly causeError?: unknown,
-  ) {
+  readonly causeError?: unknown;
+
+  constructor(message: string, causeError?: unknown) {
     super(message);
+    this.causeError = causeError;
   }
   /** True when the server rejected the credentials (28P01/28000): a rotated secret, fetch it again. */
   get isAuthFailure(): boolean {
