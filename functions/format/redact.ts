@@ -19,7 +19,7 @@ const URL_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/[^\s:/?#@'"`<>]*):[^\s/?#'"`<>]*@
 const URL_TOKEN_USER = /\b([a-z][a-z0-9+.-]*:\/\/)[A-Za-z0-9._~%+-]{24,}@/gi;
 // key=value, key: value, "key":"value" for secret-like keys (conninfo strings, env, JSON, query strings).
 const SECRET_KEY =
-  /\b((?:pg)?pass(?:word|wd)?|pwd|secret(?:[_-]?(?:access)?[_-]?key)?|token|api[_-]?key|access[_-]?key|authorization|client[_-]?secret)("?\s*[=:]\s*"?)(?:'[^']*'|"[^"]*"|[^\s&;,'"}\])]+)/gi;
+  /\b((?:pg)?pass(?:word|wd)?|pwd|secret(?:[_-]?(?:access)?[_-]?key)?|token|api[_-]?key|access[_-]?key|client[_-]?secret)("?\s*[=:]\s*"?)(?:'[^']*'|"[^"]*"|[^\s&;,'"}\])]+)/gi;
 // Webhook URLs carry their secret in the path.
 const SLACK_WEBHOOK = /\bhttps:\/\/hooks\.slack\.com\/(services|workflows|triggers)\/[^\s'"`<>]+/gi;
 const BEARER = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{8,}/g;
@@ -35,9 +35,11 @@ export function redactSecrets(text: string): string {
 }
 
 /** Control characters (NUL, newlines, escape sequences) as visible escapes, so a message stays one line. */
-export function escapeControls(text: string): string {
+export function escapeControls(text: string, options: { keepLines?: boolean } = {}): string {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point
-  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => {
+  const controls = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+  return text.replace(controls, (c) => {
+    if (options.keepLines && (c === '\n' || c === '\t')) return c;
     if (c === '\n') return '\\n';
     if (c === '\r') return '\\r';
     if (c === '\t') return '\\t';
