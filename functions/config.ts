@@ -250,7 +250,13 @@ export const OptimizationConfigSchema = z
 export const RuntimeConfigSchema = z
   .object({
     /** The name of this database in metrics and alerts (CloudWatch dimension DBInstance). */
-    target: z.string().min(1).max(64).default('local'),
+    target: z
+      .string()
+      .regex(
+        /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/,
+        'must be a name of at most 64 letters, digits, ., - or _ (it becomes a metric dimension and a state key)',
+      )
+      .default('local'),
     constitutionalHash: z
       .string()
       .regex(/^[0-9a-f]{16,64}$/, 'must be 16 to 64 lowercase hex digits')

@@ -160,7 +160,7 @@ async function runCommand(argv: string[], io: CliIo): Promise<number> {
     return name ? 0 : 2;
   }
   const command = COMMANDS.find((c) => c.name === name);
-  if (!command) throw new BadInputError(`unknown command ${showValue(name, 40)} (try --help)`);
+  if (!command) throw new BadInputError(`unknown command '${showValue(name, 40)}' (try --help)`);
   const parsed = parseFlags(command, argv.slice(1));
   const values = parsed.values as Record<string, string | boolean | string[] | undefined>;
   if (values.help) {
