@@ -89,3 +89,11 @@ export function jsonSyntaxError(err: unknown): string {
   // V8's own wording without input excerpts: "Expected ',' or '}' after property value in JSON at position 9".
   return cut(message.replace(/ in JSON/, ''), 120);
 }
+
+/** A log record's fields with every string redacted (redactText), nested objects and arrays included. */
+export function redactFields<T>(value: T, depth = 0): T {
+  if (typeof value === 'string') return redactText(value) as T;
+  if (depth > 8 || typeof value !== 'object' || value === null) return value;
+  if (Array.isArray(value)) return value.map((v) => redactFields(v, depth + 1)) as T;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactFields(v, depth + 1)])) as T;
+}

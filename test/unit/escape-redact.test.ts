@@ -8,7 +8,13 @@ import {
   slack,
   slackCode,
 } from '../../functions/format/escape.ts';
-import { jsonSyntaxError, redactSecrets, redactText, showValue } from '../../functions/format/redact.ts';
+import {
+  jsonSyntaxError,
+  redactFields,
+  redactSecrets,
+  redactText,
+  showValue,
+} from '../../functions/format/redact.ts';
 
 describe('redaction (one for every message a user, a log or an alert sees)', () => {
   it.each([
@@ -51,6 +57,22 @@ describe('redaction (one for every message a user, a log or an alert sees)', () 
     expect(shown).toMatch(/… \(5000000 chars\)$/);
     expect(redactText(big).length).toBeLessThan(1_100);
     expect(showValue('postgres://a:secret@h/db')).toBe('postgres://a:***@h/db');
+  });
+
+  it('redacts log fields, nested ones included', () => {
+    expect(
+      redactFields({
+        target: 'prod',
+        error: 'cannot connect postgres://a:hunter2@h/db',
+        n: 3,
+        list: ['password=hunter2'],
+      }),
+    ).toEqual({
+      target: 'prod',
+      error: 'cannot connect postgres://a:***@h/db',
+      n: 3,
+      list: ['password=***'],
+    });
   });
 
   it('describes a JSON error without quoting the input', () => {
