@@ -1,11 +1,11 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runCliInProcess } from '../support/cli.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
+import { tempDir } from '../support/tmp.ts';
 
 // Bad input, as an attacker or an unlucky operator types it (issue 13): flags, database URLs, config
 // files and Lambda events (through `invoke`, which validates them with the handlers' schema). Every case
@@ -19,7 +19,7 @@ const ENCODED_SECRET = 'S3cr3t%46uzz%50w'; // "S3cr3tFuzzPw" with two %-escapes
 const SECRET_PATTERNS = [SECRET, ENCODED_SECRET, 'S3cr3t'];
 
 let db: TestDatabase;
-const dir = mkdtempSync(join(tmpdir(), 'dgm-fuzz-input-'));
+const dir = tempDir('dgm-fuzz-input');
 /** The test database's URL with a password that must never be shown. */
 let secretUrl: string;
 
@@ -360,7 +360,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await db?.drop();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 describe('fuzz: bad input exits 2 with one line, no secret, no connection, no change', () => {

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir, userInfo } from 'node:os';
+import { chmodSync, chownSync, readFileSync, writeFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -10,6 +10,7 @@ import {
 } from '../../functions/adapters/local/embedded-postgres.ts';
 import { connect, DatabaseUnreachableError } from '../../functions/db/connection.ts';
 import { runCliInProcess } from '../support/cli.ts';
+import { tempDir } from '../support/tmp.ts';
 
 // sslmode with libpq's meaning (issue 13), against a throwaway server of this file's own with ssl=on, a
 // self-signed certificate made here with openssl (for host "localhost" only), and a pg_hba.conf where
@@ -18,7 +19,7 @@ import { runCliInProcess } from '../support/cli.ts';
 // with a session open) to see that a server going away is a failed run (exit 1), not bad input.
 
 let server: EmbeddedServer;
-const dir = mkdtempSync(join(tmpdir(), 'dgm-tls-test-'));
+const dir = tempDir('dgm-tls-test');
 const cert = join(dir, 'server.crt');
 let base: URL;
 
@@ -121,7 +122,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.stop().catch(() => {});
-  rmSync(dir, { recursive: true, force: true });
 });
 
 describe('sslmode as libpq means it', () => {
