@@ -3,6 +3,7 @@ import { embeddedInterruptSignal } from '../../functions/adapters/local/embedded
 import { loadConfigFile, parseConfig, type RuntimeConfig } from '../../functions/config.ts';
 import { parseDatabaseUrl } from '../../functions/db/connection.ts';
 import { BadInputError, errorMessage, JobFailedError } from '../../functions/errors.ts';
+import { terminal } from '../../functions/format/escape.ts';
 import { showValue } from '../../functions/format/redact.ts';
 import { validateAlertRules } from '../../functions/monitor/rules.ts';
 import { COMMANDS } from './commands.ts';
@@ -181,6 +182,7 @@ async function runCommand(argv: string[], io: CliIo): Promise<number> {
   };
   const output = await command.run(ctx);
   if (flags.json) io.stdout(`${JSON.stringify(output.result, null, 2)}\n`);
-  else io.stdout(`${output.text ?? JSON.stringify(output.result, null, 2)}\n`);
+  // Names and statements from the database reach the terminal: control characters (ANSI escapes) shown.
+  else io.stdout(`${terminal(output.text ?? JSON.stringify(output.result, null, 2))}\n`);
   return output.exitCode ?? 0;
 }

@@ -77,6 +77,11 @@ export function plain(text: unknown): string {
   return escapeControls(String(text ?? ''));
 }
 
+/** Text for a terminal, several lines: newlines and tabs kept, every other control character shown. */
+export function terminal(text: unknown): string {
+  return escapeControls(String(text ?? ''), { keepLines: true });
+}
+
 /** Plain text on one line: whitespace runs (newlines included) as one space, other controls escaped. */
 export function plainLine(text: string): string {
   return escapeControls(text.replace(/[\s\u2028\u2029]+/g, ' '));

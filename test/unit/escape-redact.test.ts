@@ -7,6 +7,7 @@ import {
   plain,
   slack,
   slackCode,
+  terminal,
 } from '../../functions/format/escape.ts';
 import {
   jsonSyntaxError,
@@ -125,5 +126,6 @@ describe('escaping per output format', () => {
 
   it('plain text: terminal escapes shown, not sent', () => {
     expect(plain('name\u001b[2J\u0007')).toBe('name\\u001b[2J\\u0007');
+    expect(terminal('a\tb\nc\u001b[31m')).toBe('a\tb\nc\\u001b[31m');
   });
 });
