@@ -1,14 +1,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../functions/config.ts';
 import { ADVISORY_LOCKS } from '../../functions/db/locks.ts';
-import { type MaintainTask, maintain } from '../../functions/jobs/maintain.ts';
 import { migrate } from '../../functions/jobs/migrate.ts';
-import { optimizeDatabase } from '../../functions/jobs/optimize.ts';
+import { runCliInProcess } from '../support/cli.ts';
 import { startThrowawayCluster, type ThrowawayCluster } from '../support/throwaway-cluster.ts';
 
 // Faults in the middle of a run: the CLI killed with SIGKILL, or the server restarted without a
@@ -138,34 +137,21 @@ async function workload(name: string, sql: string): Promise<string> {
 const CONFIG = { optimization: { maxIndexesPerTable: 10 }, maintenance: { schemas: ['dgm', 'public'] } };
 
 /**
- * The rerun: a succeeded (not skipped) result, and the catalog holds no INVALID index. Through the CLI
- * (exit 0) or, to keep the file fast, the same job in this process (the CLI's start costs seconds).
+ * The rerun, through the CLI (in this process, bin/cli/main.ts: the same parsing and exit codes without a
+ * node start-up): exit 0, a succeeded (not skipped) result, and the catalog holds no INVALID index.
  */
-async function rerunSucceeds(args: string[], via: 'cli' | 'job' = 'job'): Promise<Record<string, unknown>> {
-  let result: Record<string, unknown>;
-  if (via === 'cli') {
-    const r = await cli([...args, '--json']).done;
-    expect(r.code, r.stderr).toBe(0);
-    result = JSON.parse(r.stdout) as Record<string, unknown>;
-  } else {
-    const client = await connectAdmin();
-    try {
-      const config = parseConfig(CONFIG);
-      if (args[0] === 'optimize') {
-        const file = args[args.indexOf('--workload') + 1]!;
-        const examples = (
-          JSON.parse(await readFile(file, 'utf8')) as Array<{ sql: string; name: string }>
-        ).map((e) => ({ ...e, source: 'test' }));
-        result = { ...(await optimizeDatabase(client, config, { apply: true, examples })) };
-      } else {
-        const task = args[args.indexOf('--task') + 1] as MaintainTask;
-        result = { ...(await maintain(client, config, { task })) };
-      }
-    } finally {
-      await client.end();
-    }
-  }
-  expect(result.status, JSON.stringify(result).slice(0, 2000)).toBe('succeeded');
+async function rerunSucceeds(args: string[]): Promise<Record<string, unknown>> {
+  const r = await runCliInProcess([
+    ...args,
+    '--json',
+    '--config',
+    join(work, 'config.json'),
+    '--database-url',
+    url,
+  ]);
+  expect(r.code, r.stderr).toBe(0);
+  const result = JSON.parse(r.stdout) as Record<string, unknown>;
+  expect(result.status, r.stdout.slice(0, 2000)).toBe('succeeded');
   expect(await invalidIndexes()).toEqual([]);
   expect(await building()).toBe(0);
   return result;
@@ -235,7 +221,7 @@ describe(`faults in the middle of a run (own cluster)`, () => {
     await holder.query('ROLLBACK');
     await holder.end();
 
-    const result = await rerunSucceeds(['optimize', '--apply', '--workload', file], 'cli');
+    const result = await rerunSucceeds(['optimize', '--apply', '--workload', file]);
     const actions = result.actions as Array<{ action: string; status: string; detail?: string }>;
     expect(actions).toContainEqual(
       expect.objectContaining({
@@ -328,7 +314,7 @@ describe(`faults in the middle of a run (own cluster)`, () => {
     );
     await holder.query('ROLLBACK');
     await holder.end();
-    await rerunSucceeds(['maintain', '--task', 'partitions'], 'cli');
+    await rerunSucceeds(['maintain', '--task', 'partitions']);
     expect(await q(`SELECT count(*)::int AS n FROM public.metrics_default`)).toEqual([{ n: 0 }]);
     expect(await q(`SELECT count(*)::int AS n FROM public.metrics`)).toEqual([{ n: 5000 }]);
   });
@@ -367,17 +353,19 @@ describe(`faults in the middle of a run (own cluster)`, () => {
 
   // A long statement that is not a lock wait (lock_timeout ends those): only the server's check of the
   // client (client_connection_check_interval) ends it when the run is killed. The sleep happens only
-  // in sessions of the CLI (application_name dgm-db-ops...), so setup and the reruns are not slowed.
+  // while public.slow_switch holds a row, so setup and the reruns are not slowed.
   it('maintain killed (SIGKILL) during a long ANALYZE: the server ends the session and releases the lock within seconds', async () => {
     await admin.query(`
+      CREATE TABLE public.slow_switch (on_ boolean);
       CREATE FUNCTION public.slow_key(x int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$
         BEGIN
-          IF current_setting('application_name') LIKE 'dgm-db-ops%' THEN PERFORM pg_sleep(600); END IF;
+          IF EXISTS (SELECT 1 FROM public.slow_switch) THEN PERFORM pg_sleep(600); END IF;
           RETURN x;
         END $$;
       CREATE TABLE public.slow_stats (x int);
       INSERT INTO public.slow_stats SELECT g FROM generate_series(1, 100) g;
-      CREATE INDEX slow_stats_key ON public.slow_stats (public.slow_key(x));`);
+      CREATE INDEX slow_stats_key ON public.slow_stats (public.slow_key(x));
+      INSERT INTO public.slow_switch VALUES (true);`);
     const run = cli(['maintain', '--task', 'statistics', '--json']);
     const backend = await waitFor(
       'ANALYZE of the slow table to be running',
@@ -401,6 +389,7 @@ describe(`faults in the middle of a run (own cluster)`, () => {
       },
       15_000,
     );
+    await admin.query('DELETE FROM public.slow_switch');
     await rerunSucceeds(['maintain', '--task', 'statistics']);
     await admin.query('DROP TABLE public.slow_stats; DROP FUNCTION public.slow_key(int)');
   });
@@ -409,13 +398,14 @@ describe(`faults in the middle of a run (own cluster)`, () => {
     await admin.query(`
       CREATE FUNCTION public.slow_check() RETURNS boolean LANGUAGE plpgsql STABLE AS $$
         BEGIN
-          IF current_setting('application_name') LIKE 'dgm-db-ops%' THEN PERFORM pg_sleep(600); END IF;
+          IF EXISTS (SELECT 1 FROM public.slow_switch) THEN PERFORM pg_sleep(600); END IF;
           RETURN true;
         END $$;`);
     const file = await workload(
       'slow',
       'SELECT k1 FROM public.events WHERE id = 4242 AND public.slow_check()',
     );
+    await admin.query('INSERT INTO public.slow_switch VALUES (true)');
     const run = cli(['optimize', '--apply', '--workload', file, '--json']);
     const backend = await waitFor(
       'the measurement of the slow statement',
@@ -439,6 +429,7 @@ describe(`faults in the middle of a run (own cluster)`, () => {
       },
       15_000,
     );
+    await admin.query('DELETE FROM public.slow_switch');
     await rerunSucceeds(['optimize', '--apply', '--workload', file]);
   });
 });
