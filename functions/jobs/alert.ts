@@ -181,7 +181,7 @@ function itemOf(
     previousSeverity: transition === 'escalated' ? record.notified?.severity : undefined,
     title: s?.title ?? record.rule,
     unit: s?.unit ?? '',
-    runbook: s?.runbook ?? '',
+    runbook: record.runbook ?? s?.runbook ?? '',
   };
 }
 
@@ -515,7 +515,7 @@ async function failOpen(
           },
           title: s.title,
           unit: s.unit,
-          runbook: s.runbook,
+          runbook: o.runbook ?? s.runbook,
         },
       });
     }
