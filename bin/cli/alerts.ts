@@ -220,6 +220,8 @@ export const alertsCommand: Command = {
       stateFile,
       lastSampleAt: listed.lastSampleAt,
       alerts: shown,
+      // The design's get_monitoring_report()['active_alerts'] (DatabaseAlert fields).
+      active_alerts: listed.active_alerts,
       totals: listed.totals,
       ...(evaluation ? { evaluation } : {}),
       ...(ctx.values.rules ? { rules: [...resolveRules(ctx.config).values()] } : {}),

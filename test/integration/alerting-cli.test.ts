@@ -73,6 +73,9 @@ describe('dgm-db-ops alerts', () => {
     const r = await runCli(['sample', '--json', '--config', 'config.json', '--database-url', db.url], cwd);
     expect(r.code).toBe(0);
     const result = JSON.parse(r.stdout);
+    expect(result.active_alerts).toEqual([
+      expect.objectContaining({ name: 'default_partition_rows', severity: 'warning', metric_value: 1 }),
+    ]);
     expect(result.alerts.notification).toMatchObject({
       published: true,
       items: [{ transition: 'firing', name: 'default_partition_rows', severity: 'warning' }],
@@ -102,6 +105,17 @@ describe('dgm-db-ops alerts', () => {
       database: `${new URL(db.url).hostname}:${new URL(db.url).port}/${db.name}`,
       alerts: [{ name: 'default_partition_rows', state: 'firing', lastNotified: { transition: 'firing' } }],
     });
+    // The design's DatabaseAlert(name, severity, message, metric_value, threshold, timestamp), and its
+    // report's active_alerts.
+    expect(json.alerts[0]).toMatchObject({
+      name: 'default_partition_rows',
+      severity: 'warning',
+      message: expect.stringContaining('1 row(s) in the default partition of dgm.performance_metrics'),
+      metric_value: 1,
+      threshold: 1,
+      timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+    });
+    expect(json.active_alerts).toEqual(json.alerts);
   });
 
   it("another database's alerts are its own, though the target name is the same", async () => {
