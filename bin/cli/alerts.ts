@@ -21,7 +21,7 @@ import {
 } from '../../functions/jobs/alert.ts';
 import { optimizeDatabase } from '../../functions/jobs/optimize.ts';
 import { runSample, type SampleResult } from '../../functions/jobs/sample.ts';
-import { alertMetricPoints } from '../../functions/monitor/alert-metrics.ts';
+import { ALERT_METRIC_SPECS, alertMetricPoints } from '../../functions/monitor/alert-metrics.ts';
 import { formatTime, formatValue } from '../../functions/monitor/alert-render.ts';
 import { resolveRules } from '../../functions/monitor/rules.ts';
 import type { Logger } from '../../functions/ports.ts';
@@ -209,7 +209,10 @@ export const alertsCommand: Command = {
     const listed = await listAlerts(store, ctx.config, ctx.logger);
     if (format === 'prometheus') {
       const doc = await readAlertDocument(store, ctx.config.target, ctx.logger);
-      const text = renderPrometheus(alertMetricPoints(ctx.config.target, doc)).trimEnd();
+      const text = renderPrometheus(alertMetricPoints(ctx.config.target, doc), [
+        ALERT_METRIC_SPECS.alerts,
+        ALERT_METRIC_SPECS.active,
+      ]).trimEnd();
       return { result: { target: listed.target, database, totals: listed.totals, prometheus: text }, text };
     }
     const shown = ctx.values.all ? listed.alerts : listed.alerts.filter((a) => a.state !== 'resolved');

@@ -1,5 +1,6 @@
 import { renderPrometheus, renderPrometheusDown } from '../../functions/adapters/local/prometheus.ts';
 import { BadInputError } from '../../functions/errors.ts';
+import { METRIC_SPECS } from '../../functions/monitor/metrics.ts';
 import { sampleFromCli } from './sample.ts';
 import type { Command } from './types.ts';
 
@@ -21,7 +22,7 @@ export const metricsCommand: Command = {
     }
     const result = await sampleFromCli(ctx);
     const prometheus = result.points
-      ? renderPrometheus(result.points)
+      ? renderPrometheus(result.points, METRIC_SPECS)
       : renderPrometheusDown(ctx.config.target);
     const text =
       format === 'prometheus'

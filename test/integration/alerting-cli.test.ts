@@ -64,6 +64,19 @@ describe('dgm-db-ops alerts', () => {
     expect(r.stdout).toMatch(
       /^No alert state for target cli-test on [\d.]+:\d+\/dgm_test_\w+ yet \(.*alerts%23cli-test%40[\d.]+%3A\d+%2Fdgm_test_\w+\.json\): `dgm-db-ops sample` evaluates/,
     );
+    // The alert families are declared before the first alert, as an exporter does.
+    const prom = await runCli(['alerts', '--format', 'prometheus', '--config', 'config.json'], cwd);
+    expect(prom.stdout).toBe(
+      [
+        '# HELP dgm_db_alerts_total Alerts notified (firing, escalated, re-notified, flapping; not resolutions), by severity and alert type.',
+        '# TYPE dgm_db_alerts_total counter',
+        '# HELP dgm_db_active_alerts Alerts firing now, by severity.',
+        '# TYPE dgm_db_active_alerts gauge',
+        'dgm_db_active_alerts{db_instance="cli-test",severity="warning"} 0',
+        'dgm_db_active_alerts{db_instance="cli-test",severity="critical"} 0',
+        '',
+      ].join('\n'),
+    );
   });
 
   it('sample fires an alert: notification on stderr, one JSON document on stdout', async () => {
