@@ -65,6 +65,13 @@ export function renderMaintainResult(result: MaintainResult, options: { showSql?
     list('unused', ix.unused);
     list('duplicates', ix.duplicates);
   }
+  const st = result.findings.statistics;
+  if (st) {
+    lines.push(
+      '',
+      `statistics: ${st.tablesCurrent} table(s) current, not re-analyzed (fewer row changes since their last analyze than their autovacuum analyze threshold)`,
+    );
+  }
   const v = result.findings.vacuum;
   if (v) {
     lines.push(

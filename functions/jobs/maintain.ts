@@ -66,6 +66,8 @@ export interface MaintainResult extends JobResult {
   findings: {
     indexes?: IndexFindings;
     vacuum?: { databaseXidAge: number; freezeMaxAge: number; tablesToFreeze: number };
+    /** Tables whose statistics are current (changed less than their analyze threshold): not analyzed. */
+    statistics?: { tablesCurrent: number };
   };
   summary: MaintainSummary;
 }
@@ -276,8 +278,11 @@ async function runTasks(
           m,
           sets.map((s) => s.parent_table),
         );
-        const plan = planStatistics(facts, m, { analyzeAll: true });
-        logger.info(`maintain statistics: ${plan.actions.length} action(s)`);
+        const plan = planStatistics(facts, m, { analyzeAll: false });
+        findings.statistics = { tablesCurrent: plan.current.length };
+        logger.info(
+          `maintain statistics: ${plan.actions.length} action(s); ${plan.current.length} table(s) not re-analyzed (fewer changes since their last analyze than their autovacuum analyze threshold)`,
+        );
         await execute([...plan.problems.map((p) => problemAction('statistics', p)), ...plan.actions]);
       } else {
         const facts = await collectVacuumFacts(client, m);
