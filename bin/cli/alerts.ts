@@ -19,7 +19,7 @@ import {
   readAlertDocument,
   type SampleAlertOutcome,
 } from '../../functions/jobs/alert.ts';
-import { optimizeDatabase } from '../../functions/jobs/optimize.ts';
+import { indexChanges, optimizeDatabase } from '../../functions/jobs/optimize.ts';
 import { runSample, type SampleResult } from '../../functions/jobs/sample.ts';
 import { ALERT_METRIC_SPECS, alertMetricPoints } from '../../functions/monitor/alert-metrics.ts';
 import { formatTime, formatValue } from '../../functions/monitor/alert-render.ts';
@@ -339,11 +339,18 @@ export async function demoAlerts(client: pg.Client, ctx: DemoContext): Promise<s
       reason: 'demo: slow_queries alert',
       logger: quiet,
     });
-    created = opt.actions
-      .filter((a) => a.action === 'create_index' && a.status === 'succeeded')
-      .map((a) => a.target);
+    const changed = indexChanges(opt.actions);
+    created = changed.kept;
     out.push(
-      `optimize --apply: ${created.length ? `created ${created.join(', ')}` : 'no index created'} (${opt.message ?? opt.status})`,
+      `optimize --apply: ${
+        changed.built.length
+          ? `created ${changed.built.join(', ')}${
+              changed.droppedAfterVerification.length
+                ? `; dropped ${changed.droppedAfterVerification.join(', ')} again after verification`
+                : ''
+            }`
+          : 'no index created'
+      } (${opt.message ?? opt.status})`,
       '',
     );
     // The index build's interval may still hold slow statements; then two clean samples resolve it.

@@ -99,7 +99,8 @@ function summarize(actions: ActionResult[]): MaintainSummary {
 }
 
 function messageOf(dryRun: boolean, s: MaintainSummary): string {
-  if (dryRun) return `${s.planned} action(s) planned${s.failed ? `, ${s.failed} problem(s)` : ''}`;
+  if (dryRun)
+    return `${s.planned} action(s) planned${s.skipped ? `, ${s.skipped} skipped` : ''}${s.failed ? `, ${s.failed} problem(s)` : ''}`;
   if (s.succeeded + s.failed + s.skipped === 0) return 'nothing to do';
   const parts = [`${s.succeeded} action(s) done`];
   if (s.partitionsCreated) parts.push(`${s.partitionsCreated} partition(s) created`);
