@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderSnsPublish } from '../../functions/monitor/alert-render.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
+import { tempDir } from '../support/tmp.ts';
 
 /**
  * A new user's path on a kept database: `demo --database-url` loads it, then every command runs twice and
@@ -75,13 +75,12 @@ const runsOf = (name: string) => results.get(name) ?? [];
 beforeAll(async () => {
   db = await createTestDatabase({ migrate: false });
   other = await createTestDatabase();
-  cwd = mkdtempSync(join(tmpdir(), 'dgm-e2e-'));
+  cwd = tempDir('dgm-e2e');
 });
 
 afterAll(async () => {
   await db?.drop();
   await other?.drop();
-  rmSync(cwd, { recursive: true, force: true });
 });
 
 async function auditCount(runId: string, status?: string): Promise<number> {
