@@ -19,15 +19,19 @@ const LOCK_STALE_MS = 30_000;
 const LOCK_WAIT_MS = 10_000;
 
 export class FileAlertStateStore implements AlertStateStore {
+  readonly dir: string;
+  private readonly now: () => number;
   /**
-   * scope: whose state this is (the CLI passes the database's identity, host:port/database), so one
-   * directory holds the state of several databases that share a target name without mixing them.
+   * Whose state this is (the CLI passes the database's identity, host:port/database), so one directory
+   * holds the state of several databases that share a target name without mixing them.
    */
-  constructor(
-    readonly dir: string,
-    private readonly now: () => number = Date.now,
-    readonly scope?: string,
-  ) {}
+  readonly scope: string | undefined;
+
+  constructor(dir: string, now: () => number = Date.now, scope?: string) {
+    this.dir = dir;
+    this.now = now;
+    this.scope = scope;
+  }
 
   /** The file a key is stored in. */
   fileFor(key: string): string {
