@@ -25,7 +25,8 @@ import { withExplainer } from './planner.ts';
 import type { WorkloadStatement } from './workload.ts';
 
 export interface AppliedAction {
-  action: 'create_index' | 'drop_index' | 'verify_index';
+  /** reconcile_index: a build an interrupted run left, finished or dropped (apply.ts reconcileInterruptedBuilds). */
+  action: 'create_index' | 'drop_index' | 'verify_index' | 'reconcile_index';
   target: string;
   status: 'succeeded' | 'failed' | 'skipped';
   durationMs?: number;

@@ -225,7 +225,7 @@ describe(`faults in the middle of a run (own cluster)`, () => {
     const actions = result.actions as Array<{ action: string; status: string; detail?: string }>;
     expect(actions).toContainEqual(
       expect.objectContaining({
-        action: 'drop_index',
+        action: 'reconcile_index',
         status: 'succeeded',
         detail: expect.stringContaining('interrupted'),
       }),
