@@ -4,6 +4,7 @@ import type { ConstitutionalCompliance } from '../compliance/constitution.ts';
 import { beginMutatingRun, readOnlyCompliance } from '../compliance/guard.ts';
 import type { RuntimeConfig } from '../config.ts';
 import { ADVISORY_LOCKS, withAdvisoryLock } from '../db/locks.ts';
+import type { NotWorkloadReason } from '../monitor/own-statements.ts';
 import {
   type Advice,
   adviseIndexes,
@@ -88,6 +89,12 @@ export interface OptimizeResult extends JobResult {
     reason?: string;
     statementsInStats: number;
     analyzed: number;
+    /**
+     * Statements read and left out as not the application's (the tool's own, utility statements,
+     * system catalogs, no table; functions/monitor/own-statements.ts), and by reason.
+     */
+    leftOutAsOwn: number;
+    leftOutByReason: Partial<Record<NotWorkloadReason, number>>;
     examples: number;
     explains: number;
   };
@@ -174,7 +181,15 @@ export async function optimizeDatabase(
     recommendations: [],
     method: 'none',
     hypopgAvailable: false,
-    workload: { available: false, statementsInStats: 0, analyzed: 0, examples: 0, explains: 0 },
+    workload: {
+      available: false,
+      statementsInStats: 0,
+      analyzed: 0,
+      leftOutAsOwn: 0,
+      leftOutByReason: {},
+      examples: 0,
+      explains: 0,
+    },
     statements: [],
     rejected: [],
     plan: { builds: [], skipped: [], drops: [] },
@@ -358,6 +373,8 @@ export async function optimizeDatabase(
           reason: workload.reason,
           statementsInStats: workload.totalStatements,
           analyzed: workload.statements.length,
+          leftOutAsOwn: workload.leftOut.total,
+          leftOutByReason: workload.leftOut.byReason,
           examples: workload.statements.filter((s) => s.example).length,
           explains: advice.explains,
         },

@@ -25,6 +25,8 @@ export interface StatementShape {
   mainTable: TableRef | null;
   /** Every table named, once each, in the parse tree's order, CTE names left out. */
   tables: TableRef[];
+  /** Every function called (FuncCall), once each, schema null when unqualified. */
+  functions?: TableRef[];
   /** Statements in the text (pg_stat_statements texts hold one). */
   statementCount: number;
   /** The highest $n the normalized text uses (the parameters a PREPARE of it takes). */
@@ -108,6 +110,7 @@ export function shapeOf(text: string): StatementShape {
     operation: operationOf(first),
     mainTable: mainTableOf(first, cteNames),
     tables: tablesOf(first, cteNames),
+    functions: functionsOf(first),
     statementCount: stmts.length,
     paramCount: normalized === sql.trim() ? maxParam(first) : normalizedParamCount(normalized, first),
   };
@@ -147,6 +150,24 @@ export function tablesOf(stmt: Node, cteNames: ReadonlySet<string> = cteNamesOf(
     if (key !== 'RangeVar' && !isRangeVarSlot(key)) return;
     const ref = tableRefOf(value, cteNames);
     if (ref) seen.set(`${ref.schema ?? ''}\u0000${ref.name}`, ref);
+  });
+  return [...seen.values()];
+}
+
+/** Every function a parsed statement calls, once each. */
+export function functionsOf(stmt: Node): TableRef[] {
+  const seen = new Map<string, TableRef>();
+  walk(stmt, (key, value) => {
+    if (key !== 'FuncCall' || !isNode(value)) return;
+    const parts = asArray(value.funcname)
+      .map((p) => (isNode(p) && isNode(p.String) ? p.String.sval : undefined))
+      .filter((p): p is string => typeof p === 'string');
+    if (parts.length === 0) return;
+    const ref = {
+      schema: parts.length > 1 ? parts[parts.length - 2]! : null,
+      name: parts[parts.length - 1]!,
+    };
+    seen.set(`${ref.schema ?? ''}\u0000${ref.name}`, ref);
   });
   return [...seen.values()];
 }
