@@ -4,6 +4,7 @@ import type { ConstitutionalCompliance } from '../compliance/constitution.ts';
 import { beginMutatingRun, readOnlyCompliance } from '../compliance/guard.ts';
 import type { RuntimeConfig } from '../config.ts';
 import { ADVISORY_LOCKS, withAdvisoryLock } from '../db/locks.ts';
+import { errorMessage } from '../errors.ts';
 import type { NotWorkloadReason } from '../monitor/own-statements.ts';
 import {
   type Advice,
@@ -29,6 +30,7 @@ import {
 } from '../optimizer/baselines.ts';
 import { completeGovernanceEvents } from '../optimizer/governance-events.ts';
 import { type ReviewDecision, reviewAutoIndexes } from '../optimizer/review.ts';
+import { readServerLogSamples, type ServerLogResult } from '../optimizer/server-log.ts';
 import { readSettingsFacts, recommendSettings, type SettingRecommendation } from '../optimizer/settings.ts';
 import { type AppliedAction, applyIndexPlan } from '../optimizer/verify.ts';
 import {
@@ -40,7 +42,7 @@ import {
   type Workload,
   withoutStatementTracking,
 } from '../optimizer/workload.ts';
-import type { Logger } from '../ports.ts';
+import type { Logger, LogSource } from '../ports.ts';
 import { elapsedMs, type JobResult } from './result.ts';
 
 export interface OptimizeOptions {
@@ -55,6 +57,11 @@ export interface OptimizeOptions {
   /** Epoch ms by which the run must be done (the Lambda's deadline): no build starts after it. */
   deadline?: number;
   logger?: Logger;
+  /**
+   * The server's log, read for literal statements (optimization.readServerLog): the server itself
+   * locally, the RDS API in AWS. Without it, only pg_stat_activity samples are taken.
+   */
+  logSource?: LogSource;
 }
 
 /** An index recommendation as the result carries it. */
@@ -97,6 +104,8 @@ export interface OptimizeResult extends JobResult {
     leftOutByReason: Partial<Record<NotWorkloadReason, number>>;
     examples: number;
     explains: number;
+    /** The server log read for literal samples this run (counts only: no literal in a result). */
+    serverLog?: ServerLogResult | { available: false; reason: string };
   };
   statements: StatementVerdict[];
   rejected: RejectedCandidate[];
@@ -203,6 +212,28 @@ export async function optimizeDatabase(
   const locked = await withAdvisoryLock(client, ADVISORY_LOCKS.optimize, () =>
     withoutStatementTracking(client, async () => {
       if (opt.captureQuerySamples && !dryRun) await captureQuerySamples(client).catch(() => 0);
+      let serverLog: ServerLogResult | { available: false; reason: string } = {
+        available: false,
+        reason: !opt.readServerLog
+          ? 'optimization.readServerLog is off'
+          : dryRun
+            ? 'not read on a dry run'
+            : 'no log source (the target is not an RDS instance)',
+      };
+      if (opt.readServerLog && !dryRun && options.logSource) {
+        serverLog = await readServerLogSamples(client, options.logSource, {
+          target: config.target,
+          maxBytes: opt.serverLogBytesPerRun,
+        }).catch((err) => ({
+          available: false as const,
+          reason: `server log not read: ${errorMessage(err)}`,
+        }));
+        logger?.info(
+          serverLog.available
+            ? `optimize: server log: ${serverLog.statements} literal statement(s), ${serverLog.matched} sample(s) stored`
+            : `optimize: ${serverLog.reason}`,
+        );
+      }
       const snapshot = await readStatementStats(client);
       const examples = [...(options.examples ?? []), ...(await storedQuerySamples(client))];
       logger?.info('optimize: reading the workload');
@@ -377,6 +408,7 @@ export async function optimizeDatabase(
           leftOutByReason: workload.leftOut.byReason,
           examples: workload.statements.filter((s) => s.example).length,
           explains: advice.explains,
+          serverLog,
         },
         statements: advice.statements,
         rejected: advice.rejected,

@@ -154,6 +154,19 @@ export function tablesOf(stmt: Node, cteNames: ReadonlySet<string> = cteNamesOf(
   return [...seen.values()];
 }
 
+/**
+ * The parameter references ($n) of a statement's text with their byte offsets, last first (the order to
+ * replace them in). Throws when the text does not parse.
+ */
+export function paramRefs(sql: string): Array<{ number: number; location: number }> {
+  const refs: Array<{ number: number; location: number }> = [];
+  walk(parseStatements(sql).stmts, (key, value) => {
+    if (key === 'ParamRef' && isNode(value) && typeof value.number === 'number')
+      refs.push({ number: value.number, location: Number(value.location ?? -1) });
+  });
+  return refs.filter((r) => r.location >= 0).sort((a, b) => b.location - a.location);
+}
+
 /** Every function a parsed statement calls, once each. */
 export function functionsOf(stmt: Node): TableRef[] {
   const seen = new Map<string, TableRef>();

@@ -82,6 +82,7 @@ describe('Lambdas', () => {
         database: 'dgm',
         secretArn: SECRET_ARN.prod,
         config: {},
+        rdsInstanceId: 'prod',
       },
     ]);
     expect(configForTarget(targets[0]!, { DGM_CONFIG: env.DGM_CONFIG }).target).toBe('prod');

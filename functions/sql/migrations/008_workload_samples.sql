@@ -22,5 +22,7 @@ CREATE TABLE dgm.server_log_positions (
   -- (pg_read_file) or the marker RDS DownloadDBLogFilePortion returned.
   file text NOT NULL,
   marker text NOT NULL,
+  -- The last entry read, which may go on in the next read (its continuation lines not written yet).
+  pending text NOT NULL DEFAULT '',
   read_at timestamptz NOT NULL DEFAULT clock_timestamp()
 );
