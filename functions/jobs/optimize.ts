@@ -5,7 +5,7 @@ import { beginMutatingRun, readOnlyCompliance } from '../compliance/guard.ts';
 import type { RuntimeConfig } from '../config.ts';
 import { ADVISORY_LOCKS, withAdvisoryLock } from '../db/locks.ts';
 import { errorMessage } from '../errors.ts';
-import type { NotWorkloadReason } from '../monitor/own-statements.ts';
+import { type NotWorkloadReason, redactLiterals } from '../monitor/own-statements.ts';
 import {
   type Advice,
   adviseIndexes,
@@ -162,7 +162,9 @@ export async function optimizeDatabase(
 ): Promise<OptimizeResult> {
   const started = performance.now();
   const startedAt = new Date();
-  const logger = options.logger;
+  // No literal reaches a log: the advisor's lines name candidate indexes, whose predicates hold constants
+  // from literal samples.
+  const logger = redactingLogger(options.logger);
   const opt = config.optimization;
   const apply = options.apply ?? opt.autoIndexCreation;
   const dryRun = options.dryRun ?? false;
@@ -515,5 +517,18 @@ export async function collectBaselineMetrics(
     baselineId: id,
     statements: snapshot.statements.size,
     message: `baseline ${id} stored (${snapshot.statements.size} statements)`,
+  };
+}
+
+/** A logger that replaces every SQL string constant in messages and string fields by '…'. */
+function redactingLogger(logger: Logger | undefined): Logger | undefined {
+  if (!logger) return undefined;
+  const fields = (f?: Record<string, unknown>) =>
+    f &&
+    Object.fromEntries(Object.entries(f).map(([k, v]) => [k, typeof v === 'string' ? redactLiterals(v) : v]));
+  return {
+    info: (m, f) => logger.info(redactLiterals(m), fields(f)),
+    warn: (m, f) => logger.warn(redactLiterals(m), fields(f)),
+    error: (m, f) => logger.error(redactLiterals(m), fields(f)),
   };
 }

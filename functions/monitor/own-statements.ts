@@ -129,9 +129,12 @@ export type NotWorkloadReason =
   | 'no table'
   | 'not a statement';
 
-/** Whether a table is a system catalog (qualified, or an unqualified pg_* name, which resolves there). */
+/**
+ * Whether a table is a system catalog or view: in a system schema, or named pg_* (unqualified names
+ * resolve to pg_catalog first; extensions' statistics views such as pg_stat_statements live in any schema).
+ */
 export function isSystemTable(t: TableRef): boolean {
-  if (t.schema) return SYSTEM_SCHEMAS.has(t.schema) || t.schema.startsWith('pg_');
+  if (t.schema && (SYSTEM_SCHEMAS.has(t.schema) || t.schema.startsWith('pg_'))) return true;
   return t.name.startsWith('pg_');
 }
 
@@ -164,4 +167,26 @@ export function notWorkloadReason(text: string, shape: StatementShape): NotWorkl
   if (shape.tables.every((t) => isSystemTable(t) || isOwnTable(t)))
     return shape.tables.some(isOwnTable) ? 'own objects' : 'system catalogs';
   return null;
+}
+
+const FIRST_KEYWORD = /^((?:\s+|--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/)*)([A-Za-z]+)/;
+
+/**
+ * The statement with the marker of `part` after its first keyword (where PostgreSQL 18 keeps it), for
+ * statements built elsewhere (planned SQL the maintenance executor runs). Unchanged when it carries a
+ * marker already or has no keyword.
+ */
+export function markOwnStatement(sql: string, part: OwnPart): string {
+  if (sql.includes(OWN_MARKER_PREFIX)) return sql;
+  return sql.replace(FIRST_KEYWORD, (_m, lead: string, word: string) => `${lead}${word} ${ownComment(part)}`);
+}
+
+const STRING_CONSTANT = /(?:[EeBbXxNnUu]&?)?'(?:[^']|'')*'|\$([A-Za-z_]\w*)?\$[\s\S]*?\$\1\$/g;
+
+/**
+ * A text with every SQL string constant replaced by '…': what a log line may say about a statement,
+ * an index predicate or a plan (literal samples never reach logs, metrics or alerts).
+ */
+export function redactLiterals(text: string): string {
+  return text.replace(STRING_CONSTANT, "'…'");
 }

@@ -163,7 +163,8 @@ export function parseLogEntries(
 
 const DURATION = /^duration: ([\d.]+) ms {2}(statement|execute [^:]*|plan):(?: |\n|$)([\s\S]*)$/;
 const STATEMENT_ONLY = /^(statement|execute [^:]*): ([\s\S]*)$/;
-const PARAMETERS = /^(?:Query )?Parameters: ([\s\S]*)$/;
+// "parameters:" up to PostgreSQL 15, "Parameters:" from 16.
+const PARAMETERS = /^(?:Query )?[Pp]arameters: ([\s\S]*)$/;
 const PLAN_NODE = /^\s*(?:->\s+)?[A-Z][A-Za-z ]*?(?: (?:on|using) .+?)?\s+\((?:cost|actual)[ =]/;
 
 /** The literal statements among log entries (an execute's parameters put back in). */
@@ -301,6 +302,8 @@ export async function readServerLogSamples(
     matched: 0,
     more: false,
   });
+  // Parameters are put back by the parser.
+  await loadStatementParser();
   let files: Awaited<ReturnType<LogSource['list']>>;
   try {
     files = await source.list();
@@ -399,13 +402,16 @@ async function matchAndStore(client: pg.Client, statements: readonly LoggedState
     }
     if (shape.statementCount !== 1 || notWorkloadReason(s.sql, shape)) continue;
     // Still a $n (parameters not logged, or cut off): not a literal instance.
-    if (shape.paramCount > 0) continue;
+    if (paramRefs(s.sql).length > 0) continue;
     const fp = fingerprint(s.sql);
     if (!fp) continue;
     // The newest distinct texts, a bounded number per statement.
+    // The same execution may be logged twice (auto_explain's plan, then its duration): one sample, with
+    // the plan.
     const texts = byFingerprint.get(fp) ?? new Map<string, LoggedStatement>();
+    const seen = texts.get(s.sql);
     texts.delete(s.sql);
-    texts.set(s.sql, s);
+    texts.set(s.sql, seen?.plan && !s.plan ? { ...s, plan: seen.plan } : s);
     while (texts.size > SAMPLES_PER_STATEMENT_PER_RUN) texts.delete(texts.keys().next().value!);
     byFingerprint.set(fp, texts);
   }
@@ -415,11 +421,12 @@ async function matchAndStore(client: pg.Client, statements: readonly LoggedState
   const texts = await fetchStatementTexts(client, [...stats.statements.keys()]);
   const samples: Array<{ queryid: string; sql: string; source: string; durationMs?: number; plan?: string }> =
     [];
+  // Several entries may share a fingerprint (a constant in one, a parameter in another: different
+  // queryids): each of the application's gets the samples; the tool's own (marked) never does.
   for (const [queryid, text] of texts) {
     const fp = fingerprint(text);
     const logged = fp ? byFingerprint.get(fp) : undefined;
-    if (!logged) continue;
-    byFingerprint.delete(fp!);
+    if (!logged || notWorkloadReason(text, shapeOf(text))) continue;
     for (const s of logged.values()) {
       samples.push({
         queryid,

@@ -67,7 +67,7 @@ export async function readStatementStats(client: pg.Client): Promise<StatsSnapsh
   const toplevel = version >= 140000 ? 'AND s.toplevel' : '';
   try {
     const { rows } = await client.query(
-      `SELECT s.queryid::text AS queryid, sum(s.calls)::float8 AS calls, sum(${total})::float8 AS total_ms,
+      `SELECT ${ownComment('optimizer')} s.queryid::text AS queryid, sum(s.calls)::float8 AS calls, sum(${total})::float8 AS total_ms,
               sum(s.rows)::float8 AS rows, sum(s.shared_blks_hit)::float8 AS hit,
               sum(s.shared_blks_read)::float8 AS read, sum(s.temp_blks_written)::float8 AS temp,
               ${version >= 140000 ? `(SELECT stats_reset FROM ${ext}.pg_stat_statements_info)` : 'NULL::timestamptz'} AS stats_reset,
@@ -116,7 +116,7 @@ export async function fetchStatementTexts(
   // text, e.g. the EXPLAIN around it: the top-level text is the statement's own.
   const toplevel = Number(v[0]?.v) >= 140000 ? 'AND s.toplevel' : '';
   const { rows } = await client.query<{ queryid: string; query: string }>(
-    `SELECT DISTINCT ON (s.queryid) s.queryid::text AS queryid, s.query
+    `SELECT ${ownComment('optimizer')} DISTINCT ON (s.queryid) s.queryid::text AS queryid, s.query
      FROM ${quoteIdent(where.schema)}.pg_stat_statements(true) s
      WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
        AND s.queryid = ANY($1::bigint[]) ${toplevel}

@@ -1,11 +1,13 @@
 import { parseSync } from 'libpg-query';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
+  markOwnStatement,
   notWorkloadReason,
   OWN_FUNCTIONS,
   OWN_SCHEMA,
   OWN_TABLES,
   ownComment,
+  redactLiterals,
   SAMPLER_COMMENT,
 } from '../../functions/monitor/own-statements.ts';
 import { loadStatementParser, shapeOf } from '../../functions/monitor/statement-shape.ts';
@@ -84,6 +86,26 @@ describe('only the application statements are workload', () => {
       judge('WITH x AS (SELECT id FROM dgm.dgm_archive WHERE status = $1) SELECT count(*) FROM x'),
     ).toBeNull();
     expect(judge('SELECT app.score($1)')).toBeNull();
+  });
+
+  it('marks statements built elsewhere after their first keyword, and redacts string constants for logs', () => {
+    expect(
+      markOwnStatement(
+        '-- lead\n  WITH moved AS (DELETE FROM t RETURNING *) INSERT INTO p SELECT * FROM moved',
+        'maintenance',
+      ),
+    ).toBe(
+      '-- lead\n  WITH /* dgm-db-ops:maintenance */ moved AS (DELETE FROM t RETURNING *) INSERT INTO p SELECT * FROM moved',
+    );
+    expect(markOwnStatement(`SELECT ${SAMPLER_COMMENT} 1`, 'maintenance')).toBe(
+      `SELECT ${SAMPLER_COMMENT} 1`,
+    );
+    expect(judge(markOwnStatement('INSERT INTO app.t SELECT * FROM app.t_default', 'maintenance'))).toBe(
+      'marked',
+    );
+    expect(
+      redactLiterals(`CREATE INDEX i ON t (a) WHERE status = 'it''s secret' AND b = E'x' AND c = $$y$$`),
+    ).toBe("CREATE INDEX i ON t (a) WHERE status = '…' AND b = '…' AND c = '…'");
   });
 
   it("names exactly the tool's objects its migrations create (the application's tables aside)", () => {

@@ -56,6 +56,15 @@ describe('server log entries', () => {
     expect(loggedStatements(next.entries)).toEqual([
       { sql: "SELECT * FROM orders WHERE id = '7'", durationMs: 3 },
     ]);
+    // PostgreSQL 15 and older spell it "parameters".
+    const pg15 = parseLogEntries(
+      `${rest}2026-12-07 01:02:05.000 UTC [104] DETAIL:  parameters: $1 = '8'\n`,
+      LOCAL,
+      true,
+    );
+    expect(loggedStatements(pg15.entries)).toEqual([
+      { sql: "SELECT * FROM orders WHERE id = '8'", durationMs: 3 },
+    ]);
   });
 
   it("reads RDS's prefix and names the database of each statement", () => {
