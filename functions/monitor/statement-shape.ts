@@ -146,11 +146,16 @@ export function operationOf(stmt: Node): StatementOperation {
 /** Every table a parsed statement names, once each, CTE names excluded. */
 export function tablesOf(stmt: Node, cteNames: ReadonlySet<string> = cteNamesOf(stmt)): TableRef[] {
   const seen = new Map<string, TableRef>();
-  walk(stmt, (key, value) => {
-    if (key !== 'RangeVar' && !isRangeVarSlot(key)) return;
-    const ref = tableRefOf(value, cteNames);
-    if (ref) seen.set(`${ref.schema ?? ''}\u0000${ref.name}`, ref);
-  });
+  // FOR UPDATE/SHARE OF x names a table of the FROM list by its alias: not a table of its own.
+  walk(
+    stmt,
+    (key, value) => {
+      if (key !== 'RangeVar' && !isRangeVarSlot(key)) return;
+      const ref = tableRefOf(value, cteNames);
+      if (ref) seen.set(`${ref.schema ?? ''}\u0000${ref.name}`, ref);
+    },
+    LOCKING_CLAUSE,
+  );
   return [...seen.values()];
 }
 
@@ -289,16 +294,19 @@ function maxParam(node: Node): number {
   return max;
 }
 
-/** Depth-first over every keyed child of the AST. */
-function walk(node: unknown, visit: (key: string, value: unknown) => void): void {
+const LOCKING_CLAUSE: ReadonlySet<string> = new Set(['lockingClause']);
+
+/** Depth-first over every keyed child of the AST, not entering the keys in skip. */
+function walk(node: unknown, visit: (key: string, value: unknown) => void, skip?: ReadonlySet<string>): void {
   if (Array.isArray(node)) {
-    for (const item of node) walk(item, visit);
+    for (const item of node) walk(item, visit, skip);
     return;
   }
   if (!isNode(node)) return;
   for (const [key, value] of Object.entries(node)) {
+    if (skip?.has(key)) continue;
     visit(key, value);
-    if (typeof value === 'object' && value !== null) walk(value, visit);
+    if (typeof value === 'object' && value !== null) walk(value, visit, skip);
   }
 }
 

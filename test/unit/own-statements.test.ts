@@ -67,6 +67,12 @@ describe('only the application statements are workload', () => {
     ).toBe('system catalogs');
     expect(judge('INSERT INTO dgm.optimization_audit (job, action) VALUES ($1, $2)')).toBe('own objects');
     expect(judge('SELECT * FROM dgm.stat_snapshots s JOIN pg_stat_activity a ON true')).toBe('own objects');
+    // A foreign key check on the tool's table (run nested): FOR KEY SHARE OF x names the alias, not a table.
+    expect(
+      judge(
+        'SELECT $2 FROM ONLY "dgm"."performance_baselines" x WHERE "id" OPERATOR(pg_catalog.=) $1 FOR KEY SHARE OF x',
+      ),
+    ).toBe('own objects');
   });
 
   it('leaves out statements that name no table and call only built-in functions', () => {
