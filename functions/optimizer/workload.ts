@@ -5,6 +5,7 @@ import { errorMessage } from '../errors.ts';
 import {
   type NotWorkloadReason,
   notWorkloadReason,
+  OWN_MARKER_PREFIX,
   OWN_TABLES,
   ownComment,
   SAMPLER_COMMENT,
@@ -211,6 +212,7 @@ export async function captureQuerySamples(client: pg.Client): Promise<number> {
            AND octet_length(a.query) <
                (SELECT setting::int FROM pg_settings WHERE name = 'track_activity_query_size') - 1
            AND a.query !~* '^\\s*(explain|prepare|execute|deallocate|vacuum|analyze|create|alter|drop|copy)\\b'
+           AND a.query NOT LIKE '%dgm-db-ops:%'
          ORDER BY a.query_id, a.query_start DESC
          ON CONFLICT (queryid, query_hash) DO UPDATE SET captured_at = clock_timestamp(), source = excluded.source
          RETURNING 1),
@@ -378,6 +380,8 @@ export async function collectWorkload(client: pg.Client, options: WorkloadOption
   const examples = [...(options.examples ?? [])];
   const byFingerprint = new Map<string, QueryExample[]>();
   for (const e of examples) {
+    // A sample of the tool's own statement (same fingerprint as the application's) is no example of it.
+    if (e.sql.includes(OWN_MARKER_PREFIX)) continue;
     const fp = fingerprintOf(e.sql);
     // Caller-supplied examples win over captured samples (they come first).
     if (fp) byFingerprint.set(fp, [...(byFingerprint.get(fp) ?? []), e]);

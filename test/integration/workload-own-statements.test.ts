@@ -90,6 +90,24 @@ describe("only the application's statements, everywhere", () => {
       expect(s.intervalCalls).toBeGreaterThan(0);
   });
 
+  it('a statement not called in the interval is not listed as slow in it', async () => {
+    await db.client.query('CREATE TABLE public.slow_probe (x int)');
+    await db.client.query('INSERT INTO public.slow_probe VALUES (1)');
+    await collect(db.client, { target: 'slow', monitoring: db.config.monitoring, full: false });
+    await db.client.query('SELECT pg_sleep(0.25), count(*) FROM public.slow_probe');
+    const called = await collect(db.client, {
+      target: 'slow',
+      monitoring: db.config.monitoring,
+      full: false,
+    });
+    const listed = (s: typeof called) =>
+      (s.statements as StatementStats).slowPatterns.filter((p) => p.normalized.includes('slow_probe'));
+    expect(listed(called)).toHaveLength(1);
+    expect(listed(called)[0]!.intervalCalls).toBe(1);
+    const idle = await collect(db.client, { target: 'slow', monitoring: db.config.monitoring, full: false });
+    expect(listed(idle)).toEqual([]);
+  });
+
   it('the optimizer never analyzes its own statements or system catalogs, and counts what it left out', async () => {
     const workload = await collectWorkload(db.client, { maxStatements: 200, minCalls: 1 });
     expect(workload.statements.length).toBeGreaterThan(0);
