@@ -159,6 +159,8 @@ function isBuiltinFunction(f: TableRef): boolean {
  */
 export function notWorkloadReason(text: string, shape: StatementShape): NotWorkloadReason | null {
   if (text.includes(OWN_MARKER_PREFIX)) return 'marked';
+  // Another role's statement this role may not read (without pg_read_all_stats): unknown, so counted.
+  if (text.trim() === '<insufficient privilege>') return null;
   if (shape.error || shape.statementCount === 0) return 'not a statement';
   if (shape.operation === 'utility' || shape.operation === 'other') return 'utility';
   const functions = shape.functions ?? [];

@@ -80,6 +80,8 @@ describe('only the application statements are workload', () => {
     expect(judge('SELECT pg_advisory_lock($1)')).toBe('no table');
     expect(judge('SELECT $1')).toBe('no table');
     expect(judge('attempt < max_attempts')).toBe('not a statement');
+    // A text this role may not read is not judged: it stays in the figures.
+    expect(judge('<insufficient privilege>')).toBeNull();
   });
 
   it("keeps the application's statements, its tables in the tool's schema included", () => {
