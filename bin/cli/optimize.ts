@@ -5,6 +5,7 @@ import { ServerLogSource } from '../../functions/adapters/local/server-log-sourc
 import { dropDesignIndexes } from '../../functions/demo/design-indexes.ts';
 import { REFERENCE_QUERIES } from '../../functions/demo/reference-queries.ts';
 import { BadInputError } from '../../functions/errors.ts';
+import { jsonSyntaxError, showValue } from '../../functions/format/redact.ts';
 import {
   collectBaselineMetrics,
   type OptimizeResult,
@@ -22,7 +23,7 @@ export async function readWorkloadFile(path: string): Promise<QueryExample[]> {
   try {
     text = readFileSync(path, 'utf8');
   } catch {
-    throw new BadInputError(`--workload: cannot read ${path}`);
+    throw new BadInputError(`--workload: cannot read ${showValue(path)}`);
   }
   const source = `workload file ${path}`;
   if (/^\s*\[/.test(text)) {
@@ -30,9 +31,10 @@ export async function readWorkloadFile(path: string): Promise<QueryExample[]> {
     try {
       json = JSON.parse(text);
     } catch (err) {
-      throw new BadInputError(`--workload: ${path} is not valid JSON (${(err as Error).message})`);
+      throw new BadInputError(`--workload: ${showValue(path)} is not valid JSON (${jsonSyntaxError(err)})`);
     }
-    if (!Array.isArray(json)) throw new BadInputError(`--workload: ${path} must hold a JSON array`);
+    if (!Array.isArray(json))
+      throw new BadInputError(`--workload: ${showValue(path)} must hold a JSON array`);
     return json.map((item, i) => {
       if (typeof item === 'string') return { sql: item, source };
       const o = item as Record<string, unknown>;
@@ -57,7 +59,7 @@ export async function readWorkloadFile(path: string): Promise<QueryExample[]> {
     tree = parseSync(text) as typeof tree;
   } catch (err) {
     throw new BadInputError(
-      `--workload: ${path} is not valid SQL (${(err as Error).message.split('\n')[0]})`,
+      `--workload: ${showValue(path)} is not valid SQL (${(err as Error).message.split('\n')[0]})`,
     );
   }
   const bytes = Buffer.from(text, 'utf8');
@@ -182,10 +184,14 @@ export const optimizeCommand: Command = {
     workload: { type: 'string' },
     baseline: { type: 'boolean', default: false },
   },
+  async validate(input) {
+    if (input.values.baseline && input.values.apply)
+      throw new BadInputError('optimize: --baseline and --apply do not go together');
+    if (input.values.workload) await readWorkloadFile(String(input.values.workload));
+  },
   async run(ctx) {
     const examples = ctx.values.workload ? await readWorkloadFile(String(ctx.values.workload)) : [];
     if (ctx.values.baseline) {
-      if (ctx.values.apply) throw new BadInputError('optimize: --baseline and --apply do not go together');
       const result = await ctx.withDatabase((client) => collectBaselineMetrics(client, ctx.config));
       return { result, text: `optimize --baseline: ${result.message}` };
     }
