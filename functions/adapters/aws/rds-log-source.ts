@@ -13,11 +13,12 @@ import type { LogFile, LogPortion, LogSource } from '../../ports.ts';
  */
 export class RdsLogSource implements LogSource {
   readonly name: string;
+  private readonly rds: RDSClient;
+  private readonly instanceId: string;
 
-  constructor(
-    private readonly rds: RDSClient,
-    private readonly instanceId: string,
-  ) {
+  constructor(rds: RDSClient, instanceId: string) {
+    this.rds = rds;
+    this.instanceId = instanceId;
     this.name = `rds:${instanceId}`;
   }
 

@@ -10,8 +10,11 @@ import type { LogFile, LogPortion, LogSource } from '../../ports.ts';
  */
 export class ServerLogSource implements LogSource {
   readonly name = 'server';
+  private readonly client: pg.Client;
 
-  constructor(private readonly client: pg.Client) {}
+  constructor(client: pg.Client) {
+    this.client = client;
+  }
 
   async list(): Promise<LogFile[]> {
     const { rows } = await this.client.query<{ name: string; size: string; modification: Date }>(
