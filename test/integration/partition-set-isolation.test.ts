@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 
-// The psql API isolates each partition set (migration 008): one set whose step fails is rolled back
+// The psql API isolates each partition set (migration 009): one set whose step fails is rolled back
 // alone and reported; every other set's rows still leave their default partition in the same call.
 
 let db: TestDatabase;

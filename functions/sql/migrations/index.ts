@@ -4,7 +4,8 @@ import partitionMaintenance from './003_partition_maintenance.sql';
 import dbaViews from './004_dba_views.sql';
 import sampling from './005_sampling.sql';
 import optimizer from './007_optimizer.sql';
-import partitionSetIsolation from './008_partition_set_isolation.sql';
+import workloadSamples from './008_workload_samples.sql';
+import partitionSetIsolation from './009_partition_set_isolation.sql';
 
 export interface Migration {
   version: number;
@@ -20,5 +21,6 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 4, name: '004_dba_views', sql: dbaViews },
   { version: 5, name: '005_sampling', sql: sampling },
   { version: 7, name: '007_optimizer', sql: optimizer },
-  { version: 8, name: '008_partition_set_isolation', sql: partitionSetIsolation },
+  { version: 8, name: '008_workload_samples', sql: workloadSamples },
+  { version: 9, name: '009_partition_set_isolation', sql: partitionSetIsolation },
 ];
