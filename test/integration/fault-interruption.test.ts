@@ -356,13 +356,14 @@ describe(`faults in the middle of a run (own cluster)`, () => {
   // while public.slow_switch holds a row, so setup and the reruns are not slowed.
   it('maintain killed (SIGKILL) during a long ANALYZE: the server ends the session and releases the lock within seconds', async () => {
     await admin.query(`
-      CREATE TABLE public.slow_switch (on_ boolean);
+      CREATE TABLE IF NOT EXISTS public.slow_switch (on_ boolean);
       CREATE FUNCTION public.slow_key(x int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$
         BEGIN
           IF EXISTS (SELECT 1 FROM public.slow_switch) THEN PERFORM pg_sleep(600); END IF;
           RETURN x;
         END $$;
-      CREATE TABLE public.slow_stats (x int);
+      -- Not analyzed by autovacuum meanwhile (its ANALYZE would sleep and hold the table's lock).
+      CREATE TABLE public.slow_stats (x int) WITH (autovacuum_enabled = false);
       INSERT INTO public.slow_stats SELECT g FROM generate_series(1, 100) g;
       CREATE INDEX slow_stats_key ON public.slow_stats (public.slow_key(x));
       INSERT INTO public.slow_switch VALUES (true);`);
@@ -373,7 +374,7 @@ describe(`faults in the middle of a run (own cluster)`, () => {
         (
           await q<{ pid: number }>(
             `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event = 'PgSleep'
-             AND query ILIKE '%ANALYZE "public"."slow_stats"%'`,
+             AND query ILIKE '%ANALYZE%"public"."slow_stats"%'`,
           )
         )[0]?.pid,
       90_000,
@@ -396,6 +397,8 @@ describe(`faults in the middle of a run (own cluster)`, () => {
 
   it('optimize --apply killed (SIGKILL) while it measures a slow statement: the session ends and the rerun succeeds', async () => {
     await admin.query(`
+      CREATE TABLE IF NOT EXISTS public.slow_switch (on_ boolean);
+      DELETE FROM public.slow_switch;
       CREATE FUNCTION public.slow_check() RETURNS boolean LANGUAGE plpgsql STABLE AS $$
         BEGIN
           IF EXISTS (SELECT 1 FROM public.slow_switch) THEN PERFORM pg_sleep(600); END IF;
