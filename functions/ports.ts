@@ -138,3 +138,27 @@ export interface Logger {
 }
 
 export const silentLogger: Logger = { info() {}, warn() {}, error() {} };
+
+/**
+ * A database of the fleet as the registry holds it (DynamoDB in AWS, DGM_TARGETS locally): where it is,
+ * the secret it is reached with, the network placement whose functions reach it, and its config overrides.
+ */
+export interface RegisteredTarget {
+  name: string;
+  host: string;
+  port: number;
+  database: string;
+  secretArn: string;
+  /** The network placement (VPC, subnets, security group) whose functions reach this database. */
+  placement?: string;
+  /** Per-target overrides of the runtime config. */
+  config: Record<string, unknown>;
+  /** A disabled target stays registered but no fan-out runs it. */
+  enabled?: boolean;
+}
+
+/** Where the fleet's targets live: read by the fan-out (list) and by each function (get). */
+export interface TargetRegistry {
+  list(): Promise<RegisteredTarget[]>;
+  get(name: string): Promise<RegisteredTarget | undefined>;
+}

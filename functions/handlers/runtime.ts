@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { formatZodError, parseConfig, type RuntimeConfig } from '../config.ts';
 import { connect, DatabaseUnreachableError } from '../db/connection.ts';
 import { BadInputError } from '../errors.ts';
+import type { TargetRegistry } from '../ports.ts';
 
 /**
  * What every Lambda shares: the deployed targets (env DGM_TARGETS, written by the stack), the base
@@ -19,6 +20,10 @@ export const DeployedTargetSchema = z
     secretArn: z.string().min(1),
     /** Per-target overrides of the runtime config (thresholds etc.). */
     config: z.record(z.string(), z.unknown()).default({}),
+    /** The network placement whose functions reach this database (the fleet's registry sets it). */
+    placement: z.string().min(1).max(64).optional(),
+    /** false: registered, but no fan-out runs it. */
+    enabled: z.boolean().optional(),
   })
   .strict();
 export type DeployedTarget = z.infer<typeof DeployedTargetSchema>;
@@ -69,6 +74,24 @@ export function resolveTarget(targets: DeployedTarget[], name: string | undefine
       `event: unknown target '${name}' (one of ${targets.map((t) => t.name).join(', ')})`,
     );
   return target;
+}
+
+/**
+ * The event's target: from the fleet's registry when the function has one (DGM_TARGET_TABLE in AWS),
+ * else from DGM_TARGETS. With a registry the name is required: a fleet has no default target.
+ */
+export async function findTarget(
+  name: string | undefined,
+  env: Record<string, string | undefined>,
+  registry?: TargetRegistry,
+): Promise<DeployedTarget> {
+  if (!registry) return resolveTarget(loadTargets(env), name);
+  if (!name) throw new BadInputError('event: target is required (the name of a registered database)');
+  const found = await registry.get(name);
+  if (!found) throw new BadInputError(`event: unknown target '${name}' (not in the target registry)`);
+  const parsed = DeployedTargetSchema.safeParse(found);
+  if (!parsed.success) throw new BadInputError(formatZodError(`registry entry ${name}: `, parsed.error));
+  return parsed.data;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
