@@ -1,6 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { parseDeploymentConfig } from '../functions/config.ts';
+import { parseDeploymentConfig } from '../functions/deployment.ts';
 import { BadInputError } from '../functions/errors.ts';
 import { DgmDbOpsStack } from '../lib/dgm-db-ops-stack.ts';
 
@@ -14,8 +15,17 @@ let config: ReturnType<typeof parseDeploymentConfig>;
 try {
   let input = raw;
   if (typeof raw === 'string') {
+    let text = raw;
+    // -c dgm=@fleet.json: a large fleet's config from a file (a command-line argument holds 128 KB).
+    if (raw.startsWith('@')) {
+      try {
+        text = readFileSync(raw.slice(1), 'utf8');
+      } catch {
+        throw new BadInputError(`context "dgm": cannot read ${raw.slice(1)}`);
+      }
+    }
     try {
-      input = JSON.parse(raw);
+      input = JSON.parse(text);
     } catch (err) {
       throw new BadInputError(`context "dgm" is not valid JSON (${(err as Error).message})`);
     }
