@@ -37,12 +37,23 @@ try {
   process.exit(2);
 }
 
-new DgmDbOpsStack(app, config.stackName, {
-  config,
-  env:
-    config.env.account || config.env.region
-      ? { account: config.env.account, region: config.env.region }
-      : undefined,
-});
-// Every finding is either fixed or acknowledged with its reason next to the resource.
-Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+try {
+  new DgmDbOpsStack(app, config.stackName, {
+    config,
+    env:
+      config.env.account || config.env.region
+        ? { account: config.env.account, region: config.env.region }
+        : undefined,
+  });
+  // Every finding is either fixed or acknowledged with its reason next to the resource.
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  app.synth();
+} catch (err) {
+  // One readable line per problem: an uncaught error would also print the throwing line of
+  // aws-cdk-lib's minified source (tens of thousands of characters).
+  const message = err instanceof Error ? err.message : String(err);
+  for (const line of message.split('\n').filter((l) => l.trim() !== '')) {
+    process.stderr.write(`dgm-db-ops: ${line.length > 500 ? `${line.slice(0, 500)}...` : line}\n`);
+  }
+  process.exit(1);
+}

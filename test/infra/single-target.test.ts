@@ -168,7 +168,7 @@ describe('fan-out', () => {
   const definition = (family: string) => {
     const [, m] = machines().find(([id]) => id.startsWith(`Fleet${family}`))!;
     const body = m.Properties.DefinitionString as string;
-    return JSON.parse(body.replace('${FanOutFunction}', 'FANOUT'));
+    return JSON.parse(body.replace(/\$\{FanOutFunction\}/g, 'FANOUT'));
   };
 
   it('two state machines (sampling, maintenance): list the registry, a Distributed Map with a concurrency limit and a per-target timeout, report', () => {
