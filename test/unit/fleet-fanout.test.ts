@@ -1,3 +1,4 @@
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CreateTableCommand, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import type { Context } from 'aws-lambda';
@@ -154,13 +155,13 @@ describe('fanOutMetrics', () => {
 });
 
 describe('the registry on DynamoDB (dynalite)', () => {
-  let server: { listen: Function; close: Function; address(): AddressInfo };
+  let server: Server;
   let client: DynamoDBClient;
   beforeAll(async () => {
     server = dynalite({ createTableMs: 0 });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     client = new DynamoDBClient({
-      endpoint: `http://127.0.0.1:${server.address().port}`,
+      endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
       region: 'eu-west-1',
       credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
     });
