@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   ArnFormat,
@@ -9,6 +8,7 @@ import {
   Duration,
   RemovalPolicy,
   Stack,
+  Stage,
   TimeZone,
   Validations,
 } from 'aws-cdk-lib';
@@ -372,7 +372,8 @@ export class Fleet extends Construct {
     // the template nor an environment variable grows with the fleet.
     const seedJson = JSON.stringify(props.seedTargets);
     const seedHash = createHash('sha256').update(seedJson).digest('hex').slice(0, 16);
-    const seedDir = join(tmpdir(), `dgm-db-ops-seed-${seedHash}`);
+    // In the cloud assembly's folder, which goes when the synth output goes.
+    const seedDir = join(Stage.of(this)!.outdir, `.dgm-seed-${seedHash}`);
     mkdirSync(seedDir, { recursive: true });
     const seedFile = join(seedDir, 'dgm-targets.json');
     writeFileSync(seedFile, seedJson);

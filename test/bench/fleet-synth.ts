@@ -4,7 +4,7 @@
 // DGM_SYNTH_SIZES="1,10,100,1000" picks the sizes; DGM_SYNTH_INGRESS=none synthesizes with
 // fleet.databaseIngress "none".
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../../lib/bundling.ts';
@@ -36,8 +36,21 @@ function synth(n: number, ingress: 'stack' | 'none') {
     },
   );
   const seconds = (performance.now() - started) / 1000;
+  try {
+    return measure(n, run, seconds, out);
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
+}
+
+function measure(n: number, run: ReturnType<typeof spawnSync>, seconds: number, out: string) {
   if (run.status !== 0)
-    return { n, ok: false, seconds, error: `${run.error?.message ?? ''} ${(run.stderr ?? '').slice(-2000)}` };
+    return {
+      n,
+      ok: false,
+      seconds,
+      error: `${run.error?.message ?? ''} ${String(run.stderr ?? '').slice(-2000)}`,
+    };
   const templates = readdirSync(out).filter((f) => f.endsWith('.template.json'));
   const sizes = templates.map((f) => {
     const text = readFileSync(join(out, f), 'utf8');

@@ -1,14 +1,13 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
+import { tempDir } from '../support/tmp.ts';
 
 /** `dgm-db-ops invoke fanout`: the fan-out handler runs locally over DGM_TARGETS (or the one database). */
 
 const CLI = join(import.meta.dirname, '../../bin/dgm-db-ops.mjs');
-const tmp = mkdtempSync(join(tmpdir(), 'dgm-fleet-invoke-'));
+const tmp = tempDir('dgm-fleet-invoke');
 let db: TestDatabase;
 
 beforeAll(async () => {
