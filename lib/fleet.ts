@@ -146,7 +146,7 @@ export class FanOutStateMachine extends Construct {
                 Resource: 'arn:aws:states:::lambda:invoke',
                 Parameters: {
                   'FunctionName.$': '$.function',
-                  Payload: { 'task.$': '$.task', 'target.$': '$.target', reason: 'schedule' },
+                  Payload: { 'task.$': '$.task', 'target.$': '$.target', reason: 'schedule', fanOut: true },
                 },
                 // The per-target timeout: a database that does not answer holds its own item only.
                 TimeoutSeconds: props.targetTimeoutSeconds,

@@ -186,6 +186,8 @@ export function createFanOutHandler(deps: FanOutDeps) {
             target,
             ...(event.dryRun !== undefined ? { dryRun: event.dryRun } : {}),
             reason: event.reason ?? 'fan-out',
+            // As the state machine invokes: the job's result comes back as its status and message.
+            fanOut: true,
           },
           signal,
         );

@@ -10,6 +10,7 @@ import { type MigrateResult, migrate } from '../jobs/migrate.ts';
 import { type OptimizeResult, optimizeDatabase } from '../jobs/optimize.ts';
 import type { Clock, Logger, MetricSink, TargetRegistry } from '../ports.ts';
 import { MAINTAINER_TASKS, parseJobEvent } from './events.ts';
+import { fanOutSummary } from './middleware/fan-out-summary.ts';
 import {
   configForTarget,
   connectTarget,
@@ -108,7 +109,7 @@ export function createMaintainerHandler(deps: MaintainerDeps) {
     } finally {
       await client.end().catch(() => {});
     }
-  });
+  }).use(fanOutSummary());
 }
 
 // AWS clients are created on first use, so module init stays cheap.

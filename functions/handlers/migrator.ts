@@ -12,6 +12,7 @@ import { BadInputError, errorMessage } from '../errors.ts';
 import { type MigrateResult, migrate } from '../jobs/migrate.ts';
 import type { Logger, TargetRegistry } from '../ports.ts';
 import { parseJobEvent } from './events.ts';
+import { fanOutSummary } from './middleware/fan-out-summary.ts';
 import {
   configForTarget,
   connectTarget,
@@ -197,7 +198,7 @@ export function createMigratorHandler(deps: MigratorDeps) {
       logger.error('migrate failed', { error: errorMessage(err) });
       throw err;
     }
-  });
+  }).use(fanOutSummary());
 }
 
 export const handler = createMigratorHandler({

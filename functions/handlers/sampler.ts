@@ -21,6 +21,7 @@ import { runSample, type SampleResult, sampleFailed } from '../jobs/sample.ts';
 import { processFailOpenLimiter } from '../monitor/alert-fail-open.ts';
 import type { JobLauncher, Logger, MetricSink, TargetRegistry } from '../ports.ts';
 import { parseJobEvent } from './events.ts';
+import { fanOutSummary } from './middleware/fan-out-summary.ts';
 import {
   configForTarget,
   connectTarget,
@@ -146,7 +147,7 @@ export function createSamplerHandler(deps: SamplerDeps) {
     } finally {
       await client.end().catch(() => {});
     }
-  });
+  }).use(fanOutSummary());
 }
 
 // Clients are cheap to construct (no network until the first send); the sink does its own retries.

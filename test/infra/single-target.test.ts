@@ -188,6 +188,12 @@ describe('fan-out', () => {
       const run = map.ItemProcessor.States.RunTarget;
       expect(run.TimeoutSeconds).toBe(timeout);
       expect(run.Parameters['FunctionName.$']).toBe('$.function');
+      expect(run.Parameters.Payload).toEqual({
+        'task.$': '$.task',
+        'target.$': '$.target',
+        reason: 'schedule',
+        fanOut: true,
+      });
       // Every failure of a target (error, timeout) is caught into its own outcome: the run goes on.
       expect(run.Catch).toEqual([
         { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'TargetFailed' },

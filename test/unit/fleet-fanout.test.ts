@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CreateTableCommand, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 // @ts-expect-error dynalite ships no types
 import dynalite from 'dynalite';
@@ -12,6 +13,7 @@ import {
 } from '../../functions/adapters/aws/dynamodb-target-registry.ts';
 import { BadInputError } from '../../functions/errors.ts';
 import { createFanOutHandler, type FanOutListResult } from '../../functions/handlers/fanout.ts';
+import { fanOutSummary } from '../../functions/handlers/middleware/fan-out-summary.ts';
 import { createRegistryHandler } from '../../functions/handlers/registry.ts';
 import { fanOutMetrics, planFanOut, runFanOut } from '../../functions/jobs/fanout.ts';
 import type { MetricDatum, RegisteredTarget } from '../../functions/ports.ts';
@@ -250,5 +252,26 @@ describe('the registry on DynamoDB (dynalite)', () => {
     await expect(
       handler(event('targets', { Targets: JSON.stringify([{ name: 'bad' }]) }), {} as Context),
     ).rejects.toThrow(BadInputError);
+  });
+});
+
+describe('fan-out invocations', () => {
+  it('the marker leaves the event before validation, and the result comes back as its status and message only', async () => {
+    const seen: unknown[] = [];
+    const handler = middy(async (event: unknown) => {
+      seen.push(event);
+      return {
+        job: 'sample',
+        status: 'failed',
+        message: 'x'.repeat(2000),
+        snapshot: { big: 'y'.repeat(300_000) },
+      };
+    }).use(fanOutSummary());
+    const summary = await handler({ task: 'sample', target: 'db1', fanOut: true }, {} as Context);
+    expect(seen).toEqual([{ task: 'sample', target: 'db1' }]);
+    expect(summary).toEqual({ job: 'sample', status: 'failed', message: 'x'.repeat(500) });
+    // Without the marker, the full result, as `invoke` and the CLI show it.
+    const full = (await handler({ task: 'sample' }, {} as Context)) as { snapshot?: unknown };
+    expect(full.snapshot).toBeDefined();
   });
 });
