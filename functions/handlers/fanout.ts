@@ -37,8 +37,19 @@ const OutcomeSchema = z
     status: z.enum(['ok', 'failed', 'error', 'timeout', 'skipped']),
     error: z.string().max(2000).optional(),
     ms: z.number().optional(),
+    /** The job's own status, as the Map's item reports it ({"status":"ok","jobStatus":"failed"}). */
+    jobStatus: z.string().max(64).optional(),
   })
   .strict();
+
+/** An item whose invocation succeeded but whose job reported failed (or refused) failed its target. */
+function normalize(o: z.infer<typeof OutcomeSchema>): TargetOutcome {
+  const { jobStatus, ...outcome } = o;
+  if (outcome.status === 'ok' && (jobStatus === 'failed' || jobStatus === 'refused')) {
+    return { ...outcome, status: 'failed', error: outcome.error ?? `the ${jobStatus} job` };
+  }
+  return outcome;
+}
 
 const FanOutEventSchema = z
   .object({
@@ -148,12 +159,18 @@ export function createFanOutHandler(deps: FanOutDeps) {
     const event = parsed.data;
 
     if (event.action === 'report') {
-      return report(event.task, [...(event.skipped ?? []), ...(event.outcomes ?? [])]);
+      return report(event.task, [...(event.skipped ?? []), ...(event.outcomes ?? [])].map(normalize));
     }
 
     const targets = await registry.list();
     if (event.action === 'list') {
-      const placements = PlacementsSchema.safeParse(JSON.parse(env.DGM_PLACEMENTS ?? '{}'));
+      let placementsJson: unknown;
+      try {
+        placementsJson = JSON.parse(env.DGM_PLACEMENTS ?? '{}');
+      } catch {
+        throw new BadInputError('environment DGM_PLACEMENTS is not valid JSON');
+      }
+      const placements = PlacementsSchema.safeParse(placementsJson);
       if (!placements.success) throw new BadInputError(formatZodError('DGM_PLACEMENTS: ', placements.error));
       const plan = planFanOut(
         targets,

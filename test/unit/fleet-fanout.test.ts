@@ -275,3 +275,42 @@ describe('fan-out invocations', () => {
     expect(full.snapshot).toBeDefined();
   });
 });
+
+describe('the fan-out report', () => {
+  it("reads the Map's outcomes: a job that reported failed fails its target, an invocation error or timeout too", async () => {
+    const datums: MetricDatum[] = [];
+    const handler = createFanOutHandler({
+      registry: { list: async () => [], get: async () => undefined },
+      sink: {
+        put: async (d) => {
+          datums.push(...d);
+          return { sent: d.length, failed: 0, calls: 1, errors: [] };
+        },
+      },
+      env: {},
+    });
+    const report = await handler(
+      {
+        action: 'report',
+        task: 'sample',
+        outcomes: [
+          { target: 'fine', status: 'ok', jobStatus: 'succeeded' },
+          { target: 'down', status: 'ok', jobStatus: 'failed' },
+          { target: 'hung', status: 'timeout', error: 'States.Timeout: ' },
+          { target: 'broken', status: 'error', error: 'Lambda.Unknown: boom' },
+        ],
+        skipped: [{ target: 'lost', status: 'skipped', error: "placement 'z' is not deployed" }],
+      },
+      {} as Context,
+    );
+    expect(report).toMatchObject({ status: 'failed', targets: 5, succeeded: 1, failed: 4 });
+    expect(
+      (report as { failures: Array<{ target: string; status: string }> }).failures.map(
+        (f) => `${f.target}:${f.status}`,
+      ),
+    ).toEqual(['lost:skipped', 'down:failed', 'hung:timeout', 'broken:error']);
+    expect(datums.filter((d) => d.name === 'FanOutTargetFailed').map((d) => d.dimensions.DBInstance)).toEqual(
+      ['lost', 'down', 'hung', 'broken'],
+    );
+  });
+});
