@@ -34,7 +34,6 @@ import {
   SCHEDULED_TASKS,
   type ScheduledTask,
 } from '../functions/deployment.ts';
-import { FANOUT_METRICS } from '../functions/jobs/fanout.ts';
 import type { RegisteredTarget } from '../functions/ports.ts';
 import type { Alerting } from './alerting.ts';
 import { PROJECT_ROOT } from './bundling.ts';
@@ -491,8 +490,8 @@ export class Fleet extends Construct {
           metric: new MathExpression({
             expression: '100 * failed / MAX([targets, 1])',
             usingMetrics: {
-              failed: fanOutMetric(FANOUT_METRICS.failures, 'sample'),
-              targets: fanOutMetric(FANOUT_METRICS.targets, 'sample'),
+              failed: fanOutMetric(DGM_METRICS.fanOutFailures, 'sample'),
+              targets: fanOutMetric(DGM_METRICS.fanOutTargets, 'sample'),
             },
             period: Duration.minutes(1),
             label: 'failed share (%)',
@@ -551,7 +550,7 @@ export class Fleet extends Construct {
         alarmDescription:
           'A maintenance or migrate run failed, timed out or was skipped for at least one database in the last hour; the fleet dashboard and the fan-out log name them',
         metric: new MathExpression({
-          expression: `SELECT SUM(${FANOUT_METRICS.failures}) FROM SCHEMA("${METRIC_NAMESPACE}", Job) WHERE Job != 'sample'`,
+          expression: `SELECT SUM(${DGM_METRICS.fanOutFailures}) FROM SCHEMA("${METRIC_NAMESPACE}", Job) WHERE Job != 'sample'`,
           usingMetrics: {},
           period: Duration.hours(1),
           label: 'failed maintenance targets',
