@@ -68,6 +68,13 @@ const FanOutEventSchema = z
   .strict();
 export type FanOutEvent = z.infer<typeof FanOutEventSchema>;
 
+/** Validates a fan-out event; a one-line BadInputError naming the bad field otherwise. */
+export function parseFanOutEvent(input: unknown): FanOutEvent {
+  const parsed = FanOutEventSchema.safeParse(input);
+  if (!parsed.success) throw new BadInputError(formatZodError('event: ', parsed.error));
+  return parsed.data;
+}
+
 /** The placements' function names (env DGM_PLACEMENTS, written by the stack). */
 const PlacementsSchema = z.record(
   z.string(),
@@ -154,9 +161,7 @@ export function createFanOutHandler(deps: FanOutDeps) {
   };
 
   return middy(async (raw: unknown): Promise<FanOutListResult | FanOutReport> => {
-    const parsed = FanOutEventSchema.safeParse(raw);
-    if (!parsed.success) throw new BadInputError(formatZodError('event: ', parsed.error));
-    const event = parsed.data;
+    const event = parseFanOutEvent(raw);
 
     if (event.action === 'report') {
       return report(event.task, [...(event.skipped ?? []), ...(event.outcomes ?? [])].map(normalize));

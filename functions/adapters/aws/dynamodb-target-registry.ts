@@ -18,11 +18,10 @@ import type { RegisteredTarget, TargetRegistry } from '../../ports.ts';
  */
 export class DynamoDbTargetRegistry implements TargetRegistry {
   private clientInstance: DynamoDBClient | undefined;
+  private readonly tableName: string;
 
-  constructor(
-    private readonly tableName: string,
-    client?: DynamoDBClient,
-  ) {
+  constructor(tableName: string, client?: DynamoDBClient) {
+    this.tableName = tableName;
     this.clientInstance = client;
   }
 
