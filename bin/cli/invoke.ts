@@ -24,7 +24,7 @@ import { createSamplerHandler } from '../../functions/handlers/sampler.ts';
 import { createSlackNotifierHandler } from '../../functions/handlers/slack-notifier.ts';
 import { functionForJob } from '../../functions/jobs/fanout.ts';
 import type { Logger } from '../../functions/ports.ts';
-import { localAlertDeps } from './alerts.ts';
+import { databaseIdentity, localAlertDeps } from './alerts.ts';
 import type { Command, CommandContext, CommandInput, DemoContext } from './types.ts';
 
 /**
@@ -197,7 +197,7 @@ async function buildDatabaseHandler(
           logger,
           tls,
           sink: sink(),
-          alerts: { ...localAlertDeps(), notifier: notifier() },
+          alerts: { ...localAlertDeps({ database: databaseIdentity(url) }), notifier: notifier() },
         }) as LocalHandler,
         timeoutSeconds: timeouts.samplerSeconds,
       };

@@ -1,6 +1,7 @@
 import { renderPrometheus, renderPrometheusDown } from '../../functions/adapters/local/prometheus.ts';
 import { BadInputError } from '../../functions/errors.ts';
 import { showValue } from '../../functions/format/redact.ts';
+import { METRIC_SPECS } from '../../functions/monitor/metrics.ts';
 import { sampleFromCli } from './sample.ts';
 import type { Command } from './types.ts';
 
@@ -27,7 +28,7 @@ export const metricsCommand: Command = {
     const format = String(ctx.values.format ?? 'prometheus');
     const result = await sampleFromCli(ctx);
     const prometheus = result.points
-      ? renderPrometheus(result.points)
+      ? renderPrometheus(result.points, METRIC_SPECS)
       : renderPrometheusDown(ctx.config.target);
     const text =
       format === 'prometheus'
