@@ -4,21 +4,25 @@ import type { Context } from 'aws-lambda';
 import type pg from 'pg';
 import { ConsoleMetricSink } from '../../functions/adapters/local/console-metric-sink.ts';
 import { ConsoleNotifier } from '../../functions/adapters/local/console-notifier.ts';
-import { lambdaTimeoutsFor, type RuntimeConfig } from '../../functions/config.ts';
+import type { RuntimeConfig } from '../../functions/config.ts';
 import { type SslMode, sslModeFor } from '../../functions/db/connection.ts';
+import { lambdaTimeoutsFor } from '../../functions/deployment.ts';
 import { BadInputError } from '../../functions/errors.ts';
 import { jsonSyntaxError, showValue } from '../../functions/format/redact.ts';
 import { MAINTAINER_TASKS, parseJobEvent } from '../../functions/handlers/events.ts';
+import { createFanOutHandler, parseFanOutEvent } from '../../functions/handlers/fanout.ts';
 import { createMaintainerHandler } from '../../functions/handlers/maintainer.ts';
 import { createMigratorHandler } from '../../functions/handlers/migrator.ts';
 import {
   type DatabaseSecret,
   type DeployedTarget,
+  loadTargets,
   resolveTarget,
   type SecretsProvider,
 } from '../../functions/handlers/runtime.ts';
 import { createSamplerHandler } from '../../functions/handlers/sampler.ts';
 import { createSlackNotifierHandler } from '../../functions/handlers/slack-notifier.ts';
+import { functionForJob } from '../../functions/jobs/fanout.ts';
 import type { Logger } from '../../functions/ports.ts';
 import { databaseIdentity, localAlertDeps } from './alerts.ts';
 import type { Command, CommandContext, CommandInput, DemoContext } from './types.ts';
@@ -30,7 +34,7 @@ import type { Command, CommandContext, CommandInput, DemoContext } from './types
  * embedded PostgreSQL); it stands in for the deployed target, its credentials for the target's secret.
  */
 
-export const INVOKABLE_FUNCTIONS = ['sampler', 'maintainer', 'migrator', 'slack-notifier'] as const;
+export const INVOKABLE_FUNCTIONS = ['sampler', 'maintainer', 'migrator', 'slack-notifier', 'fanout'] as const;
 type FunctionName = (typeof INVOKABLE_FUNCTIONS)[number];
 
 /** The placeholder secret ARN of the local target; the local SecretsProvider answers only for it. */
@@ -122,7 +126,7 @@ function parseEvent(raw: string | undefined): unknown {
 }
 
 /** The tasks each database-backed function's handler accepts (what it validates the event against). */
-const FUNCTION_TASKS: Record<Exclude<FunctionName, 'slack-notifier'>, readonly string[]> = {
+const FUNCTION_TASKS: Record<Exclude<FunctionName, 'slack-notifier' | 'fanout'>, readonly string[]> = {
   sampler: ['sample'],
   maintainer: MAINTAINER_TASKS,
   migrator: ['migrate'],
@@ -150,6 +154,10 @@ function invocation(input: CommandInput): { name: FunctionName; event: unknown }
     }
     return { name, event };
   }
+  if (name === 'fanout') {
+    parseFanOutEvent(event);
+    return { name, event };
+  }
   const job = parseJobEvent(event, FUNCTION_TASKS[name]);
   // The local deployment has one target, named after the config's target.
   resolveTarget([targetFromUrl('postgres://localhost/postgres', input.config.target)], job.target);
@@ -165,15 +173,15 @@ interface LocalInvocation {
 
 /** Builds a database-backed handler with local deps for the database at url. */
 async function buildDatabaseHandler(
-  fn: Exclude<FunctionName, 'slack-notifier'>,
+  fn: Exclude<FunctionName, 'slack-notifier' | 'fanout'>,
   url: string,
   config: RuntimeConfig,
   logger: Logger,
-  options: { quiet?: boolean } = {},
+  options: { quiet?: boolean; env?: Record<string, string> } = {},
 ): Promise<LocalInvocation> {
   const sink = () => new ConsoleMetricSink(options.quiet ? null : undefined);
   const notifier = () => new ConsoleNotifier(options.quiet ? () => {} : undefined);
-  const env = localLambdaEnv(url, config);
+  const env = options.env ?? localLambdaEnv(url, config);
   const secrets = urlSecrets(url);
   const tls = tlsForUrl(url);
   const timeouts = lambdaTimeoutsFor(config);
@@ -239,6 +247,8 @@ export const invokeCommand: Command = {
       }
       const handler = createSlackNotifierHandler({ webhookUrl: async () => url, logger: ctx.logger });
       result = await handler(event, localContext(name, 30));
+    } else if (name === 'fanout') {
+      result = await ctx.withDatabase((_client, url) => invokeFanOut(event, url, ctx));
     } else {
       result = await ctx.withDatabase(async (_client, url) => {
         const { handler, timeoutSeconds } = await buildDatabaseHandler(name, url, ctx.config, ctx.logger);
@@ -248,6 +258,30 @@ export const invokeCommand: Command = {
     return { result, text: JSON.stringify(result, null, 2), exitCode: failed(result) ? 1 : 0 };
   },
 };
+
+/**
+ * The fleet fan-out, run locally: the targets are DGM_TARGETS when set (a JSON array as the registry
+ * holds them; locally each is reached with the URL's credentials), else the one database of the URL.
+ * Each target's job runs through the same handler `invoke <function>` builds, with the fan-out's
+ * concurrency limit and per-target timeout (event fields concurrency, targetTimeoutSeconds).
+ */
+async function invokeFanOut(event: unknown, url: string, ctx: CommandContext): Promise<unknown> {
+  const targets = process.env.DGM_TARGETS
+    ? loadTargets(process.env).map((t) => ({ ...t, secretArn: LOCAL_SECRET_ARN }))
+    : [targetFromUrl(url, ctx.config.target)];
+  const env = { DGM_TARGETS: JSON.stringify(targets), DGM_CONFIG: JSON.stringify(ctx.config) };
+  const handler = createFanOutHandler({
+    sink: new ConsoleMetricSink(),
+    env,
+    logger: ctx.logger,
+    runTarget: async (targetEvent) => {
+      const fn = functionForJob(String(targetEvent.task));
+      const local = await buildDatabaseHandler(fn, url, ctx.config, ctx.logger, { env, quiet: true });
+      return local.handler(targetEvent, localContext(fn, local.timeoutSeconds));
+    },
+  });
+  return handler(event, localContext('fanout', 900));
+}
 
 /** The URL of a connected client (the demo's embedded database). */
 function urlOfClient(client: pg.Client): string {
@@ -266,7 +300,7 @@ function urlOfClient(client: pg.Client): string {
  */
 export async function demoInvoke(client: pg.Client, ctx: DemoContext): Promise<string> {
   const url = urlOfClient(client);
-  const events: Array<[Exclude<FunctionName, 'slack-notifier'>, Record<string, unknown>]> = [
+  const events: Array<[Exclude<FunctionName, 'slack-notifier' | 'fanout'>, Record<string, unknown>]> = [
     ['migrator', { task: 'migrate', dryRun: true }],
     ['sampler', { task: 'sample', reason: 'schedule' }],
     ['maintainer', { task: 'partitions', dryRun: true, reason: 'schedule' }],
