@@ -155,6 +155,9 @@ export interface AddedCandidate {
   names: string[];
   bytes: number | null;
   error?: string;
+  /** How to take this one candidate back out (remove()): its HypoPG oids, or the real index's name. */
+  hypoOids?: number[];
+  realName?: string;
 }
 
 export interface WhatIfOptions extends ExplainSessionOptions {
@@ -230,6 +233,7 @@ export class WhatIfSession {
           method: 'hypopg',
           names: rows.map((r) => r.indexname),
           bytes: rows.reduce((s, r) => s + Number(r.bytes), 0),
+          hypoOids: rows.map((r) => Number(r.indexrelid)),
         };
       } catch (err) {
         await this.client.query('ROLLBACK TO SAVEPOINT dgm_hypo').catch(() => {});
@@ -265,10 +269,25 @@ export class WhatIfSession {
         method: 'real_build',
         names: rows.map((r) => r.name),
         bytes: rows.reduce((s, r) => s + Number(r.bytes), 0),
+        realName: name,
       };
     } catch (err) {
       await this.client.query('ROLLBACK TO SAVEPOINT dgm_whatif_one').catch(() => {});
       return { candidate, method: 'real_build', names: [], bytes: null, error: errorMessage(err) };
+    }
+  }
+
+  /** Takes one added candidate back out, keeping the others (a real build is dropped in the transaction). */
+  async remove(added: AddedCandidate): Promise<void> {
+    if (added.hypoOids && this.hypoSchema) {
+      for (const oid of added.hypoOids) {
+        await this.client.query(`SELECT ${quoteIdent(this.hypoSchema)}.hypopg_drop_index($1)`, [oid]);
+      }
+    }
+    if (added.realName) {
+      await this.client.query(
+        `DROP INDEX ${quoteIdent(added.candidate.table.schema)}.${quoteIdent(added.realName)}`,
+      );
     }
   }
 
