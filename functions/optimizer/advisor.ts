@@ -120,16 +120,24 @@ export interface TableWrites {
   deleteRows: number;
 }
 
+/** A partial candidate's benefit counts this much when ranked against full ones. */
+export const PARTIAL_PREFERENCE = 0.7;
+
+/** Rows per call above which a write statement is a bulk load, not the steady write rate. */
+export const BULK_ROWS_PER_CALL = 1000;
+
 function tableWrites(workload: Workload): Map<number, TableWrites> {
   const out = new Map<number, TableWrites>();
   for (const s of workload.statements) {
     const t = s.resolved?.writes;
-    // A statement run once (a bulk load, a migration's backfill) is not the steady workload whose write
-    // rate an index would tax.
+    // A statement run once (a migration's backfill) or one writing thousands of rows a call (a bulk
+    // load, an ETL batch: a DBA schedules those, and may drop and rebuild indexes around them) is not the
+    // steady write rate an index would tax.
     if (!t || s.skipped || s.calls < 2) continue;
     const stat =
       s.queryid && workload.snapshot?.available ? workload.snapshot.statements.get(s.queryid) : undefined;
     const rows = Math.max(s.calls, stat?.rows ?? s.calls);
+    if (rows / s.calls > BULK_ROWS_PER_CALL) continue;
     const w = out.get(t.oid) ?? { insertRows: 0, updates: [], deleteRows: 0 };
     if (s.resolved!.operation === 'insert') w.insertRows += rows;
     else if (s.resolved!.operation === 'update') w.updates.push({ rows, setColumns: s.resolved!.setColumns });
@@ -406,10 +414,12 @@ export async function adviseIndexes(
         const left: Evaluation[] = [];
         const queue = [...pool];
         while (queue.length > 0) {
-          queue.sort(
-            (a, b) =>
-              weigh(b, against).net - weigh(a, against).net || a.candidate.key.localeCompare(b.candidate.key),
-          );
+          // A partial index serves only the constant the sample showed; one sample cannot tell a fixed
+          // constant from a varying one, so among candidates that serve a statement about as well, the
+          // full index (which serves every value) goes first.
+          const rank = (e: Evaluation) =>
+            weigh(e, against).net * (e.candidate.predicate ? PARTIAL_PREFERENCE : 1);
+          queue.sort((a, b) => rank(b) - rank(a) || a.candidate.key.localeCompare(b.candidate.key));
           const best = queue.shift()!;
           const marginal = weigh(best, against);
           if (marginal.gain <= 0 || marginal.net <= 0) {

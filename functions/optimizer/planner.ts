@@ -55,6 +55,9 @@ export function readPlan(json: unknown): Omit<PlanResult, 'error'> {
 
 let sequence = 0;
 
+/** SQLSTATE 42P18: could not determine data type of parameter $n. */
+const INDETERMINATE_DATATYPE = '42P18';
+
 /**
  * Explains statements inside an open transaction (which the caller rolls back): each EXPLAIN in its own
  * savepoint, so one statement that cannot be planned does not abort the rest.
@@ -77,20 +80,35 @@ export class Explainer {
       } else if (target.maxParam === 0) {
         const { rows } = await this.client.query(`EXPLAIN (FORMAT JSON) ${target.sql}`);
         json = rows[0]?.['QUERY PLAN'];
-      } else if (this.versionNum >= 160000) {
-        const { rows } = await this.client.query(`EXPLAIN (GENERIC_PLAN, FORMAT JSON) ${target.sql}`);
-        json = rows[0]?.['QUERY PLAN'];
       } else {
-        // Before 16: a prepared statement, planned generically (plan_cache_mode is set by the session).
-        // Its NULL arguments would let executor-start pruning remove every partition from the plan we
-        // read, so pruning is off for this EXPLAIN: a generic plan cannot prune by $n at plan time anyway.
-        await this.client.query(`PREPARE ${name} AS ${target.sql}`);
-        prepared = true;
-        const args = Array.from({ length: target.maxParam }, () => 'NULL').join(', ');
-        await this.client.query(`SELECT set_config('enable_partition_pruning', 'off', true)`);
-        const { rows } = await this.client.query(`EXPLAIN (FORMAT JSON) EXECUTE ${name}(${args})`);
-        await this.client.query(`SELECT set_config('enable_partition_pruning', 'on', true)`);
-        json = rows[0]?.['QUERY PLAN'];
+        let generic: unknown;
+        if (this.versionNum >= 160000) {
+          try {
+            await this.client.query('SAVEPOINT dgm_generic');
+            const { rows } = await this.client.query(`EXPLAIN (GENERIC_PLAN, FORMAT JSON) ${target.sql}`);
+            generic = rows[0]?.['QUERY PLAN'];
+            await this.client.query('RELEASE SAVEPOINT dgm_generic');
+          } catch (err) {
+            await this.client.query('ROLLBACK TO SAVEPOINT dgm_generic');
+            await this.client.query('RELEASE SAVEPOINT dgm_generic');
+            // A $n whose type nothing determines: the prepared statement below, with its type inferred.
+            if ((err as { code?: string }).code !== INDETERMINATE_DATATYPE) throw err;
+          }
+        }
+        if (generic !== undefined) {
+          json = generic;
+        } else {
+          // Before 16: a prepared statement, planned generically (plan_cache_mode is set by the session).
+          // Its NULL arguments would let executor-start pruning remove every partition from the plan we
+          // read, so pruning is off for this EXPLAIN: a generic plan cannot prune by $n at plan time anyway.
+          await this.prepare(name, target);
+          prepared = true;
+          const args = Array.from({ length: target.maxParam }, () => 'NULL').join(', ');
+          await this.client.query(`SELECT set_config('enable_partition_pruning', 'off', true)`);
+          const { rows } = await this.client.query(`EXPLAIN (FORMAT JSON) EXECUTE ${name}(${args})`);
+          await this.client.query(`SELECT set_config('enable_partition_pruning', 'on', true)`);
+          json = rows[0]?.['QUERY PLAN'];
+        }
       }
       await this.client.query('RELEASE SAVEPOINT dgm_explain');
       return readPlan(json);
@@ -101,6 +119,33 @@ export class Explainer {
     } finally {
       // Prepared statements outlive savepoints.
       if (prepared) await this.client.query(`DEALLOCATE ${name}`).catch(() => {});
+    }
+  }
+
+  /**
+   * PREPARE with the parameter types PostgreSQL infers; a $n it cannot type (`$1 IS NULL`, a bare select
+   * list item) is declared text and the statement prepared again, once per such parameter.
+   */
+  private async prepare(name: string, target: ExplainTarget): Promise<void> {
+    const types: string[] = Array.from({ length: target.maxParam }, () => 'unknown');
+    for (let attempt = 0; ; attempt++) {
+      const list = types.some((t) => t !== 'unknown') ? `(${types.join(', ')})` : '';
+      try {
+        await this.client.query('SAVEPOINT dgm_prepare');
+        await this.client.query(`PREPARE ${name}${list} AS ${target.sql}`);
+        await this.client.query('RELEASE SAVEPOINT dgm_prepare');
+        return;
+      } catch (err) {
+        await this.client.query('ROLLBACK TO SAVEPOINT dgm_prepare');
+        await this.client.query('RELEASE SAVEPOINT dgm_prepare');
+        const m = /parameter \$(\d+)/.exec(errorMessage(err));
+        const n = m ? Number(m[1]) : 0;
+        const code = (err as { code?: string }).code;
+        if (code !== INDETERMINATE_DATATYPE || n < 1 || n > types.length || types[n - 1] !== 'unknown')
+          throw err;
+        types[n - 1] = 'text';
+        if (attempt > types.length) throw err;
+      }
     }
   }
 }

@@ -2,7 +2,8 @@ import { fingerprintSync } from 'libpg-query';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Advice, adviseIndexes } from '../../functions/optimizer/advisor.ts';
-import { loadParser, repairNormalizedText } from '../../functions/optimizer/analyze.ts';
+import { analyzeStatementSync, loadParser, repairNormalizedText } from '../../functions/optimizer/analyze.ts';
+import { withExplainer } from '../../functions/optimizer/planner.ts';
 import {
   collectWorkload,
   storedQuerySamples,
@@ -218,6 +219,27 @@ describe('candidate kinds, from pg_stat_statements plus a literal sample', () =>
       const v = advice.statements.find((x) => x.id === statement.id)!;
       expect(v.detail, s.name).not.toMatch(/cannot be planned/);
       expect(v.costBefore, s.name).toBeGreaterThan(0);
+    }
+  });
+
+  it('plans normalized statements whose $n no indexable predicate holds, or whose type nothing determines', async () => {
+    const texts = [
+      'SELECT id FROM kinds.articles WHERE lower(title) LIKE $1',
+      'SELECT $1 AS label, id FROM kinds.articles WHERE ($2 IS NULL OR region = $3) AND score > $4',
+      'SELECT id FROM kinds.articles WHERE attrs ->> $1 = $2 LIMIT $3',
+    ];
+    const plans = await withExplainer(db.client, {}, async (explainer) => {
+      const out = [];
+      for (const sql of texts) {
+        const maxParam = analyzeStatementSync(sql).analysis!.maxParam;
+        out.push({ maxParam, plan: await explainer.explain({ sql, maxParam }) });
+      }
+      return out;
+    });
+    expect(plans.map((p) => p.maxParam)).toEqual([1, 4, 3]);
+    for (const p of plans) {
+      expect(p.plan.error).toBeUndefined();
+      expect(p.plan.cost).toBeGreaterThan(0);
     }
   });
 
