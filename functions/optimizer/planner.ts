@@ -240,6 +240,7 @@ export class WhatIfSession {
   private hypoUsed = false;
   private realSavepoint = false;
   private realCount = 0;
+  private readonly analyzedExpressions = new Set<string>();
 
   constructor(
     private readonly client: pg.Client,
@@ -273,6 +274,7 @@ export class WhatIfSession {
         );
         await this.client.query('RELEASE SAVEPOINT dgm_hypo');
         this.hypoUsed = true;
+        await this.expressionStatistics(candidate, false);
         return {
           candidate,
           method: 'hypopg',
@@ -309,6 +311,7 @@ export class WhatIfSession {
         [`${quoteIdent(candidate.table.schema)}.${quoteIdent(name)}`],
       );
       await this.client.query('RELEASE SAVEPOINT dgm_whatif_one');
+      await this.expressionStatistics(candidate, true);
       return {
         candidate,
         method: 'real_build',
@@ -319,6 +322,40 @@ export class WhatIfSession {
     } catch (err) {
       await this.client.query('ROLLBACK TO SAVEPOINT dgm_whatif_one').catch(() => {});
       return { candidate, method: 'real_build', names: [], bytes: null, error: errorMessage(err) };
+    }
+  }
+
+  /**
+   * Statistics on a candidate's expressions, so the planner estimates `lower(email) = 'x'` from the data
+   * instead of a default 0.5% of the rows: ANALYZE collects them for a real expression index, and for a
+   * hypothetical one from CREATE STATISTICS on the expression (14+). Both inside the rolled-back
+   * transaction; once per expression; best effort (an estimate is still an estimate without them).
+   */
+  private async expressionStatistics(candidate: CandidateIndex, realIndex: boolean): Promise<void> {
+    const exprs = candidate.columns.filter((c) => c.expression).map((c) => c.expression!);
+    const table = `${quoteIdent(candidate.table.schema)}.${quoteIdent(candidate.table.name)}`;
+    // Statistics objects stay for the whole session; a real index's statistics go with its rollback.
+    const fresh = realIndex ? exprs : exprs.filter((e) => !this.analyzedExpressions.has(`${table} ${e}`));
+    if (fresh.length === 0) return;
+    if (!realIndex) for (const e of fresh) this.analyzedExpressions.add(`${table} ${e}`);
+    try {
+      await this.client.query('SAVEPOINT dgm_whatif_stats');
+      if (!realIndex) {
+        if (this.explainer.versionNum < 140000) {
+          await this.client.query('RELEASE SAVEPOINT dgm_whatif_stats');
+          return;
+        }
+        for (const e of fresh) {
+          await this.client.query(
+            `CREATE STATISTICS ${quoteIdent(`dgm_whatif_stat_${process.pid}_${++this.realCount}`)} ON (${e}) FROM ${table}`,
+          );
+        }
+      }
+      await this.client.query(`ANALYZE ${table}`);
+      await this.client.query('RELEASE SAVEPOINT dgm_whatif_stats');
+    } catch {
+      await this.client.query('ROLLBACK TO SAVEPOINT dgm_whatif_stats').catch(() => {});
+      await this.client.query('RELEASE SAVEPOINT dgm_whatif_stats').catch(() => {});
     }
   }
 
