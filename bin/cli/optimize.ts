@@ -157,7 +157,10 @@ export function renderOptimize(r: OptimizeResult): string {
       lines.push(`  ${v.index}: ${v.verdict}, ${v.reason}`);
       for (const l of v.latency) {
         lines.push(
-          `    ${l.name ?? l.id}: ${l.before_ms} ms -> ${l.after_ms} ms (${pct(l.improvement)} faster)`,
+          `    ${l.name ?? l.id}: ${l.before_ms} ms -> ${l.after_ms} ms (${pct(l.improvement)} faster)` +
+            (l.before_blocks !== undefined
+              ? `, ${l.before_blocks} -> ${l.after_blocks} buffers (${pct(l.blocks_improvement ?? 0)} fewer)`
+              : ''),
         );
       }
     }

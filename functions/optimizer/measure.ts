@@ -120,12 +120,35 @@ export interface LatencyMeasurement {
   /** Median of the runs, planning plus execution, in ms. */
   medianMs: number;
   runs: number[];
+  /**
+   * Median of the buffers the execution touched (shared hit and read, local, temp): the work the plan
+   * does, which unlike time does not change with the machine's load.
+   */
+  medianBlocks: number;
   error?: string;
 }
 
+interface ExplainedRun {
+  'Planning Time'?: number;
+  'Execution Time'?: number;
+  Plan?: Record<string, number | undefined>;
+}
+
+const BLOCK_FIELDS = [
+  'Shared Hit Blocks',
+  'Shared Read Blocks',
+  'Local Hit Blocks',
+  'Local Read Blocks',
+  'Temp Read Blocks',
+  'Temp Written Blocks',
+];
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
 /**
- * Runs a SELECT `runs` times after one warm-up under EXPLAIN (ANALYZE, TIMING OFF) and takes the
- * median of planning plus execution time as the server reports it (no network, no result transfer).
+ * Runs a SELECT `runs` times after one warm-up under EXPLAIN (ANALYZE, BUFFERS, TIMING OFF) and takes
+ * the median of planning plus execution time as the server reports it (no network, no result
+ * transfer), and the median of the buffers its execution touched.
  */
 export async function measureLatency(
   client: pg.Client,
@@ -133,19 +156,22 @@ export async function measureLatency(
   runs = 5,
 ): Promise<LatencyMeasurement> {
   const times: number[] = [];
+  const blocks: number[] = [];
   try {
     for (let i = 0; i <= runs; i++) {
       const { rows } = await client.query(
-        `EXPLAIN (ANALYZE, TIMING OFF, SUMMARY ON, FORMAT JSON) ${instance.sql}`,
+        `EXPLAIN (ANALYZE, BUFFERS, TIMING OFF, SUMMARY ON, FORMAT JSON) ${instance.sql}`,
         instance.params,
       );
-      const doc = rows[0]?.['QUERY PLAN'] as Array<{ 'Planning Time'?: number; 'Execution Time'?: number }>;
+      const doc = rows[0]?.['QUERY PLAN'] as ExplainedRun[];
       const t = (doc[0]?.['Planning Time'] ?? 0) + (doc[0]?.['Execution Time'] ?? 0);
-      if (i > 0) times.push(t);
+      if (i > 0) {
+        times.push(t);
+        blocks.push(BLOCK_FIELDS.reduce((sum, f) => sum + (doc[0]?.Plan?.[f] ?? 0), 0));
+      }
     }
   } catch (err) {
-    return { medianMs: Number.NaN, runs: times, error: errorMessage(err) };
+    return { medianMs: Number.NaN, runs: times, medianBlocks: Number.NaN, error: errorMessage(err) };
   }
-  const sorted = [...times].sort((a, b) => a - b);
-  return { medianMs: Math.round(sorted[Math.floor(sorted.length / 2)]! * 1000) / 1000, runs: times };
+  return { medianMs: Math.round(median(times) * 1000) / 1000, runs: times, medianBlocks: median(blocks) };
 }

@@ -135,6 +135,13 @@ export async function applyIndexPlan(
         before_ms: b.medianMs,
         after_ms: a.medianMs,
         improvement: b.medianMs > 0 ? Math.round((1 - a.medianMs / b.medianMs) * 10_000) / 10_000 : 0,
+        ...(b.medianBlocks > 0 && Number.isFinite(a.medianBlocks)
+          ? {
+              before_blocks: b.medianBlocks,
+              after_blocks: a.medianBlocks,
+              blocks_improvement: Math.round((1 - a.medianBlocks / b.medianBlocks) * 10_000) / 10_000,
+            }
+          : {}),
       });
     }
     const verdict = judgeBuild(usedBy, latency, opt.minLatencyImprovement);

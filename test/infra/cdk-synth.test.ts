@@ -1,16 +1,16 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../lib/bundling.ts';
+import { tempDir } from '../support/tmp.ts';
 
 /**
  * `npx cdk synth` as a user runs it, with no AWS credentials or config and every HTTP(S) request sent to
  * a dead proxy: synthesis must need neither (no lookups, no context fetched).
  */
 function cdkSynth(args: string[]) {
-  const home = mkdtempSync(join(tmpdir(), 'dgm-cdk-home-'));
+  const home = tempDir('dgm-cdk-home');
   const out = join(home, 'cdk.out');
   const run = spawnSync(
     join(PROJECT_ROOT, 'node_modules/.bin/cdk'),

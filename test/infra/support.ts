@@ -1,5 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { App, type PolicyValidationPluginReport, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
@@ -8,6 +7,7 @@ import type { IConstruct } from 'constructs';
 import { parseDeploymentConfig } from '../../functions/config.ts';
 import { PROJECT_ROOT } from '../../lib/bundling.ts';
 import { DgmDbOpsStack } from '../../lib/dgm-db-ops-stack.ts';
+import { tempDir } from '../support/tmp.ts';
 
 /** Synthesized CloudFormation: untyped JSON the tests navigate by hand. */
 // biome-ignore lint/suspicious/noExplicitAny: template JSON has no static shape
@@ -39,7 +39,7 @@ const CDK_JSON_FLAGS: Record<string, unknown> = Object.fromEntries(
  * CloudFormation is the same) for the files that only look at resources.
  */
 export function synthesize(config: unknown, options: { bundle?: boolean } = {}): Synthesized {
-  const outdir = mkdtempSync(join(tmpdir(), 'dgm-cdk-test-'));
+  const outdir = tempDir('dgm-cdk-test');
   const app = new App({
     outdir,
     context: {

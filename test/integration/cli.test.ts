@@ -1,9 +1,9 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
+import { tempDir } from '../support/tmp.ts';
 
 const CLI = join(import.meta.dirname, '../../bin/dgm-db-ops.mjs');
 
@@ -40,7 +40,7 @@ function embeddedServers(): Map<number, number> {
 }
 
 let db: TestDatabase;
-const tmp = mkdtempSync(join(tmpdir(), 'dgm-cli-test-'));
+const tmp = tempDir('dgm-cli-test');
 beforeAll(async () => {
   db = await createTestDatabase({ migrate: false });
 });

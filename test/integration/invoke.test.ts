@@ -1,8 +1,7 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoInvoke } from '../../bin/cli/invoke.ts';
@@ -10,6 +9,7 @@ import { parseConfig } from '../../functions/config.ts';
 import { renderSnsPublish } from '../../functions/monitor/alert-render.ts';
 import { silentLogger } from '../../functions/ports.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
+import { tempDir } from '../support/tmp.ts';
 
 const CLI = join(import.meta.dirname, '../../bin/dgm-db-ops.mjs');
 
@@ -30,7 +30,7 @@ function runCli(args: string[], env: Record<string, string> = {}) {
 }
 
 let db: TestDatabase;
-const tmp = mkdtempSync(join(tmpdir(), 'dgm-invoke-test-'));
+const tmp = tempDir('dgm-invoke-test');
 beforeAll(async () => {
   db = await createTestDatabase();
 });

