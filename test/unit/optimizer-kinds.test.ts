@@ -90,7 +90,11 @@ describe('expression and pattern candidates', () => {
 
   it('LIKE with a constant prefix: btree with the pattern operator class unless the collation is C', () => {
     const like = (column: string, pattern: string) =>
-      pred(column, 'like', { operator: '~~', literals: [{ text: pattern, sql: `'${pattern}'` }], params: [] });
+      pred(column, 'like', {
+        operator: '~~',
+        literals: [{ text: pattern, sql: `'${pattern}'` }],
+        params: [],
+      });
     expect(sqlOf(access([like('title', 'abc%')]))).toEqual([
       'CREATE INDEX "i" ON "app"."items" ("title" text_pattern_ops)',
     ]);
