@@ -418,7 +418,8 @@ export async function adviseIndexes(
           // constant from a varying one, so among candidates that serve a statement about as well, the
           // full index (which serves every value) goes first.
           const rank = (e: Evaluation) =>
-            weigh(e, against).net * (e.candidate.predicate ? PARTIAL_PREFERENCE : 1);
+            weigh(e, against).net *
+            (e.candidate.predicate && !e.candidate.predicate.fixed ? PARTIAL_PREFERENCE : 1);
           queue.sort((a, b) => rank(b) - rank(a) || a.candidate.key.localeCompare(b.candidate.key));
           const best = queue.shift()!;
           const marginal = weigh(best, against);

@@ -30,8 +30,13 @@ export interface CandidateColumn {
 export interface PartialPredicate {
   column: string;
   literals: Literal[];
-  /** The WHERE clause text, e.g. status IN ('active', 'pending'). */
+  /** The WHERE clause text, e.g. status IN ('active', 'pending'), or deleted_at IS NULL. */
   sql: string;
+  /**
+   * The condition is fixed in the statement's text (IS NULL survives normalization), not a constant
+   * seen in one sample that pg_stat_statements shows as $n.
+   */
+  fixed?: boolean;
 }
 
 export interface CandidateIndex {
@@ -287,6 +292,47 @@ export function candidatesForAccess(
       ),
     );
   }
+  // IS NULL as the WHERE of a partial index (`WHERE deleted_at IS NULL`): the condition is fixed in the
+  // statement's text, and unlike an equality it makes no sort order redundant, so a key of
+  // (shipped_at, status, created_at) cannot return `status = 'paid' AND shipped_at IS NULL ORDER BY
+  // created_at` in order, while (status, created_at) WHERE shipped_at IS NULL can.
+  for (const p of usable.filter((x) => x.kind === 'is_null' && !x.expression && btreeable(col(x.column)))) {
+    const predicate: PartialPredicate = {
+      column: p.column,
+      literals: [],
+      sql: `${quoteIdent(p.column)} IS NULL`,
+      fixed: true,
+    };
+    const otherEq = eqCols.filter((c) => c.expression !== undefined || c.column !== p.column);
+    const otherIds = new Set(otherEq.map(keyId));
+    let key: CandidateColumn[];
+    if (orderUsable && order.length > 0) {
+      key = [
+        ...otherEq,
+        ...order
+          .filter((o) => o.column !== p.column && !otherIds.has(o.column))
+          .map((o) => ({ column: o.column, desc: o.direction === 'desc', ordered: true })),
+      ];
+    } else {
+      const r = rangeCols[0];
+      key = [...otherEq, ...inCols, ...(r ? [r] : [])];
+    }
+    if (key.length === 0) continue;
+    out.push(
+      make(
+        t,
+        'btree',
+        key,
+        otherEq.length,
+        `partial for ${predicate.sql}; ${describe([
+          ['equality on', eqNames(otherEq)],
+          ['key', key.slice(otherEq.length).map(label)],
+        ])}`,
+        statementId,
+        { predicate },
+      ),
+    );
+  }
   // Covering variants: the statement's other (narrow) columns as INCLUDE, so a read needs no heap visit.
   // Not for expression keys: an index-only scan needs the column itself.
   if (!access.allColumns) {
@@ -409,7 +455,7 @@ function predicateSignature(text: string): { literals: string[]; columns: string
   const literals = [...text.matchAll(/'((?:[^']|'')*)'/g)].map((m) => m[1]!.replaceAll("''", "'")).sort();
   const stripped = text.replace(/'((?:[^']|'')*)'(::[a-z ]+(\[\])?)?/g, '');
   const columns = unique([...stripped.matchAll(/"?([a-z_][a-z0-9_]*)"?/gi)].map((m) => m[1]!)).filter(
-    (w) => !/^(ANY|ARRAY|IN|AND|OR|NOT|text|true|false|null)$/i.test(w),
+    (w) => !/^(ANY|ARRAY|IN|AND|OR|NOT|IS|text|true|false|null)$/i.test(w),
   );
   return { literals, columns };
 }
@@ -417,6 +463,8 @@ function predicateSignature(text: string): { literals: string[]; columns: string
 function samePredicate(existing: string, p: PartialPredicate): boolean {
   const sig = predicateSignature(existing);
   const want = p.literals.map((l) => l.text).sort();
+  const isNull = /\bIS\s+NULL\b/i.test(existing) && !/\bNOT\b/i.test(existing);
+  if (isNull !== (p.fixed === true)) return false;
   return (
     sig.columns.length === 1 &&
     sig.columns[0] === p.column &&

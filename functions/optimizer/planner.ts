@@ -261,8 +261,16 @@ export class WhatIfSession {
   async add(candidate: CandidateIndex): Promise<AddedCandidate> {
     // HypoPG handles btree, but its partial indexes are not matched on partitions (1.3): those are
     // built for real, as GIN is.
+    // An expression index is built for real where the table allows: ANALYZE then gives the planner the
+    // expression's statistics and its correlation with the heap, which a hypothetical one cannot have
+    // (a day's contiguous rows through `ts::date` otherwise look like scattered heap fetches).
+    const expressionBuild =
+      candidate.columns.some((c) => c.expression) &&
+      candidate.table.totalBytes <= this.options.realBuildMaxBytes;
     const hypoFits =
-      candidate.method === 'btree' && !(candidate.predicate && candidate.table.relkind === 'p');
+      candidate.method === 'btree' &&
+      !(candidate.predicate && candidate.table.relkind === 'p') &&
+      !expressionBuild;
     if (this.hypoSchema && hypoFits) {
       try {
         const sql = createIndexSql(candidate, { name: 'hypothetical' });

@@ -125,6 +125,41 @@ describe('expression and pattern candidates', () => {
     ]);
   });
 
+  it('IS NULL with a sort order: a partial index WHERE col IS NULL, so the order comes from the key', () => {
+    const a = access([pred('state', 'eq'), pred('at', 'is_null', { operator: 'IS NULL', params: [] })]);
+    a.order = { items: [{ column: 'id', direction: 'asc', nulls: 'default' }], limit: true };
+    const cs = candidatesForAccess(a, 's1');
+    const partial = cs.find((c) => c.predicate?.fixed);
+    expect(partial && createIndexSql(partial, { name: 'i' })).toBe(
+      'CREATE INDEX "i" ON "app"."items" ("state", "id") WHERE "at" IS NULL',
+    );
+    // An existing index with the same WHERE covers it; one with another condition does not.
+    const existing = (predicate: string): IndexInfo => ({
+      oid: 1,
+      name: 'x',
+      schema: 'app',
+      method: 'btree',
+      valid: true,
+      unique: false,
+      primary: false,
+      keyCount: 2,
+      predicate,
+      definition: '',
+      keys: ['state', 'id'].map((column) => ({
+        column,
+        expression: null,
+        desc: false,
+        nullsFirst: false,
+        opclass: 'text_ops',
+        included: false,
+      })),
+      bytes: 0,
+      scans: 0,
+    });
+    expect(coveringIndex(partial!, [existing('(at IS NULL)')])?.name).toBe('x');
+    expect(coveringIndex(partial!, [existing('(at IS NOT NULL)')])).toBeUndefined();
+  });
+
   it('never proposes an index on a system catalog', () => {
     expect(sqlOf(access([pred('id', 'eq')], table('pg_catalog')))).toEqual([]);
     expect(sqlOf(access([pred('id', 'eq')], table('information_schema')))).toEqual([]);
