@@ -123,6 +123,37 @@ export class Explainer {
   }
 
   /**
+   * Runs a literal statement under EXPLAIN (ANALYZE, TIMING OFF) in a savepoint that is rolled back, with
+   * a statement timeout: its execution time and the indexes it used. For what-if checks of a SELECT whose
+   * estimate the planner cannot make well (a jsonb containment, a pattern) while a candidate is built.
+   */
+  async measure(
+    target: ExplainTarget,
+    timeoutMs: number,
+  ): Promise<{ ms: number; indexes: string[] } | undefined> {
+    try {
+      await this.client.query('SAVEPOINT dgm_measure');
+      await this.client.query(`SELECT set_config('statement_timeout', $1, true)`, [
+        String(Math.max(1, Math.round(timeoutMs))),
+      ]);
+      const { rows } = await this.client.query(
+        `EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) ${target.sql}`,
+        target.params && target.params.length > 0 ? target.params : undefined,
+      );
+      const doc = rows[0]?.['QUERY PLAN'] as Array<{ 'Execution Time'?: number }>;
+      const plan = readPlan(doc);
+      await this.client.query('ROLLBACK TO SAVEPOINT dgm_measure');
+      await this.client.query('RELEASE SAVEPOINT dgm_measure');
+      const ms = doc[0]?.['Execution Time'];
+      return typeof ms === 'number' ? { ms, indexes: plan.indexes } : undefined;
+    } catch {
+      await this.client.query('ROLLBACK TO SAVEPOINT dgm_measure').catch(() => {});
+      await this.client.query('RELEASE SAVEPOINT dgm_measure').catch(() => {});
+      return undefined;
+    }
+  }
+
+  /**
    * PREPARE with the parameter types PostgreSQL infers; a $n it cannot type (`$1 IS NULL`, a bare select
    * list item) is declared text and the statement prepared again, once per such parameter.
    */
@@ -256,6 +287,10 @@ export class WhatIfSession {
 
   explain(target: ExplainTarget): Promise<PlanResult> {
     return this.explainer.explain(target);
+  }
+
+  measure(target: ExplainTarget, timeoutMs: number): Promise<{ ms: number; indexes: string[] } | undefined> {
+    return this.explainer.measure(target, timeoutMs);
   }
 
   async add(candidate: CandidateIndex): Promise<AddedCandidate> {

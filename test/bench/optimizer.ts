@@ -135,10 +135,17 @@ async function benchOne(adminUrl: string, admin: pg.Client, w: BenchWorkload): P
   await admin.query(`CREATE DATABASE ${quoteIdent(database)}`);
   const url = new URL(adminUrl);
   url.pathname = `/${database}`;
-  const client = new pg.Client(url.toString());
+  let client = new pg.Client(url.toString());
   const sampler = new pg.Client(url.toString());
   await client.connect();
   await sampler.connect();
+  // Each timed phase on a fresh connection, as the application's own: not the backend the optimizer ran
+  // in (which has HypoPG's planner hooks loaded and its caches warmed by the evaluation).
+  const reconnect = async () => {
+    await client.end();
+    client = new pg.Client(url.toString());
+    await client.connect();
+  };
   try {
     const config = parseConfig({});
     await migrate(client, config);
@@ -179,6 +186,7 @@ async function benchOne(adminUrl: string, admin: pg.Client, w: BenchWorkload): P
       ).map((x) => `${x.name}: ${x.reason}`),
     ];
     await vacuumAnalyze(client);
+    await reconnect();
     const after = await runWorkload(client, w);
     log(`[${w.name}] after optimize --apply ${after.totalMs.toFixed(0)} ms (${created.length} indexes)`);
     const { rows: auto } = await client.query<{ name: string }>(
@@ -187,6 +195,7 @@ async function benchOne(adminUrl: string, admin: pg.Client, w: BenchWorkload): P
     for (const a of auto) await client.query(`DROP INDEX IF EXISTS ${a.name}`);
     for (const d of w.handIndexes) await client.query(d);
     await vacuumAnalyze(client);
+    await reconnect();
     const hand = await runWorkload(client, w);
     log(`[${w.name}] hand-written ${hand.totalMs.toFixed(0)} ms`);
     return { workload: w, bare, after, hand, created, skipped, optimizeMs, method: String(result.method) };
