@@ -338,7 +338,7 @@ export async function adviseIndexes(
         )
           return planned;
         const m = await session.measure(explainTargetOf(s), Math.min(5_000, 2 * s.meanMs + 100));
-        if (!m || !m.indexes.some((n) => added.names.includes(n))) return planned;
+        if (!m?.indexes.some((n) => added.names.includes(n))) return planned;
         const ratio = m.ms / s.meanMs;
         return ratio < 1 ? Math.min(planned, baseCost * ratio) : planned;
       };
