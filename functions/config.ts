@@ -220,7 +220,7 @@ export const OptimizationConfigSchema = z
     /**
      * Safety backstops, not the budget: the advisor's choice is bounded by each index's benefit net of
      * its write cost and by maxIndexBytesPerRun. High enough for one run to build a typical application's
-     * whole chosen set (the benchmark corpus needs up to 6 on one table, 9 in one run).
+     * whole chosen set (the benchmark corpus builds up to 5 on one table, 10 in one run).
      */
     maxIndexesPerRun: positiveInt.default(16),
     maxIndexesPerTable: positiveInt.default(8),
