@@ -258,10 +258,13 @@ export function candidatesForAccess(
   );
   for (const p of constant) {
     const literals = [...p.literals!].sort((a, b) => a.sql.localeCompare(b.sql));
+    // A list of several constants (status IN ('violation', 'critical')) is written into the application's
+    // SQL; a single `= 3` may as well be one value of many the statement is run with.
     const predicate: PartialPredicate = {
       column: p.column,
       literals,
       sql: renderPredicate(p.column, literals),
+      ...(literals.length > 1 ? { fixed: true } : {}),
     };
     const otherEq = eqCols.filter((c) => c.expression !== undefined || c.column !== p.column);
     let key: CandidateColumn[];
@@ -464,7 +467,7 @@ function samePredicate(existing: string, p: PartialPredicate): boolean {
   const sig = predicateSignature(existing);
   const want = p.literals.map((l) => l.text).sort();
   const isNull = /\bIS\s+NULL\b/i.test(existing) && !/\bNOT\b/i.test(existing);
-  if (isNull !== (p.fixed === true)) return false;
+  if (isNull !== / IS NULL$/.test(p.sql)) return false;
   return (
     sig.columns.length === 1 &&
     sig.columns[0] === p.column &&
