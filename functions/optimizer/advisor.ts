@@ -552,7 +552,15 @@ export async function adviseIndexes(
         for (const e of chosen) {
           const c = e.candidate;
           const own = names.get(c) ?? [];
-          const users = [...finals.entries()].filter(([, r]) => r.indexes.some((n) => own.includes(n)));
+          // A statement is served by the index when its plan uses it and the chosen set cuts its cost by the
+          // bar: a near-all-rows scan that merely switches to another statement's covering index is not.
+          const users = [...finals.entries()].filter(
+            ([id, r]) =>
+              r.indexes.some((n) => own.includes(n)) &&
+              // (or by what its measured sample showed, where the estimate is known to be weak)
+              Math.min(r.cost, current.get(id) ?? r.cost) <=
+                base.get(id)!.cost * (1 - options.minCostReduction) + 1e-9,
+          );
           const name = candidateName(c);
           const partitioned = c.table.relkind === 'p';
           const definition = createIndexSql(c, { name, concurrently: !partitioned });

@@ -186,16 +186,6 @@ beforeAll(async () => {
     statementTimeoutMs: 120_000,
     lockTimeoutMs: 2_000,
   });
-  console.log(
-    JSON.stringify(
-      {
-        rec: advice.recommendations.map((r) => r.definition),
-        rej: advice.rejected.map((r) => [r.definition, r.reason]),
-      },
-      null,
-      1,
-    ),
-  );
 }, 300_000);
 afterAll(async () => db?.drop());
 
