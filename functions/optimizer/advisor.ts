@@ -11,7 +11,7 @@ import {
   mergeCandidates,
 } from './candidates.ts';
 import { type ExplainTarget, type PlanResult, type WhatIfMethod, withWhatIf } from './planner.ts';
-import type { Workload, WorkloadStatement } from './workload.ts';
+import { OPS_TABLES, type Workload, type WorkloadStatement } from './workload.ts';
 
 /**
  * The index advisor: candidates from the workload's table accesses, evaluated by the planner with each
@@ -205,10 +205,16 @@ export async function adviseIndexes(
   workload: Workload,
   options: AdvisorOptions,
 ): Promise<Advice> {
+  // Defensive: a statement that reads any of the tool's own tables (its compliance score joins one to an
+  // application table) is the tool's, not the application's; the workload filter should already have
+  // dropped it, and an index for it would serve the tool at the application's expense.
+  const ownStatement = (s: WorkloadStatement) =>
+    s.resolved?.tables.some((t) => t.schema === 'dgm' && OPS_TABLES.has(t.name)) ?? false;
   const plannable = workload.statements.filter(
     (s) =>
       s.resolved &&
       !s.skipped &&
+      !ownStatement(s) &&
       (s.resolved.operation === 'select' ||
         s.resolved.operation === 'update' ||
         s.resolved.operation === 'delete'),
@@ -228,6 +234,7 @@ export async function adviseIndexes(
       verdict: 'not_analyzed',
       detail:
         s.skipped ??
+        (ownStatement(s) ? "the tool's own statement (it reads the tool's tables)" : undefined) ??
         (s.resolved?.operation === 'insert' ? 'an INSERT: indexes only cost it' : 'not a planned statement'),
     });
   }
