@@ -1,116 +1,14 @@
-import { type ParseArgsConfig, parseArgs } from 'node:util';
-import { embeddedInterruptSignal } from '../functions/adapters/local/embedded-postgres.ts';
-import { loadConfigFile, parseConfig } from '../functions/config.ts';
-import { BadInputError, errorMessage, JobFailedError } from '../functions/errors.ts';
-import { COMMANDS } from './cli/commands.ts';
-import { stderrLogger, withDatabase } from './cli/context.ts';
-import type { CommandContext, GlobalFlags } from './cli/types.ts';
-
-const GLOBAL_OPTIONS = {
-  'database-url': { type: 'string' },
-  config: { type: 'string' },
-  json: { type: 'boolean', default: false },
-  'dry-run': { type: 'boolean', default: false },
-  help: { type: 'boolean', short: 'h', default: false },
-} as const satisfies NonNullable<ParseArgsConfig['options']>;
-
-function help(): string {
-  const width = Math.max(...COMMANDS.map((c) => c.name.length));
-  return [
-    'dgm-db-ops: keep a time-series PostgreSQL fast and healthy (sampling, alerts, maintenance, optimizer)',
-    '',
-    'Usage: dgm-db-ops <command> [flags]',
-    '',
-    'Commands:',
-    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
-    '',
-    'Flags:',
-    '  --database-url URL  PostgreSQL to work on (default: $DATABASE_URL, else an embedded PostgreSQL 18)',
-    '  --config FILE       JSON runtime config (thresholds, targets); see README "Configuration"',
-    '  --json              print one JSON document on stdout (logs go to stderr)',
-    '  --dry-run           print the plan and change nothing',
-    '  -h, --help          this help; `dgm-db-ops <command> --help` for a command',
-    '',
-    'Exit codes: 0 success, 1 failed job, 2 bad input.',
-  ].join('\n');
-}
-
-function commandHelp(name: string): string {
-  const cmd = COMMANDS.find((c) => c.name === name)!;
-  const own = Object.entries(cmd.options ?? {}).map(
-    ([flag, o]) => `  --${flag}${o.type === 'string' ? ' VALUE' : ''}${o.multiple ? ' (repeatable)' : ''}`,
-  );
-  return [
-    `dgm-db-ops ${cmd.usage ?? cmd.name}`,
-    '',
-    cmd.summary,
-    ...(own.length ? ['', 'Flags:', ...own] : []),
-  ].join('\n');
-}
-
-async function main(argv: string[]): Promise<number> {
-  const name = argv[0];
-  if (!name || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(`${help()}\n`);
-    return name ? 0 : 2;
-  }
-  const command = COMMANDS.find((c) => c.name === name);
-  if (!command) throw new BadInputError(`unknown command '${name}' (try --help)`);
-  let parsed: ReturnType<typeof parseArgs>;
-  try {
-    parsed = parseArgs({
-      args: argv.slice(1),
-      options: { ...GLOBAL_OPTIONS, ...(command.options ?? {}) },
-      allowPositionals: command.allowPositionals ?? false,
-      strict: true,
-    });
-  } catch (err) {
-    throw new BadInputError(`${name}: ${errorMessage(err)}`);
-  }
-  const v = parsed.values as Record<string, string | boolean | string[] | undefined>;
-  if (v.help) {
-    process.stdout.write(`${commandHelp(name)}\n`);
-    return 0;
-  }
-  const flags: GlobalFlags = {
-    databaseUrl: (v['database-url'] as string | undefined) ?? (process.env.DATABASE_URL || undefined),
-    configPath: v.config as string | undefined,
-    json: Boolean(v.json),
-    dryRun: Boolean(v['dry-run']),
-  };
-  const config = flags.configPath ? loadConfigFile(flags.configPath) : parseConfig({});
-  const ctx: CommandContext = {
-    flags,
-    config,
-    logger: stderrLogger,
-    values: v,
-    positionals: parsed.positionals,
-    withDatabase: (fn) => withDatabase(flags.databaseUrl, config, stderrLogger, fn),
-  };
-  const output = await command.run(ctx);
-  if (flags.json) process.stdout.write(`${JSON.stringify(output.result, null, 2)}\n`);
-  else process.stdout.write(`${output.text ?? JSON.stringify(output.result, null, 2)}\n`);
-  return output.exitCode ?? 0;
-}
+import { runCli } from './cli/main.ts';
 
 // process.exit, not process.exitCode: embedded-postgres's exit hook ends the process with 0 on
-// beforeExit, which would hide a failure. Writes to stdout/stderr are synchronous for files and pipes.
-let exitCode = 0;
-try {
-  exitCode = await main(process.argv.slice(2));
-} catch (err) {
-  const signal = embeddedInterruptSignal();
-  if (signal) {
-    process.stderr.write(`dgm-db-ops: interrupted (${signal}); the embedded PostgreSQL was stopped\n`);
-    process.exit(signal === 'SIGINT' ? 130 : 143);
-  }
-  const json = process.argv.includes('--json');
-  const code = err instanceof BadInputError ? 2 : 1;
-  if (json && err instanceof JobFailedError && err.result !== undefined) {
-    process.stdout.write(`${JSON.stringify(err.result, null, 2)}\n`);
-  }
-  process.stderr.write(`dgm-db-ops: ${errorMessage(err)}\n`);
-  if (process.env.DGM_DEBUG) console.error(err);
-  exitCode = code;
-}
-process.exit(exitCode);
+// beforeExit, which would hide a failure. Writes to a pipe are synchronous only while the pipe has room:
+// what a slow reader has not taken yet is queued, and process.exit would cut it off (an optimize --json
+// document lost its tail at 146 kB), so the queue is flushed first.
+const flushed = (stream: NodeJS.WriteStream) =>
+  new Promise<void>((resolve) => {
+    if (stream.writableLength === 0) resolve();
+    else stream.write('', () => resolve());
+  });
+const code = await runCli(process.argv.slice(2));
+await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+process.exit(code);

@@ -5,15 +5,23 @@ import type pg from 'pg';
 import { ConsoleMetricSink } from '../../functions/adapters/local/console-metric-sink.ts';
 import { ConsoleNotifier } from '../../functions/adapters/local/console-notifier.ts';
 import { lambdaTimeoutsFor, type RuntimeConfig } from '../../functions/config.ts';
+import { type SslMode, sslModeFor } from '../../functions/db/connection.ts';
 import { BadInputError } from '../../functions/errors.ts';
+import { jsonSyntaxError, showValue } from '../../functions/format/redact.ts';
+import { MAINTAINER_TASKS, parseJobEvent } from '../../functions/handlers/events.ts';
 import { createMaintainerHandler } from '../../functions/handlers/maintainer.ts';
 import { createMigratorHandler } from '../../functions/handlers/migrator.ts';
-import type { DatabaseSecret, DeployedTarget, SecretsProvider } from '../../functions/handlers/runtime.ts';
+import {
+  type DatabaseSecret,
+  type DeployedTarget,
+  resolveTarget,
+  type SecretsProvider,
+} from '../../functions/handlers/runtime.ts';
 import { createSamplerHandler } from '../../functions/handlers/sampler.ts';
 import { createSlackNotifierHandler } from '../../functions/handlers/slack-notifier.ts';
 import type { Logger } from '../../functions/ports.ts';
-import { localAlertDeps } from './alerts.ts';
-import type { Command, CommandContext, DemoContext } from './types.ts';
+import { databaseIdentity, localAlertDeps } from './alerts.ts';
+import type { Command, CommandContext, CommandInput, DemoContext } from './types.ts';
 
 /**
  * `dgm-db-ops invoke <function> --event <json>`: builds the same handler the Lambda runs, with local
@@ -27,8 +35,6 @@ type FunctionName = (typeof INVOKABLE_FUNCTIONS)[number];
 
 /** The placeholder secret ARN of the local target; the local SecretsProvider answers only for it. */
 export const LOCAL_SECRET_ARN = 'arn:aws:secretsmanager:local:000000000000:secret:dgm-db-ops-cli';
-
-const LOOPBACK = new Set(['localhost', '127.0.0.1', '::1', '[::1]']);
 
 /** The deployed-target view of a database URL, as the stack writes it into DGM_TARGETS. */
 export function targetFromUrl(url: string, name: string): DeployedTarget {
@@ -60,14 +66,10 @@ export function urlSecrets(url: string): SecretsProvider & { reads: number } {
   return provider;
 }
 
-/** TLS as the CLI's own connections choose it: the URL's sslmode, else plain on loopback, else verified. */
-export function tlsForUrl(url: string): 'verify' | 'require' | 'disable' {
-  const u = new URL(url);
-  const mode = u.searchParams.get('sslmode');
-  if (mode === 'disable' || mode === 'allow' || mode === 'prefer') return 'disable';
-  if (mode === 'require') return 'require';
-  if (mode === 'verify-ca' || mode === 'verify-full') return 'verify';
-  return LOOPBACK.has(u.hostname) ? 'disable' : 'verify';
+/** TLS as the CLI's own connections choose it (connection.ts sslModeFor): the URL's sslmode, else plain
+ * on loopback, else verify-full. */
+export function tlsForUrl(url: string): SslMode {
+  return sslModeFor(url);
 }
 
 /** The Lambda env the stack would write for this one target. */
@@ -103,18 +105,55 @@ export function localContext(functionName: string, timeoutSeconds: number): Cont
 function parseEvent(raw: string | undefined): unknown {
   if (raw === undefined) throw new BadInputError('invoke: --event is required (JSON, or @file.json)');
   let text = raw;
+  const source = raw.startsWith('@') ? `event file ${showValue(raw.slice(1))}` : '--event';
   if (raw.startsWith('@')) {
     try {
       text = readFileSync(raw.slice(1), 'utf8');
     } catch {
-      throw new BadInputError(`invoke: cannot read event file ${raw.slice(1)}`);
+      throw new BadInputError(`invoke: cannot read ${source}`);
     }
   }
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw new BadInputError(`invoke: --event is not valid JSON (${(err as Error).message})`);
+    // Where, not what: the text may be anything (a URL with a password, a secret file).
+    throw new BadInputError(`invoke: ${source} is not valid JSON (${jsonSyntaxError(err)})`);
   }
+}
+
+/** The tasks each database-backed function's handler accepts (what it validates the event against). */
+const FUNCTION_TASKS: Record<Exclude<FunctionName, 'slack-notifier'>, readonly string[]> = {
+  sampler: ['sample'],
+  maintainer: MAINTAINER_TASKS,
+  migrator: ['migrate'],
+};
+
+/**
+ * The function and its event, checked as the handler will check them (schema, task, target), so a bad
+ * event is refused before the CLI connects or starts an embedded server.
+ */
+function invocation(input: CommandInput): { name: FunctionName; event: unknown } {
+  const [fn, ...extra] = input.positionals;
+  if (!fn || !(INVOKABLE_FUNCTIONS as readonly string[]).includes(fn) || extra.length > 0) {
+    throw new BadInputError(`invoke: name one function: ${INVOKABLE_FUNCTIONS.join(', ')}`);
+  }
+  const name = fn as FunctionName;
+  let event = parseEvent(input.values.event as string | undefined);
+  // --dry-run is the event's own dryRun flag, for the events that have one.
+  if (input.flags.dryRun && typeof event === 'object' && event !== null && 'task' in event) {
+    event = { ...event, dryRun: true };
+  }
+  if (name === 'slack-notifier') {
+    const url = input.values['webhook-url'] as string | undefined;
+    if (url !== undefined && !/^https?:\/\//.test(url)) {
+      throw new BadInputError('invoke: --webhook-url must be an http(s) URL');
+    }
+    return { name, event };
+  }
+  const job = parseJobEvent(event, FUNCTION_TASKS[name]);
+  // The local deployment has one target, named after the config's target.
+  resolveTarget([targetFromUrl('postgres://localhost/postgres', input.config.target)], job.target);
+  return { name, event };
 }
 
 type LocalHandler = (event: unknown, context: Context) => Promise<unknown>;
@@ -150,7 +189,7 @@ async function buildDatabaseHandler(
           logger,
           tls,
           sink: sink(),
-          alerts: { ...localAlertDeps(), notifier: notifier() },
+          alerts: { ...localAlertDeps({ database: databaseIdentity(url) }), notifier: notifier() },
         }) as LocalHandler,
         timeoutSeconds: timeouts.samplerSeconds,
       };
@@ -187,23 +226,16 @@ export const invokeCommand: Command = {
     'webhook-url': { type: 'string' },
   },
   allowPositionals: true,
+  validate(input) {
+    invocation(input);
+  },
   async run(ctx: CommandContext) {
-    const [fn, ...extra] = ctx.positionals;
-    if (!fn || !(INVOKABLE_FUNCTIONS as readonly string[]).includes(fn) || extra.length > 0) {
-      throw new BadInputError(`invoke: name one function: ${INVOKABLE_FUNCTIONS.join(', ')}`);
-    }
-    const name = fn as FunctionName;
-    let event = parseEvent(ctx.values.event as string | undefined);
-    // --dry-run is the event's own dryRun flag, for the events that have one.
-    if (ctx.flags.dryRun && typeof event === 'object' && event !== null && 'task' in event) {
-      event = { ...event, dryRun: true };
-    }
+    const { name, event } = invocation(ctx);
     let result: unknown;
     if (name === 'slack-notifier') {
-      const url =
-        (ctx.values['webhook-url'] as string | undefined) || process.env.SLACK_WEBHOOK_URL || undefined;
+      const url = (ctx.values['webhook-url'] as string | undefined) || ctx.env.SLACK_WEBHOOK_URL || undefined;
       if (url !== undefined && !/^https?:\/\//.test(url)) {
-        throw new BadInputError('invoke: --webhook-url must be an http(s) URL');
+        throw new BadInputError('invoke: SLACK_WEBHOOK_URL must be an http(s) URL');
       }
       const handler = createSlackNotifierHandler({ webhookUrl: async () => url, logger: ctx.logger });
       result = await handler(event, localContext(name, 30));

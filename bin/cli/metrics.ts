@@ -1,5 +1,7 @@
 import { renderPrometheus, renderPrometheusDown } from '../../functions/adapters/local/prometheus.ts';
 import { BadInputError } from '../../functions/errors.ts';
+import { showValue } from '../../functions/format/redact.ts';
+import { METRIC_SPECS } from '../../functions/monitor/metrics.ts';
 import { sampleFromCli } from './sample.ts';
 import type { Command } from './types.ts';
 
@@ -14,14 +16,19 @@ export const metricsCommand: Command = {
   summary: 'Take a sample and print its metrics as Prometheus text or CloudWatch datums',
   usage: 'metrics [--format prometheus|cloudwatch] [--full] [--json]',
   options: { format: { type: 'string' }, full: { type: 'boolean', default: false } },
+  validate(input) {
+    const format = String(input.values.format ?? 'prometheus');
+    if (!(FORMATS as readonly string[]).includes(format)) {
+      throw new BadInputError(
+        `metrics: --format must be one of ${FORMATS.join(', ')}, got '${showValue(format)}'`,
+      );
+    }
+  },
   async run(ctx) {
     const format = String(ctx.values.format ?? 'prometheus');
-    if (!(FORMATS as readonly string[]).includes(format)) {
-      throw new BadInputError(`metrics: --format must be one of ${FORMATS.join(', ')}, got '${format}'`);
-    }
     const result = await sampleFromCli(ctx);
     const prometheus = result.points
-      ? renderPrometheus(result.points)
+      ? renderPrometheus(result.points, METRIC_SPECS)
       : renderPrometheusDown(ctx.config.target);
     const text =
       format === 'prometheus'

@@ -4,10 +4,14 @@ import type pg from 'pg';
 import { dropDesignIndexes } from '../../functions/demo/design-indexes.ts';
 import { REFERENCE_QUERIES } from '../../functions/demo/reference-queries.ts';
 import { BadInputError } from '../../functions/errors.ts';
+import { jsonSyntaxError, showValue } from '../../functions/format/redact.ts';
 import {
   collectBaselineMetrics,
+  indexChanges,
+  indexChangesMessage,
   type OptimizeResult,
   optimizeDatabase,
+  type PublicIndexRecommendation,
 } from '../../functions/jobs/optimize.ts';
 import type { QueryExample } from '../../functions/optimizer/workload.ts';
 import type { Command, DemoContext } from './types.ts';
@@ -21,7 +25,7 @@ export async function readWorkloadFile(path: string): Promise<QueryExample[]> {
   try {
     text = readFileSync(path, 'utf8');
   } catch {
-    throw new BadInputError(`--workload: cannot read ${path}`);
+    throw new BadInputError(`--workload: cannot read ${showValue(path)}`);
   }
   const source = `workload file ${path}`;
   if (/^\s*\[/.test(text)) {
@@ -29,9 +33,10 @@ export async function readWorkloadFile(path: string): Promise<QueryExample[]> {
     try {
       json = JSON.parse(text);
     } catch (err) {
-      throw new BadInputError(`--workload: ${path} is not valid JSON (${(err as Error).message})`);
+      throw new BadInputError(`--workload: ${showValue(path)} is not valid JSON (${jsonSyntaxError(err)})`);
     }
-    if (!Array.isArray(json)) throw new BadInputError(`--workload: ${path} must hold a JSON array`);
+    if (!Array.isArray(json))
+      throw new BadInputError(`--workload: ${showValue(path)} must hold a JSON array`);
     return json.map((item, i) => {
       if (typeof item === 'string') return { sql: item, source };
       const o = item as Record<string, unknown>;
@@ -56,7 +61,7 @@ export async function readWorkloadFile(path: string): Promise<QueryExample[]> {
     tree = parseSync(text) as typeof tree;
   } catch (err) {
     throw new BadInputError(
-      `--workload: ${path} is not valid SQL (${(err as Error).message.split('\n')[0]})`,
+      `--workload: ${showValue(path)} is not valid SQL (${(err as Error).message.split('\n')[0]})`,
     );
   }
   const bytes = Buffer.from(text, 'utf8');
@@ -181,10 +186,14 @@ export const optimizeCommand: Command = {
     workload: { type: 'string' },
     baseline: { type: 'boolean', default: false },
   },
+  async validate(input) {
+    if (input.values.baseline && input.values.apply)
+      throw new BadInputError('optimize: --baseline and --apply do not go together');
+    if (input.values.workload) await readWorkloadFile(String(input.values.workload));
+  },
   async run(ctx) {
     const examples = ctx.values.workload ? await readWorkloadFile(String(ctx.values.workload)) : [];
     if (ctx.values.baseline) {
-      if (ctx.values.apply) throw new BadInputError('optimize: --baseline and --apply do not go together');
       const result = await ctx.withDatabase((client) => collectBaselineMetrics(client, ctx.config));
       return { result, text: `optimize --baseline: ${result.message}` };
     }
@@ -268,11 +277,23 @@ export async function demoOptimize(client: pg.Client, ctx: DemoContext): Promise
   ];
   const totalBefore = before.reduce((s, b) => s + b.medianMs, 0);
   const totalAfter = after.reduce((s, a) => s + a.medianMs, 0);
-  const created = applied.actions.filter((a) => a.action === 'create_index' && a.status === 'succeeded');
+  const changed = indexChanges(applied.actions);
   const pi = measured.performance_improvement;
+  // Each recommendation with what became of it, so the list and the counts tell the same story.
+  const fate = (r: PublicIndexRecommendation): string => {
+    const q = `${r.schema}.${r.name}`;
+    if (changed.kept.includes(q)) return 'created';
+    if (changed.droppedAfterVerification.includes(q)) {
+      const v = applied.verification.find((x) => x.index === q);
+      return `created, then dropped again: ${v?.reason ?? 'no measured benefit'}`;
+    }
+    const skipped = applied.plan.skipped.find((x) => x.name === r.name);
+    return `not created: ${skipped?.reason ?? 'its build failed'}`;
+  };
+  const indexRecs = applied.recommendations.filter((r): r is PublicIndexRecommendation => r.kind === 'index');
   return [
-    `Removed the design's ${design.length} secondary indexes; optimize --apply read the reference mix from pg_stat_statements and created ${created.length} index(es) (evaluated with ${applied.method}):`,
-    ...applied.recommendations.filter((r) => r.kind === 'index').map((r) => `  ${r.definition}`),
+    `Removed the design's ${design.length} secondary indexes; optimize --apply read the reference mix from pg_stat_statements, recommended ${indexRecs.length} index(es) (evaluated with ${applied.method}) and ${indexChangesMessage(applied.actions, 0)}:`,
+    ...indexRecs.map((r) => `  ${r.definition}\n    -> ${fate(r)}`),
     '',
     `Reference queries, median of ${runs} runs (timed by the client):`,
     table.join('\n'),

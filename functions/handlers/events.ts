@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { formatZodError } from '../config.ts';
+import { findControlCharacter, formatZodError } from '../config.ts';
 import { BadInputError } from '../errors.ts';
+import { showValue } from '../format/redact.ts';
 
 /** Tasks the maintainer runs; the sampler's only task is 'sample'. */
 export const MAINTAINER_TASKS = [
@@ -32,13 +33,20 @@ export const JobEventSchema = z
 
 export type JobEvent = z.infer<typeof JobEventSchema>;
 
-/** Parses an event; a one-line BadInputError naming the bad field otherwise. */
+/**
+ * Parses an event; a one-line BadInputError naming the bad field otherwise. Strings holding control
+ * characters (a NUL cannot even be stored in PostgreSQL's text) are refused here, before any effect.
+ */
 export function parseJobEvent(input: unknown, allowedTasks: readonly string[]): JobEvent {
   const result = JobEventSchema.safeParse(input);
   if (!result.success) throw new BadInputError(formatZodError('event: ', result.error));
+  const control = findControlCharacter(result.data);
+  if (control !== undefined) {
+    throw new BadInputError(`event: ${control}: control characters (NUL, newline...) are not allowed`);
+  }
   if (!allowedTasks.includes(result.data.task)) {
     throw new BadInputError(
-      `event: task must be one of ${allowedTasks.join(', ')}, got '${result.data.task}'`,
+      `event: task must be one of ${allowedTasks.join(', ')}, got '${showValue(result.data.task)}'`,
     );
   }
   return result.data;

@@ -63,10 +63,13 @@ const INDETERMINATE_DATATYPE = '42P18';
  * savepoint, so one statement that cannot be planned does not abort the rest.
  */
 export class Explainer {
-  constructor(
-    private readonly client: pg.Client,
-    readonly versionNum: number,
-  ) {}
+  private readonly client: pg.Client;
+  readonly versionNum: number;
+
+  constructor(client: pg.Client, versionNum: number) {
+    this.client = client;
+    this.versionNum = versionNum;
+  }
 
   async explain(target: ExplainTarget): Promise<PlanResult> {
     const name = `dgm_opt_${process.pid}_${++sequence}`;
@@ -273,12 +276,17 @@ export class WhatIfSession {
   private realCount = 0;
   private readonly analyzedExpressions = new Set<string>();
 
-  constructor(
-    private readonly client: pg.Client,
-    readonly explainer: Explainer,
-    private readonly hypoSchema: string | null,
-    private readonly options: WhatIfOptions,
-  ) {}
+  private readonly client: pg.Client;
+  readonly explainer: Explainer;
+  private readonly hypoSchema: string | null;
+  private readonly options: WhatIfOptions;
+
+  constructor(client: pg.Client, explainer: Explainer, hypoSchema: string | null, options: WhatIfOptions) {
+    this.client = client;
+    this.explainer = explainer;
+    this.hypoSchema = hypoSchema;
+    this.options = options;
+  }
 
   /** Whether HypoPG serves this session. */
   get hypopg(): boolean {
