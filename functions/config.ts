@@ -216,13 +216,21 @@ export const OptimizationConfigSchema = z
     autoIndexCreation: z.boolean().default(false),
     partitionByTime: z.boolean().default(true),
     partitionRetentionDays: positiveInt.default(365),
-    /** Keep a candidate index only if the weighted plan cost falls at least this much. */
+    /** A statement counts toward a candidate index's benefit only if its plan cost falls at least this much. */
     minCostReduction: ratio.default(0.5),
-    maxIndexesPerRun: positiveInt.default(3),
-    maxIndexesPerTable: positiveInt.default(2),
+    /**
+     * Safety backstops, not the budget: the advisor's choice is bounded by each index's benefit net of
+     * its write cost and by maxIndexBytesPerRun. High enough for one run to build a typical application's
+     * whole chosen set (the benchmark corpus builds up to 5 on one table, 10 in one run).
+     */
+    maxIndexesPerRun: positiveInt.default(16),
+    maxIndexesPerTable: positiveInt.default(8),
     maxIndexBytesPerRun: positiveInt.default(2 * 1024 * 1024 * 1024),
-    /** Tables with more writes than this share of their reads get no automatic index. */
-    writeHeavyRatio: z.number().positive().default(1),
+    /**
+     * Tables with more write statement calls than this multiple of their read calls get no automatic
+     * index (a last guard: the advisor already weighs each index's write cost against its benefit).
+     */
+    writeHeavyRatio: z.number().positive().default(10),
     probationDays: positiveInt.default(14),
     /** Without HypoPG, candidates are built for real in a rolled-back transaction on tables below this. */
     realBuildMaxBytes: positiveInt.default(512 * 1024 * 1024),
