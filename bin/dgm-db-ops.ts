@@ -48,6 +48,28 @@ function commandHelp(name: string): string {
   ].join('\n');
 }
 
+/**
+ * `--scale -1` as `--scale=-1`: parseArgs takes a value that starts with '-' for an option and answers
+ * "argument is ambiguous"; joined, the value reaches the command, which answers in its own words.
+ */
+function negativeValuesJoined(args: string[], options: NonNullable<ParseArgsConfig['options']>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    const next = args[i + 1];
+    if (
+      a.startsWith('--') &&
+      options[a.slice(2)]?.type === 'string' &&
+      next !== undefined &&
+      /^-\d|^-\.\d/.test(next)
+    ) {
+      out.push(`${a}=${next}`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
+}
+
 async function main(argv: string[]): Promise<number> {
   const name = argv[0];
   if (!name || name === '--help' || name === '-h' || name === 'help') {
@@ -56,11 +78,12 @@ async function main(argv: string[]): Promise<number> {
   }
   const command = COMMANDS.find((c) => c.name === name);
   if (!command) throw new BadInputError(`unknown command '${name}' (try --help)`);
+  const options = { ...GLOBAL_OPTIONS, ...(command.options ?? {}) };
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({
-      args: argv.slice(1),
-      options: { ...GLOBAL_OPTIONS, ...(command.options ?? {}) },
+      args: negativeValuesJoined(argv.slice(1), options),
+      options,
       allowPositionals: command.allowPositionals ?? false,
       strict: true,
     });

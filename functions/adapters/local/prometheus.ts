@@ -7,7 +7,9 @@ import type { MetricPoint } from '../../monitor/metrics.ts';
 export function renderPrometheus(points: readonly MetricPoint[]): string {
   const groups = new Map<string, MetricPoint[]>();
   for (const p of points) {
-    if (p.prometheus == null || !Number.isFinite(p.prometheus)) continue;
+    // A gauge without a value this sample is NaN (the series stays listed); a counter without one is left out.
+    const known = p.prometheus != null && Number.isFinite(p.prometheus);
+    if (!known && p.spec.prometheus.type !== 'gauge') continue;
     const list = groups.get(p.spec.prometheus.name) ?? [];
     list.push(p);
     groups.set(p.spec.prometheus.name, list);
@@ -17,7 +19,10 @@ export function renderPrometheus(points: readonly MetricPoint[]): string {
     const spec = list[0]!.spec.prometheus;
     lines.push(`# HELP ${name} ${escapeHelp(spec.help)}`);
     lines.push(`# TYPE ${name} ${spec.type}`);
-    for (const p of list) lines.push(`${name}${renderLabels(p.labels)} ${formatValue(p.prometheus!)}`);
+    for (const p of list) {
+      const value = p.prometheus != null && Number.isFinite(p.prometheus) ? formatValue(p.prometheus) : 'NaN';
+      lines.push(`${name}${renderLabels(p.labels)} ${value}`);
+    }
   }
   return lines.length ? `${lines.join('\n')}\n` : '';
 }
