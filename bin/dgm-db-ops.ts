@@ -4,6 +4,7 @@ import { loadConfigFile, parseConfig } from '../functions/config.ts';
 import { BadInputError, errorMessage, JobFailedError } from '../functions/errors.ts';
 import { COMMANDS } from './cli/commands.ts';
 import { stderrLogger, withDatabase } from './cli/context.ts';
+import { commandHelp, mainHelp, packageVersion } from './cli/help.ts';
 import type { CommandContext, GlobalFlags } from './cli/types.ts';
 
 const GLOBAL_OPTIONS = {
@@ -13,40 +14,6 @@ const GLOBAL_OPTIONS = {
   'dry-run': { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const satisfies NonNullable<ParseArgsConfig['options']>;
-
-function help(): string {
-  const width = Math.max(...COMMANDS.map((c) => c.name.length));
-  return [
-    'dgm-db-ops: keep a time-series PostgreSQL fast and healthy (sampling, alerts, maintenance, optimizer)',
-    '',
-    'Usage: dgm-db-ops <command> [flags]',
-    '',
-    'Commands:',
-    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
-    '',
-    'Flags:',
-    '  --database-url URL  PostgreSQL to work on (default: $DATABASE_URL, else an embedded PostgreSQL 18)',
-    '  --config FILE       JSON runtime config (thresholds, targets); see README "Configuration"',
-    '  --json              print one JSON document on stdout (logs go to stderr)',
-    '  --dry-run           print the plan and change nothing',
-    '  -h, --help          this help; `dgm-db-ops <command> --help` for a command',
-    '',
-    'Exit codes: 0 success, 1 failed job, 2 bad input.',
-  ].join('\n');
-}
-
-function commandHelp(name: string): string {
-  const cmd = COMMANDS.find((c) => c.name === name)!;
-  const own = Object.entries(cmd.options ?? {}).map(
-    ([flag, o]) => `  --${flag}${o.type === 'string' ? ' VALUE' : ''}${o.multiple ? ' (repeatable)' : ''}`,
-  );
-  return [
-    `dgm-db-ops ${cmd.usage ?? cmd.name}`,
-    '',
-    cmd.summary,
-    ...(own.length ? ['', 'Flags:', ...own] : []),
-  ].join('\n');
-}
 
 /**
  * `--scale -1` as `--scale=-1`: parseArgs takes a value that starts with '-' for an option and answers
@@ -73,8 +40,12 @@ function negativeValuesJoined(args: string[], options: NonNullable<ParseArgsConf
 async function main(argv: string[]): Promise<number> {
   const name = argv[0];
   if (!name || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(`${help()}\n`);
+    process.stdout.write(`${mainHelp(COMMANDS)}\n`);
     return name ? 0 : 2;
+  }
+  if (name === '--version' || name === '-V' || name === 'version') {
+    process.stdout.write(`dgm-db-ops ${packageVersion()}\n`);
+    return 0;
   }
   const command = COMMANDS.find((c) => c.name === name);
   if (!command) throw new BadInputError(`unknown command '${name}' (try --help)`);
@@ -92,7 +63,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const v = parsed.values as Record<string, string | boolean | string[] | undefined>;
   if (v.help) {
-    process.stdout.write(`${commandHelp(name)}\n`);
+    process.stdout.write(`${commandHelp(command)}\n`);
     return 0;
   }
   const flags: GlobalFlags = {

@@ -106,7 +106,16 @@ async function timeReferenceQueries(client: pg.Client, runs = 5): Promise<string
 export const demoCommand: Command = {
   name: 'demo',
   summary: 'The whole system on an embedded database: schema, 1M-row workload, reference queries, every job',
-  options: { scale: { type: 'string' } },
+  options: { scale: { type: 'string' }, verbose: { type: 'boolean', default: false } },
+  flags: {
+    scale: { value: 'N', text: 'workload size, 1 = one million rows (0 < N <= 10; default 1)' },
+    verbose: { text: 'print every maintenance and DDL statement (default: one line per step)' },
+  },
+  examples: [
+    'dgm-db-ops demo',
+    'dgm-db-ops demo --scale 0.1 --verbose',
+    'dgm-db-ops demo --json > demo.json',
+  ],
   async run(ctx) {
     const scale = ctx.values.scale === undefined ? 1 : Number(ctx.values.scale);
     if (!Number.isFinite(scale) || scale <= 0 || scale > 10)

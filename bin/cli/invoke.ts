@@ -186,6 +186,18 @@ export const invokeCommand: Command = {
     event: { type: 'string' },
     'webhook-url': { type: 'string' },
   },
+  flags: {
+    event: { value: 'JSON|@FILE', text: "the handler's event, inline or from a file (see the events below)" },
+    'webhook-url': {
+      value: 'URL',
+      text: 'slack-notifier: the Slack webhook to post to (default: print the message)',
+    },
+  },
+  examples: [
+    "dgm-db-ops invoke sampler --event '{}'",
+    'dgm-db-ops invoke maintainer --event \'{"task":"maintain","dryRun":true}\'',
+    'dgm-db-ops invoke migrator --event @event.json',
+  ],
   allowPositionals: true,
   async run(ctx: CommandContext) {
     const [fn, ...extra] = ctx.positionals;

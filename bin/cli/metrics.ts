@@ -28,6 +28,30 @@ export const metricsCommand: Command = {
     'min-interval': { type: 'string' },
     'scrape-timeout': { type: 'string' },
   },
+  flags: {
+    format: {
+      value: 'prometheus|cloudwatch',
+      text: 'print Prometheus exposition text (default) or CloudWatch datums',
+    },
+    full: { text: 'also collect the costly figures now (database size, bloat, archive scores, pruning)' },
+    listen: {
+      value: 'HOST:PORT',
+      text: 'serve GET /metrics until Ctrl-C, one sample per scrape (:PORT = every interface)',
+    },
+    'min-interval': {
+      value: 'SECONDS',
+      text: 'with --listen: scrapes closer than this reuse the last sample (default 10)',
+    },
+    'scrape-timeout': {
+      value: 'SECONDS',
+      text: 'with --listen: a slower sample answers dgm_db_up 0 (default 10)',
+    },
+  },
+  examples: [
+    'dgm-db-ops metrics',
+    'dgm-db-ops metrics --format cloudwatch',
+    'dgm-db-ops metrics --listen 127.0.0.1:9187 --database-url postgres://monitor@db.example.com/app',
+  ],
   async run(ctx) {
     if (ctx.values.listen !== undefined) return serve(ctx);
     for (const f of ['min-interval', 'scrape-timeout']) {

@@ -181,6 +181,23 @@ export const optimizeCommand: Command = {
     workload: { type: 'string' },
     baseline: { type: 'boolean', default: false },
   },
+  flags: {
+    apply: {
+      text: 'build the recommended indexes (CREATE INDEX CONCURRENTLY), verify each, drop what brings nothing',
+    },
+    workload: {
+      value: 'FILE',
+      text: 'statements with their literal values, one JSON per line (see README "Optimizer")',
+    },
+    baseline: {
+      text: 'only store a pg_stat_statements snapshot, the baseline the next run is measured against',
+    },
+  },
+  examples: [
+    'dgm-db-ops optimize',
+    'dgm-db-ops optimize --apply',
+    'dgm-db-ops optimize --workload queries.jsonl --json',
+  ],
   async run(ctx) {
     const examples = ctx.values.workload ? await readWorkloadFile(String(ctx.values.workload)) : [];
     if (ctx.values.baseline) {
