@@ -32,9 +32,24 @@ export const JobEventSchema = z
 
 export type JobEvent = z.infer<typeof JobEventSchema>;
 
-/** Parses an event; a one-line BadInputError naming the bad field otherwise. */
-export function parseJobEvent(input: unknown, allowedTasks: readonly string[]): JobEvent {
-  const result = JobEventSchema.safeParse(input);
+/**
+ * Parses an event; a one-line BadInputError naming the bad field otherwise. A handler with one obvious
+ * task (the sampler's sample, the migrator's migrate) passes it as defaultTask: `{}` then runs it.
+ */
+export function parseJobEvent(
+  input: unknown,
+  allowedTasks: readonly string[],
+  defaultTask?: string,
+): JobEvent {
+  const withTask =
+    defaultTask !== undefined &&
+    typeof input === 'object' &&
+    input !== null &&
+    !Array.isArray(input) &&
+    !('task' in input)
+      ? { ...input, task: defaultTask }
+      : input;
+  const result = JobEventSchema.safeParse(withTask);
   if (!result.success) throw new BadInputError(formatZodError('event: ', result.error));
   if (!allowedTasks.includes(result.data.task)) {
     throw new BadInputError(
