@@ -608,7 +608,7 @@ export function renderHtml(report: PerformanceReport): string {
   }));
   // The title names only the colours that appear.
   const colours = [
-    indexRows.some((r) => r.highlight === '#b3261e') ? 'red: never scanned' : '',
+    indexRows.some((r) => r.highlight === '#b3261e') ? 'names in red: never scanned' : '',
     indexRows.some((r) => r.highlight === '#1b9e5a') ? 'green: created by the optimizer' : '',
   ].filter(Boolean);
   const indexChart =
