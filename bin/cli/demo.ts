@@ -8,6 +8,7 @@ import * as alertsCli from './alerts.ts';
 import { table } from './format.ts';
 import * as maintainCli from './maintain.ts';
 import * as optimizeCli from './optimize.ts';
+import { progressBar, stepLogger } from './progress.ts';
 import * as sampleCli from './sample.ts';
 import type { Command, CommandContext } from './types.ts';
 
@@ -20,25 +21,6 @@ type DemoStep = (
 function step(module: Record<string, unknown>, name: string): DemoStep | undefined {
   const fn = module[name];
   return typeof fn === 'function' ? (fn as DemoStep) : undefined;
-}
-
-/** A progress bar on stderr: redrawn in place on a terminal, a line per 10% otherwise. */
-export function progressBar(label: string): (done: number, what: string) => void {
-  let lastTenth = -1;
-  return (done, what) => {
-    const pct = Math.min(100, Math.round(done * 100));
-    if (process.stderr.isTTY) {
-      const width = 30;
-      const filled = Math.round((pct / 100) * width);
-      process.stderr.write(
-        `\r${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${String(pct).padStart(3)}% ${what.padEnd(22)}`,
-      );
-      if (pct >= 100) process.stderr.write('\n');
-    } else if (Math.floor(pct / 10) !== lastTenth) {
-      lastTenth = Math.floor(pct / 10);
-      process.stderr.write(`${label} ${String(pct).padStart(3)}% ${what}\n`);
-    }
-  };
 }
 
 async function schemaSummary(client: pg.Client): Promise<string> {
@@ -140,7 +122,10 @@ export const demoCommand: Command = {
         await migrate(client, ctx.config, { logger: ctx.logger });
       }
       ctx.logger.info('loading the demo workload');
-      const load = await loadDemoWorkload(client, { scale, onProgress: progressBar('loading') });
+      const bar = progressBar('loading');
+      const load = await loadDemoWorkload(client, { scale, onProgress: bar.update }).finally(() =>
+        bar.stop(),
+      );
       sections.push(
         `Loaded ${load.totalRows.toLocaleString('en-US')} rows in ${(load.durationMs / 1000).toFixed(1)} s: ` +
           Object.entries(load.rows)
@@ -149,7 +134,9 @@ export const demoCommand: Command = {
       );
       sections.push(await schemaSummary(client));
       sections.push(await timeReferenceQueries(client));
-      const demoCtx = { config: ctx.config, logger: ctx.logger };
+      // One line per step; each statement and action only with --verbose.
+      const logger = stepLogger(ctx.logger, Boolean(ctx.values.verbose));
+      const demoCtx = { config: ctx.config, logger };
       const later: Array<[string, DemoStep | undefined]> = [
         ['Sample', step(sampleCli, 'demoSample')],
         ['Maintenance', step(maintainCli, 'demoMaintain')],
@@ -160,6 +147,9 @@ export const demoCommand: Command = {
         if (!fn) continue;
         ctx.logger.info(`demo: ${title.toLowerCase()}`);
         sections.push(`${title}\n\n${await fn(client, demoCtx)}`);
+      }
+      if (logger.hidden > 0) {
+        ctx.logger.info(`demo: ${logger.hidden} statement and action lines not shown (--verbose shows them)`);
       }
       const seconds = ((performance.now() - started) / 1000).toFixed(1);
       sections.push(`Demo finished in ${seconds} s.`);

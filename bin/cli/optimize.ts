@@ -187,7 +187,7 @@ export const optimizeCommand: Command = {
     },
     workload: {
       value: 'FILE',
-      text: 'statements with their literal values, one JSON per line (see README "Optimizer")',
+      text: 'the application\'s literal statements: a .sql file (;-separated) or JSON [{"sql", "params", "name", "calls"}]',
     },
     baseline: {
       text: 'only store a pg_stat_statements snapshot, the baseline the next run is measured against',
@@ -196,7 +196,7 @@ export const optimizeCommand: Command = {
   examples: [
     'dgm-db-ops optimize',
     'dgm-db-ops optimize --apply',
-    'dgm-db-ops optimize --workload queries.jsonl --json',
+    'dgm-db-ops optimize --workload queries.sql --json',
   ],
   async run(ctx) {
     const examples = ctx.values.workload ? await readWorkloadFile(String(ctx.values.workload)) : [];
