@@ -1,7 +1,9 @@
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { parseDeploymentConfig } from '../functions/config.ts';
+import { parseDeploymentConfig, resolveTargetRuntimeConfig } from '../functions/config.ts';
 import { BadInputError } from '../functions/errors.ts';
+import { jsonSyntaxError } from '../functions/format/redact.ts';
+import { validateAlertRules } from '../functions/monitor/rules.ts';
 import { DgmDbOpsStack } from '../lib/dgm-db-ops-stack.ts';
 
 /**
@@ -17,10 +19,15 @@ try {
     try {
       input = JSON.parse(raw);
     } catch (err) {
-      throw new BadInputError(`context "dgm" is not valid JSON (${(err as Error).message})`);
+      throw new BadInputError(`context "dgm" is not valid JSON (${jsonSyntaxError(err)})`);
     }
   }
   config = parseDeploymentConfig(input);
+  // Cross-field rules of each target's runtime config (alert thresholds against each other), at synth:
+  // the Lambdas refuse such a config on every invocation.
+  for (const t of [...config.targets, ...(config.demo ? [config.demo] : [])]) {
+    validateAlertRules(resolveTargetRuntimeConfig(config, t.config, t.name));
+  }
 } catch (err) {
   if (!(err instanceof BadInputError)) throw err;
   process.stderr.write(`dgm-db-ops: ${err.message}\n`);

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { BadInputError } from './errors.ts';
+import { jsonSyntaxError, showValue } from './format/redact.ts';
 
 /**
  * The runtime settings: thresholds, schedules, targets. The CLI reads it from --config (JSON), the
@@ -249,7 +250,13 @@ export const OptimizationConfigSchema = z
 export const RuntimeConfigSchema = z
   .object({
     /** The name of this database in metrics and alerts (CloudWatch dimension DBInstance). */
-    target: z.string().min(1).max(64).default('local'),
+    target: z
+      .string()
+      .regex(
+        /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/,
+        'must be a name of at most 64 letters, digits, ., - or _ (it becomes a metric dimension and a state key)',
+      )
+      .default('local'),
     constitutionalHash: z
       .string()
       .regex(/^[0-9a-f]{16,64}$/, 'must be 16 to 64 lowercase hex digits')
@@ -272,32 +279,75 @@ export type OptimizationConfig = z.infer<typeof OptimizationConfigSchema>;
 export function formatZodError(prefix: string, error: z.ZodError): string {
   return (
     prefix +
-    error.issues.map((i) => `${i.path.length > 0 ? `${i.path.join('.')}: ` : ''}${i.message}`).join('; ')
+    error.issues
+      .slice(0, 10)
+      .map(
+        (i) =>
+          `${i.path.length > 0 ? `${showValue(i.path.join('.'), 120)}: ` : ''}${showValue(i.message, 200)}`,
+      )
+      .join('; ') +
+    (error.issues.length > 10 ? `; and ${error.issues.length - 10} more` : '')
   );
+}
+
+/**
+ * The path of the first string (value or key) holding a control character (NUL, newline, escape...),
+ * or undefined. Names, reasons and URLs never need one; PostgreSQL text cannot hold NUL at all.
+ */
+export function findControlCharacter(value: unknown, path: string[] = []): string | undefined {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point
+  const control = /[\u0000-\u001f\u007f]/;
+  if (typeof value === 'string') return control.test(value) ? path.join('.') || '(value)' : undefined;
+  if (Array.isArray(value)) {
+    for (const [i, v] of value.entries()) {
+      const found = findControlCharacter(v, [...path, String(i)]);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+  if (typeof value === 'object' && value !== null) {
+    for (const [k, v] of Object.entries(value)) {
+      if (control.test(k)) return [...path, showValue(k, 40)].join('.');
+      const found = findControlCharacter(v, [...path, k]);
+      if (found !== undefined) return found;
+    }
+  }
+  return undefined;
 }
 
 /** Validates a config object; a BadInputError naming every invalid field otherwise. */
 export function parseConfig(input: unknown, source = 'config'): RuntimeConfig {
-  const result = RuntimeConfigSchema.safeParse(input ?? {});
+  const value = input === undefined ? {} : input;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new BadInputError(
+      `${source}: must be a JSON object, got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`,
+    );
+  }
+  const control = findControlCharacter(value);
+  if (control !== undefined) {
+    throw new BadInputError(`${source}: ${control}: control characters (NUL, newline...) are not allowed`);
+  }
+  const result = RuntimeConfigSchema.safeParse(value);
   if (!result.success) throw new BadInputError(formatZodError(`${source}: `, result.error));
   return result.data;
 }
 
-/** Reads and validates a JSON config file. */
+/** Reads and validates a JSON config file (a JSON object; `null`, arrays and scalars are refused). */
 export function loadConfigFile(path: string): RuntimeConfig {
+  const shown = showValue(path);
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch {
-    throw new BadInputError(`--config: cannot read ${path}`);
+    throw new BadInputError(`--config: cannot read ${shown}`);
   }
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw new BadInputError(`--config: ${path} is not valid JSON (${(err as Error).message})`);
+    throw new BadInputError(`--config: ${shown} is not valid JSON (${jsonSyntaxError(err)})`);
   }
-  return parseConfig(json, `--config ${path}`);
+  return parseConfig(json, `--config ${shown}`);
 }
 
 // ---------------------------------------------------------------------------------------------------

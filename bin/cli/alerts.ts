@@ -10,6 +10,7 @@ import { beginMutatingRun } from '../../functions/compliance/guard.ts';
 import { parseConfig, type RuntimeConfig } from '../../functions/config.ts';
 import { quoteQualified } from '../../functions/db/identifiers.ts';
 import { BadInputError } from '../../functions/errors.ts';
+import { showValue } from '../../functions/format/redact.ts';
 import {
   type AlertEvaluation,
   type AlertView,
@@ -172,11 +173,14 @@ export const alertsCommand: Command = {
     'dgm-db-ops alerts --rules',
     'dgm-db-ops alerts --format prometheus',
   ],
+  validate(input) {
+    const format = String(input.values.format ?? 'text');
+    if (format !== 'text' && format !== 'prometheus') {
+      throw new BadInputError(`alerts: --format must be text or prometheus, got '${showValue(format)}'`);
+    }
+  },
   async run(ctx) {
     const format = String(ctx.values.format ?? 'text');
-    if (format !== 'text' && format !== 'prometheus') {
-      throw new BadInputError(`alerts: --format must be text or prometheus, got '${format}'`);
-    }
     const stateDir = (ctx.values['state-dir'] as string | undefined) ?? DEFAULT_STATE_DIR;
     const { store } = localAlertDeps({ stateDir });
     let evaluation: SampleAlertOutcome | undefined;

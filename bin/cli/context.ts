@@ -11,16 +11,21 @@ import {
   withClient,
 } from '../../functions/db/connection.ts';
 import { BadInputError } from '../../functions/errors.ts';
+import { redactLines } from '../../functions/format/redact.ts';
 import { migrate } from '../../functions/jobs/migrate.ts';
 import type { Logger } from '../../functions/ports.ts';
 import type { CommandContext } from './types.ts';
 
-/** Logs to stderr, so stdout stays one JSON document with --json. */
-export const stderrLogger: Logger = {
-  info: (m) => process.stderr.write(`${m}\n`),
-  warn: (m) => process.stderr.write(`warning: ${m}\n`),
-  error: (m) => process.stderr.write(`error: ${m}\n`),
-};
+/** Logs to stderr (so stdout stays one JSON document with --json), each line redacted. */
+export function stderrLoggerFor(io: { stderr(text: string): void }): Logger {
+  return {
+    info: (m) => io.stderr(`${redactLines(m)}\n`),
+    warn: (m) => io.stderr(`warning: ${redactLines(m)}\n`),
+    error: (m) => io.stderr(`error: ${redactLines(m)}\n`),
+  };
+}
+
+export const stderrLogger: Logger = stderrLoggerFor({ stderr: (t) => process.stderr.write(t) });
 
 /**
  * Connects to the given URL, or starts an embedded PostgreSQL 18 (schema installed) when none is given;
@@ -46,7 +51,9 @@ export async function withDatabase<T>(
     try {
       client = await connect({ url, applicationName: 'dgm-db-ops-cli' });
     } catch (err) {
-      if (err instanceof DatabaseUnreachableError && databaseUrl)
+      // A wrong address or login is bad input; a server that cannot take a connection now (shutting
+      // down, starting up, full) is a failed run.
+      if (err instanceof DatabaseUnreachableError && databaseUrl && err.isWrongTarget)
         throw new BadInputError(`--database-url: ${err.message}`);
       throw err;
     }

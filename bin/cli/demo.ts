@@ -98,10 +98,13 @@ export const demoCommand: Command = {
     'dgm-db-ops demo --scale 0.1 --verbose',
     'dgm-db-ops demo --json > demo.json',
   ],
-  async run(ctx) {
-    const scale = ctx.values.scale === undefined ? 1 : Number(ctx.values.scale);
+  validate(input) {
+    const scale = input.values.scale === undefined ? 1 : Number(input.values.scale);
     if (!Number.isFinite(scale) || scale <= 0 || scale > 10)
       throw new BadInputError('demo: --scale must be a number in (0, 10]');
+  },
+  async run(ctx) {
+    const scale = ctx.values.scale === undefined ? 1 : Number(ctx.values.scale);
     const started = performance.now();
     return ctx.withDatabase(async (client) => {
       const sections: string[] = [];

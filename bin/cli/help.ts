@@ -13,7 +13,7 @@ export const GLOBAL_FLAGS: readonly FlagHelp[] = [
   {
     flag: 'database-url',
     value: 'URL',
-    text: 'PostgreSQL to work on (default: $DATABASE_URL, else an embedded PostgreSQL 18)',
+    text: 'PostgreSQL to work on (default: $DATABASE_URL, else an embedded PostgreSQL 18); ?sslmode=disable|allow|prefer|require|verify-ca|verify-full, ?sslrootcert=FILE',
   },
   {
     flag: 'config',

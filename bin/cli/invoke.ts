@@ -6,11 +6,18 @@ import { ConsoleMetricSink } from '../../functions/adapters/local/console-metric
 import { ConsoleNotifier } from '../../functions/adapters/local/console-notifier.ts';
 import { embeddedInterruptSignal } from '../../functions/adapters/local/embedded-postgres.ts';
 import { lambdaTimeoutsFor, type RuntimeConfig } from '../../functions/config.ts';
+import { type SslMode, sslModeFor } from '../../functions/db/connection.ts';
 import { BadInputError, errorMessage, JobFailedError } from '../../functions/errors.ts';
-import { MAINTAINER_TASKS } from '../../functions/handlers/events.ts';
+import { jsonSyntaxError, showValue } from '../../functions/format/redact.ts';
+import { MAINTAINER_TASKS, parseJobEvent } from '../../functions/handlers/events.ts';
 import { createMaintainerHandler } from '../../functions/handlers/maintainer.ts';
 import { createMigratorHandler } from '../../functions/handlers/migrator.ts';
-import type { DatabaseSecret, DeployedTarget, SecretsProvider } from '../../functions/handlers/runtime.ts';
+import {
+  type DatabaseSecret,
+  type DeployedTarget,
+  resolveTarget,
+  type SecretsProvider,
+} from '../../functions/handlers/runtime.ts';
 import { createSamplerHandler } from '../../functions/handlers/sampler.ts';
 import { createSlackNotifierHandler } from '../../functions/handlers/slack-notifier.ts';
 import type { MaintainResult } from '../../functions/jobs/maintain.ts';
@@ -22,7 +29,7 @@ import { localAlertDeps } from './alerts.ts';
 import { renderMaintainResult } from './maintain.ts';
 import { renderOptimize } from './optimize.ts';
 import { renderSample } from './sample.ts';
-import type { Command, CommandContext, DemoContext } from './types.ts';
+import type { Command, CommandContext, CommandInput, DemoContext } from './types.ts';
 
 /**
  * `dgm-db-ops invoke <function> --event <json>`: builds the same handler the Lambda runs, with local
@@ -85,8 +92,6 @@ export function renderInvokeResult(fn: string, result: unknown): string {
 /** The placeholder secret ARN of the local target; the local SecretsProvider answers only for it. */
 export const LOCAL_SECRET_ARN = 'arn:aws:secretsmanager:local:000000000000:secret:dgm-db-ops-cli';
 
-const LOOPBACK = new Set(['localhost', '127.0.0.1', '::1', '[::1]']);
-
 /** The deployed-target view of a database URL, as the stack writes it into DGM_TARGETS. */
 export function targetFromUrl(url: string, name: string): DeployedTarget {
   const u = new URL(url);
@@ -117,14 +122,10 @@ export function urlSecrets(url: string): SecretsProvider & { reads: number } {
   return provider;
 }
 
-/** TLS as the CLI's own connections choose it: the URL's sslmode, else plain on loopback, else verified. */
-export function tlsForUrl(url: string): 'verify' | 'require' | 'disable' {
-  const u = new URL(url);
-  const mode = u.searchParams.get('sslmode');
-  if (mode === 'disable' || mode === 'allow' || mode === 'prefer') return 'disable';
-  if (mode === 'require') return 'require';
-  if (mode === 'verify-ca' || mode === 'verify-full') return 'verify';
-  return LOOPBACK.has(u.hostname) ? 'disable' : 'verify';
+/** TLS as the CLI's own connections choose it (connection.ts sslModeFor): the URL's sslmode, else plain
+ * on loopback, else verify-full. */
+export function tlsForUrl(url: string): SslMode {
+  return sslModeFor(url);
 }
 
 /** The Lambda env the stack would write for this one target. */
@@ -160,18 +161,62 @@ export function localContext(functionName: string, timeoutSeconds: number): Cont
 function parseEvent(raw: string | undefined): unknown {
   if (raw === undefined) throw new BadInputError('invoke: --event is required (JSON, or @file.json)');
   let text = raw;
+  const source = raw.startsWith('@') ? `event file ${showValue(raw.slice(1))}` : '--event';
   if (raw.startsWith('@')) {
     try {
       text = readFileSync(raw.slice(1), 'utf8');
     } catch {
-      throw new BadInputError(`invoke: cannot read event file ${raw.slice(1)}`);
+      throw new BadInputError(`invoke: cannot read ${source}`);
     }
   }
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw new BadInputError(`invoke: --event is not valid JSON (${(err as Error).message})`);
+    // Where, not what: the text may be anything (a URL with a password, a secret file).
+    throw new BadInputError(`invoke: ${source} is not valid JSON (${jsonSyntaxError(err)})`);
   }
+}
+
+/** The tasks each database-backed function's handler accepts (what it validates the event against). */
+/** The task a handler runs when the event names none (the maintainer has no obvious one). */
+const DEFAULT_TASKS: Record<Exclude<FunctionName, 'slack-notifier'>, string | undefined> = {
+  sampler: 'sample',
+  maintainer: undefined,
+  migrator: 'migrate',
+};
+
+const FUNCTION_TASKS: Record<Exclude<FunctionName, 'slack-notifier'>, readonly string[]> = {
+  sampler: ['sample'],
+  maintainer: MAINTAINER_TASKS,
+  migrator: ['migrate'],
+};
+
+/**
+ * The function and its event, checked as the handler will check them (schema, task, target), so a bad
+ * event is refused before the CLI connects or starts an embedded server.
+ */
+function invocation(input: CommandInput): { name: FunctionName; event: unknown } {
+  const [fn, ...extra] = input.positionals;
+  if (!fn || !(INVOKABLE_FUNCTIONS as readonly string[]).includes(fn) || extra.length > 0) {
+    throw new BadInputError(`invoke: name one function: ${INVOKABLE_FUNCTIONS.join(', ')}`);
+  }
+  const name = fn as FunctionName;
+  let event = parseEvent(input.values.event as string | undefined);
+  // --dry-run is the event's own dryRun flag, for the events that have one.
+  if (input.flags.dryRun && typeof event === 'object' && event !== null && 'task' in event) {
+    event = { ...event, dryRun: true };
+  }
+  if (name === 'slack-notifier') {
+    const url = input.values['webhook-url'] as string | undefined;
+    if (url !== undefined && !/^https?:\/\//.test(url)) {
+      throw new BadInputError('invoke: --webhook-url must be an http(s) URL');
+    }
+    return { name, event };
+  }
+  const job = parseJobEvent(event, FUNCTION_TASKS[name], DEFAULT_TASKS[name]);
+  // The local deployment has one target, named after the config's target.
+  resolveTarget([targetFromUrl('postgres://localhost/postgres', input.config.target)], job.target);
+  return { name, event };
 }
 
 type LocalHandler = (event: unknown, context: Context) => Promise<unknown>;
@@ -267,24 +312,18 @@ export const invokeCommand: Command = {
     '',
     "The result is printed readably; --json prints the handler's JSON result (what the Lambda returns).",
   ],
+  validate(input) {
+    invocation(input);
+  },
   async run(ctx: CommandContext) {
-    const [fn, ...extra] = ctx.positionals;
-    if (!fn || !(INVOKABLE_FUNCTIONS as readonly string[]).includes(fn) || extra.length > 0) {
-      throw new BadInputError(`invoke: name one function: ${INVOKABLE_FUNCTIONS.join(', ')}`);
-    }
-    const name = fn as FunctionName;
-    let event = parseEvent(ctx.values.event as string | undefined);
-    // --dry-run is the event's own dryRun flag, for the events that have one.
-    if (ctx.flags.dryRun && typeof event === 'object' && event !== null && 'task' in event) {
-      event = { ...event, dryRun: true };
-    }
+    const { name, event } = invocation(ctx);
     let result: unknown;
     try {
       if (name === 'slack-notifier') {
         const url =
-          (ctx.values['webhook-url'] as string | undefined) || process.env.SLACK_WEBHOOK_URL || undefined;
+          (ctx.values['webhook-url'] as string | undefined) || ctx.env.SLACK_WEBHOOK_URL || undefined;
         if (url !== undefined && !/^https?:\/\//.test(url)) {
-          throw new BadInputError('invoke: --webhook-url must be an http(s) URL');
+          throw new BadInputError('invoke: SLACK_WEBHOOK_URL must be an http(s) URL');
         }
         const handler = createSlackNotifierHandler({ webhookUrl: async () => url, logger: ctx.logger });
         result = await handler(event, localContext(name, 30));

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { BadInputError } from '../../functions/errors.ts';
+import { showValue } from '../../functions/format/redact.ts';
 import {
   MAINTAIN_TASKS,
   type MaintainResult,
@@ -13,7 +14,9 @@ import type { Command, DemoContext } from './types.ts';
 function parseTask(value: unknown): MaintainTask {
   const task = value === undefined ? 'all' : String(value);
   if (!(MAINTAIN_TASKS as readonly string[]).includes(task)) {
-    throw new BadInputError(`maintain: --task must be one of ${MAINTAIN_TASKS.join(', ')}, got '${task}'`);
+    throw new BadInputError(
+      `maintain: --task must be one of ${MAINTAIN_TASKS.join(', ')}, got '${showValue(task)}'`,
+    );
   }
   return task as MaintainTask;
 }
@@ -89,6 +92,9 @@ export const maintainCommand: Command = {
     'dgm-db-ops maintain --task partitions',
     'dgm-db-ops maintain --task vacuum --json',
   ],
+  validate(input) {
+    parseTask(input.values.task);
+  },
   async run(ctx) {
     const task = parseTask(ctx.values.task);
     const result = await ctx.withDatabase((client) =>

@@ -3,6 +3,7 @@ import { startMetricsExporter } from '../../functions/adapters/local/metrics-exp
 import { renderPrometheus, renderPrometheusDown } from '../../functions/adapters/local/prometheus.ts';
 import { withClient } from '../../functions/db/connection.ts';
 import { BadInputError } from '../../functions/errors.ts';
+import { showValue } from '../../functions/format/redact.ts';
 import { runSample } from '../../functions/jobs/sample.ts';
 import { PrometheusSeriesMemory, prometheusPoints } from '../../functions/monitor/metrics.ts';
 import { sampleFromCli } from './sample.ts';
@@ -52,15 +53,27 @@ export const metricsCommand: Command = {
     'dgm-db-ops metrics --format cloudwatch',
     'dgm-db-ops metrics --listen 127.0.0.1:9187 --database-url postgres://monitor@db.example.com/app',
   ],
+  validate(input) {
+    const format = String(input.values.format ?? 'prometheus');
+    if (!(FORMATS as readonly string[]).includes(format)) {
+      throw new BadInputError(
+        `metrics: --format must be one of ${FORMATS.join(', ')}, got '${showValue(format)}'`,
+      );
+    }
+    if (input.values.listen !== undefined) {
+      listenSettings(input.values);
+      if (input.values.format !== undefined && format !== 'prometheus') {
+        throw new BadInputError('metrics: --listen serves Prometheus text only; leave out --format');
+      }
+    } else {
+      for (const f of ['min-interval', 'scrape-timeout']) {
+        if (input.values[f] !== undefined) throw new BadInputError(`metrics: --${f} only goes with --listen`);
+      }
+    }
+  },
   async run(ctx) {
     if (ctx.values.listen !== undefined) return serve(ctx);
-    for (const f of ['min-interval', 'scrape-timeout']) {
-      if (ctx.values[f] !== undefined) throw new BadInputError(`metrics: --${f} only goes with --listen`);
-    }
     const format = String(ctx.values.format ?? 'prometheus');
-    if (!(FORMATS as readonly string[]).includes(format)) {
-      throw new BadInputError(`metrics: --format must be one of ${FORMATS.join(', ')}, got '${format}'`);
-    }
     const result = await sampleFromCli(ctx);
     const prometheus = result.snapshot
       ? renderPrometheus(prometheusPoints(result.snapshot, ctx.config.monitoring.topTables))
@@ -99,31 +112,41 @@ export function parseListenAddress(value: string): { host: string; port: number 
   const port = m ? Number(m[3]) : Number.NaN;
   if (!m || port > 65_535) {
     throw new BadInputError(
-      `metrics: --listen must be HOST:PORT (e.g. 127.0.0.1:9187, :9187 for every interface), got '${value}'`,
+      `metrics: --listen must be HOST:PORT (e.g. 127.0.0.1:9187, :9187 for every interface), got '${showValue(value)}'`,
     );
   }
   return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
 }
 
-function seconds(ctx: CommandContext, flag: string, fallback: number, min: number, max: number): number {
-  const raw = ctx.values[flag];
+function seconds(
+  values: CommandContext['values'],
+  flag: string,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
+  const raw = values[flag];
   if (raw === undefined) return fallback;
   const v = Number(raw);
   if (typeof raw !== 'string' || raw.trim() === '' || !Number.isFinite(v) || v < min || v > max) {
     throw new BadInputError(
-      `metrics: --${flag} must be a number of seconds from ${min} to ${max}, got '${raw}'`,
+      `metrics: --${flag} must be a number of seconds from ${min} to ${max}, got '${showValue(String(raw))}'`,
     );
   }
   return v;
 }
 
+/** --listen and its timing flags, checked (validate runs it before anything opens). */
+function listenSettings(values: CommandContext['values']) {
+  return {
+    ...parseListenAddress(String(values.listen)),
+    minIntervalS: seconds(values, 'min-interval', 10, 0, 3_600),
+    timeoutS: seconds(values, 'scrape-timeout', 10, 0.1, 600),
+  };
+}
+
 async function serve(ctx: CommandContext): Promise<CommandOutput> {
-  if (ctx.values.format !== undefined && ctx.values.format !== 'prometheus') {
-    throw new BadInputError('metrics: --listen serves Prometheus text only; leave out --format');
-  }
-  const { host, port } = parseListenAddress(String(ctx.values.listen));
-  const minIntervalS = seconds(ctx, 'min-interval', 10, 0, 3_600);
-  const timeoutS = seconds(ctx, 'scrape-timeout', 10, 0.1, 600);
+  const { host, port, minIntervalS, timeoutS } = listenSettings(ctx.values);
   const m = ctx.config.monitoring;
   const target = ctx.config.target;
   const memory = new PrometheusSeriesMemory();

@@ -4,6 +4,7 @@ import type pg from 'pg';
 import { dropDesignIndexes } from '../../functions/demo/design-indexes.ts';
 import { REFERENCE_QUERIES } from '../../functions/demo/reference-queries.ts';
 import { BadInputError } from '../../functions/errors.ts';
+import { jsonSyntaxError, showValue } from '../../functions/format/redact.ts';
 import {
   collectBaselineMetrics,
   type OptimizeResult,
@@ -21,7 +22,7 @@ export async function readWorkloadFile(path: string): Promise<QueryExample[]> {
   try {
     text = readFileSync(path, 'utf8');
   } catch {
-    throw new BadInputError(`--workload: cannot read ${path}`);
+    throw new BadInputError(`--workload: cannot read ${showValue(path)}`);
   }
   const source = `workload file ${path}`;
   if (/^\s*\[/.test(text)) {
@@ -29,9 +30,10 @@ export async function readWorkloadFile(path: string): Promise<QueryExample[]> {
     try {
       json = JSON.parse(text);
     } catch (err) {
-      throw new BadInputError(`--workload: ${path} is not valid JSON (${(err as Error).message})`);
+      throw new BadInputError(`--workload: ${showValue(path)} is not valid JSON (${jsonSyntaxError(err)})`);
     }
-    if (!Array.isArray(json)) throw new BadInputError(`--workload: ${path} must hold a JSON array`);
+    if (!Array.isArray(json))
+      throw new BadInputError(`--workload: ${showValue(path)} must hold a JSON array`);
     return json.map((item, i) => {
       if (typeof item === 'string') return { sql: item, source };
       const o = item as Record<string, unknown>;
@@ -56,7 +58,7 @@ export async function readWorkloadFile(path: string): Promise<QueryExample[]> {
     tree = parseSync(text) as typeof tree;
   } catch (err) {
     throw new BadInputError(
-      `--workload: ${path} is not valid SQL (${(err as Error).message.split('\n')[0]})`,
+      `--workload: ${showValue(path)} is not valid SQL (${(err as Error).message.split('\n')[0]})`,
     );
   }
   const bytes = Buffer.from(text, 'utf8');
@@ -198,10 +200,14 @@ export const optimizeCommand: Command = {
     'dgm-db-ops optimize --apply',
     'dgm-db-ops optimize --workload queries.sql --json',
   ],
+  async validate(input) {
+    if (input.values.baseline && input.values.apply)
+      throw new BadInputError('optimize: --baseline and --apply do not go together');
+    if (input.values.workload) await readWorkloadFile(String(input.values.workload));
+  },
   async run(ctx) {
     const examples = ctx.values.workload ? await readWorkloadFile(String(ctx.values.workload)) : [];
     if (ctx.values.baseline) {
-      if (ctx.values.apply) throw new BadInputError('optimize: --baseline and --apply do not go together');
       const result = await ctx.withDatabase((client) => collectBaselineMetrics(client, ctx.config));
       return { result, text: `optimize --baseline: ${result.message}` };
     }

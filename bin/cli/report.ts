@@ -1,5 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { BadInputError } from '../../functions/errors.ts';
+import { showValue } from '../../functions/format/redact.ts';
 import { getPerformanceReport } from '../../functions/jobs/report.ts';
 import { renderHtml, renderMarkdown, renderText } from '../../functions/optimizer/render.ts';
 import type { Command } from './types.ts';
@@ -22,13 +23,18 @@ export const reportCommand: Command = {
     output: { value: 'FILE', text: 'write the report to FILE instead of stdout' },
   },
   examples: ['dgm-db-ops report', 'dgm-db-ops report --format html --output report.html'],
+  validate(input) {
+    const format = String(input.values.format ?? 'text');
+    if (!(FORMATS as readonly string[]).includes(format)) {
+      throw new BadInputError(
+        `report: --format must be one of ${FORMATS.join(', ')}, got '${showValue(format)}'`,
+      );
+    }
+    if (input.flags.json && input.values.output)
+      throw new BadInputError('report: --json prints to stdout; drop --output');
+  },
   async run(ctx) {
     const format = String(ctx.values.format ?? 'text');
-    if (!(FORMATS as readonly string[]).includes(format)) {
-      throw new BadInputError(`report: --format must be one of ${FORMATS.join(', ')}, got '${format}'`);
-    }
-    if (ctx.flags.json && ctx.values.output)
-      throw new BadInputError('report: --json prints to stdout; drop --output');
     const report = await ctx.withDatabase((client) => getPerformanceReport(client, ctx.config));
     const rendered =
       format === 'html'
@@ -41,7 +47,7 @@ export const reportCommand: Command = {
       try {
         writeFileSync(path, rendered);
       } catch (err) {
-        throw new BadInputError(`report: cannot write ${path} (${(err as Error).message})`);
+        throw new BadInputError(`report: cannot write ${showValue(path)} (${(err as Error).message})`);
       }
       ctx.logger.info(`report: wrote ${format} to ${path}`);
       return { result: report, text: `report: ${report.message}; ${format} written to ${path}` };

@@ -19,6 +19,8 @@ export interface CommandContext {
   /** The command's own flags and positionals, as parsed from its options. */
   values: Record<string, string | boolean | string[] | undefined>;
   positionals: string[];
+  /** The environment the CLI was started with (process.env, or a test's). */
+  env: Record<string, string | undefined>;
   /**
    * Runs fn with a connected client: DATABASE_URL or --database-url, else an embedded PostgreSQL 18 with
    * the schema installed, stopped afterwards on every path.
@@ -42,9 +44,16 @@ export interface Command {
   /** More --help text after the flags (e.g. invoke's event shapes). */
   helpDetails?(): string[];
   allowPositionals?: boolean;
-  /** Whether the command needs no database at all (e.g. invoke handles its own). */
+  /**
+   * Checks the command's own flags, files and events completely, before anything connects or changes
+   * (BadInputError on bad input). run() may assume it passed.
+   */
+  validate?(input: CommandInput): void | Promise<void>;
   run(ctx: CommandContext): Promise<CommandOutput>;
 }
+
+/** What validate sees: everything parsed, nothing opened. */
+export type CommandInput = Pick<CommandContext, 'flags' | 'config' | 'values' | 'positionals' | 'env'>;
 
 export interface CommandOutput {
   /** The JSON document printed with --json. */

@@ -18,11 +18,15 @@ export interface AuditEntry {
 export class AuditTrail {
   readonly runId = randomUUID();
 
-  constructor(
-    private readonly client: pg.Client,
-    readonly job: string,
-    readonly hash: string,
-  ) {}
+  private readonly client: pg.Client;
+  readonly job: string;
+  readonly hash: string;
+
+  constructor(client: pg.Client, job: string, hash: string) {
+    this.client = client;
+    this.job = job;
+    this.hash = hash;
+  }
 
   /** Writes one audit row. */
   async record(entry: AuditEntry): Promise<void> {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { formatZodError } from '../config.ts';
+import { findControlCharacter, formatZodError } from '../config.ts';
 import { BadInputError } from '../errors.ts';
+import { showValue } from '../format/redact.ts';
 
 /** Tasks the maintainer runs; the sampler's only task is 'sample'. */
 export const MAINTAINER_TASKS = [
@@ -33,8 +34,10 @@ export const JobEventSchema = z
 export type JobEvent = z.infer<typeof JobEventSchema>;
 
 /**
- * Parses an event; a one-line BadInputError naming the bad field otherwise. A handler with one obvious
- * task (the sampler's sample, the migrator's migrate) passes it as defaultTask: `{}` then runs it.
+ * Parses an event; a one-line BadInputError naming the bad field otherwise. Strings holding control
+ * characters (a NUL cannot even be stored in PostgreSQL's text) are refused here, before any effect. A
+ * handler with one obvious task (the sampler's sample, the migrator's migrate) passes it as defaultTask:
+ * `{}` then runs it.
  */
 export function parseJobEvent(
   input: unknown,
@@ -51,9 +54,13 @@ export function parseJobEvent(
       : input;
   const result = JobEventSchema.safeParse(withTask);
   if (!result.success) throw new BadInputError(formatZodError('event: ', result.error));
+  const control = findControlCharacter(result.data);
+  if (control !== undefined) {
+    throw new BadInputError(`event: ${control}: control characters (NUL, newline...) are not allowed`);
+  }
   if (!allowedTasks.includes(result.data.task)) {
     throw new BadInputError(
-      `event: task must be one of ${allowedTasks.join(', ')}, got '${result.data.task}'`,
+      `event: task must be one of ${allowedTasks.join(', ')}, got '${showValue(result.data.task)}'`,
     );
   }
   return result.data;

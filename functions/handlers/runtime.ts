@@ -1,8 +1,9 @@
 import type pg from 'pg';
 import { z } from 'zod';
 import { formatZodError, parseConfig, type RuntimeConfig } from '../config.ts';
-import { connect, DatabaseUnreachableError } from '../db/connection.ts';
+import { connect, DatabaseUnreachableError, type TlsMode } from '../db/connection.ts';
 import { BadInputError } from '../errors.ts';
+import { validateAlertRules } from '../monitor/rules.ts';
 
 /**
  * What every Lambda shares: the deployed targets (env DGM_TARGETS, written by the stack), the base
@@ -89,10 +90,14 @@ export function configForTarget(
   env: Record<string, string | undefined> = process.env,
 ): RuntimeConfig {
   const base = parseJsonEnv(env, 'DGM_CONFIG') ?? {};
-  return parseConfig(
+  const config = parseConfig(
     mergeConfig(mergeConfig(base, target.config), { target: target.name }),
     `config for ${target.name}`,
   );
+  // Cross-field rules too, before the handler connects: contradictory alert thresholds used to be
+  // found only after the sample was stored and its metrics sent.
+  validateAlertRules(config);
+  return config;
 }
 
 export interface TargetConnectionOptions {
@@ -101,7 +106,7 @@ export interface TargetConnectionOptions {
   lockTimeoutMs?: number;
   applicationName: string;
   /** TLS verification against the RDS CA bundle (Lambda: NODE_EXTRA_CA_CERTS). Default 'verify'. */
-  tls?: 'verify' | 'require' | 'disable';
+  tls?: TlsMode;
 }
 
 /**

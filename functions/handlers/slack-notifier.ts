@@ -163,8 +163,11 @@ export function renderSlackMessage(
 /** Thrown when Slack answers with an error; the status tells whether the URL itself is wrong. */
 export class SlackPostError extends Error {
   override name = 'SlackPostError';
-  constructor(readonly status: number) {
+  readonly status: number;
+
+  constructor(status: number) {
     super(`Slack webhook answered HTTP ${status}`);
+    this.status = status;
   }
 }
 

@@ -1,3 +1,5 @@
+import { plainLine, slack, slackCode } from '../format/escape.ts';
+import { redactSecrets } from '../format/redact.ts';
 import type { AlertNotification, AlertNotificationItem, AlertTransition, Severity } from '../ports.ts';
 
 /**
@@ -149,18 +151,19 @@ export function renderEmail(n: AlertNotification): { subject: string; body: stri
     `dgm-db-ops alerts for target "${n.target}" at ${formatTime(n.generatedAt)}: ${counts(n)}.`,
     '',
   ];
-  if (n.degraded) lines.push(`NOTE: ${n.degraded}`, '');
+  if (n.degraded) lines.push(`NOTE: ${plainLine(n.degraded)}`, '');
   for (const item of n.items.slice(0, MAX_ITEMS)) {
     const a = item.alert;
     const unit = item.unit;
     const escalation =
       item.transition === 'escalated' && item.previousSeverity ? ` (was ${item.previousSeverity})` : '';
     lines.push(
-      `${TRANSITION_LABEL[item.transition]} - ${a.severity}${escalation} - ${item.title} (${a.name}) on ${a.resource}`,
-      `  ${clip(a.message, MAX_MESSAGE_CHARS)}`,
+      `${TRANSITION_LABEL[item.transition]} - ${a.severity}${escalation} - ${item.title} (${a.name}) on ${plainLine(a.resource)}`,
+      `  ${plainLine(clip(redactSecrets(a.message), MAX_MESSAGE_CHARS))}`,
       `  Value: ${formatValue(a.metric_value, unit)}   Threshold: ${formatValue(a.threshold, unit)}   ${whenLine(item)}`,
     );
-    if (item.transition !== 'resolved' && item.runbook) lines.push(`  What to do: ${item.runbook}`);
+    if (item.transition !== 'resolved' && item.runbook)
+      lines.push(`  What to do: ${plainLine(item.runbook)}`);
     lines.push('');
   }
   if (n.items.length > MAX_ITEMS)
@@ -189,8 +192,8 @@ export function slackItemMarkdown(item: AlertNotificationItem): string {
   const escalation =
     item.transition === 'escalated' && item.previousSeverity ? ` (was ${item.previousSeverity})` : '';
   const lines = [
-    `${transitionEmoji(item)} *${TRANSITION_LABEL[item.transition]}* · *${a.severity}*${escalation} · *${item.title}* on \`${a.resource}\``,
-    clip(a.message, MAX_MESSAGE_CHARS),
+    `${transitionEmoji(item)} *${TRANSITION_LABEL[item.transition]}* · *${a.severity}*${escalation} · *${slack(item.title)}* on ${slackCode(a.resource)}`,
+    slack(clip(redactSecrets(a.message), MAX_MESSAGE_CHARS)),
     `value *${formatValue(a.metric_value, unit)}* · threshold ${formatValue(a.threshold, unit)} · ${whenLine(item)}`,
   ];
   return lines.join('\n');
@@ -237,11 +240,13 @@ export function renderChatbot(n: AlertNotification): ChatbotNotification {
   if (parts.length < n.items.length)
     parts.push(`… and ${n.items.length - parts.length} more alert update(s).`);
   const held = heldBackLine(n);
-  if (held) parts.push(`_${held}_`);
-  if (n.degraded) parts.unshift(`:warning: _${n.degraded}_`);
+  if (held) parts.push(`_${slack(held)}_`);
+  if (n.degraded) parts.unshift(`:warning: _${slack(n.degraded)}_`);
   const nextSteps = [
     ...new Set(
-      n.items.filter((i) => i.transition !== 'resolved' && i.runbook).map((i) => `${i.title}: ${i.runbook}`),
+      n.items
+        .filter((i) => i.transition !== 'resolved' && i.runbook)
+        .map((i) => `${slack(i.title)}: ${slack(i.runbook)}`),
     ),
   ].slice(0, 5);
   const types = alertTypes(n);

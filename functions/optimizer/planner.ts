@@ -60,10 +60,13 @@ let sequence = 0;
  * savepoint, so one statement that cannot be planned does not abort the rest.
  */
 export class Explainer {
-  constructor(
-    private readonly client: pg.Client,
-    readonly versionNum: number,
-  ) {}
+  private readonly client: pg.Client;
+  readonly versionNum: number;
+
+  constructor(client: pg.Client, versionNum: number) {
+    this.client = client;
+    this.versionNum = versionNum;
+  }
 
   async explain(target: ExplainTarget): Promise<PlanResult> {
     const name = `dgm_opt_${process.pid}_${++sequence}`;
@@ -193,12 +196,17 @@ export class WhatIfSession {
   private realSavepoint = false;
   private realCount = 0;
 
-  constructor(
-    private readonly client: pg.Client,
-    readonly explainer: Explainer,
-    private readonly hypoSchema: string | null,
-    private readonly options: WhatIfOptions,
-  ) {}
+  private readonly client: pg.Client;
+  readonly explainer: Explainer;
+  private readonly hypoSchema: string | null;
+  private readonly options: WhatIfOptions;
+
+  constructor(client: pg.Client, explainer: Explainer, hypoSchema: string | null, options: WhatIfOptions) {
+    this.client = client;
+    this.explainer = explainer;
+    this.hypoSchema = hypoSchema;
+    this.options = options;
+  }
 
   /** Whether HypoPG serves this session. */
   get hypopg(): boolean {

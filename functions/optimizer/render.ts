@@ -1,3 +1,4 @@
+import { html, markdown, markdownCode, markdownCodeBlock, plain, plainLine } from '../format/escape.ts';
 import type { PerformanceReport } from '../jobs/report.ts';
 
 /**
@@ -48,20 +49,14 @@ export function latencyRows(report: PerformanceReport): { rows: LatencyRow[]; so
   return { source: 'no measured change yet', rows: [] };
 }
 
-function esc(s: unknown): string {
-  return String(s ?? '')
-    .replaceAll('&', '&amp;')
-    .replaceAll('<', '&lt;')
-    .replaceAll('>', '&gt;')
-    .replaceAll('"', '&quot;')
-    .replaceAll("'", '&#39;');
-}
+const esc = html;
 
 function pad(s: string, n: number): string {
   return s.length >= n ? s : s + ' '.repeat(n - s.length);
 }
 
-function textTable(headers: string[], rows: string[][]): string {
+function textTable(headers: string[], raw: string[][]): string {
+  const rows = raw.map((r) => r.map(plainLine));
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (r: string[]) =>
     r
@@ -100,13 +95,13 @@ export function renderText(report: PerformanceReport): string {
   const out: string[] = [];
   const d = report.database;
   out.push(
-    `Performance report for ${d.name} (${report.target}), PostgreSQL ${d.server_version}, ${formatBytes(d.bytes)}, ` +
+    `Performance report for ${plain(d.name)} (${plain(report.target)}), PostgreSQL ${d.server_version}, ${formatBytes(d.bytes)}, ` +
       `cache hit ratio ${d.cache_hit_ratio === null ? 'n/a' : `${(d.cache_hit_ratio * 100).toFixed(2)}%`}`,
   );
   out.push(
     `constitutional hash ${report.constitutional_compliance.hash} ${report.constitutional_compliance.validated ? 'validated' : 'NOT validated'}, compliance score ${report.constitutional_compliance.compliance_score}`,
   );
-  if (!d.statements_available) out.push(`statements unavailable: ${d.statements_reason}`);
+  if (!d.statements_available) out.push(`statements unavailable: ${plain(d.statements_reason)}`);
   const pi = report.performance_improvement;
   out.push('');
   if (pi.measured && pi.overall) {
@@ -138,8 +133,8 @@ export function renderText(report: PerformanceReport): string {
   }
   out.push('', `Recommendations: ${report.recommendations.length}`);
   for (const r of recommendationLines(report)) {
-    out.push(`- ${r.title}`, `    ${r.why}`);
-    if (r.sql) out.push(`    ${r.sql}`);
+    out.push(`- ${plainLine(r.title)}`, `    ${plainLine(r.why)}`);
+    if (r.sql) out.push(`    ${plain(r.sql)}`);
   }
   const unused = report.index_usage.filter((i) => i.scans === 0 && !i.unique && !i.primary);
   out.push(
@@ -181,11 +176,19 @@ export function renderText(report: PerformanceReport): string {
   return out.join('\n');
 }
 
-function mdCell(s: string): string {
-  return s.replaceAll('|', '\\|').replace(/\s+/g, ' ');
+/** A Markdown table cell: text (escaped here) or markup already built from escaped parts. */
+type MdCell = string | { md: string };
+
+function mdCell(c: MdCell): string {
+  return typeof c === 'string' ? markdown(c) : c.md;
 }
 
-function mdTable(headers: string[], rows: string[][]): string {
+/** Code in a table cell. */
+function mdCode(text: string): MdCell {
+  return { md: markdownCode(text, { inTable: true }) };
+}
+
+function mdTable(headers: string[], rows: MdCell[][]): string {
   return [
     `| ${headers.join(' | ')} |`,
     `| ${headers.map(() => '---').join(' | ')} |`,
@@ -198,9 +201,9 @@ export function renderMarkdown(report: PerformanceReport): string {
   const d = report.database;
   const pi = report.performance_improvement;
   const out: string[] = [
-    `# Performance report: ${d.name}`,
+    `# Performance report: ${markdown(d.name)}`,
     '',
-    `Generated ${report.generated_at} for target \`${report.target}\` · PostgreSQL ${d.server_version} · ${formatBytes(d.bytes)} · cache hit ratio ${d.cache_hit_ratio === null ? 'n/a' : `${(d.cache_hit_ratio * 100).toFixed(2)}%`} · constitutional hash \`${report.constitutional_compliance.hash}\` ${report.constitutional_compliance.validated ? '(validated)' : '(**not validated**)'}`,
+    `Generated ${markdown(report.generated_at)} for target ${markdownCode(report.target)} · PostgreSQL ${markdown(d.server_version)} · ${formatBytes(d.bytes)} · cache hit ratio ${d.cache_hit_ratio === null ? 'n/a' : `${(d.cache_hit_ratio * 100).toFixed(2)}%`} · constitutional hash ${markdownCode(report.constitutional_compliance.hash)} ${report.constitutional_compliance.validated ? '(validated)' : '(**not validated**)'}`,
     '',
     '## Query latency before and after',
     '',
@@ -208,12 +211,12 @@ export function renderMarkdown(report: PerformanceReport): string {
   const lat = latencyRows(report);
   if (pi.measured && pi.overall) {
     out.push(
-      `Overall **${pi.overall.speedup}x** faster: ${pi.overall.calls_after} calls took ${pi.overall.total_ms_after} ms, ${pi.overall.total_ms_at_before_speed} ms at the earlier speed. Source: ${lat.source}.`,
+      `Overall **${pi.overall.speedup}x** faster: ${pi.overall.calls_after} calls took ${pi.overall.total_ms_after} ms, ${pi.overall.total_ms_at_before_speed} ms at the earlier speed. Source: ${markdown(lat.source)}.`,
       '',
       mdTable(
         ['statement', 'before', 'after', 'speedup'],
         lat.rows.map((r) => [
-          `\`${r.label}\``,
+          mdCode(r.label),
           ms(r.before),
           ms(r.after),
           `${(r.before / Math.max(r.after, 1e-6)).toFixed(1)}x`,
@@ -221,7 +224,7 @@ export function renderMarkdown(report: PerformanceReport): string {
       ),
     );
   } else {
-    out.push(`Not measured: ${pi.reason ?? 'no data'}.`);
+    out.push(`Not measured: ${markdown(pi.reason ?? 'no data')}.`);
   }
   out.push('', `## Slow statements (${report.slow_queries.length})`, '');
   if (report.slow_queries.length > 0) {
@@ -232,15 +235,22 @@ export function renderMarkdown(report: PerformanceReport): string {
           ms(q.mean_ms),
           String(q.calls),
           ms(q.total_ms),
-          `\`${oneLine(q.query, 120)}\``,
+          mdCode(oneLine(q.query, 120)),
         ]),
       ),
     );
   } else out.push('None above the threshold.');
   out.push('', `## Recommendations (${report.recommendations.length})`, '');
   for (const r of recommendationLines(report)) {
-    out.push(`- **${r.title}**: ${r.why}`);
-    if (r.sql) out.push('', '  ```sql', `  ${r.sql}`, '  ```', '');
+    out.push(`- **${markdown(r.title)}**: ${markdown(r.why)}`);
+    if (r.sql)
+      out.push(
+        '',
+        ...markdownCodeBlock(r.sql, 'sql')
+          .split('\n')
+          .map((l) => `  ${l}`),
+        '',
+      );
   }
   out.push('', '## Index usage', '');
   out.push(

@@ -64,4 +64,16 @@ describe('npx cdk synth', () => {
     }
     expect(existsSync(join(run.out, 'DgmDbOps.template.json'))).toBe(false);
   });
+
+  it('stops on a target config whose alert thresholds contradict each other (the Lambdas would refuse it)', () => {
+    const run = cdkSynth([
+      '-c',
+      'dgm={"demo":{"config":{"alerting":{"rules":{"lock_waits":{"clear":99}}}}}}',
+    ]);
+    expect(run.status).not.toBe(0);
+    expect(run.stderr).toContain(
+      'dgm-db-ops: alerting.rules.lock_waits: clear 99 must be below the firing threshold',
+    );
+    expect(existsSync(join(run.out, 'DgmDbOps.template.json'))).toBe(false);
+  });
 });

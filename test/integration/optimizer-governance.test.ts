@@ -25,7 +25,11 @@ afterAll(async () => db?.drop());
 
 class RecordingLauncher implements JobLauncher {
   readonly events: Array<Parameters<JobLauncher['launch']>[0]> = [];
-  constructor(private readonly fail = false) {}
+  private readonly fail: boolean;
+
+  constructor(fail: boolean = false) {
+    this.fail = fail;
+  }
   async launch(event: Parameters<JobLauncher['launch']>[0]) {
     this.events.push(event);
     if (this.fail) throw new Error('Lambda answered 500');

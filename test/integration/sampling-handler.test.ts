@@ -29,7 +29,11 @@ class RecordingSink implements MetricSink {
 
 class FakeSecrets implements SecretsProvider {
   readonly requests: Array<{ arn: string; forceRefresh: boolean }> = [];
-  constructor(private readonly values: DatabaseSecret[]) {}
+  private readonly values: DatabaseSecret[];
+
+  constructor(values: DatabaseSecret[]) {
+    this.values = values;
+  }
   async getDatabaseSecret(arn: string, options: { forceRefresh?: boolean } = {}) {
     this.requests.push({ arn, forceRefresh: Boolean(options.forceRefresh) });
     return options.forceRefresh ? this.values[this.values.length - 1]! : this.values[0]!;

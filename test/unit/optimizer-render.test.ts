@@ -7,6 +7,7 @@ import {
   niceTicks,
   renderHtml,
   renderMarkdown,
+  renderText,
 } from '../../functions/optimizer/render.ts';
 
 function report(over: Partial<PerformanceReport> = {}): PerformanceReport {
@@ -133,6 +134,30 @@ describe('report rendering', () => {
     const md = renderMarkdown(r);
     expect(md).toContain('Not measured: no change yet.');
     expect(md).toContain('SELECT "<b>" FROM t \\| x');
+  });
+
+  it('escapes names and statements in the markdown report (issue 13)', () => {
+    const evil = '<script>alert(1)</script>_y2026m12';
+    const r = report({
+      slow_queries: [
+        {
+          queryid: '9',
+          query: 'SELECT 1 /* a `tick` here */ FROM t',
+          calls: 1,
+          mean_ms: 300,
+          total_ms: 300,
+          rows: 1,
+        },
+      ],
+      partition_sizes: [{ parent: 'dgm.archive', partition: evil, bounds: 'DEFAULT', bytes: 8192, rows: 0 }],
+    });
+    const md = renderMarkdown(r);
+    expect(md).not.toContain('<script>');
+    expect(md).toContain('| dgm.archive | &lt;script&gt;alert(1)&lt;/script&gt;\\_y2026m12 | 0 | 8.0 kB |');
+    // The backtick inside the statement does not end its code span: a longer fence holds it.
+    expect(md).toContain('| ``SELECT 1 /* a `tick` here */ FROM t`` |');
+    expect(renderText(r)).toContain('SELECT 1 /* a `tick` here */ FROM t');
+    expect(renderHtml(r)).not.toContain('<script>');
   });
 
   it('puts each value where its scale says', () => {

@@ -55,10 +55,10 @@ export class CloudWatchMetricSink implements MetricSink {
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly random: () => number;
 
-  constructor(
-    private readonly client: CloudWatchClient,
-    options: CloudWatchSinkOptions = {},
-  ) {
+  private readonly client: CloudWatchClient;
+
+  constructor(client: CloudWatchClient, options: CloudWatchSinkOptions = {}) {
+    this.client = client;
     this.namespace = options.namespace ?? METRIC_NAMESPACE;
     this.maxAttempts = Math.max(1, options.maxAttempts ?? 5);
     this.baseDelayMs = options.baseDelayMs ?? 200;

@@ -15,12 +15,17 @@ export class DynamoDbAlertStateStore implements AlertStateStore {
   private clientInstance: DynamoDBClient | undefined;
   private readonly factory: (() => DynamoDBClient) | undefined;
 
+  private readonly tableName: string;
+  private readonly now: () => number;
+
   constructor(
-    private readonly tableName: string,
+    tableName: string,
     /** A client, or a factory called on first use (module init stays cheap in the Lambda). */
     client?: DynamoDBClient | (() => DynamoDBClient),
-    private readonly now: () => number = Date.now,
+    now: () => number = Date.now,
   ) {
+    this.tableName = tableName;
+    this.now = now;
     if (client instanceof DynamoDBClient) this.clientInstance = client;
     else this.factory = client;
   }

@@ -10,12 +10,15 @@ export class LambdaJobLauncher implements JobLauncher {
   private clientInstance: LambdaClient | undefined;
   private readonly factory: (() => LambdaClient) | undefined;
 
+  /** The maintainer's function name or ARN (env DGM_MAINTAINER_FUNCTION). */
+  private readonly functionName: string;
+
   constructor(
-    /** The maintainer's function name or ARN (env DGM_MAINTAINER_FUNCTION). */
-    private readonly functionName: string,
+    functionName: string,
     /** A client, or a factory called on first use (module init stays cheap in the Lambda). */
     client?: LambdaClient | (() => LambdaClient),
   ) {
+    this.functionName = functionName;
     if (client instanceof LambdaClient) this.clientInstance = client;
     else this.factory = client;
   }

@@ -5,11 +5,19 @@ import type { DatabaseSecret, SecretsProvider } from '../../handlers/runtime.ts'
 export class SecretsManagerSecrets implements SecretsProvider {
   private readonly cache = new Map<string, { value: DatabaseSecret; at: number }>();
 
+  private readonly client: SecretsManagerClient;
+  private readonly ttlMs: number;
+  private readonly now: () => number;
+
   constructor(
-    private readonly client: SecretsManagerClient = new SecretsManagerClient({}),
-    private readonly ttlMs = 5 * 60_000,
-    private readonly now: () => number = Date.now,
-  ) {}
+    client: SecretsManagerClient = new SecretsManagerClient({}),
+    ttlMs: number = 5 * 60_000,
+    now: () => number = Date.now,
+  ) {
+    this.client = client;
+    this.ttlMs = ttlMs;
+    this.now = now;
+  }
 
   async getDatabaseSecret(
     secretArn: string,

@@ -12,11 +12,14 @@ export class SnsNotifier implements Notifier {
   private clientInstance: SNSClient | undefined;
   private readonly factory: (() => SNSClient) | undefined;
 
+  private readonly topicArn: string;
+
   constructor(
-    private readonly topicArn: string,
+    topicArn: string,
     /** A client, or a factory called on first use (module init stays cheap in the Lambda). */
     client?: SNSClient | (() => SNSClient),
   ) {
+    this.topicArn = topicArn;
     if (client instanceof SNSClient) this.clientInstance = client;
     else this.factory = client;
   }

@@ -7,9 +7,11 @@ import type { MetricDatum, MetricSink, MetricSinkResult } from '../../ports.ts';
 export class ConsoleMetricSink implements MetricSink {
   readonly datums: MetricDatum[] = [];
 
-  constructor(
-    private readonly write: ((line: string) => void) | null = (l) => process.stderr.write(`${l}\n`),
-  ) {}
+  private readonly write: ((line: string) => void) | null;
+
+  constructor(write: ((line: string) => void) | null = (l) => process.stderr.write(`${l}\n`)) {
+    this.write = write;
+  }
 
   async put(datums: MetricDatum[]): Promise<MetricSinkResult> {
     for (const d of datums) {

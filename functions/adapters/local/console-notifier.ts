@@ -8,7 +8,11 @@ import type { AlertNotification, Notifier } from '../../ports.ts';
 export class ConsoleNotifier implements Notifier {
   readonly published: AlertNotification[] = [];
 
-  constructor(private readonly write: (text: string) => void = (t) => process.stderr.write(t)) {}
+  private readonly write: (text: string) => void;
+
+  constructor(write: (text: string) => void = (t) => process.stderr.write(t)) {
+    this.write = write;
+  }
 
   async publish(notification: AlertNotification): Promise<void> {
     this.published.push(notification);

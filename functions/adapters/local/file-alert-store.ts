@@ -19,10 +19,13 @@ const LOCK_STALE_MS = 30_000;
 const LOCK_WAIT_MS = 10_000;
 
 export class FileAlertStateStore implements AlertStateStore {
-  constructor(
-    readonly dir: string,
-    private readonly now: () => number = Date.now,
-  ) {}
+  readonly dir: string;
+  private readonly now: () => number;
+
+  constructor(dir: string, now: () => number = Date.now) {
+    this.dir = dir;
+    this.now = now;
+  }
 
   /** The file a key is stored in. */
   fileFor(key: string): string {
