@@ -503,7 +503,7 @@ export function barChart(options: {
   rows.forEach((r, ri) => {
     const y0 = top + ri * rowH + gap / 2;
     parts.push(
-      `<text x="${labelW - 8}" y="${y0 + (series.length * barH) / 2 + 4}" class="lb" text-anchor="end"${r.highlight ? ` fill="${r.highlight}"` : ''}><title>${esc(r.title ?? r.label)}</title>${esc(labels[ri])}</text>`,
+      `<text x="${labelW - 8}" y="${y0 + (series.length * barH) / 2 + 4}" class="lb" text-anchor="end"${r.highlight ? ` style="fill:${r.highlight}"` : ''}><title>${esc(r.title ?? r.label)}</title>${esc(labels[ri])}</text>`,
     );
     r.values.forEach((v, si) => {
       const w = x(v);

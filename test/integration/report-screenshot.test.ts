@@ -64,7 +64,9 @@ const PROBE = `<script>
     const bars = [...svg.querySelectorAll('rect')].filter((r) => r.getBoundingClientRect().width > 0.5 && !r.closest('g.legend')).length;
     const lines = [...svg.querySelectorAll('polyline')].map((p) => p.getAttribute('points').trim().split(/\\s+/).length);
     const dots = svg.querySelectorAll('circle').length;
-    data.push({ label: svg.getAttribute('aria-label'), cls: svg.getAttribute('class'), bars, lines, dots, texts: boxes.length });
+    // Labels drawn red, as the browser computes them (a stylesheet rule can beat a fill attribute).
+    const red = [...svg.querySelectorAll('text')].filter((t) => getComputedStyle(t).fill === 'rgb(179, 38, 30)').length;
+    data.push({ label: svg.getAttribute('aria-label'), cls: svg.getAttribute('class'), bars, lines, dots, red, texts: boxes.length });
   }
   const out = document.createElement('pre');
   out.id = 'probe';
@@ -151,6 +153,7 @@ describe('the HTML report in headless Chromium', () => {
         bars: number;
         lines: number[];
         dots: number;
+        red: number;
         texts: number;
       }>;
       height: number;
@@ -167,6 +170,9 @@ describe('the HTML report in headless Chromium', () => {
     const barCharts = probe.data.filter((d) => d.cls === null);
     expect(barCharts.length).toBeGreaterThanOrEqual(2);
     for (const c of barCharts) expect(c.bars, c.label).toBeGreaterThan(0);
+    // A legend promises only what the chart shows: names in red are red.
+    for (const c of probe.data.filter((d) => d.label?.includes('in red')))
+      expect(c.red, c.label).toBeGreaterThan(0);
     expect(probe.width).toBeLessThanOrEqual(1280);
 
     const shot = join(tmp, 'report.png');
