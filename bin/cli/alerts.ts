@@ -20,9 +20,9 @@ import {
   readAlertDocument,
   type SampleAlertOutcome,
 } from '../../functions/jobs/alert.ts';
-import { optimizeDatabase } from '../../functions/jobs/optimize.ts';
+import { indexChanges, optimizeDatabase } from '../../functions/jobs/optimize.ts';
 import { runSample, type SampleResult } from '../../functions/jobs/sample.ts';
-import { alertMetricPoints } from '../../functions/monitor/alert-metrics.ts';
+import { ALERT_METRIC_SPECS, alertMetricPoints } from '../../functions/monitor/alert-metrics.ts';
 import { formatTime, formatValue } from '../../functions/monitor/alert-render.ts';
 import { resolveRules } from '../../functions/monitor/rules.ts';
 import type { Logger } from '../../functions/ports.ts';
@@ -39,10 +39,36 @@ import type { Command, CommandContext, DemoContext } from './types.ts';
 /** Where the CLI keeps alert state, relative to the working directory. */
 export const DEFAULT_STATE_DIR = join('.dgm-db-ops', 'alerts');
 
-/** The CLI's alert adapters: the file store and the console notifier (stderr unless told otherwise). */
-export function localAlertDeps(options: { stateDir?: string; write?: (text: string) => void } = {}) {
+/**
+ * Whose alert state it is: the database's host, port and name (never the user or password), or
+ * `embedded` for the CLI's throwaway server. The target name alone is `local` for every URL.
+ */
+export function databaseIdentity(url: string | undefined): string {
+  if (!url) return 'embedded';
+  const u = new URL(url);
+  // libpq's defaults; a unix socket directory may come as ?host=.
+  const host = (u.hostname || u.searchParams.get('host') || 'localhost').toLowerCase();
+  const port = u.port || u.searchParams.get('port') || '5432';
+  const database =
+    decodeURIComponent(u.pathname.replace(/^\//, '')) || decodeURIComponent(u.username) || 'postgres';
+  return `${host}:${port}/${database}`;
+}
+
+/**
+ * The CLI's alert adapters: the file store (its state kept per database) and the console notifier
+ * (stderr unless told otherwise).
+ */
+export function localAlertDeps(options: {
+  database: string;
+  stateDir?: string;
+  write?: (text: string) => void;
+}) {
   return {
-    store: new FileAlertStateStore(resolve(options.stateDir ?? DEFAULT_STATE_DIR)),
+    store: new FileAlertStateStore(
+      resolve(options.stateDir ?? DEFAULT_STATE_DIR),
+      Date.now,
+      options.database,
+    ),
     notifier: new ConsoleNotifier(options.write),
   };
 }
@@ -59,7 +85,10 @@ export async function alertsForCliSample(
 ): Promise<SampleAlertOutcome | undefined> {
   if (ctx.flags.dryRun) return undefined;
   return alertAfterSample(
-    { ...localAlertDeps({ stateDir }), logger: ctx.logger },
+    {
+      ...localAlertDeps({ stateDir, database: databaseIdentity(ctx.flags.databaseUrl) }),
+      logger: ctx.logger,
+    },
     { config: ctx.config, client, snapshot: result.snapshot, error: result.message },
   );
 }
@@ -182,7 +211,8 @@ export const alertsCommand: Command = {
   async run(ctx) {
     const format = String(ctx.values.format ?? 'text');
     const stateDir = (ctx.values['state-dir'] as string | undefined) ?? DEFAULT_STATE_DIR;
-    const { store } = localAlertDeps({ stateDir });
+    const database = databaseIdentity(ctx.flags.databaseUrl);
+    const { store } = localAlertDeps({ stateDir, database });
     let evaluation: SampleAlertOutcome | undefined;
     let sample: SampleResult | undefined;
     if (ctx.values.evaluate) {
@@ -199,16 +229,22 @@ export const alertsCommand: Command = {
     const listed = await listAlerts(store, ctx.config, ctx.logger);
     if (format === 'prometheus') {
       const doc = await readAlertDocument(store, ctx.config.target, ctx.logger);
-      const text = renderPrometheus(alertMetricPoints(ctx.config.target, doc)).trimEnd();
-      return { result: { target: listed.target, totals: listed.totals, prometheus: text }, text };
+      const text = renderPrometheus(alertMetricPoints(ctx.config.target, doc), [
+        ALERT_METRIC_SPECS.alerts,
+        ALERT_METRIC_SPECS.active,
+      ]).trimEnd();
+      return { result: { target: listed.target, database, totals: listed.totals, prometheus: text }, text };
     }
     const shown = ctx.values.all ? listed.alerts : listed.alerts.filter((a) => a.state !== 'resolved');
     const stateFile = store.fileFor(alertDocumentKey(ctx.config.target));
     const result = {
       target: listed.target,
+      database,
       stateFile,
       lastSampleAt: listed.lastSampleAt,
       alerts: shown,
+      // The design's get_monitoring_report()['active_alerts'] (DatabaseAlert fields).
+      active_alerts: listed.active_alerts,
       totals: listed.totals,
       ...(evaluation ? { evaluation } : {}),
       ...(ctx.values.rules ? { rules: [...resolveRules(ctx.config).values()] } : {}),
@@ -218,15 +254,15 @@ export const alertsCommand: Command = {
     if (sample) lines.push(`sample: ${sample.message ?? sample.status}`, renderAlertStep(evaluation), '');
     if (!listed.lastSampleAt) {
       lines.push(
-        `No alert state for target ${listed.target} yet (${stateFile}): \`dgm-db-ops sample\` evaluates the alerts after each sample, or run \`dgm-db-ops alerts --evaluate\`.`,
+        `No alert state for target ${listed.target} on ${database} yet (${stateFile}): \`dgm-db-ops sample\` evaluates the alerts after each sample, or run \`dgm-db-ops alerts --evaluate\`.`,
       );
     } else if (shown.length === 0) {
       lines.push(
-        `No ${ctx.values.all ? '' : 'active '}alerts for target ${listed.target} (last sample ${formatTime(listed.lastSampleAt)}).`,
+        `No ${ctx.values.all ? '' : 'active '}alerts for target ${listed.target} on ${database} (last sample ${formatTime(listed.lastSampleAt)}).`,
       );
     } else {
       lines.push(
-        `Alerts for target ${listed.target} (last sample ${formatTime(listed.lastSampleAt)}; state in ${stateFile}):`,
+        `Alerts for target ${listed.target} on ${database} (last sample ${formatTime(listed.lastSampleAt)}; state in ${stateFile}):`,
         '',
         renderAlertList(shown),
       );
@@ -275,7 +311,7 @@ export async function demoAlerts(client: pg.Client, ctx: DemoContext): Promise<s
     alerting: { ...ctx.config.alerting, minSampleSpacingSeconds: 0 },
   });
   const deps = {
-    ...localAlertDeps({ stateDir: dir, write: (t) => printed.push(t) }),
+    ...localAlertDeps({ stateDir: dir, database: 'demo', write: (t) => printed.push(t) }),
     logger: ctx.logger,
   };
   const quiet: Logger = { info() {}, warn() {}, error: (m) => ctx.logger.error(m) };
@@ -323,11 +359,18 @@ export async function demoAlerts(client: pg.Client, ctx: DemoContext): Promise<s
       reason: 'demo: slow_queries alert',
       logger: quiet,
     });
-    created = opt.actions
-      .filter((a) => a.action === 'create_index' && a.status === 'succeeded')
-      .map((a) => a.target);
+    const changed = indexChanges(opt.actions);
+    created = changed.kept;
     out.push(
-      `optimize --apply: ${created.length ? `created ${created.join(', ')}` : 'no index created'} (${opt.message ?? opt.status})`,
+      `optimize --apply: ${
+        changed.built.length
+          ? `created ${changed.built.join(', ')}${
+              changed.droppedAfterVerification.length
+                ? `; dropped ${changed.droppedAfterVerification.join(', ')} again after verification`
+                : ''
+            }`
+          : 'no index created'
+      } (${opt.message ?? opt.status})`,
       '',
     );
     // The index build's interval may still hold slow statements; then two clean samples resolve it.

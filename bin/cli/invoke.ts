@@ -25,7 +25,7 @@ import type { MigrateResult } from '../../functions/jobs/migrate.ts';
 import type { OptimizeResult } from '../../functions/jobs/optimize.ts';
 import type { SampleResult } from '../../functions/jobs/sample.ts';
 import type { Logger } from '../../functions/ports.ts';
-import { localAlertDeps } from './alerts.ts';
+import { databaseIdentity, localAlertDeps } from './alerts.ts';
 import { renderMaintainResult } from './maintain.ts';
 import { renderOptimize } from './optimize.ts';
 import { renderSample } from './sample.ts';
@@ -252,7 +252,7 @@ async function buildDatabaseHandler(
           logger,
           tls,
           sink: sink(),
-          alerts: { ...localAlertDeps(), notifier: notifier() },
+          alerts: { ...localAlertDeps({ database: databaseIdentity(url) }), notifier: notifier() },
         }) as LocalHandler,
         timeoutSeconds: timeouts.samplerSeconds,
       };

@@ -68,6 +68,13 @@ export function renderMaintainResult(result: MaintainResult, options: { showSql?
     list('unused', ix.unused);
     list('duplicates', ix.duplicates);
   }
+  const st = result.findings.statistics;
+  if (st) {
+    lines.push(
+      '',
+      `statistics: ${st.tablesCurrent} table(s) current, not re-analyzed (fewer row changes since their last analyze than their autovacuum analyze threshold)`,
+    );
+  }
   const v = result.findings.vacuum;
   if (v) {
     lines.push(
@@ -108,6 +115,27 @@ export const maintainCommand: Command = {
   },
 };
 
+/**
+ * Why a run did other actions than its dry run planned, by task and kind ('' when they agree): a dry
+ * run cannot see what the run's earlier steps change (the statistics of a partition it creates).
+ */
+export function planDifference(planned: readonly ActionResult[], done: readonly ActionResult[]): string {
+  const count = (list: readonly ActionResult[]) => {
+    const m = new Map<string, number>();
+    for (const a of list) m.set(`${a.task} ${a.kind}`, (m.get(`${a.task} ${a.kind}`) ?? 0) + 1);
+    return m;
+  };
+  const p = count(planned);
+  const d = count(done);
+  const diffs = [...new Set([...p.keys(), ...d.keys()])]
+    .sort()
+    .map((k) => [k, (d.get(k) ?? 0) - (p.get(k) ?? 0)] as const)
+    .filter(([, n]) => n !== 0)
+    .map(([k, n]) => `${k} ${n > 0 ? '+' : ''}${n}`);
+  if (diffs.length === 0) return '';
+  return `The run's actions differ from the dry run's plan (${diffs.join(', ')}): the dry run cannot see what the run's earlier steps change, such as the partitions it creates.`;
+}
+
 /** The demo's maintenance step: a plan, then the run, on the loaded demo database. */
 export async function demoMaintain(client: pg.Client, ctx: DemoContext): Promise<string> {
   // A few late-arriving future rows land in the default partition, to show them moved without loss.
@@ -137,6 +165,7 @@ export async function demoMaintain(client: pg.Client, ctx: DemoContext): Promise
   return [
     `Dry run first: ${plan.message} (nothing changed).`,
     `Then the run: ${run.message} in ${(run.durationMs / 1000).toFixed(1)} s (status ${run.status}).`,
+    planDifference(plan.actions, run.actions),
     '',
     table(['action', 'count', 'ms', 'status'], rows),
     '',

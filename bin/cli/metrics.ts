@@ -5,7 +5,7 @@ import { withClient } from '../../functions/db/connection.ts';
 import { BadInputError } from '../../functions/errors.ts';
 import { showValue } from '../../functions/format/redact.ts';
 import { runSample } from '../../functions/jobs/sample.ts';
-import { PrometheusSeriesMemory, prometheusPoints } from '../../functions/monitor/metrics.ts';
+import { METRIC_SPECS, PrometheusSeriesMemory, prometheusPoints } from '../../functions/monitor/metrics.ts';
 import { sampleFromCli } from './sample.ts';
 import type { Command, CommandContext, CommandOutput } from './types.ts';
 
@@ -76,7 +76,7 @@ export const metricsCommand: Command = {
     const format = String(ctx.values.format ?? 'prometheus');
     const result = await sampleFromCli(ctx);
     const prometheus = result.snapshot
-      ? renderPrometheus(prometheusPoints(result.snapshot, ctx.config.monitoring.topTables))
+      ? renderPrometheus(prometheusPoints(result.snapshot, ctx.config.monitoring.topTables), METRIC_SPECS)
       : renderPrometheusDown(ctx.config.target);
     const text =
       format === 'prometheus'

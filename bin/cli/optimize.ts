@@ -7,8 +7,11 @@ import { BadInputError } from '../../functions/errors.ts';
 import { jsonSyntaxError, showValue } from '../../functions/format/redact.ts';
 import {
   collectBaselineMetrics,
+  indexChanges,
+  indexChangesMessage,
   type OptimizeResult,
   optimizeDatabase,
+  type PublicIndexRecommendation,
 } from '../../functions/jobs/optimize.ts';
 import type { QueryExample } from '../../functions/optimizer/workload.ts';
 import type { Command, DemoContext } from './types.ts';
@@ -291,11 +294,23 @@ export async function demoOptimize(client: pg.Client, ctx: DemoContext): Promise
   ];
   const totalBefore = before.reduce((s, b) => s + b.medianMs, 0);
   const totalAfter = after.reduce((s, a) => s + a.medianMs, 0);
-  const created = applied.actions.filter((a) => a.action === 'create_index' && a.status === 'succeeded');
+  const changed = indexChanges(applied.actions);
   const pi = measured.performance_improvement;
+  // Each recommendation with what became of it, so the list and the counts tell the same story.
+  const fate = (r: PublicIndexRecommendation): string => {
+    const q = `${r.schema}.${r.name}`;
+    if (changed.kept.includes(q)) return 'created';
+    if (changed.droppedAfterVerification.includes(q)) {
+      const v = applied.verification.find((x) => x.index === q);
+      return `created, then dropped again: ${v?.reason ?? 'no measured benefit'}`;
+    }
+    const skipped = applied.plan.skipped.find((x) => x.name === r.name);
+    return `not created: ${skipped?.reason ?? 'its build failed'}`;
+  };
+  const indexRecs = applied.recommendations.filter((r): r is PublicIndexRecommendation => r.kind === 'index');
   return [
-    `Removed the design's ${design.length} secondary indexes; optimize --apply read the reference mix from pg_stat_statements and created ${created.length} index(es) (evaluated with ${applied.method}):`,
-    ...applied.recommendations.filter((r) => r.kind === 'index').map((r) => `  ${r.definition}`),
+    `Removed the design's ${design.length} secondary indexes; optimize --apply read the reference mix from pg_stat_statements, recommended ${indexRecs.length} index(es) (evaluated with ${applied.method}) and ${indexChangesMessage(applied.actions, 0)}:`,
+    ...indexRecs.map((r) => `  ${r.definition}\n    -> ${fate(r)}`),
     '',
     `Reference queries, median of ${runs} runs (timed by the client):`,
     table.join('\n'),

@@ -44,7 +44,13 @@ export async function sampleFromCli(
           createInlineOptimizeLauncher(client, ctx.config, ctx.logger),
           ctx.logger,
         );
-    return { ...result, alerts, ...(governance ? { governance } : {}) };
+    return {
+      ...result,
+      alerts,
+      // The design's get_monitoring_report()['active_alerts'].
+      ...(alerts && 'active_alerts' in alerts ? { active_alerts: alerts.active_alerts } : {}),
+      ...(governance ? { governance } : {}),
+    };
   });
 }
 

@@ -10,7 +10,12 @@ import { SecretsManagerSecrets } from '../adapters/aws/secrets-manager.ts';
 import { SnsNotifier } from '../adapters/aws/sns-notifier.ts';
 import type { RuntimeConfig } from '../config.ts';
 import { errorMessage } from '../errors.ts';
-import { type AlertJobDeps, alertAfterSample, type SampleAlertOutcome } from '../jobs/alert.ts';
+import {
+  type AlertJobDeps,
+  type AlertView,
+  alertAfterSample,
+  type SampleAlertOutcome,
+} from '../jobs/alert.ts';
 import {
   createInlineOptimizeLauncher,
   type GovernanceAfterSample,
@@ -57,6 +62,8 @@ export interface SamplerDeps {
 /** The sample's result with the alert step's outcome (when alerting is configured). */
 export type SamplerResult = SampleResult & {
   alerts?: SampleAlertOutcome;
+  /** The design's get_monitoring_report()['active_alerts'] (DatabaseAlert fields), when alerts ran. */
+  active_alerts?: AlertView[];
   governance?: GovernanceAfterSample;
 };
 
@@ -78,7 +85,11 @@ export function createSamplerHandler(deps: SamplerDeps) {
       { ...deps.alerts, logger, sink: deps.sink },
       { config, client, snapshot: result.snapshot, error: result.message },
     );
-    return { ...result, alerts };
+    return {
+      ...result,
+      alerts,
+      ...('active_alerts' in alerts ? { active_alerts: alerts.active_alerts } : {}),
+    };
   };
 
   return middy(async (event: unknown, context: Context): Promise<SamplerResult> => {

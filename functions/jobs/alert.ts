@@ -32,6 +32,7 @@ import {
   type AlertStateStore,
   type AlertTransition,
   type Clock,
+  type DatabaseAlert,
   type Logger,
   type MetricDatum,
   type MetricSink,
@@ -62,18 +63,19 @@ export interface AlertJobDeps {
 export type AlertViewState = 'pending' | 'firing' | 'flapping' | 'resolved' | 'ok';
 
 /** One alert as the CLI and results show it. */
-export interface AlertView {
-  name: string;
-  resource: string;
+/**
+ * One alert as listed: the design's DatabaseAlert (name, severity, message, metric_value, threshold,
+ * timestamp; plus target and resource) and its state. `value` and `since` are kept as aliases of
+ * metric_value and of when the alert started pending or firing.
+ */
+export interface AlertView extends DatabaseAlert {
   state: AlertViewState;
   /** The latest samples had no figure for it: its state is held, not known. */
   unknown: boolean;
   unknownReason?: string;
-  severity: Severity;
+  /** Alias of metric_value. */
   value: number | null;
-  threshold: number | null;
   unit: string;
-  message: string;
   since: string | null;
   resolvedAt: string | null;
   lastNotified: { transition: AlertTransition; at: string; severity: Severity } | null;
@@ -100,6 +102,8 @@ export interface AlertEvaluation {
   } | null;
   /** Alerts that are pending, firing, flapping, held UNKNOWN, or resolved within the retention. */
   alerts: AlertView[];
+  /** The pending, firing and flapping ones (the design's get_monitoring_report()['active_alerts']). */
+  active_alerts: AlertView[];
   /** dgm_db_alerts_total{severity,alert_type} and friends, for the MetricSink. */
   metrics: MetricDatum[];
 }
@@ -181,11 +185,11 @@ function itemOf(
     previousSeverity: transition === 'escalated' ? record.notified?.severity : undefined,
     title: s?.title ?? record.rule,
     unit: s?.unit ?? '',
-    runbook: s?.runbook ?? '',
+    runbook: record.runbook ?? s?.runbook ?? '',
   };
 }
 
-function viewOf(r: AlertRecord, rules: ReadonlyMap<string, RuleSettings>): AlertView {
+function viewOf(r: AlertRecord, rules: ReadonlyMap<string, RuleSettings>, target: string): AlertView {
   const state: AlertViewState = r.flapping
     ? 'flapping'
     : r.status === 'ok'
@@ -200,10 +204,13 @@ function viewOf(r: AlertRecord, rules: ReadonlyMap<string, RuleSettings>): Alert
     unknown: !!r.unknownSince,
     ...(r.unknownReason ? { unknownReason: r.unknownReason } : {}),
     severity: r.severity,
-    value: r.value,
-    threshold: r.threshold,
-    unit: rules.get(r.rule)?.unit ?? '',
     message: r.message,
+    metric_value: r.value,
+    threshold: r.threshold,
+    timestamp: r.lastObservedAt,
+    target,
+    value: r.value,
+    unit: rules.get(r.rule)?.unit ?? '',
     since: r.status === 'pending' ? (r.pendingSince ?? null) : (r.firingSince ?? null),
     resolvedAt: r.status === 'ok' ? (r.resolvedAt ?? null) : null,
     lastNotified: r.notified
@@ -225,7 +232,7 @@ const SEVERITY_ORDER: Record<Severity, number> = { critical: 0, warning: 1, info
 /** The alerts of a document, most urgent first. */
 export function alertViews(doc: AlertDocument, rules: ReadonlyMap<string, RuleSettings>): AlertView[] {
   return Object.values(doc.alerts)
-    .map((r) => viewOf(r, rules))
+    .map((r) => viewOf(r, rules, doc.target))
     .filter((v) => v.state !== 'ok' || v.unknown)
     .sort(
       (a, b) =>
@@ -235,10 +242,19 @@ export function alertViews(doc: AlertDocument, rules: ReadonlyMap<string, RuleSe
     );
 }
 
+const withActive = (alerts: AlertView[]) => ({ alerts, active_alerts: activeAlerts(alerts) });
+
+/** The alerts that need someone: pending, firing or flapping (the design's report's active_alerts). */
+export function activeAlerts(alerts: readonly AlertView[]): AlertView[] {
+  return alerts.filter((a) => a.state === 'firing' || a.state === 'flapping' || a.state === 'pending');
+}
+
 export interface AlertListing {
   target: string;
   lastSampleAt: string | null;
   alerts: AlertView[];
+  /** The design's get_monitoring_report()['active_alerts']. */
+  active_alerts: AlertView[];
   /** Alerts notified since the state was created, per severity and alert type (dgm_db_alerts_total). */
   totals: Array<{ severity: Severity; alertType: string; count: number }>;
 }
@@ -260,10 +276,12 @@ export async function listAlerts(
   logger: Logger = silentLogger,
 ): Promise<AlertListing> {
   const doc = await readAlertDocument(store, config.target, logger);
+  const alerts = alertViews(doc, resolveRules(config));
   return {
     target: config.target,
     lastSampleAt: doc.lastSampleAt ?? null,
-    alerts: alertViews(doc, resolveRules(config)),
+    alerts,
+    active_alerts: activeAlerts(alerts),
     totals: Object.entries(doc.totals ?? {})
       .map(([k, count]) => {
         const [severity, alertType] = k.split('|') as [Severity, string];
@@ -365,6 +383,7 @@ export async function runAlertLifecycle(
         transitions: [],
         notification: null,
         alerts: [],
+        active_alerts: [],
         metrics: alertMetrics(target, null, [], 0, 0, now),
       };
     }
@@ -381,7 +400,7 @@ export async function runAlertLifecycle(
       stateStore: 'ok',
       transitions: changes,
       notification: null,
-      alerts: alertViews(finalDoc, rules),
+      ...withActive(alertViews(finalDoc, rules)),
       metrics: alertMetrics(target, finalDoc, [], 0, 0, now),
     };
   }
@@ -456,7 +475,7 @@ export async function runAlertLifecycle(
       heldBack: notification.heldBack.length,
       ...(publishError ? { error: publishError } : {}),
     },
-    alerts: alertViews(completed, rules),
+    ...withActive(alertViews(completed, rules)),
     metrics: alertMetrics(
       target,
       completed,
@@ -515,7 +534,7 @@ async function failOpen(
           },
           title: s.title,
           unit: s.unit,
-          runbook: s.runbook,
+          runbook: o.runbook ?? s.runbook,
         },
       });
     }
@@ -568,21 +587,21 @@ async function failOpen(
     stateStore: 'unavailable',
     transitions: [],
     notification,
-    alerts: candidates.map((c) => ({
-      name: c.rule,
-      resource: c.item.alert.resource,
-      state: 'firing' as const,
-      unknown: false,
-      severity: c.severity,
-      value: c.item.alert.metric_value,
-      threshold: c.item.alert.threshold,
-      unit: c.item.unit,
-      message: c.item.alert.message,
-      since: null,
-      resolvedAt: null,
-      lastNotified: null,
-      sending: false,
-    })),
+    ...withActive(
+      candidates.map((c) => ({
+        ...c.item.alert,
+        name: c.rule,
+        state: 'firing' as const,
+        unknown: false,
+        severity: c.severity,
+        value: c.item.alert.metric_value,
+        unit: c.item.unit,
+        since: null,
+        resolvedAt: null,
+        lastNotified: null,
+        sending: false,
+      })),
+    ),
     metrics: alertMetrics(target, null, delivered, 1, notifyErrors, now),
   };
 }

@@ -66,6 +66,8 @@ export interface MaintainResult extends JobResult {
   findings: {
     indexes?: IndexFindings;
     vacuum?: { databaseXidAge: number; freezeMaxAge: number; tablesToFreeze: number };
+    /** Tables whose statistics are current (changed less than their analyze threshold): not analyzed. */
+    statistics?: { tablesCurrent: number };
   };
   summary: MaintainSummary;
 }
@@ -97,7 +99,8 @@ function summarize(actions: ActionResult[]): MaintainSummary {
 }
 
 function messageOf(dryRun: boolean, s: MaintainSummary): string {
-  if (dryRun) return `${s.planned} action(s) planned${s.failed ? `, ${s.failed} problem(s)` : ''}`;
+  if (dryRun)
+    return `${s.planned} action(s) planned${s.skipped ? `, ${s.skipped} skipped` : ''}${s.failed ? `, ${s.failed} problem(s)` : ''}`;
   if (s.succeeded + s.failed + s.skipped === 0) return 'nothing to do';
   const parts = [`${s.succeeded} action(s) done`];
   if (s.partitionsCreated) parts.push(`${s.partitionsCreated} partition(s) created`);
@@ -276,8 +279,11 @@ async function runTasks(
           m,
           sets.map((s) => s.parent_table),
         );
-        const plan = planStatistics(facts, m, { analyzeAll: true });
-        logger.info(`maintain statistics: ${plan.actions.length} action(s)`);
+        const plan = planStatistics(facts, m, { analyzeAll: false });
+        findings.statistics = { tablesCurrent: plan.current.length };
+        logger.info(
+          `maintain statistics: ${plan.actions.length} action(s); ${plan.current.length} table(s) not re-analyzed (fewer changes since their last analyze than their autovacuum analyze threshold)`,
+        );
         await execute([...plan.problems.map((p) => problemAction('statistics', p)), ...plan.actions]);
       } else {
         const facts = await collectVacuumFacts(client, m);

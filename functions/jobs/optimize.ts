@@ -103,6 +103,44 @@ export interface OptimizeResult extends JobResult {
   probation: ReviewDecision[];
 }
 
+/**
+ * What a run did to indexes, from its actions (so every count matches the audited actions): the indexes
+ * built, those dropped again after verification (no measured benefit), those kept, and earlier
+ * auto-created indexes dropped on probation.
+ */
+export function indexChanges(actions: readonly OptimizeAction[]): {
+  built: string[];
+  droppedAfterVerification: string[];
+  kept: string[];
+  droppedOnProbation: string[];
+} {
+  const ok = (kind: OptimizeAction['action']) =>
+    actions.filter((a) => a.action === kind && a.status === 'succeeded').map((a) => a.target);
+  const built = ok('create_index');
+  const drops = ok('drop_index');
+  const again = new Set(drops.filter((t) => built.includes(t)));
+  return {
+    built,
+    droppedAfterVerification: built.filter((t) => again.has(t)),
+    kept: built.filter((t) => !again.has(t)),
+    droppedOnProbation: drops.filter((t) => !built.includes(t)),
+  };
+}
+
+/** The message part of an applied run's index changes; every figure counts audited actions. */
+export function indexChangesMessage(actions: readonly OptimizeAction[], failed: number): string {
+  const c = indexChanges(actions);
+  return [
+    `created ${c.built.length}`,
+    ...(c.droppedAfterVerification.length
+      ? [`dropped ${c.droppedAfterVerification.length} of them again after verification`]
+      : []),
+    `kept ${c.kept.length}`,
+    ...(c.droppedOnProbation.length ? [`dropped ${c.droppedOnProbation.length} earlier on probation`] : []),
+    ...(failed ? [`${failed} build(s) failed`] : []),
+  ].join(', ');
+}
+
 function publicRecommendation(r: IndexRecommendation): PublicIndexRecommendation {
   const { candidate: _candidate, ...rest } = r;
   return rest;
@@ -329,8 +367,6 @@ export async function optimizeDatabase(
         ...settings,
         ...drops,
       ];
-      const created = changes.filter((c) => c.action === 'create_index').length;
-      const dropped = actions.filter((a) => a.action === 'drop_index' && a.status === 'succeeded').length;
       const status: OptimizeResult['status'] = dryRun ? 'planned' : failed > 0 ? 'failed' : 'succeeded';
       const result: OptimizeResult = {
         job: 'optimize',
@@ -340,9 +376,7 @@ export async function optimizeDatabase(
         constitutional_compliance: compliance,
         message:
           `${advice.recommendations.length} index and ${settings.length} setting recommendation(s)` +
-          (apply && !dryRun
-            ? `; created ${created}, dropped ${dropped}${failed ? `, ${failed} build(s) failed` : ''}`
-            : '') +
+          (apply && !dryRun ? `; ${indexChangesMessage(actions, failed)}` : '') +
           (improvement.measured && improvement.overall
             ? `; measured ${improvement.overall.speedup}x faster since the last change`
             : ''),

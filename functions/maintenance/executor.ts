@@ -136,6 +136,10 @@ export async function executeActions(
       if (action.group) failedGroups.add(action.group);
       continue;
     }
+    if (action.skip !== undefined) {
+      await skip(action.skip);
+      continue;
+    }
     if (action.group && failedGroups.has(action.group)) {
       await skip('an earlier step of the same change failed');
       continue;

@@ -33,6 +33,8 @@ export interface MaintenanceAction {
   timeBoxed?: boolean;
   /** A problem found while planning (no statements): reported as a failed action. */
   problem?: string;
+  /** Nothing to do, and why (no statements): reported and audited as a skipped action, not a failure. */
+  skip?: string;
   details?: Record<string, unknown>;
 }
 
@@ -75,10 +77,10 @@ export function plannedResult(action: MaintenanceAction): ActionResult {
     target: action.target,
     reason: action.reason,
     sql: action.statements.map(statementText).join(';\n'),
-    status: action.problem ? 'failed' : 'planned',
+    status: action.problem ? 'failed' : action.skip !== undefined ? 'skipped' : 'planned',
     durationMs: 0,
     attempts: 0,
-    ...(action.problem ? { error: action.problem } : {}),
+    ...(action.problem ? { error: action.problem } : action.skip !== undefined ? { error: action.skip } : {}),
     ...(action.details ? { details: action.details } : {}),
   };
 }

@@ -138,7 +138,18 @@ export function planRollingIndex(f: RollingIndexFacts): MaintenanceAction[] {
   if (!current) {
     // The old index was dropped and the rename did not follow (an interrupted run): finish it.
     if (next?.is_valid) return [rename];
-    return problem(`index ${f.spec.index} does not exist`);
+    // Not there (dropped by its owner, or never created): nothing to roll. Recreating it would undo the
+    // owner's decision, and the configuration names the index, not its definition.
+    return [
+      {
+        ...base,
+        kind: 'roll_partial_index',
+        reason: 'rolling partial index',
+        statements: [],
+        mode: 'transaction',
+        skip: `index ${f.spec.index} does not exist (dropped or never created): nothing to roll`,
+      },
+    ];
   }
   if (!current.column_ident || !current.cutoff || !current.wanted_literal) {
     return problem(`index ${f.spec.index} has no predicate of the form column >= constant`);

@@ -8,8 +8,8 @@ import factsSql from './sql/statistics-facts.sql';
 
 /**
  * Statistics (monthly, and after large changes): per-column statistics targets for high-cardinality
- * columns, extended statistics for correlated columns, and ANALYZE of every table looked after (on a
- * partitioned table it samples the partitions too).
+ * columns, extended statistics for correlated columns, and ANALYZE of the tables looked after whose
+ * rows changed enough since their last analyze (on a partitioned table it samples the partitions too).
  */
 
 export interface ColumnStatsRow {
@@ -18,6 +18,12 @@ export interface ColumnStatsRow {
   table_name: string;
   kind: string;
   reltuples: number;
+  /** Last ANALYZE, manual or autovacuum's (null: never). */
+  last_analyzed?: Date | null;
+  /** Rows changed since (for a partitioned table, its leaves' changes; see statistics-facts.sql). */
+  changes?: number;
+  /** The change count at which autovacuum would analyze it (threshold + scale factor x rows). */
+  analyze_threshold?: number;
   column_name: string;
   scalar: boolean;
   indexed: boolean;
@@ -61,12 +67,25 @@ export function distinctEstimate(nDistinct: number, rows: number): number {
   return nDistinct >= 0 ? nDistinct : -nDistinct * Math.max(rows, 0);
 }
 
+/**
+ * Why a table needs ANALYZE now, or undefined when its statistics are current: never analyzed, or more
+ * rows changed since its last analyze than the autovacuum analyze threshold of that table.
+ */
+export function analyzeReason(t: ColumnStatsRow): string | undefined {
+  if (t.last_analyzed === undefined && t.changes === undefined) return 'statistics state unknown';
+  if (!t.last_analyzed) return 'never analyzed';
+  const changes = Math.round(t.changes ?? 0);
+  const threshold = Math.round(t.analyze_threshold ?? 0);
+  if (changes < threshold) return undefined;
+  return `${changes} row change(s) since the last analyze (threshold ${threshold})`;
+}
+
 /** Plans the statistics task from the facts; pure. */
 export function planStatistics(
   facts: StatisticsFacts,
   config: StatisticsConfig,
   options: { analyzeAll: boolean },
-): { actions: MaintenanceAction[]; problems: string[] } {
+): { actions: MaintenanceAction[]; problems: string[]; current: string[] } {
   const actions: MaintenanceAction[] = [];
   const problems: string[] = [];
   const touched = new Set<string>();
@@ -173,21 +192,32 @@ export function planStatistics(
     }
   }
 
+  // ANALYZE what changed settings, and what changed enough since its last analyze (or never had one):
+  // re-analyzing current statistics costs a full sample of every table on each run.
+  const current: string[] = [];
   const tables = new Map<string, ColumnStatsRow>();
   for (const c of facts.columns) if (!tables.has(c.table_oid)) tables.set(c.table_oid, c);
   for (const [oid, t] of tables) {
-    if (!options.analyzeAll && !touched.has(oid)) continue;
     const table = quoteQualified(t.schema_name, t.table_name);
+    const reason = touched.has(oid)
+      ? 'statistics settings changed'
+      : options.analyzeAll
+        ? 'full analysis asked for'
+        : analyzeReason(t);
+    if (reason === undefined) {
+      current.push(table);
+      continue;
+    }
     actions.push({
       task: 'statistics',
       kind: 'analyze',
       target: table,
-      reason: touched.has(oid) ? 'statistics settings changed' : 'scheduled full analysis',
+      reason,
       statements: [`ANALYZE ${table}`],
       mode: 'transaction',
     });
   }
-  return { actions, problems };
+  return { actions, problems, current };
 }
 
 /** Resolves configured table names to oids (undefined where the table does not exist or the name is bad). */

@@ -35,6 +35,8 @@ export interface Observation {
   /** null: this resource's figure could not be read this time (UNKNOWN for it alone). */
   value: number | null;
   message: string;
+  /** What to do about this resource, when more precise than the rule's runbook (names the failed run). */
+  runbook?: string;
 }
 
 /** A rule's verdict for one sample: figures, no figures (UNKNOWN), or not measured this time (hold). */
@@ -69,6 +71,8 @@ export interface AlertRecord {
   value: number | null;
   threshold: number | null;
   message: string;
+  /** The observation's own advice (Observation.runbook), used instead of the rule's runbook. */
+  runbook?: string;
   /** Consecutive breaching samples. */
   breaches: number;
   /** Consecutive clear samples while firing. */
@@ -197,7 +201,7 @@ function newRecord(rule: string, resource: string, at: string): AlertRecord {
 }
 
 type StepInput =
-  | { kind: 'value'; value: number; message: string }
+  | { kind: 'value'; value: number; message: string; runbook?: string }
   | { kind: 'absent' }
   | { kind: 'unknown'; reason: string };
 
@@ -225,6 +229,8 @@ function stepRecord(
   if (input.kind === 'value') {
     r.value = input.value;
     r.message = input.message;
+    if (input.runbook) r.runbook = input.runbook;
+    else delete r.runbook;
   } else if (!r.message.startsWith('No longer reported')) {
     r.message = `No longer reported (last: ${r.message})`;
   }
@@ -343,7 +349,7 @@ export function applySample(
       step(
         key,
         prev ?? newRecord(o.rule, o.resource, iso),
-        { kind: 'value', value: o.value, message: o.message },
+        { kind: 'value', value: o.value, message: o.message, ...(o.runbook ? { runbook: o.runbook } : {}) },
         s,
       );
     }

@@ -526,7 +526,7 @@ const RULES: readonly RuleDefinition[] = [
       "Read the run's audit rows (`SELECT * FROM dgm.optimization_audit WHERE run_id = '<run>'`); a lock timeout retries on the next run, a refusal means the constitutional hash does not match the deployed config.",
     // One failed run is enough, and the next clean run of the job resolves it.
     defaults: () => ({ warning: 1, clear: 0, pendingSamples: 1, clearSamples: 1 }),
-    evaluate(_snap, _s, _config, inputs) {
+    evaluate(_snap, s, _config, inputs) {
       const m = inputs?.maintenance;
       if (!m) return { rule: 'maintenance_failed', status: 'skipped', reason: 'audit trail not read' };
       if (!isAvailable(m)) return unknownSection('maintenance_failed', m);
@@ -544,6 +544,8 @@ const RULES: readonly RuleDefinition[] = [
             rule: 'maintenance_failed',
             resource: run.job,
             value: bad,
+            // The run is known: the advice names it (the audit's run_id is a uuid, safe in a literal).
+            ...(bad > 0 ? { runbook: s.runbook.replace("'<run>'", `'${run.runId}'`) } : {}),
             message:
               bad === 0
                 ? `Latest ${run.job} run (${run.endedAt}) succeeded: ${run.actions} action(s)`

@@ -279,11 +279,10 @@ export async function measureImprovement(
     };
   }
   const prior = beforeWindowStart(all, start);
-  const [startQ, changeQ, priorQ] = await Promise.all([
-    baselineQueries(client, start.id),
-    baselineQueries(client, change.id),
-    prior ? baselineQueries(client, prior.id) : Promise.resolve(undefined),
-  ]);
+  // One at a time: a client runs one query at a time (queued ones are deprecated in pg 8, an error in 9).
+  const startQ = await baselineQueries(client, start.id);
+  const changeQ = await baselineQueries(client, change.id);
+  const priorQ = prior ? await baselineQueries(client, prior.id) : undefined;
   const before = windowOf(priorQ, startQ);
   const after = windowOf(changeQ, toFigures(now.statements));
   const names = new Map<string, string | null>();

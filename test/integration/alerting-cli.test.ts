@@ -19,7 +19,8 @@ function runCli(
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [CLI, ...args], {
       cwd,
-      env: { ...process.env, DATABASE_URL: '' },
+      // Alert state is kept per database: `alerts` reads the state of DATABASE_URL's database.
+      env: { ...process.env, DATABASE_URL: db.url },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -61,7 +62,20 @@ describe('dgm-db-ops alerts', () => {
     const r = await runCli(['alerts', '--config', 'config.json'], cwd);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(
-      /^No alert state for target cli-test yet \(.*alerts%23cli-test\.json\): `dgm-db-ops sample` evaluates/,
+      /^No alert state for target cli-test on [\d.]+:\d+\/dgm_test_\w+ yet \(.*alerts%23cli-test%40[\d.]+%3A\d+%2Fdgm_test_\w+\.json\): `dgm-db-ops sample` evaluates/,
+    );
+    // The alert families are declared before the first alert, as an exporter does.
+    const prom = await runCli(['alerts', '--format', 'prometheus', '--config', 'config.json'], cwd);
+    expect(prom.stdout).toBe(
+      [
+        '# HELP dgm_db_alerts_total Alerts notified (firing, escalated, re-notified, flapping; not resolutions), by severity and alert type.',
+        '# TYPE dgm_db_alerts_total counter',
+        '# HELP dgm_db_active_alerts Alerts firing now, by severity.',
+        '# TYPE dgm_db_active_alerts gauge',
+        'dgm_db_active_alerts{db_instance="cli-test",severity="warning"} 0',
+        'dgm_db_active_alerts{db_instance="cli-test",severity="critical"} 0',
+        '',
+      ].join('\n'),
     );
   });
 
@@ -72,6 +86,9 @@ describe('dgm-db-ops alerts', () => {
     const r = await runCli(['sample', '--json', '--config', 'config.json', '--database-url', db.url], cwd);
     expect(r.code).toBe(0);
     const result = JSON.parse(r.stdout);
+    expect(result.active_alerts).toEqual([
+      expect.objectContaining({ name: 'default_partition_rows', severity: 'warning', metric_value: 1 }),
+    ]);
     expect(result.alerts.notification).toMatchObject({
       published: true,
       items: [{ transition: 'firing', name: 'default_partition_rows', severity: 'warning' }],
@@ -98,8 +115,38 @@ describe('dgm-db-ops alerts', () => {
     const json = JSON.parse((await runCli(['alerts', '--json', '--config', 'config.json'], cwd)).stdout);
     expect(json).toMatchObject({
       target: 'cli-test',
+      database: `${new URL(db.url).hostname}:${new URL(db.url).port}/${db.name}`,
       alerts: [{ name: 'default_partition_rows', state: 'firing', lastNotified: { transition: 'firing' } }],
     });
+    // The design's DatabaseAlert(name, severity, message, metric_value, threshold, timestamp), and its
+    // report's active_alerts.
+    expect(json.alerts[0]).toMatchObject({
+      name: 'default_partition_rows',
+      severity: 'warning',
+      message: expect.stringContaining('1 row(s) in the default partition of dgm.performance_metrics'),
+      metric_value: 1,
+      threshold: 1,
+      timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+    });
+    expect(json.active_alerts).toEqual(json.alerts);
+  });
+
+  it("another database's alerts are its own, though the target name is the same", async () => {
+    const other = await createTestDatabase();
+    try {
+      const listed = await runCli(['alerts', '--config', 'config.json', '--database-url', other.url], cwd);
+      expect(listed.code).toBe(0);
+      expect(listed.stdout).toMatch(
+        new RegExp(`^No alert state for target cli-test on \\S+/${other.name} yet`),
+      );
+      expect(listed.stdout).not.toContain('default_partition_rows');
+      const mine = await runCli(['alerts', '--json', '--config', 'config.json'], cwd);
+      expect(JSON.parse(mine.stdout).alerts.map((a: { name: string }) => a.name)).toEqual([
+        'default_partition_rows',
+      ]);
+    } finally {
+      await other.drop();
+    }
   });
 
   it('alerts --evaluate samples now: the alert resolves once the rows are gone', async () => {
@@ -129,7 +176,7 @@ describe('dgm-db-ops alerts', () => {
       expect(r.code).toBe(0);
       expect(r.stdout).toContain('alerts: not evaluated (--dry-run)');
       const listed = await runCli(['alerts', '--config', 'config.json'], other);
-      expect(listed.stdout).toMatch(/^No alert state for target dry yet/);
+      expect(listed.stdout).toMatch(/^No alert state for target dry on \S+ yet/);
     } finally {
       rmSync(other, { recursive: true, force: true });
     }

@@ -619,6 +619,10 @@ describe('maintenance_failed', () => {
     expect(alertOf(r, 'maintenance_failed')?.message).toContain(
       'drop_partition dgm.metrics_p2025_01: failed (relation "dgm.no_such_table" does not exist)',
     );
+    // The advice names the failed run, not a placeholder.
+    const advice = printed.join('\n');
+    expect(advice).toContain(`SELECT * FROM dgm.optimization_audit WHERE run_id = '${audit.runId}'`);
+    expect(advice).not.toContain('<run>');
   });
   it('resolves when the next run of the job succeeds', async () => {
     const audit = new AuditTrail(db.client, 'maintain', db.config.constitutionalHash);

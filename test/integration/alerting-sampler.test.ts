@@ -110,7 +110,27 @@ describe('sampler handler with alerting', () => {
       published: true,
       items: [{ transition: 'firing', name: 'database_unreachable', severity: 'critical' }],
     });
+    // The Lambda result carries the design's active_alerts with DatabaseAlert's fields.
+    expect(second.active_alerts).toEqual([
+      expect.objectContaining({
+        name: 'database_unreachable',
+        severity: 'critical',
+        message: expect.stringContaining('Sampling failed'),
+        metric_value: 1,
+        threshold: 1,
+        timestamp: expect.stringMatching(/^\d{4}-/),
+      }),
+    ]);
     const message = JSON.parse(sns.commandCalls(PublishCommand)[0]!.args[0].input.Message!);
+    // So does the SNS message (its structured rendering).
+    expect(JSON.parse(message.sqs).items[0].alert).toMatchObject({
+      name: 'database_unreachable',
+      severity: 'critical',
+      message: expect.stringContaining('Sampling failed'),
+      metric_value: 1,
+      threshold: 1,
+      timestamp: expect.stringMatching(/^\d{4}-/),
+    });
     expect(message.email).toMatch(
       /FIRING - critical - Database unreachable \(database_unreachable\) on database\n {2}Sampling failed: database orders-db unreachable: cannot connect to/,
     );

@@ -55,9 +55,11 @@ describe('the demo step', () => {
       );
       expect(lines[4]).toMatch(/^In AWS: aws lambda invoke /);
     } finally {
-      rmSync(join('.dgm-db-ops', 'alerts', `${encodeURIComponent(`alerts#${config.target}`)}.json`), {
-        force: true,
-      });
+      const database = `${db.client.host}:${db.client.port}/${db.name}`;
+      rmSync(
+        join('.dgm-db-ops', 'alerts', `${encodeURIComponent(`alerts#${config.target}@${database}`)}.json`),
+        { force: true },
+      );
     }
   });
 });

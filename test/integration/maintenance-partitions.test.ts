@@ -431,4 +431,33 @@ describe('partition maintenance', () => {
     const again = await run(db.client, { clock: { now: () => later } });
     expect(again.actions.filter((a) => a.kind.includes('index'))).toEqual([]);
   });
+
+  it('a configured rolling index that is not there is skipped with its reason in the audit, not a failed run', async () => {
+    // As after `demo`, which drops the design's indexes for its optimizer step.
+    await db.client.query('DROP INDEX dgm.idx_performance_metrics_recent');
+    const result = await run(db.client, {});
+    const roll = result.actions.filter((a) => a.kind === 'roll_partial_index');
+    expect(roll).toEqual([
+      expect.objectContaining({
+        status: 'skipped',
+        target: '"dgm"."idx_performance_metrics_recent"',
+        error:
+          'index dgm.idx_performance_metrics_recent does not exist (dropped or never created): nothing to roll',
+      }),
+    ]);
+    expect(result.status).toBe('succeeded');
+    expect(result.summary.failed).toBe(0);
+    const { rows } = await db.client.query<{ status: string; error: string }>(
+      `SELECT status, error FROM dgm.optimization_audit WHERE run_id = $1 AND action = 'roll_partial_index'`,
+      [result.runId],
+    );
+    expect(rows).toEqual([{ status: 'skipped', error: roll[0]!.error }]);
+    // A dry run says the same, and so does the next run.
+    const dry = await run(db.client, { dryRun: true });
+    expect(dry.actions.filter((a) => a.kind === 'roll_partial_index').map((a) => a.status)).toEqual([
+      'skipped',
+    ]);
+    expect(dry.status).toBe('planned');
+    expect((await run(db.client, {})).status).toBe('succeeded');
+  });
 });

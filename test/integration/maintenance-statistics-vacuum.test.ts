@@ -73,11 +73,49 @@ describe('statistics', () => {
     );
     expect(rows.find((r) => r.tablename === 'events')).toMatchObject({ kinds: ['d', 'f'], built: true });
     expect(rows.map((r) => r.tablename)).toEqual(expect.arrayContaining(['events', 'p', 'p_1', 'p_2']));
-    // Nothing left to change: the next run only analyzes.
+    // Nothing left to change, and no rows changed since: the next run analyzes nothing again.
     const again = await maintain(db.client, config, { task: 'statistics', logger: silentLogger });
-    expect(new Set(again.actions.filter((a) => a.status === 'succeeded').map((a) => a.kind))).toEqual(
-      new Set(['analyze']),
-    );
+    expect(again.actions.filter((a) => a.status !== 'failed')).toEqual([]);
+    expect(again.findings.statistics?.tablesCurrent).toBeGreaterThanOrEqual(3);
+  });
+
+  it('analyzes only the tables whose rows changed more than their autovacuum analyze threshold since their last analyze', async () => {
+    const config = parseConfig({ maintenance: { schemas: ['st'] } });
+    const first = await maintain(db.client, config, { task: 'statistics', logger: silentLogger });
+    expect(first.status).toBe('succeeded');
+    // 30,000 of st.events' 200,000 rows (threshold 50 + 0.1 x 200,000), 2,000 of st.p's 8,000 in one
+    // partition (threshold 850: autovacuum never analyzes the partitioned parent), 10 of st.hot's 0.
+    await db.client.query('UPDATE st.events SET kind = kind WHERE id <= 30000');
+    await db.client.query(`UPDATE st.p SET n = n WHERE id <= 2000`);
+    await db.client.query('INSERT INTO st.hot SELECT generate_series(1, 10)');
+    // Statistics reach the views when the session flushes them: force it, then wait for them.
+    await db.client.query('SELECT pg_stat_force_next_flush()');
+    const reader = await db.connect();
+    try {
+      for (;;) {
+        const { rows } = await reader.query<{ events: string; p: string; hot: string }>(
+          `SELECT (SELECT n_mod_since_analyze FROM pg_stat_user_tables WHERE relid = 'st.events'::regclass) AS events,
+                  (SELECT sum(n_mod_since_analyze) FROM pg_stat_user_tables WHERE relid IN ('st.p_1'::regclass, 'st.p_2'::regclass)) AS p,
+                  (SELECT n_mod_since_analyze FROM pg_stat_user_tables WHERE relid = 'st.hot'::regclass) AS hot`,
+        );
+        if (Number(rows[0]!.events) >= 30000 && Number(rows[0]!.p) >= 2000 && Number(rows[0]!.hot) >= 10)
+          break;
+        await db.client.query('SELECT pg_stat_force_next_flush()');
+      }
+    } finally {
+      await reader.end();
+    }
+    const dry = await maintain(db.client, config, { task: 'statistics', dryRun: true, logger: silentLogger });
+    expect(dry.actions.map((a) => [a.kind, a.target, a.reason])).toEqual([
+      ['analyze', '"st"."events"', '30000 row change(s) since the last analyze (threshold 20050)'],
+      ['analyze', '"st"."p"', '2000 row change(s) since the last analyze (threshold 850)'],
+    ]);
+    const run = await maintain(db.client, config, { task: 'statistics', logger: silentLogger });
+    expect(run.actions.map((a) => [a.target, a.status])).toEqual([
+      ['"st"."events"', 'succeeded'],
+      ['"st"."p"', 'succeeded'],
+    ]);
+    expect(run.findings.statistics?.tablesCurrent).toBe(dry.findings.statistics?.tablesCurrent);
   });
 });
 

@@ -165,6 +165,37 @@ describe('performance report', () => {
     expect(charts.filter((c) => c.includes('Partition sets: 3,'))).toHaveLength(1);
   });
 
+  it('shows each of our indexes in one state: the latest of an index built, dropped and built again', async () => {
+    const { rows } = await db.client.query<{ id: string; index_schema: string; index_name: string }>(
+      `SELECT id, index_schema, index_name FROM dgm.auto_indexes WHERE status IN ('active', 'verified') LIMIT 1`,
+    );
+    const live = rows[0]!;
+    // An earlier build of the same name (names derive from the definition) that was dropped twice over.
+    for (const reason of ['no_benefit', 'gone']) {
+      await db.client.query(
+        `INSERT INTO dgm.auto_indexes (target, index_schema, index_name, table_schema, table_name, definition,
+                                       status, created_at, dropped_at, drop_reason)
+         SELECT target, index_schema, index_name, table_schema, table_name, definition, 'dropped',
+                created_at - interval '1 day', created_at - interval '12 hours', $2
+         FROM dgm.auto_indexes WHERE id = $1`,
+        [live.id, reason],
+      );
+    }
+    const report = await getPerformanceReport(db.client, config);
+    const name = `${live.index_schema}.${live.index_name}`;
+    const listed = report.auto_indexes.filter((a) => a.index === name);
+    expect(listed).toEqual([
+      expect.objectContaining({ status: expect.stringMatching(/^(active|verified)$/), builds: 3 }),
+    ]);
+    const indexes = report.auto_indexes.map((a) => a.index);
+    expect(new Set(indexes).size).toBe(indexes.length);
+    expect(
+      renderText(report)
+        .split('\n')
+        .filter((l) => l.includes(live.index_name)),
+    ).toHaveLength(1);
+  });
+
   it('escapes whatever statements contain', async () => {
     // pg_stat_statements keeps identifiers (not constants): the alias reaches the report as written.
     const evil = `SELECT pg_sleep(0.3) AS "<script>alert(1)</script>"`;

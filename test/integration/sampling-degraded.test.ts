@@ -3,7 +3,7 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { renderPrometheus } from '../../functions/adapters/local/prometheus.ts';
 import { collect } from '../../functions/monitor/collect.ts';
-import { metricPoints } from '../../functions/monitor/metrics.ts';
+import { METRIC_SPECS, metricPoints } from '../../functions/monitor/metrics.ts';
 import type { Snapshot, StatementStats } from '../../functions/monitor/snapshot.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 
@@ -198,6 +198,11 @@ describe('sampling degrades cleanly', () => {
       );
     }
     expect(prom.stdout).toMatch(/^dgm_db_connections_total\{db_instance="local",state="active"\} \d+$/m);
+    // Every family is declared, with or without series (no replica here: replication lag has none).
+    for (const spec of METRIC_SPECS) {
+      expect(prom.stdout).toContain(`# TYPE ${spec.prometheus.name} ${spec.prometheus.type}\n`);
+    }
+    expect(prom.stdout).not.toMatch(/^dgm_db_replication_lag_seconds[{ ]/m);
     const bad = await run('node', [...cli, 'metrics', '--format', 'xml', '--database-url', db.url]).catch(
       (e) => e,
     );

@@ -21,15 +21,22 @@ const LOCK_WAIT_MS = 10_000;
 export class FileAlertStateStore implements AlertStateStore {
   readonly dir: string;
   private readonly now: () => number;
+  /**
+   * Whose state this is (the CLI passes the database's identity, host:port/database), so one directory
+   * holds the state of several databases that share a target name without mixing them.
+   */
+  readonly scope: string | undefined;
 
-  constructor(dir: string, now: () => number = Date.now) {
+  constructor(dir: string, now: () => number = Date.now, scope?: string) {
     this.dir = dir;
     this.now = now;
+    this.scope = scope;
   }
 
   /** The file a key is stored in. */
   fileFor(key: string): string {
-    return join(this.dir, `${encodeURIComponent(key)}.json`);
+    const scoped = this.scope === undefined ? key : `${key}@${this.scope}`;
+    return join(this.dir, `${encodeURIComponent(scoped)}.json`);
   }
 
   private async read(key: string): Promise<FileRecord | undefined> {

@@ -37,10 +37,17 @@ SELECT current_database() AS database,
           JOIN pg_namespace rn ON rn.oid = root.relnamespace
           JOIN pg_inherits inh ON inh.inhparent = root.oid
           JOIN pg_class c ON c.oid = inh.inhrelid) p) AS partitions,
+       -- One row per index name, its latest registry row: an index built, dropped and built again (names
+       -- derive from the definition) is in one state, not listed as active and dropped at once.
        (SELECT coalesce(jsonb_agg(a ORDER BY a.created_at DESC), '[]') FROM (
-          SELECT format('%I.%I', index_schema, index_name) AS index, format('%I.%I', table_schema, table_name) AS table,
-                 status, created_at, bytes, estimated_bytes, verification, review, dropped_at, drop_reason
-          FROM dgm.auto_indexes WHERE target = $1 ORDER BY created_at DESC LIMIT 50) a) AS auto_indexes,
+          SELECT * FROM (
+            SELECT DISTINCT ON (index_schema, index_name)
+                   format('%I.%I', index_schema, index_name) AS index, format('%I.%I', table_schema, table_name) AS table,
+                   status, created_at, bytes, estimated_bytes, verification, review, dropped_at, drop_reason,
+                   count(*) OVER (PARTITION BY index_schema, index_name) AS builds
+            FROM dgm.auto_indexes WHERE target = $1
+            ORDER BY index_schema, index_name, created_at DESC, id DESC) latest
+          ORDER BY created_at DESC LIMIT 50) a) AS auto_indexes,
        (SELECT coalesce(jsonb_agg(g ORDER BY g.id DESC), '[]') FROM (
           SELECT id, old_hash, new_hash, changed_by, changed_at, source, status, run_id
           FROM dgm.governance_events ORDER BY id DESC LIMIT 10) g) AS governance_events,
