@@ -506,9 +506,9 @@ export function metricPoints(
 
 /**
  * The points of the Prometheus exposition: every series, never trimmed by the CloudWatch budget (a
- * Prometheus series costs nothing per name), and a stable set from scrape to scrape: a gauge without
- * labels that has no value in this sample (a rate on a first sample, a costly figure not measured yet)
- * is still listed, with a null value the exposition renders as NaN.
+ * Prometheus series costs nothing per name), and a stable set from scrape to scrape: a series without a
+ * value in this sample (a rate on a first sample) is still listed, with a null value the exposition
+ * renders as NaN (gauges). A metric that does not apply (no replica: no replication lag) has no series.
  */
 export function prometheusPoints(
   snapshot: Snapshot,
@@ -526,7 +526,6 @@ function allPoints(
 ): MetricPoint[] {
   const all: MetricPoint[] = [];
   for (const spec of [...specs].sort((a, b) => a.priority - b.priority)) {
-    let listed = false;
     for (const series of spec.series(snapshot, topTables)) {
       const dimensions: Record<string, string> = { DBInstance: snapshot.target };
       const labels: Record<string, string> = { db_instance: snapshot.target };
@@ -536,17 +535,7 @@ function allPoints(
         labels[d.prometheus] = value;
       });
       if (series.cloudwatch == null && series.prometheus == null && !stableGauges) continue;
-      listed = true;
       all.push({ spec, dimensions, labels, cloudwatch: series.cloudwatch, prometheus: series.prometheus });
-    }
-    if (stableGauges && !listed && !spec.dimensions?.length && spec.prometheus.type === 'gauge') {
-      all.push({
-        spec,
-        dimensions: { DBInstance: snapshot.target },
-        labels: { db_instance: snapshot.target },
-        cloudwatch: null,
-        prometheus: null,
-      });
     }
   }
   return all;
