@@ -242,6 +242,14 @@ export const OptimizationConfigSchema = z
     minCallsForVerdict: positiveInt.default(20),
     /** Record literal instances of running statements (pg_stat_activity) for partial-index advice. */
     captureQuerySamples: z.boolean().default(true),
+    /**
+     * Read literal statements from the server log (log_min_duration_statement, auto_explain) at each
+     * optimize run: locally through the server (pg_ls_logdir, pg_read_binary_file: superuser or
+     * pg_monitor and pg_read_server_files), on RDS through DownloadDBLogFilePortion.
+     */
+    readServerLog: z.boolean().default(true),
+    /** The most the server log reader reads per run; it goes on from there the next run. */
+    serverLogBytesPerRun: positiveInt.default(8 * 1024 * 1024),
     /** Statement timeout of the what-if evaluation (EXPLAINs and rolled-back builds). */
     evaluationTimeoutMs: positiveInt.default(300_000),
   })

@@ -138,3 +138,33 @@ export interface Logger {
 }
 
 export const silentLogger: Logger = { info() {}, warn() {}, error() {} };
+
+/** One file of the database server's log, as its source lists it. */
+export interface LogFile {
+  name: string;
+  size: number;
+  /** When it was last written (files are read oldest first). */
+  modifiedAt: Date;
+}
+
+/** A bounded part of a log file, and where the next read starts. */
+export interface LogPortion {
+  text: string;
+  /** The position after this portion, for the next read of the same file (opaque to the reader). */
+  marker: string;
+  /** Whether the file held more than this read returned when it was read. */
+  more: boolean;
+}
+
+/**
+ * The database server's log: locally read through the server (pg_ls_logdir, pg_read_binary_file), on
+ * RDS through DescribeDBLogFiles and DownloadDBLogFilePortion. Reads whole lines.
+ */
+export interface LogSource {
+  /** What the source reads, for messages: 'server', 'rds:<instance>'. */
+  readonly name: string;
+  /** The log files, oldest first. Throws when the log cannot be listed (with the reason). */
+  list(): Promise<LogFile[]>;
+  /** Reads up to about maxBytes of file from marker ('0': its start). */
+  read(file: string, marker: string, maxBytes: number): Promise<LogPortion>;
+}

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  ArnFormat,
   type CfnElement,
   CustomResource,
   Duration,
@@ -141,6 +142,9 @@ export class TargetOperations extends Construct {
         database: spec.database,
         secretArn: spec.secret.secretArn,
         config: spec.overrides,
+        // The optimizer reads literal statements from the instance's log (an Aurora cluster's logs are
+        // per member instance: not read).
+        ...(spec.rds?.dimension === 'DBInstanceIdentifier' ? { rdsInstanceId: spec.rds.identifier } : {}),
       },
     ]);
     const common = {
@@ -253,6 +257,24 @@ export class TargetOperations extends Construct {
         resources: [this.maintainer.fn.functionArn],
       }),
     );
+
+    // The optimizer (in the maintainer) reads literal statements from this instance's log only.
+    if (spec.rds?.dimension === 'DBInstanceIdentifier') {
+      this.maintainer.fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          sid: 'ReadServerLog',
+          actions: ['rds:DescribeDBLogFiles', 'rds:DownloadDBLogFilePortion'],
+          resources: [
+            stack.formatArn({
+              service: 'rds',
+              resource: 'db',
+              resourceName: spec.rds.identifier,
+              arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+            }),
+          ],
+        }),
+      );
+    }
 
     // The schema is installed (or upgraded) on every deploy that changes a migration.
     this.schemaProvider = new Provider(this, 'SchemaProvider', {

@@ -8,6 +8,7 @@ import {
   maintain,
 } from '../../functions/jobs/maintain.ts';
 import type { ActionResult } from '../../functions/maintenance/plan.ts';
+import { ownComment } from '../../functions/monitor/own-statements.ts';
 import { table } from './format.ts';
 import type { Command, DemoContext } from './types.ts';
 
@@ -140,7 +141,7 @@ export function planDifference(planned: readonly ActionResult[], done: readonly 
 export async function demoMaintain(client: pg.Client, ctx: DemoContext): Promise<string> {
   // A few late-arriving future rows land in the default partition, to show them moved without loss.
   await client.query(
-    `INSERT INTO dgm.performance_metrics (metric_name, metric_value, "timestamp", labels)
+    `INSERT ${ownComment('demo')} INTO dgm.performance_metrics (metric_name, metric_value, "timestamp", labels)
      SELECT 'demo.future_reading', g, date_trunc('month', now()) + interval '7 months' + g * interval '1 hour', '{"demo": true}'
      FROM generate_series(1, 240) g`,
   );

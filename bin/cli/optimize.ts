@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { loadModule, parseSync } from 'libpg-query';
 import type pg from 'pg';
+import { ServerLogSource } from '../../functions/adapters/local/server-log-source.ts';
 import { dropDesignIndexes } from '../../functions/demo/design-indexes.ts';
 import { REFERENCE_QUERIES } from '../../functions/demo/reference-queries.ts';
 import { BadInputError } from '../../functions/errors.ts';
@@ -221,6 +222,9 @@ export const optimizeCommand: Command = {
         examples,
         reason: 'cli',
         logger: ctx.logger,
+        // The server's own log, where this role may read it (superuser, or pg_monitor and
+        // pg_read_server_files); otherwise the result says why it was not read.
+        logSource: new ServerLogSource(client),
       }),
     );
     return { result, text: renderOptimize(result), exitCode: result.status === 'failed' ? 1 : 0 };

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { JobFailedError } from '../errors.ts';
+import { ownComment } from '../monitor/own-statements.ts';
 
 /** What every job result carries. */
 export interface ConstitutionalCompliance {
@@ -22,7 +23,7 @@ export interface ConstitutionState {
 export async function readConstitution(client: pg.Client): Promise<ConstitutionState> {
   try {
     const { rows } = await client.query<{ hash: string | null; score: number | null }>(
-      `SELECT (SELECT hash FROM dgm.constitution) AS hash,
+      `SELECT ${ownComment('compliance')} (SELECT hash FROM dgm.constitution) AS hash,
               (SELECT avg(constitutional_compliance_score) FROM dgm.dgm_archive
                 WHERE created_at > now() - interval '30 days') AS score`,
     );

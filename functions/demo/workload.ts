@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { ownComment } from '../monitor/own-statements.ts';
 import loadArchive from '../sql/demo/load_archive.sql';
 import loadBandit from '../sql/demo/load_bandit_states.sql';
 import loadCompliance from '../sql/demo/load_compliance_logs.sql';
@@ -51,7 +52,7 @@ export async function loadDemoWorkload(
   const n = (x: number) => Math.max(1, Math.round(x * scale));
   const from = addMonths(now, -months);
   const metricsFrom = addMonths(now, -Math.min(months, 12));
-  await client.query('SELECT dgm.create_partitions($1)', [from]);
+  await client.query(`SELECT ${ownComment('demo')} dgm.create_partitions($1)`, [from]);
 
   const rows: Record<string, number> = {
     workspaces: 0,

@@ -1,13 +1,15 @@
+import { RDSClient } from '@aws-sdk/client-rds';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { lambdaLogger } from '../adapters/aws/powertools-logger.ts';
+import { RdsLogSource } from '../adapters/aws/rds-log-source.ts';
 import { SecretsManagerSecrets } from '../adapters/aws/secrets-manager.ts';
 import type { RuntimeConfig } from '../config.ts';
 import { errorMessage, JobFailedError } from '../errors.ts';
 import { type MaintainResult, type MaintainTask, maintain } from '../jobs/maintain.ts';
 import { type MigrateResult, migrate } from '../jobs/migrate.ts';
 import { type OptimizeResult, optimizeDatabase } from '../jobs/optimize.ts';
-import type { Clock, Logger, MetricSink } from '../ports.ts';
+import type { Clock, Logger, LogSource, MetricSink } from '../ports.ts';
 import { MAINTAINER_TASKS, parseJobEvent } from './events.ts';
 import {
   configForTarget,
@@ -37,6 +39,8 @@ export interface MaintainerDeps {
   tls?: TargetConnectionOptions['tls'];
   /** Waits between lock retries (tests make them instant). */
   sleep?: (ms: number) => Promise<void>;
+  /** The server log of an RDS instance, read by optimize for literal statements. */
+  logSource?: (rdsInstanceId: string) => LogSource;
 }
 
 export type MaintainerResult = MaintainResult | MigrateResult | OptimizeResult;
@@ -75,6 +79,7 @@ export function createMaintainerHandler(deps: MaintainerDeps) {
           reason: job.reason,
           logger,
           deadline,
+          logSource: target.rdsInstanceId ? deps.logSource?.(target.rdsInstanceId) : undefined,
         });
       }
       const result = await maintain(client, config, {
@@ -113,4 +118,11 @@ export function createMaintainerHandler(deps: MaintainerDeps) {
 export const handler = createMaintainerHandler({
   secrets: new SecretsManagerSecrets(),
   logger: lambdaLogger('dgm-maintainer'),
+  logSource: (id) => new RdsLogSource(rdsClient(), id),
 });
+
+let rds: RDSClient | undefined;
+function rdsClient(): RDSClient {
+  rds ??= new RDSClient({});
+  return rds;
+}

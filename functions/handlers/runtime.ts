@@ -20,6 +20,8 @@ export const DeployedTargetSchema = z
     secretArn: z.string().min(1),
     /** Per-target overrides of the runtime config (thresholds etc.). */
     config: z.record(z.string(), z.unknown()).default({}),
+    /** The RDS DBInstanceIdentifier, when the target is an RDS instance: its server log is read. */
+    rdsInstanceId: z.string().min(1).max(63).optional(),
   })
   .strict();
 export type DeployedTarget = z.infer<typeof DeployedTargetSchema>;

@@ -7,6 +7,7 @@ import { inTransaction } from '../db/connection.ts';
 import { quoteIdent } from '../db/identifiers.ts';
 import { ADVISORY_LOCKS } from '../db/locks.ts';
 import { JobFailedError } from '../errors.ts';
+import { ownComment } from '../monitor/own-statements.ts';
 import type { Logger } from '../ports.ts';
 import { MIGRATIONS, type Migration } from '../sql/migrations/index.ts';
 import { elapsedMs, type JobResult } from './result.ts';
@@ -67,7 +68,7 @@ export async function migrate(
   const { rows } = await client.query<{ score: number | null }>(
     options.dryRun
       ? 'SELECT NULL::float8 AS score'
-      : `SELECT avg(constitutional_compliance_score) AS score FROM dgm.dgm_archive WHERE created_at > now() - interval '30 days'`,
+      : `SELECT ${ownComment('migrate')} avg(constitutional_compliance_score) AS score FROM dgm.dgm_archive WHERE created_at > now() - interval '30 days'`,
   );
   return {
     job: 'migrate',

@@ -4,6 +4,8 @@ import type { ConstitutionalCompliance } from '../compliance/constitution.ts';
 import { beginMutatingRun, readOnlyCompliance } from '../compliance/guard.ts';
 import type { RuntimeConfig } from '../config.ts';
 import { ADVISORY_LOCKS, withAdvisoryLock } from '../db/locks.ts';
+import { errorMessage } from '../errors.ts';
+import { type NotWorkloadReason, redactLiterals } from '../monitor/own-statements.ts';
 import {
   type Advice,
   adviseIndexes,
@@ -28,6 +30,7 @@ import {
 } from '../optimizer/baselines.ts';
 import { completeGovernanceEvents } from '../optimizer/governance-events.ts';
 import { type ReviewDecision, reviewAutoIndexes } from '../optimizer/review.ts';
+import { readServerLogSamples, type ServerLogResult } from '../optimizer/server-log.ts';
 import { readSettingsFacts, recommendSettings, type SettingRecommendation } from '../optimizer/settings.ts';
 import { type AppliedAction, applyIndexPlan } from '../optimizer/verify.ts';
 import {
@@ -39,7 +42,7 @@ import {
   type Workload,
   withoutStatementTracking,
 } from '../optimizer/workload.ts';
-import type { Logger } from '../ports.ts';
+import type { Logger, LogSource } from '../ports.ts';
 import { elapsedMs, type JobResult } from './result.ts';
 
 export interface OptimizeOptions {
@@ -54,6 +57,11 @@ export interface OptimizeOptions {
   /** Epoch ms by which the run must be done (the Lambda's deadline): no build starts after it. */
   deadline?: number;
   logger?: Logger;
+  /**
+   * The server's log, read for literal statements (optimization.readServerLog): the server itself
+   * locally, the RDS API in AWS. Without it, only pg_stat_activity samples are taken.
+   */
+  logSource?: LogSource;
 }
 
 /** An index recommendation as the result carries it. */
@@ -88,8 +96,16 @@ export interface OptimizeResult extends JobResult {
     reason?: string;
     statementsInStats: number;
     analyzed: number;
+    /**
+     * Statements read and left out as not the application's (the tool's own, utility statements,
+     * system catalogs, no table; functions/monitor/own-statements.ts), and by reason.
+     */
+    leftOutAsOwn: number;
+    leftOutByReason: Partial<Record<NotWorkloadReason, number>>;
     examples: number;
     explains: number;
+    /** The server log read for literal samples this run (counts only: no literal in a result). */
+    serverLog?: ServerLogResult | { available: false; reason: string };
   };
   statements: StatementVerdict[];
   rejected: RejectedCandidate[];
@@ -184,7 +200,9 @@ export async function optimizeDatabase(
 ): Promise<OptimizeResult> {
   const started = performance.now();
   const startedAt = new Date();
-  const logger = options.logger;
+  // No literal reaches a log: the advisor's lines name candidate indexes, whose predicates hold constants
+  // from literal samples.
+  const logger = redactingLogger(options.logger);
   const opt = config.optimization;
   const apply = options.apply ?? opt.autoIndexCreation;
   const dryRun = options.dryRun ?? false;
@@ -212,7 +230,15 @@ export async function optimizeDatabase(
     recommendations: [],
     method: 'none',
     hypopgAvailable: false,
-    workload: { available: false, statementsInStats: 0, analyzed: 0, examples: 0, explains: 0 },
+    workload: {
+      available: false,
+      statementsInStats: 0,
+      analyzed: 0,
+      leftOutAsOwn: 0,
+      leftOutByReason: {},
+      examples: 0,
+      explains: 0,
+    },
     statements: [],
     rejected: [],
     plan: { builds: [], skipped: [], drops: [] },
@@ -226,6 +252,28 @@ export async function optimizeDatabase(
   const locked = await withAdvisoryLock(client, ADVISORY_LOCKS.optimize, () =>
     withoutStatementTracking(client, async () => {
       if (opt.captureQuerySamples && !dryRun) await captureQuerySamples(client).catch(() => 0);
+      let serverLog: ServerLogResult | { available: false; reason: string } = {
+        available: false,
+        reason: !opt.readServerLog
+          ? 'optimization.readServerLog is off'
+          : dryRun
+            ? 'not read on a dry run'
+            : 'no log source (the target is not an RDS instance)',
+      };
+      if (opt.readServerLog && !dryRun && options.logSource) {
+        serverLog = await readServerLogSamples(client, options.logSource, {
+          target: config.target,
+          maxBytes: opt.serverLogBytesPerRun,
+        }).catch((err) => ({
+          available: false as const,
+          reason: `server log not read: ${errorMessage(err)}`,
+        }));
+        logger?.info(
+          serverLog.available
+            ? `optimize: server log: ${serverLog.statements} literal statement(s), ${serverLog.matched} sample(s) stored`
+            : `optimize: ${serverLog.reason}`,
+        );
+      }
       const snapshot = await readStatementStats(client);
       const examples = [...(options.examples ?? []), ...(await storedQuerySamples(client))];
       logger?.info('optimize: reading the workload');
@@ -392,8 +440,11 @@ export async function optimizeDatabase(
           reason: workload.reason,
           statementsInStats: workload.totalStatements,
           analyzed: workload.statements.length,
+          leftOutAsOwn: workload.leftOut.total,
+          leftOutByReason: workload.leftOut.byReason,
           examples: workload.statements.filter((s) => s.example).length,
           explains: advice.explains,
+          serverLog,
         },
         statements: advice.statements,
         rejected: advice.rejected,
@@ -500,5 +551,18 @@ export async function collectBaselineMetrics(
     baselineId: id,
     statements: snapshot.statements.size,
     message: `baseline ${id} stored (${snapshot.statements.size} statements)`,
+  };
+}
+
+/** A logger that replaces every SQL string constant in messages and string fields by '…'. */
+function redactingLogger(logger: Logger | undefined): Logger | undefined {
+  if (!logger) return undefined;
+  const fields = (f?: Record<string, unknown>) =>
+    f &&
+    Object.fromEntries(Object.entries(f).map(([k, v]) => [k, typeof v === 'string' ? redactLiterals(v) : v]));
+  return {
+    info: (m, f) => logger.info(redactLiterals(m), fields(f)),
+    warn: (m, f) => logger.warn(redactLiterals(m), fields(f)),
+    error: (m, f) => logger.error(redactLiterals(m), fields(f)),
   };
 }

@@ -5,7 +5,7 @@ import { type ReportHistory, readHistory } from '../monitor/history.ts';
 import { measureImprovement, type PerformanceImprovement } from '../optimizer/baselines.ts';
 import { readSettingsFacts, recommendSettings } from '../optimizer/settings.ts';
 import reportSql from '../optimizer/sql/report.sql';
-import { fetchStatementTexts, OPS_TABLES, readStatementStats } from '../optimizer/workload.ts';
+import { applicationStatements, OPS_TABLES, readStatementStats } from '../optimizer/workload.ts';
 import type { OptimizeResult, Recommendation } from './optimize.ts';
 import { elapsedMs, type JobResult } from './result.ts';
 
@@ -103,14 +103,17 @@ export async function getPerformanceReport(
   };
   if (snapshot.available) {
     const stats = [...snapshot.statements.values()].filter((s) => s.calls > 0);
-    const slowStats = stats
+    // Only the application's statements (functions/monitor/own-statements.ts); the lists are cut after
+    // the others are left out, from a few times as many candidates.
+    const slowCandidates = stats
       .filter((s) => s.totalMs / s.calls >= config.optimization.slowQueryThresholdMs)
       .sort((a, b) => b.totalMs / b.calls - a.totalMs / a.calls)
-      .slice(0, 20);
-    const topStats = [...stats].sort((a, b) => b.totalMs - a.totalMs).slice(0, options.topQueries ?? 15);
-    const texts = await fetchStatementTexts(client, [
-      ...new Set([...slowStats, ...topStats].map((s) => s.queryid)),
-    ]);
+      .slice(0, 200);
+    const topCandidates = [...stats].sort((a, b) => b.totalMs - a.totalMs).slice(0, 200);
+    const app = await applicationStatements(client, [...new Set([...slowCandidates, ...topCandidates])]);
+    const texts = new Map(app.map((s) => [s.queryid, s.text]));
+    const slowStats = slowCandidates.filter((s) => texts.has(s.queryid)).slice(0, 20);
+    const topStats = topCandidates.filter((s) => texts.has(s.queryid)).slice(0, options.topQueries ?? 15);
     const toQuery = (s: (typeof stats)[number]): ReportQuery => ({
       queryid: s.queryid,
       query: texts.get(s.queryid) ?? '',
@@ -120,12 +123,7 @@ export async function getPerformanceReport(
       rows: s.rows,
     });
     slow = slowStats.map(toQuery);
-    top = topStats
-      .map(toQuery)
-      .filter(
-        (q) =>
-          !/^\s*(explain|prepare|deallocate|savepoint|release|begin|commit|rollback|set)\b/i.test(q.query),
-      );
+    top = topStats.map(toQuery);
     // The statements the optimizer analyzed last are the ones an improvement is reported for.
     const last = r.last_run?.result as OptimizeResult | undefined;
     const analyzed = new Map<string, string>();

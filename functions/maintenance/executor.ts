@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { AuditTrail } from '../compliance/audit.ts';
 import { quoteQualified } from '../db/identifiers.ts';
 import { errorMessage } from '../errors.ts';
+import { markOwnStatement } from '../monitor/own-statements.ts';
 import type { Logger } from '../ports.ts';
 import {
   type ActionResult,
@@ -62,10 +63,11 @@ async function runStatements(client: pg.Client, statements: Statement[]): Promis
   };
   for (const s of statements) {
     if (typeof s === 'string') {
-      batch.push(s);
+      // Marked as the tool's own: the sampler and the optimizer never take them for the workload.
+      batch.push(markOwnStatement(s, 'maintenance'));
     } else {
       await flush();
-      counts.push((await client.query(s.text, s.values)).rowCount ?? 0);
+      counts.push((await client.query(markOwnStatement(s.text, 'maintenance'), s.values)).rowCount ?? 0);
     }
   }
   await flush();
@@ -303,8 +305,8 @@ async function runAutocommit(
   try {
     // One statement per round trip: CONCURRENTLY and VACUUM refuse to run in a multi-statement query.
     for (const s of action.statements) {
-      if (typeof s === 'string') await client.query(s);
-      else await client.query(s.text, s.values);
+      if (typeof s === 'string') await client.query(markOwnStatement(s, 'maintenance'));
+      else await client.query(markOwnStatement(s.text, 'maintenance'), s.values);
     }
   } finally {
     await client

@@ -18,7 +18,7 @@ import {
   type SampleCounters,
   type SampleHistory,
 } from './deltas.ts';
-import { SAMPLER_COMMENT, SAMPLER_MARKER } from './own-statements.ts';
+import { type NotWorkloadReason, notWorkloadReason, SAMPLER_COMMENT } from './own-statements.ts';
 import { measurePruning, type PruningCandidate, type PruningSet } from './pruning.ts';
 import {
   type BloatStats,
@@ -254,7 +254,11 @@ export async function collect(client: pg.Client, options: CollectOptions): Promi
       available: false,
       reason: statementsReason ?? 'statements unavailable',
     };
-    const newShapes: Array<{ queryId: string; shape: StatementShape }> = [];
+    const newShapes: Array<{
+      queryId: string;
+      shape: StatementShape;
+      notWorkload: NotWorkloadReason | null;
+    }> = [];
     let stmtRows: SummaryWork[] = [];
     if (statementsReason === null) {
       const doc = rt2.statements as Json;
@@ -270,10 +274,13 @@ export async function collect(client: pg.Client, options: CollectOptions): Promi
           tables: ((s.tables as Array<{ schema: string | null; name: string }>) ?? []).map(relationOf),
         });
       }
+      const notWorkload = new Set<string>();
       for (const [id, text] of Object.entries(texts)) {
         // Unparseable texts are PL/pgSQL expressions (track = all) or hidden from this role: 'other'.
         const shape = shapeOf(text);
-        newShapes.push({ queryId: id, shape });
+        const reason = notWorkloadReason(text, shape);
+        if (reason) notWorkload.add(id);
+        newShapes.push({ queryId: id, shape, notWorkload: reason });
         shapes.set(id, {
           normalized: shape.normalized,
           operation: shape.operation,
@@ -281,14 +288,19 @@ export async function collect(client: pg.Client, options: CollectOptions): Promi
           tables: shape.tables.map(relationOf),
         });
       }
-      // dgm-db-ops's own statements carry the marker comment; once their shapes are stored, round trip 2
-      // leaves them out. The first time they are read, they are left out here.
-      stmtRows = ((doc.rows as Json[]) ?? [])
-        .map((r) => summaryOf(r, shapes.get(str(r.queryId))))
-        .filter((r) => !r.normalizedFull?.includes(SAMPLER_MARKER));
-      const byId = new Map(stmtRows.map((s) => [s.queryId, s]));
+      // Statements that are not the application's workload (own-statements.ts) are left out: once their
+      // judgement is stored with the shape, round trip 2 leaves them out; the first time, here.
+      const rows = ((doc.rows as Json[]) ?? []).filter((r) => !notWorkload.has(str(r.queryId)));
+      const byId = new Map(rows.map((r) => [str(r.queryId), summaryOf(r, shapes.get(str(r.queryId)))]));
+      // Round trip 2 picks twice the statements listed; the first topStatements of each list are kept.
       const pick = (ids: unknown) =>
-        ((ids as string[]) ?? []).map((id) => byId.get(id)).filter((s): s is StatementSummary => !!s);
+        ((ids as string[]) ?? [])
+          .map((id) => byId.get(id))
+          .filter((s): s is SummaryWork => !!s)
+          .slice(0, cfg.topStatements);
+      const top = pick(doc.top);
+      const slowPatterns = pick(doc.slow);
+      stmtRows = [...new Set([...top, ...slowPatterns])];
       const pgssInfo = (rt2.pgss_info as Json | undefined) ?? null;
       const stmtSeconds = numOrNull(doc.intervalSeconds);
       const callsInInterval = numOrNull(doc.callsInInterval);
@@ -313,8 +325,8 @@ export async function collect(client: pg.Client, options: CollectOptions): Promi
         slowStatements: num(doc.slowStatements),
         slowStatementsInInterval: numOrNull(doc.slowStatementsInInterval),
         slowCallsInInterval: numOrNull(doc.slowCallsInInterval),
-        top: pick(doc.top),
-        slowPatterns: pick(doc.slow),
+        top,
+        slowPatterns,
         byOperationTable: durationsByOperationTable(stmtRows),
         textsFetched: Object.keys(texts).length,
       };
@@ -460,8 +472,9 @@ export async function collect(client: pg.Client, options: CollectOptions): Promi
 
     // Round trip 3: store the baseline and new shapes, resolve unqualified table names.
     let stored = false;
-    const shapesParam = newShapes.map(({ queryId, shape }) => ({
+    const shapesParam = newShapes.map(({ queryId, shape, notWorkload }) => ({
       queryId,
+      notWorkload,
       normalized: shape.normalized.slice(0, STORED_TEXT_CHARS),
       operation: shape.operation,
       mainTable: shape.mainTable,

@@ -25,6 +25,8 @@ export interface StatementShape {
   mainTable: TableRef | null;
   /** Every table named, once each, in the parse tree's order, CTE names left out. */
   tables: TableRef[];
+  /** Every function called (FuncCall), once each, schema null when unqualified. */
+  functions?: TableRef[];
   /** Statements in the text (pg_stat_statements texts hold one). */
   statementCount: number;
   /** The highest $n the normalized text uses (the parameters a PREPARE of it takes). */
@@ -108,6 +110,7 @@ export function shapeOf(text: string): StatementShape {
     operation: operationOf(first),
     mainTable: mainTableOf(first, cteNames),
     tables: tablesOf(first, cteNames),
+    functions: functionsOf(first),
     statementCount: stmts.length,
     paramCount: normalized === sql.trim() ? maxParam(first) : normalizedParamCount(normalized, first),
   };
@@ -143,10 +146,46 @@ export function operationOf(stmt: Node): StatementOperation {
 /** Every table a parsed statement names, once each, CTE names excluded. */
 export function tablesOf(stmt: Node, cteNames: ReadonlySet<string> = cteNamesOf(stmt)): TableRef[] {
   const seen = new Map<string, TableRef>();
+  // FOR UPDATE/SHARE OF x names a table of the FROM list by its alias: not a table of its own.
+  walk(
+    stmt,
+    (key, value) => {
+      if (key !== 'RangeVar' && !isRangeVarSlot(key)) return;
+      const ref = tableRefOf(value, cteNames);
+      if (ref) seen.set(`${ref.schema ?? ''}\u0000${ref.name}`, ref);
+    },
+    LOCKING_CLAUSE,
+  );
+  return [...seen.values()];
+}
+
+/**
+ * The parameter references ($n) of a statement's text with their byte offsets, last first (the order to
+ * replace them in). Throws when the text does not parse.
+ */
+export function paramRefs(sql: string): Array<{ number: number; location: number }> {
+  const refs: Array<{ number: number; location: number }> = [];
+  walk(parseStatements(sql).stmts, (key, value) => {
+    if (key === 'ParamRef' && isNode(value) && typeof value.number === 'number')
+      refs.push({ number: value.number, location: Number(value.location ?? -1) });
+  });
+  return refs.filter((r) => r.location >= 0).sort((a, b) => b.location - a.location);
+}
+
+/** Every function a parsed statement calls, once each. */
+export function functionsOf(stmt: Node): TableRef[] {
+  const seen = new Map<string, TableRef>();
   walk(stmt, (key, value) => {
-    if (key !== 'RangeVar' && !isRangeVarSlot(key)) return;
-    const ref = tableRefOf(value, cteNames);
-    if (ref) seen.set(`${ref.schema ?? ''}\u0000${ref.name}`, ref);
+    if (key !== 'FuncCall' || !isNode(value)) return;
+    const parts = asArray(value.funcname)
+      .map((p) => (isNode(p) && isNode(p.String) ? p.String.sval : undefined))
+      .filter((p): p is string => typeof p === 'string');
+    if (parts.length === 0) return;
+    const ref = {
+      schema: parts.length > 1 ? parts[parts.length - 2]! : null,
+      name: parts[parts.length - 1]!,
+    };
+    seen.set(`${ref.schema ?? ''}\u0000${ref.name}`, ref);
   });
   return [...seen.values()];
 }
@@ -255,16 +294,19 @@ function maxParam(node: Node): number {
   return max;
 }
 
-/** Depth-first over every keyed child of the AST. */
-function walk(node: unknown, visit: (key: string, value: unknown) => void): void {
+const LOCKING_CLAUSE: ReadonlySet<string> = new Set(['lockingClause']);
+
+/** Depth-first over every keyed child of the AST, not entering the keys in skip. */
+function walk(node: unknown, visit: (key: string, value: unknown) => void, skip?: ReadonlySet<string>): void {
   if (Array.isArray(node)) {
-    for (const item of node) walk(item, visit);
+    for (const item of node) walk(item, visit, skip);
     return;
   }
   if (!isNode(node)) return;
   for (const [key, value] of Object.entries(node)) {
+    if (skip?.has(key)) continue;
     visit(key, value);
-    if (typeof value === 'object' && value !== null) walk(value, visit);
+    if (typeof value === 'object' && value !== null) walk(value, visit, skip);
   }
 }
 

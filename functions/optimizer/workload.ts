@@ -2,7 +2,15 @@ import { fingerprintSync } from 'libpg-query';
 import type pg from 'pg';
 import { quoteIdent } from '../db/identifiers.ts';
 import { errorMessage } from '../errors.ts';
-import { SAMPLER_COMMENT } from '../monitor/own-statements.ts';
+import {
+  type NotWorkloadReason,
+  notWorkloadReason,
+  OWN_MARKER_PREFIX,
+  OWN_TABLES,
+  ownComment,
+  SAMPLER_COMMENT,
+} from '../monitor/own-statements.ts';
+import { loadStatementParser, shapeOf } from '../monitor/statement-shape.ts';
 import { type ResolvedStatement, resolveStatement } from './access.ts';
 import { analyzeStatementSync, loadParser, repairNormalizedText, type StatementAnalysis } from './analyze.ts';
 import { type Catalog, loadCatalog } from './catalog.ts';
@@ -60,7 +68,7 @@ export async function readStatementStats(client: pg.Client): Promise<StatsSnapsh
   const toplevel = version >= 140000 ? 'AND s.toplevel' : '';
   try {
     const { rows } = await client.query(
-      `SELECT s.queryid::text AS queryid, sum(s.calls)::float8 AS calls, sum(${total})::float8 AS total_ms,
+      `SELECT ${ownComment('optimizer')} s.queryid::text AS queryid, sum(s.calls)::float8 AS calls, sum(${total})::float8 AS total_ms,
               sum(s.rows)::float8 AS rows, sum(s.shared_blks_hit)::float8 AS hit,
               sum(s.shared_blks_read)::float8 AS read, sum(s.temp_blks_written)::float8 AS temp,
               ${version >= 140000 ? `(SELECT stats_reset FROM ${ext}.pg_stat_statements_info)` : 'NULL::timestamptz'} AS stats_reset,
@@ -109,7 +117,7 @@ export async function fetchStatementTexts(
   // text, e.g. the EXPLAIN around it: the top-level text is the statement's own.
   const toplevel = Number(v[0]?.v) >= 140000 ? 'AND s.toplevel' : '';
   const { rows } = await client.query<{ queryid: string; query: string }>(
-    `SELECT DISTINCT ON (s.queryid) s.queryid::text AS queryid, s.query
+    `SELECT ${ownComment('optimizer')} DISTINCT ON (s.queryid) s.queryid::text AS queryid, s.query
      FROM ${quoteIdent(where.schema)}.pg_stat_statements(true) s
      WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
        AND s.queryid = ANY($1::bigint[]) ${toplevel}
@@ -124,20 +132,62 @@ export async function fetchStatementTexts(
 export interface QueryExample {
   sql: string;
   params?: unknown[];
-  /** Where it came from: pg_stat_activity, the --workload file, the reference mix. */
+  /** Where it came from: pg_stat_activity, server_log, the --workload file, the reference mix. */
   source: string;
+  /** The statement pg_stat_statements knows it as, when it was matched (stored samples). */
+  queryid?: string;
+  /** The duration the server logged for this execution (server_log samples). */
+  durationMs?: number;
+  /** The plan auto_explain logged for this execution (text or JSON as logged). */
+  plan?: string;
   /** A name people know the statement by. */
   name?: string;
   /** Executions to assume when the statement is missing from pg_stat_statements. */
   calls?: number;
 }
 
-/** Reads the literal samples stored by captureQuerySamples. */
+/** Literal samples kept per statement (the most recent distinct texts). */
+export const SAMPLES_PER_STATEMENT = 5;
+/** Statements samples are kept for (the most recently sampled). */
+const SAMPLED_STATEMENTS = 1000;
+
+/** Reads the literal samples stored by captureQuerySamples and the server log reader, newest first. */
 export async function storedQuerySamples(client: pg.Client): Promise<QueryExample[]> {
-  const { rows } = await client.query<{ query: string; source: string }>(
-    'SELECT query, source FROM dgm.query_samples ORDER BY captured_at DESC LIMIT 1000',
+  const { rows } = await client.query<{
+    queryid: string;
+    query: string;
+    source: string;
+    duration_ms: number | null;
+    plan: string | null;
+  }>(
+    `SELECT ${ownComment('optimizer')} queryid::text AS queryid, query, source, duration_ms, plan
+     FROM dgm.query_samples ORDER BY captured_at DESC, id DESC LIMIT $1`,
+    [SAMPLED_STATEMENTS * SAMPLES_PER_STATEMENT],
   );
-  return rows.map((r) => ({ sql: r.query, source: r.source }));
+  return rows.map((r) => ({
+    sql: r.query,
+    source: r.source,
+    queryid: r.queryid,
+    ...(r.duration_ms != null ? { durationMs: r.duration_ms } : {}),
+    ...(r.plan != null ? { plan: r.plan } : {}),
+  }));
+}
+
+/**
+ * Keeps SAMPLES_PER_STATEMENT samples per statement (the most recent) and those of the
+ * SAMPLED_STATEMENTS most recently sampled statements.
+ */
+export async function pruneQuerySamples(client: pg.Client): Promise<number> {
+  const { rowCount } = await client.query(
+    `DELETE ${ownComment('optimizer')} FROM dgm.query_samples q
+     USING (SELECT id, row_number() OVER (PARTITION BY queryid ORDER BY captured_at DESC, id DESC) AS k,
+                   dense_rank() OVER (ORDER BY last DESC, queryid) AS statement_rank
+            FROM (SELECT id, queryid, captured_at, max(captured_at) OVER (PARTITION BY queryid) AS last
+                  FROM dgm.query_samples) x) r
+     WHERE q.id = r.id AND (r.k > $1 OR r.statement_rank > $2)`,
+    [SAMPLES_PER_STATEMENT, SAMPLED_STATEMENTS],
+  );
+  return rowCount ?? 0;
 }
 
 /**
@@ -147,7 +197,9 @@ export async function storedQuerySamples(client: pg.Client): Promise<QueryExampl
  * were stored.
  */
 export async function captureQuerySamples(client: pg.Client): Promise<number> {
-  // One round trip: record, and keep the most recent 1000. pg_stat_activity.query_id needs 14+.
+  // One round trip: record, and keep SAMPLES_PER_STATEMENT per statement (the rows of this statement
+  // are not seen by the pruning, so a statement may hold one more until the next capture).
+  // pg_stat_activity.query_id needs 14+.
   try {
     const { rows } = await client.query<{ n: string }>(
       `WITH ${SAMPLER_COMMENT} ins AS (
@@ -160,15 +212,20 @@ export async function captureQuerySamples(client: pg.Client): Promise<number> {
            AND octet_length(a.query) <
                (SELECT setting::int FROM pg_settings WHERE name = 'track_activity_query_size') - 1
            AND a.query !~* '^\\s*(explain|prepare|execute|deallocate|vacuum|analyze|create|alter|drop|copy)\\b'
+           AND a.query NOT LIKE '%dgm-db-ops:%'
          ORDER BY a.query_id, a.query_start DESC
-         ON CONFLICT (queryid) DO UPDATE SET query = excluded.query, captured_at = clock_timestamp(),
-           source = excluded.source
+         ON CONFLICT (queryid, query_hash) DO UPDATE SET captured_at = clock_timestamp(), source = excluded.source
          RETURNING 1),
        pruned AS (
-         DELETE FROM dgm.query_samples WHERE queryid IN
-           (SELECT queryid FROM dgm.query_samples ORDER BY captured_at DESC OFFSET 1000)
+         DELETE FROM dgm.query_samples q
+         USING (SELECT id, row_number() OVER (PARTITION BY queryid ORDER BY captured_at DESC, id DESC) AS k,
+                       dense_rank() OVER (ORDER BY last DESC, queryid) AS statement_rank
+                FROM (SELECT id, queryid, captured_at, max(captured_at) OVER (PARTITION BY queryid) AS last
+                      FROM dgm.query_samples) x) r
+         WHERE q.id = r.id AND (r.k > $1 OR r.statement_rank > $2)
          RETURNING 1)
        SELECT (SELECT count(*) FROM ins) AS n`,
+      [SAMPLES_PER_STATEMENT, SAMPLED_STATEMENTS],
     );
     return Number(rows[0]?.n ?? 0);
   } catch (err) {
@@ -181,36 +238,36 @@ export async function captureQuerySamples(client: pg.Client): Promise<number> {
 /** Stores examples supplied by a caller, keyed by the statement pg_stat_statements knows them as. */
 export async function storeQuerySamples(
   client: pg.Client,
-  samples: Array<{ queryid: string; sql: string; source: string }>,
+  samples: Array<{ queryid: string; sql: string; source: string; durationMs?: number; plan?: string }>,
 ): Promise<void> {
-  for (const s of samples) {
-    await client.query(
-      `INSERT INTO dgm.query_samples (queryid, query, source) VALUES ($1, $2, $3)
-       ON CONFLICT (queryid) DO UPDATE SET query = excluded.query, source = excluded.source,
-         captured_at = clock_timestamp()`,
-      [s.queryid, s.sql, s.source],
-    );
-  }
+  if (samples.length === 0) return;
+  await client.query(
+    `INSERT ${ownComment('optimizer')} INTO dgm.query_samples (queryid, query, source, duration_ms, plan)
+     SELECT DISTINCT ON (x.queryid, md5(x.query)) x.queryid, x.query, x.source, x.duration_ms, x.plan
+     FROM jsonb_to_recordset($1::jsonb)
+       AS x(queryid bigint, query text, source text, duration_ms float8, plan text, k int)
+     ORDER BY x.queryid, md5(x.query), x.k DESC
+     ON CONFLICT (queryid, query_hash) DO UPDATE SET source = excluded.source, captured_at = clock_timestamp(),
+       duration_ms = coalesce(excluded.duration_ms, query_samples.duration_ms),
+       plan = coalesce(excluded.plan, query_samples.plan)`,
+    [
+      JSON.stringify(
+        samples.map((s, k) => ({
+          queryid: s.queryid,
+          query: s.sql,
+          source: s.source,
+          duration_ms: s.durationMs ?? null,
+          plan: s.plan ?? null,
+          k,
+        })),
+      ),
+    ],
+  );
+  await pruneQuerySamples(client);
 }
 
-/** The tool's own tables (schema dgm): statements on them are not the workload. */
-export const OPS_TABLES = new Set([
-  'constitution',
-  'optimization_audit',
-  'stat_snapshots',
-  'stat_statement_baseline',
-  'statement_shapes',
-  'partition_config',
-  'schema_migrations',
-  'performance_baselines',
-  'performance_baseline_queries',
-  'auto_indexes',
-  'query_samples',
-  'optimizer_runs',
-  'governance_events',
-]);
-
-const SYSTEM_SCHEMAS = new Set(['pg_catalog', 'information_schema', 'pg_toast']);
+/** The tool's own tables (schema dgm): statements on them are not the workload (own-statements.ts). */
+export const OPS_TABLES = OWN_TABLES;
 
 /** Statements whose text is read at most, looking for the workload among the top ones by time. */
 const MAX_STATEMENTS_READ = 2000;
@@ -228,6 +285,8 @@ export interface WorkloadStatement {
   tempBlksWritten: number;
   /** A literal instance: planned with its constants, and executable for latency measurement. */
   example?: QueryExample;
+  /** Every literal sample matched to it (newest first; example is the first). */
+  samples?: QueryExample[];
   analysis?: StatementAnalysis;
   resolved?: ResolvedStatement;
   /** Why it is not analyzed further. */
@@ -242,6 +301,11 @@ export interface Workload {
   catalog: Catalog;
   /** Statements in pg_stat_statements for this database, and how many were analyzed. */
   totalStatements: number;
+  /**
+   * Statements read and left out as not the application's workload (own-statements.ts): the tool's own
+   * (marked, its functions or objects), utility statements, system catalogs, no table; by reason.
+   */
+  leftOut: { total: number; byReason: Partial<Record<NotWorkloadReason, number>> };
 }
 
 function fingerprintOf(sql: string): string | undefined {
@@ -252,15 +316,48 @@ function fingerprintOf(sql: string): string | undefined {
   }
 }
 
-/** Whether a statement only touches the tool's own or system tables. */
-function isOwnStatement(analysis: StatementAnalysis): boolean {
-  if (analysis.relations.length === 0) return true;
-  return analysis.relations.every(
-    (r) =>
-      (r.schema !== undefined && SYSTEM_SCHEMAS.has(r.schema)) ||
-      r.name.startsWith('pg_') ||
-      (r.schema === 'dgm' && OPS_TABLES.has(r.name)),
+/** Why a text is not the application's workload (own-statements.ts), or null when it is. */
+function notWorkloadOf(text: string): NotWorkloadReason | null {
+  return notWorkloadReason(text, shapeOf(text));
+}
+
+/**
+ * The statements the sampler has already judged not workload (dgm.statement_shapes), by queryid: their
+ * text need not be read again. Empty without the sampling tables.
+ */
+async function judgedNotWorkload(client: pg.Client): Promise<Map<string, NotWorkloadReason>> {
+  try {
+    const { rows } = await client.query<{ queryid: string; reason: NotWorkloadReason }>(
+      `SELECT ${ownComment('optimizer')} queryid::text AS queryid, not_workload AS reason
+       FROM dgm.statement_shapes WHERE not_workload IS NOT NULL`,
+    );
+    return new Map(rows.map((r) => [r.queryid, r.reason]));
+  } catch {
+    return new Map();
+  }
+}
+
+/**
+ * The application's statements among the given ones (their texts read, the others judged by
+ * own-statements.ts), in their order; for lists such as the report's slow statements.
+ */
+export async function applicationStatements<T extends { queryid: string }>(
+  client: pg.Client,
+  stats: readonly T[],
+): Promise<Array<T & { text: string }>> {
+  await loadStatementParser();
+  const judged = await judgedNotWorkload(client);
+  const unknown = stats.filter((s) => !judged.has(s.queryid));
+  const texts = await fetchStatementTexts(
+    client,
+    unknown.map((s) => s.queryid),
   );
+  const out: Array<T & { text: string }> = [];
+  for (const s of unknown) {
+    const text = texts.get(s.queryid);
+    if (text !== undefined && !notWorkloadOf(text)) out.push({ ...s, text });
+  }
+  return out;
 }
 
 export interface WorkloadOptions {
@@ -278,20 +375,34 @@ export interface WorkloadOptions {
  */
 export async function collectWorkload(client: pg.Client, options: WorkloadOptions): Promise<Workload> {
   await loadParser();
+  await loadStatementParser();
   const snapshot = options.snapshot ?? (await readStatementStats(client));
   const examples = [...(options.examples ?? [])];
-  const byFingerprint = new Map<string, QueryExample>();
+  const byFingerprint = new Map<string, QueryExample[]>();
   for (const e of examples) {
+    // A sample of the tool's own statement (same fingerprint as the application's) is no example of it.
+    if (e.sql.includes(OWN_MARKER_PREFIX)) continue;
     const fp = fingerprintOf(e.sql);
     // Caller-supplied examples win over captured samples (they come first).
-    if (fp && !byFingerprint.has(fp)) byFingerprint.set(fp, e);
+    if (fp) byFingerprint.set(fp, [...(byFingerprint.get(fp) ?? []), e]);
   }
   const statements: WorkloadStatement[] = [];
+  const leftOut: Workload['leftOut'] = { total: 0, byReason: {} };
+  const leaveOut = (reason: NotWorkloadReason) => {
+    leftOut.total++;
+    leftOut.byReason[reason] = (leftOut.byReason[reason] ?? 0) + 1;
+  };
   let total = 0;
   if (snapshot.available) {
     total = snapshot.statements.size;
+    const judged = await judgedNotWorkload(client);
     const ranked = [...snapshot.statements.values()]
       .filter((s) => s.calls >= options.minCalls)
+      .filter((s) => {
+        const reason = judged.get(s.queryid);
+        if (reason) leaveOut(reason);
+        return !reason;
+      })
       .sort((a, b) => b.totalMs - a.totalMs);
     // Text in batches, by total time, until maxStatements of them are the workload: DDL, EXPLAINs and
     // the tool's own queries rank high too (a build takes seconds) and are only known from their text.
@@ -310,12 +421,15 @@ export async function collectWorkload(client: pg.Client, options: WorkloadOption
       for (const s of slice) {
         const text = texts.get(s.queryid);
         if (!text) continue;
-        const parsed = analyzeStatementSync(text);
-        if (parsed.analysis && (parsed.analysis.operation === 'other' || isOwnStatement(parsed.analysis)))
+        const reason = notWorkloadOf(text);
+        if (reason) {
+          leaveOut(reason);
           continue;
+        }
         const fp = fingerprintOf(text);
-        const example = fp ? byFingerprint.get(fp) : undefined;
-        if (fp && example) byFingerprint.delete(fp);
+        const matched = fp ? byFingerprint.get(fp) : undefined;
+        if (fp && matched) byFingerprint.delete(fp);
+        const example = matched?.[0];
         workloadCount++;
         statements.push({
           id: s.queryid,
@@ -327,14 +441,20 @@ export async function collectWorkload(client: pg.Client, options: WorkloadOption
           meanMs: s.calls > 0 ? s.totalMs / s.calls : 0,
           tempBlksWritten: s.tempBlksWritten,
           example,
+          ...(matched ? { samples: matched } : {}),
         });
       }
     }
   }
   // Supplied examples pg_stat_statements does not know (or no pg_stat_statements at all).
   let n = 0;
-  for (const e of byFingerprint.values()) {
-    if (e.source === 'pg_stat_activity') continue;
+  for (const [e] of byFingerprint.values()) {
+    if (!e || e.source === 'pg_stat_activity' || e.source === 'server_log') continue;
+    const reason = notWorkloadOf(e.sql);
+    if (reason) {
+      leaveOut(reason);
+      continue;
+    }
     statements.push({
       id: `example:${++n}`,
       queryid: null,
@@ -352,10 +472,9 @@ export async function collectWorkload(client: pg.Client, options: WorkloadOption
     if (!parsed.analysis) s.skipped = `cannot be parsed: ${parsed.error}`;
     else s.analysis = parsed.analysis;
   }
-  const workloadStatements = statements.filter((s) => !s.analysis || !isOwnStatement(s.analysis));
   const kept = [
-    ...workloadStatements.filter((s) => s.queryid).slice(0, options.maxStatements),
-    ...workloadStatements.filter((s) => !s.queryid),
+    ...statements.filter((s) => s.queryid).slice(0, options.maxStatements),
+    ...statements.filter((s) => !s.queryid),
   ];
   const names = kept.flatMap(
     (s) => s.analysis?.relations.map((r) => ({ schema: r.schema, name: r.name })) ?? [],
@@ -375,6 +494,7 @@ export async function collectWorkload(client: pg.Client, options: WorkloadOption
     statements: kept,
     catalog,
     totalStatements: total,
+    leftOut,
   };
 }
 

@@ -82,6 +82,7 @@ describe('Lambdas', () => {
         database: 'dgm',
         secretArn: SECRET_ARN.prod,
         config: {},
+        rdsInstanceId: 'prod',
       },
     ]);
     expect(configForTarget(targets[0]!, { DGM_CONFIG: env.DGM_CONFIG }).target).toBe('prod');
@@ -252,6 +253,34 @@ describe('least privilege', () => {
         'sqs:SendMessage',
       ].sort(),
     );
+  });
+
+  it("the maintainer may read its own instance's server log only (the optimizer's literal samples); no other function", () => {
+    const rdsStatements = (fn: string) =>
+      statements(fn).filter((x) => [x.Action].flat().some((a: string) => a.startsWith('rds:')));
+    expect(rdsStatements('TargetprodMaintainerFunction')).toEqual([
+      {
+        Sid: 'ReadServerLog',
+        Action: ['rds:DescribeDBLogFiles', 'rds:DownloadDBLogFilePortion'],
+        Effect: 'Allow',
+        Resource: {
+          'Fn::Join': [
+            '',
+            [
+              'arn:',
+              { Ref: 'AWS::Partition' },
+              ':rds:',
+              { Ref: 'AWS::Region' },
+              ':',
+              { Ref: 'AWS::AccountId' },
+              ':db:prod',
+            ],
+          ],
+        },
+      },
+    ]);
+    expect(rdsStatements('TargetprodSamplerFunction')).toEqual([]);
+    expect(rdsStatements('TargetprodMigratorFunction')).toEqual([]);
   });
 
   it('the sampler publishes alerts, keeps alert state with two item actions, and may start its own maintainer only', () => {

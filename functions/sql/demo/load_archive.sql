@@ -1,5 +1,5 @@
 -- $1 rows with created_at in [$2, $3). Statuses: completed 60%, rolled_back 12%, failed 10%, pending 10%, running 8%.
-INSERT INTO dgm.dgm_archive (workspace_id, status, constitutional_compliance_score, performance_delta, description, metadata, tags, created_at)
+INSERT /* dgm-db-ops:demo */ INTO dgm.dgm_archive (workspace_id, status, constitutional_compliance_score, performance_delta, description, metadata, tags, created_at)
 SELECT 1 + (random() * 19999)::int,
        CASE WHEN r < 0.60 THEN 'completed' WHEN r < 0.72 THEN 'rolled_back' WHEN r < 0.82 THEN 'failed'
             WHEN r < 0.92 THEN 'pending' ELSE 'running' END,

@@ -1,5 +1,5 @@
 -- $1 rows with created_at in [$2, $3). Levels: compliant 85%, warning 12%, violation 2.5%, critical 0.5%.
-INSERT INTO dgm.compliance_logs (workspace_id, archive_id, compliance_level, violations, created_at)
+INSERT /* dgm-db-ops:demo */ INTO dgm.compliance_logs (workspace_id, archive_id, compliance_level, violations, created_at)
 SELECT 1 + (g % 20000), g,
        level,
        CASE WHEN level = 'compliant' THEN '[]'::jsonb

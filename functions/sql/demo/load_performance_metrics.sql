@@ -1,5 +1,5 @@
 -- $1 rows with "timestamp" in [$2, $3) over 40 metric names.
-INSERT INTO dgm.performance_metrics (metric_name, metric_value, "timestamp", workspace_id, labels)
+INSERT /* dgm-db-ops:demo */ INTO dgm.performance_metrics (metric_name, metric_value, "timestamp", workspace_id, labels)
 SELECT (ARRAY['latency_p50_ms', 'latency_p95_ms', 'latency_p99_ms', 'throughput_rps', 'error_rate', 'cpu_utilization',
               'memory_mb', 'queue_depth', 'fitness_score', 'reward', 'tokens_per_second', 'cache_hit_ratio',
               'gc_pause_ms', 'open_connections', 'request_bytes', 'response_bytes', 'retries', 'timeouts',

@@ -1,5 +1,5 @@
 -- $1 rows. 5% active, 5% pending, 20% suspended, 70% archived: the active-workspaces partial index is small.
-INSERT INTO dgm.workspaces (name, status, owner, metadata, created_at, updated_at)
+INSERT /* dgm-db-ops:demo */ INTO dgm.workspaces (name, status, owner, metadata, created_at, updated_at)
 SELECT 'workspace-' || g,
        CASE WHEN r < 0.05 THEN 'active' WHEN r < 0.10 THEN 'pending' WHEN r < 0.30 THEN 'suspended' ELSE 'archived' END,
        'team-' || (g % 97),

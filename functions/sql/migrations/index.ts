@@ -4,6 +4,7 @@ import partitionMaintenance from './003_partition_maintenance.sql';
 import dbaViews from './004_dba_views.sql';
 import sampling from './005_sampling.sql';
 import optimizer from './007_optimizer.sql';
+import workloadSamples from './008_workload_samples.sql';
 
 export interface Migration {
   version: number;
@@ -19,4 +20,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 4, name: '004_dba_views', sql: dbaViews },
   { version: 5, name: '005_sampling', sql: sampling },
   { version: 7, name: '007_optimizer', sql: optimizer },
+  { version: 8, name: '008_workload_samples', sql: workloadSamples },
 ];

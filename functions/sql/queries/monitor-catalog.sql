@@ -4,7 +4,7 @@
 -- Per-table figures read the pg_stat_get_*() functions over pg_class instead of the pg_stat_* views:
 -- the views compute every column for every relation, which gets slow with thousands of partitions.
 -- $1 = tables per ranking (monitoring.topTables), $2 = length of index lists.
-WITH RECURSIVE
+WITH RECURSIVE /* dgm-db-ops:sampler */
 me AS (
   SELECT d.oid AS dboid, current_setting('block_size')::bigint AS bs, pg_backend_pid() AS mypid,
          current_setting('server_version_num')::int >= 140000 AS v14

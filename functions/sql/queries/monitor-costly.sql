@@ -8,7 +8,7 @@
 -- A cheap heap bloat estimate (no table scan): the pages the live rows need, from pg_class.reltuples
 -- and the column widths in pg_stats, against the pages the table has. Tables lacking statistics for
 -- some column (never analyzed, or not readable by this role) are left out rather than guessed.
-WITH
+WITH /* dgm-db-ops:sampler */
 bloat_leaf AS (
   SELECT CASE WHEN c.relispartition THEN pg_partition_root(c.oid) ELSE c.oid END AS root,
          c.relpages::bigint AS pages, c.reltuples,

@@ -4,8 +4,8 @@
 -- shapes, and resolve the schema of unqualified table names the way the sampler's search_path does,
 -- else to the only user table of that name.
 -- $1 target, $2 counters, $3 costly figures or null, $4 retention hours, $5 shapes [{queryId, normalized,
--- operation, mainTable: {schema?, name}, tables: [{schema?, name}]}].
-WITH
+-- operation, mainTable: {schema?, name}, tables: [{schema?, name}], notWorkload: why it is not workload}].
+WITH /* dgm-db-ops:sampler */
 params AS (
   SELECT $1::text AS target, $2::jsonb AS counters, $3::jsonb AS slow, $4::int AS retention_hours,
          coalesce($5::jsonb, '[]') AS shapes
@@ -48,22 +48,26 @@ expired AS (
   RETURNING 1
 ),
 shapes_in AS (
-  INSERT INTO dgm.statement_shapes (queryid, normalized, operation, main_schema, main_table, tables)
+  INSERT INTO dgm.statement_shapes (queryid, normalized, operation, main_schema, main_table, tables, not_workload)
   SELECT (x->>'queryId')::bigint, x->>'normalized', x->>'operation',
          coalesce(x->'mainTable'->>'schema', (SELECT r.schema_name FROM resolved r WHERE r.name = x->'mainTable'->>'name')),
          x->'mainTable'->>'name',
          coalesce((SELECT jsonb_agg(jsonb_build_object(
                      'schema', coalesce(t->>'schema', (SELECT r.schema_name FROM resolved r WHERE r.name = t->>'name')),
                      'name', t->>'name'))
-                   FROM jsonb_array_elements(x->'tables') t), '[]')
+                   FROM jsonb_array_elements(x->'tables') t), '[]'),
+         x->>'notWorkload'
   FROM params p, jsonb_array_elements(p.shapes) x
   ON CONFLICT (queryid) DO NOTHING
   RETURNING 1
 ),
--- With the costly figures, also forget the shapes of statements pg_stat_statements no longer holds.
+-- With the costly figures, also forget the shapes of statements pg_stat_statements no longer holds. The
+-- baseline holds the workload's statements only: those judged not workload are forgotten after a week
+-- (and judged again if they are still there), not on every costly sample.
 shapes_expired AS (
   DELETE FROM dgm.statement_shapes s
   WHERE (SELECT slow FROM params) IS NOT NULL
+    AND (s.not_workload IS NULL OR s.first_seen < now() - interval '7 days')
     AND NOT EXISTS (SELECT 1 FROM dgm.stat_statement_baseline b WHERE b.queryid = s.queryid)
 ),
 --#endif

@@ -10,7 +10,8 @@
 -- shape is not known yet, inside a CASE so the text file is not even loaded when there are none.
 -- $1 target, $2 slow query threshold (ms), $3 statements to pick, $4 collect the costly figures now,
 -- $5 collect them when due, $6 every how many samples they are due, $7 the sampler's own queryids.
-WITH
+-- The marker after WITH (a leading comment is lost on PostgreSQL 18) makes this statement the tool's own.
+WITH /* dgm-db-ops:sampler */
 params AS (
   SELECT $1::text AS target, $2::float8 AS slow_ms, $3::int AS top_n, $4::boolean AS force_full,
          $5::boolean AS auto_full, $6::int AS slow_every, $7::bigint[] AS own_ids
@@ -28,7 +29,11 @@ last_slow AS (
 ),
 --#endif
 --#if statements
--- The sampler's own statements (this one, and those it stored with its previous sample) are left out.
+-- Statements that are not the application's workload are left out: the sampler's own (this one, and those
+-- it stored with its previous sample), and every statement whose stored shape was judged not workload
+-- (functions/monitor/own-statements.ts: marked as the tool's, utility, the tool's functions or objects,
+-- system catalogs). A statement not judged yet is judged when it is first picked, and left out in the
+-- client that time.
 own AS (
   SELECT unnest(own_ids) AS queryid FROM params
 --#if query_id
@@ -37,7 +42,7 @@ own AS (
 --#if dgm
   UNION SELECT x::bigint FROM last_sample ls, jsonb_array_elements_text(ls.counters->'ownQueryIds') x
   UNION SELECT x::bigint FROM last_slow ls, jsonb_array_elements_text(ls.counters->'ownQueryIds') x
-  UNION SELECT sh.queryid FROM dgm.statement_shapes sh WHERE sh.normalized LIKE '%dgm-db-ops:sampler%'
+  UNION SELECT sh.queryid FROM dgm.statement_shapes sh WHERE sh.not_workload IS NOT NULL
 --#endif
 ),
 --#if baseline
@@ -87,13 +92,15 @@ delta AS (
   FROM pgss c CROSS JOIN prev_mark m
   LEFT JOIN prev p ON p.queryid = c.queryid AND p.toplevel = c.toplevel
 ),
--- Per statement: totals, the interval's change, and whether it is slow (its mean over the interval,
--- else over all time, above the threshold).
+-- Per statement: totals, the interval's change, and whether it is slow: its mean over the interval above
+-- the threshold when there is a previous sample (a statement not called in the interval is not slow in
+-- it), else its mean over all time.
 judged AS (
   SELECT q.*,
          q.total_ms / nullif(q.calls, 0) AS mean_ms,
          q.d_ms / nullif(q.d_calls, 0) AS d_mean_ms,
-         coalesce(q.d_ms / nullif(q.d_calls, 0), q.total_ms / nullif(q.calls, 0)) > (SELECT slow_ms FROM params) AS slow
+         coalesce(CASE WHEN (SELECT sampled_at FROM prev_mark) IS NOT NULL THEN q.d_ms / nullif(q.d_calls, 0)
+                       ELSE q.total_ms / nullif(q.calls, 0) END > (SELECT slow_ms FROM params), false) AS slow
   FROM (SELECT d.queryid, sum(d.calls::float8)::bigint AS calls, sum(d.total_ms) AS total_ms,
                sum(d.rows::float8)::bigint AS rows, sum(d.blks_hit::float8)::bigint AS blks_hit,
                sum(d.blks_read::float8)::bigint AS blks_read, sum(d.blk_read_ms) AS blk_read_ms,
@@ -105,14 +112,16 @@ judged AS (
         WHERE d.toplevel OR d.queryid NOT IN (SELECT x.queryid FROM delta x WHERE x.toplevel)
         GROUP BY d.queryid) q
 ),
+-- Twice the statements listed are picked: those not judged yet may be left out in the client, and the
+-- client keeps the first top_n of the rest.
 top_q AS (
   SELECT j.queryid, coalesce(j.d_ms, j.total_ms) AS ms FROM judged j
   WHERE coalesce(j.d_ms, j.total_ms) > 0
-  ORDER BY coalesce(j.d_ms, j.total_ms) DESC, j.queryid LIMIT (SELECT top_n FROM params)
+  ORDER BY coalesce(j.d_ms, j.total_ms) DESC, j.queryid LIMIT (SELECT 2 * top_n FROM params)
 ),
 slow_q AS (
   SELECT j.queryid, coalesce(j.d_mean_ms, j.mean_ms) AS mean FROM judged j WHERE j.slow
-  ORDER BY coalesce(j.d_mean_ms, j.mean_ms) DESC, j.queryid LIMIT (SELECT top_n FROM params)
+  ORDER BY coalesce(j.d_mean_ms, j.mean_ms) DESC, j.queryid LIMIT (SELECT 2 * top_n FROM params)
 ),
 picked AS (SELECT queryid FROM top_q UNION SELECT queryid FROM slow_q),
 --#if dgm
