@@ -50,6 +50,14 @@ let exit: Promise<number | null>;
 beforeAll(async () => {
   promtoolVersion();
   db = await createTestDatabase();
+  // A workload of its own on as many tables as monitoring.topTables, so the per-statement and per-table
+  // families have series and the top tables are the workload's. (On a database with no workload at all,
+  // the sampler's own reads, e.g. of the compliance log, reorder the top tables from sample to sample.)
+  for (const t of ['orders', 'customers', 'items', 'payments', 'shipments']) {
+    await db.client.query(`CREATE TABLE public.${t} (id bigserial PRIMARY KEY, k int NOT NULL, v numeric);
+      INSERT INTO public.${t} (k, v) SELECT g % 100, g FROM generate_series(1, 5000) g;`);
+    for (let i = 0; i < 10; i++) await db.client.query(`SELECT sum(v) FROM public.${t} WHERE k = $1`, [i]);
+  }
   // The migration's table statistics reach the shared counters when its session flushes them (up to
   // seconds later when it stays idle): flushed now, the top tables are settled before the first scrape.
   await db.client.query('SELECT pg_stat_force_next_flush()');
