@@ -5,21 +5,25 @@ import type pg from 'pg';
 import { ConsoleMetricSink } from '../../functions/adapters/local/console-metric-sink.ts';
 import { ConsoleNotifier } from '../../functions/adapters/local/console-notifier.ts';
 import { embeddedInterruptSignal } from '../../functions/adapters/local/embedded-postgres.ts';
-import { lambdaTimeoutsFor, type RuntimeConfig } from '../../functions/config.ts';
+import type { RuntimeConfig } from '../../functions/config.ts';
 import { type SslMode, sslModeFor } from '../../functions/db/connection.ts';
+import { lambdaTimeoutsFor } from '../../functions/deployment.ts';
 import { BadInputError, errorMessage, JobFailedError } from '../../functions/errors.ts';
 import { jsonSyntaxError, showValue } from '../../functions/format/redact.ts';
 import { MAINTAINER_TASKS, parseJobEvent } from '../../functions/handlers/events.ts';
+import { createFanOutHandler, parseFanOutEvent } from '../../functions/handlers/fanout.ts';
 import { createMaintainerHandler } from '../../functions/handlers/maintainer.ts';
 import { createMigratorHandler } from '../../functions/handlers/migrator.ts';
 import {
   type DatabaseSecret,
   type DeployedTarget,
+  loadTargets,
   resolveTarget,
   type SecretsProvider,
 } from '../../functions/handlers/runtime.ts';
 import { createSamplerHandler } from '../../functions/handlers/sampler.ts';
 import { createSlackNotifierHandler } from '../../functions/handlers/slack-notifier.ts';
+import { functionForJob } from '../../functions/jobs/fanout.ts';
 import type { MaintainResult } from '../../functions/jobs/maintain.ts';
 import type { MigrateResult } from '../../functions/jobs/migrate.ts';
 import type { OptimizeResult } from '../../functions/jobs/optimize.ts';
@@ -38,7 +42,7 @@ import type { Command, CommandContext, CommandInput, DemoContext } from './types
  * embedded PostgreSQL); it stands in for the deployed target, its credentials for the target's secret.
  */
 
-export const INVOKABLE_FUNCTIONS = ['sampler', 'maintainer', 'migrator', 'slack-notifier'] as const;
+export const INVOKABLE_FUNCTIONS = ['sampler', 'maintainer', 'migrator', 'slack-notifier', 'fanout'] as const;
 type FunctionName = (typeof INVOKABLE_FUNCTIONS)[number];
 
 /** The event each handler accepts, for `invoke --help` (the schemas are functions/handlers/events.ts). */
@@ -58,6 +62,12 @@ export const EVENT_SHAPES: Record<FunctionName, { shape: string; example: string
       '{"task"?: "migrate", "target"?: NAME, "dryRun"?: BOOL}, or a CloudFormation custom resource event',
     example: '{"dryRun":true}',
     note: 'task defaults to migrate; deploys send {"RequestType":"Create"|"Update"|"Delete", ...}',
+  },
+  fanout: {
+    shape:
+      '{"action"?: "run"|"list"|"report", "task": sample|partitions|...|migrate, "concurrency"?: N, "targetTimeoutSeconds"?: N, "dryRun"?: BOOL, "reason"?: TEXT}',
+    example: '{"task":"sample"}',
+    note: 'runs the task on every target (DGM_TARGETS, else the one database); action defaults to run',
   },
   'slack-notifier': {
     shape: '{"Records": [{"Sns": {"Subject"?: TEXT, "Message": TEXT}}]} (an SNS notification)',
@@ -179,13 +189,13 @@ function parseEvent(raw: string | undefined): unknown {
 
 /** The tasks each database-backed function's handler accepts (what it validates the event against). */
 /** The task a handler runs when the event names none (the maintainer has no obvious one). */
-const DEFAULT_TASKS: Record<Exclude<FunctionName, 'slack-notifier'>, string | undefined> = {
+const DEFAULT_TASKS: Record<Exclude<FunctionName, 'slack-notifier' | 'fanout'>, string | undefined> = {
   sampler: 'sample',
   maintainer: undefined,
   migrator: 'migrate',
 };
 
-const FUNCTION_TASKS: Record<Exclude<FunctionName, 'slack-notifier'>, readonly string[]> = {
+const FUNCTION_TASKS: Record<Exclude<FunctionName, 'slack-notifier' | 'fanout'>, readonly string[]> = {
   sampler: ['sample'],
   maintainer: MAINTAINER_TASKS,
   migrator: ['migrate'],
@@ -213,6 +223,10 @@ function invocation(input: CommandInput): { name: FunctionName; event: unknown }
     }
     return { name, event };
   }
+  if (name === 'fanout') {
+    parseFanOutEvent(event);
+    return { name, event };
+  }
   const job = parseJobEvent(event, FUNCTION_TASKS[name], DEFAULT_TASKS[name]);
   // The local deployment has one target, named after the config's target.
   resolveTarget([targetFromUrl('postgres://localhost/postgres', input.config.target)], job.target);
@@ -228,15 +242,15 @@ interface LocalInvocation {
 
 /** Builds a database-backed handler with local deps for the database at url. */
 async function buildDatabaseHandler(
-  fn: Exclude<FunctionName, 'slack-notifier'>,
+  fn: Exclude<FunctionName, 'slack-notifier' | 'fanout'>,
   url: string,
   config: RuntimeConfig,
   logger: Logger,
-  options: { quiet?: boolean } = {},
+  options: { quiet?: boolean; env?: Record<string, string> } = {},
 ): Promise<LocalInvocation> {
   const sink = () => new ConsoleMetricSink(options.quiet ? null : undefined);
   const notifier = () => new ConsoleNotifier(options.quiet ? () => {} : undefined);
-  const env = localLambdaEnv(url, config);
+  const env = options.env ?? localLambdaEnv(url, config);
   const secrets = urlSecrets(url);
   const tls = tlsForUrl(url);
   const timeouts = lambdaTimeoutsFor(config);
@@ -327,6 +341,8 @@ export const invokeCommand: Command = {
         }
         const handler = createSlackNotifierHandler({ webhookUrl: async () => url, logger: ctx.logger });
         result = await handler(event, localContext(name, 30));
+      } else if (name === 'fanout') {
+        result = await ctx.withDatabase((_client, url) => invokeFanOut(event, url, ctx));
       } else {
         result = await ctx.withDatabase(async (_client, url) => {
           const { handler, timeoutSeconds } = await buildDatabaseHandler(name, url, ctx.config, ctx.logger);
@@ -355,6 +371,30 @@ export const invokeCommand: Command = {
   },
 };
 
+/**
+ * The fleet fan-out, run locally: the targets are DGM_TARGETS when set (a JSON array as the registry
+ * holds them; locally each is reached with the URL's credentials), else the one database of the URL.
+ * Each target's job runs through the same handler `invoke <function>` builds, with the fan-out's
+ * concurrency limit and per-target timeout (event fields concurrency, targetTimeoutSeconds).
+ */
+async function invokeFanOut(event: unknown, url: string, ctx: CommandContext): Promise<unknown> {
+  const targets = process.env.DGM_TARGETS
+    ? loadTargets(process.env).map((t) => ({ ...t, secretArn: LOCAL_SECRET_ARN }))
+    : [targetFromUrl(url, ctx.config.target)];
+  const env = { DGM_TARGETS: JSON.stringify(targets), DGM_CONFIG: JSON.stringify(ctx.config) };
+  const handler = createFanOutHandler({
+    sink: new ConsoleMetricSink(),
+    env,
+    logger: ctx.logger,
+    runTarget: async (targetEvent) => {
+      const fn = functionForJob(String(targetEvent.task));
+      const local = await buildDatabaseHandler(fn, url, ctx.config, ctx.logger, { env, quiet: true });
+      return local.handler(targetEvent, localContext(fn, local.timeoutSeconds));
+    },
+  });
+  return handler(event, localContext('fanout', 900));
+}
+
 /** The URL of a connected client (the demo's embedded database). */
 function urlOfClient(client: pg.Client): string {
   const u = new URL('postgres://placeholder');
@@ -372,7 +412,7 @@ function urlOfClient(client: pg.Client): string {
  */
 export async function demoInvoke(client: pg.Client, ctx: DemoContext): Promise<string> {
   const url = urlOfClient(client);
-  const events: Array<[Exclude<FunctionName, 'slack-notifier'>, Record<string, unknown>]> = [
+  const events: Array<[Exclude<FunctionName, 'slack-notifier' | 'fanout'>, Record<string, unknown>]> = [
     ['migrator', { task: 'migrate', dryRun: true }],
     ['sampler', { task: 'sample', reason: 'schedule' }],
     ['maintainer', { task: 'partitions', dryRun: true, reason: 'schedule' }],

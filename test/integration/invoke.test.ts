@@ -125,7 +125,7 @@ describe('dgm-db-ops invoke: the Lambda handlers, run locally', () => {
       [['invoke', 'sampler'], /^dgm-db-ops: invoke: --event is required/],
       [
         ['invoke', 'frobnicator', '--event', '{}'],
-        /^dgm-db-ops: invoke: name one function: sampler, maintainer, migrator, slack-notifier\n$/,
+        /^dgm-db-ops: invoke: name one function: sampler, maintainer, migrator, slack-notifier, fanout\n$/,
       ],
       [['invoke', 'slack-notifier', '--event', '{"Records":[]}'], /^dgm-db-ops: SNS event: Records: /],
     ];
