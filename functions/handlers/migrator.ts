@@ -191,7 +191,7 @@ export function createMigratorHandler(deps: MigratorDeps) {
   return middy(async (event: unknown, context: Context): Promise<MigrateResult | CustomResourceResponse> => {
     try {
       if (isCustomResourceEvent(event)) return await onCustomResource(event, context);
-      const job = parseJobEvent(event, ['migrate']);
+      const job = parseJobEvent(event, ['migrate'], 'migrate');
       return await run(job.target, job.dryRun ?? false, context, 1);
     } catch (err) {
       // The message reaches CloudFormation's event log (deploys) or the caller; it never holds a secret.

@@ -98,7 +98,7 @@ export function createSamplerHandler(deps: SamplerDeps) {
   return middy(async (event: unknown, context: Context): Promise<SamplerResult> => {
     const started = performance.now();
     // A bad event or deployment configuration is an invocation error: nothing to sample.
-    const job = parseJobEvent(event, ['sample']);
+    const job = parseJobEvent(event, ['sample'], 'sample');
     const target = await findTarget(job.target, env, deps.registry);
     const config = configForTarget(target, env);
     const remaining = context?.getRemainingTimeInMillis?.() ?? 60_000;
