@@ -1,6 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { parseDeploymentConfig, resolveTargetRuntimeConfig } from '../functions/config.ts';
+import { parseDeploymentConfig, resolveTargetRuntimeConfig } from '../functions/deployment.ts';
 import { BadInputError } from '../functions/errors.ts';
 import { jsonSyntaxError } from '../functions/format/redact.ts';
 import { validateAlertRules } from '../functions/monitor/rules.ts';
@@ -16,8 +17,17 @@ let config: ReturnType<typeof parseDeploymentConfig>;
 try {
   let input = raw;
   if (typeof raw === 'string') {
+    let text = raw;
+    // -c dgm=@fleet.json: a large fleet's config from a file (a command-line argument holds 128 KB).
+    if (raw.startsWith('@')) {
+      try {
+        text = readFileSync(raw.slice(1), 'utf8');
+      } catch {
+        throw new BadInputError(`context "dgm": cannot read ${raw.slice(1)}`);
+      }
+    }
     try {
-      input = JSON.parse(raw);
+      input = JSON.parse(text);
     } catch (err) {
       throw new BadInputError(`context "dgm" is not valid JSON (${jsonSyntaxError(err)})`);
     }
@@ -34,12 +44,23 @@ try {
   process.exit(2);
 }
 
-new DgmDbOpsStack(app, config.stackName, {
-  config,
-  env:
-    config.env.account || config.env.region
-      ? { account: config.env.account, region: config.env.region }
-      : undefined,
-});
-// Every finding is either fixed or acknowledged with its reason next to the resource.
-Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+try {
+  new DgmDbOpsStack(app, config.stackName, {
+    config,
+    env:
+      config.env.account || config.env.region
+        ? { account: config.env.account, region: config.env.region }
+        : undefined,
+  });
+  // Every finding is either fixed or acknowledged with its reason next to the resource.
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  app.synth();
+} catch (err) {
+  // One readable line per problem: an uncaught error would also print the throwing line of
+  // aws-cdk-lib's minified source (tens of thousands of characters).
+  const message = err instanceof Error ? err.message : String(err);
+  for (const line of message.split('\n').filter((l) => l.trim() !== '')) {
+    process.stderr.write(`dgm-db-ops: ${line.length > 500 ? `${line.slice(0, 500)}...` : line}\n`);
+  }
+  process.exit(1);
+}

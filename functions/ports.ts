@@ -168,3 +168,29 @@ export interface LogSource {
   /** Reads up to about maxBytes of file from marker ('0': its start). */
   read(file: string, marker: string, maxBytes: number): Promise<LogPortion>;
 }
+
+/**
+ * A database of the fleet as the registry holds it (DynamoDB in AWS, DGM_TARGETS locally): where it is,
+ * the secret it is reached with, the network placement whose functions reach it, and its config overrides.
+ */
+export interface RegisteredTarget {
+  name: string;
+  host: string;
+  port: number;
+  database: string;
+  secretArn: string;
+  /** The network placement (VPC, subnets, security group) whose functions reach this database. */
+  placement?: string;
+  /** Per-target overrides of the runtime config. */
+  config: Record<string, unknown>;
+  /** A disabled target stays registered but no fan-out runs it. */
+  enabled?: boolean;
+  /** The RDS DBInstanceIdentifier, when the target is an RDS instance: the optimizer reads its log. */
+  rdsInstanceId?: string;
+}
+
+/** Where the fleet's targets live: read by the fan-out (list) and by each function (get). */
+export interface TargetRegistry {
+  list(): Promise<RegisteredTarget[]>;
+  get(name: string): Promise<RegisteredTarget | undefined>;
+}

@@ -11,7 +11,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import type { DeploymentConfig } from '../functions/config.ts';
+import type { DeploymentConfig } from '../functions/deployment.ts';
 import { type AlarmSink, DgmFunction, notify } from './dgm-function.ts';
 
 export interface AlertingProps {

@@ -15,6 +15,8 @@ export const HANDLER_ENTRIES = {
   maintainer: 'functions/handlers/maintainer.ts',
   migrator: 'functions/handlers/migrator.ts',
   'slack-notifier': 'functions/handlers/slack-notifier.ts',
+  fanout: 'functions/handlers/fanout.ts',
+  registry: 'functions/handlers/registry.ts',
 } as const;
 export type HandlerName = keyof typeof HANDLER_ENTRIES;
 
@@ -54,8 +56,8 @@ export const RUNTIME_ASSETS = [
   { marker: 'libpg-query.wasm', source: 'node_modules/libpg-query/wasm/libpg-query.wasm' },
 ] as const;
 
-/** The NodejsFunction bundling options. */
-export function nodejsBundling(): BundlingOptions {
+/** The NodejsFunction bundling options; extraFiles (absolute paths) are copied next to the bundle. */
+export function nodejsBundling(extraFiles: readonly string[] = []): BundlingOptions {
   return {
     format: OutputFormat.ESM,
     target: ESBUILD_TARGET,
@@ -73,11 +75,13 @@ export function nodejsBundling(): BundlingOptions {
       beforeBundling: () => [],
       beforeInstall: () => [],
       // The bundle is index.mjs in outputDir; copy an asset only when the bundle refers to it.
-      afterBundling: (inputDir: string, outputDir: string) =>
-        RUNTIME_ASSETS.map(
+      afterBundling: (inputDir: string, outputDir: string) => [
+        ...RUNTIME_ASSETS.map(
           (a) =>
             `if grep -q "${a.marker}" "${join(outputDir, 'index.mjs')}"; then cp "${join(inputDir, a.source)}" "${outputDir}/"; fi`,
         ),
+        ...extraFiles.map((f) => `cp "${f}" "${outputDir}/"`),
+      ],
     },
   };
 }

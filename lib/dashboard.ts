@@ -1,20 +1,22 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cw from 'aws-cdk-lib/aws-cloudwatch';
-import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import type { RuntimeConfig } from '../functions/config.ts';
-import { dgmMetric, dgmSearch, DGM_METRICS as M } from './metrics.ts';
+import { dgmMetric, dgmSearch, DGM_METRICS as M, METRIC_NAMESPACE } from './metrics.ts';
 
 export interface TargetDashboardProps {
   dashboardName: string;
-  target: string;
+  /** The target shown when the dashboard opens; the DBInstance variable picks any other. */
+  defaultTarget: string;
   runtime: RuntimeConfig;
-  sampler: IFunction;
-  maintainer: IFunction;
-  alarms: cw.IAlarm[];
-  /** AWS/RDS figures when the database's identifier is known. */
-  rds?: { dimension: 'DBInstanceIdentifier' | 'DBClusterIdentifier'; identifier: string };
 }
+
+/**
+ * What the dashboard is built with in place of a target name: the DBInstance variable (a pattern
+ * variable) replaces it everywhere, in metric dimensions and SEARCH expressions alike. No target name
+ * can collide with it (names start with a letter).
+ */
+export const TARGET_PLACEHOLDER = '__dbinstance__';
 
 const FULL = 24;
 const HALF = 12;
@@ -22,16 +24,17 @@ const THIRD = 8;
 const HEIGHT = 6;
 
 /**
- * One dashboard per target with the design's KPIs, top to bottom: health at a glance, query latency and
- * slow queries, connections by state and utilization, cache hit ratio, locks and deadlocks, partition
- * health, storage, alerts, and the maintenance runs with their durations.
+ * One dashboard for every target, with a DBInstance variable (a list of the targets that report Up):
+ * the design's KPIs, top to bottom: health at a glance, query latency and slow queries, connections by
+ * state and utilization, cache hit ratio, locks and deadlocks, partition health, storage, alerts, and
+ * the target's failed fan-out runs. Thresholds are the deployment's base config.
  */
 export class TargetDashboard extends Construct {
   readonly dashboard: cw.Dashboard;
 
   constructor(scope: Construct, id: string, props: TargetDashboardProps) {
     super(scope, id);
-    const t = props.target;
+    const t = TARGET_PLACEHOLDER;
     const mon = props.runtime.monitoring;
     const m = (name: string, stat: string, label?: string, period?: Duration) =>
       dgmMetric(t, name, stat, period, label);
@@ -41,6 +44,22 @@ export class TargetDashboard extends Construct {
     this.dashboard = new cw.Dashboard(this, 'Dashboard', {
       dashboardName: props.dashboardName,
       defaultInterval: Duration.hours(3),
+      variables: [
+        new cw.DashboardVariable({
+          id: 'DBInstance',
+          type: cw.VariableType.PATTERN,
+          inputType: cw.VariableInputType.SELECT,
+          value: TARGET_PLACEHOLDER,
+          label: 'DBInstance',
+          values: cw.Values.fromSearchComponents({
+            namespace: METRIC_NAMESPACE,
+            dimensions: ['DBInstance'],
+            metricName: M.up,
+            populateFrom: 'DBInstance',
+          }),
+          defaultValue: cw.DefaultValue.value(props.defaultTarget),
+        }),
+      ],
     });
     const utilizationPct = mon.connectionUtilizationThreshold * 100;
     const cachePct = mon.cacheHitRatioThreshold * 100;
@@ -119,18 +138,6 @@ export class TargetDashboard extends Construct {
       m(M.databaseSize, 'Maximum', 'database size'),
       dgmSearch(t, M.tableSize, 'Maximum', 'table size'),
     ];
-    if (props.rds) {
-      const cluster = props.rds.dimension === 'DBClusterIdentifier';
-      storage.push(
-        new cw.Metric({
-          namespace: 'AWS/RDS',
-          metricName: cluster ? 'VolumeBytesUsed' : 'FreeStorageSpace',
-          dimensionsMap: { [props.rds.dimension]: props.rds.identifier },
-          statistic: cluster ? 'Maximum' : 'Minimum',
-          label: cluster ? 'cluster volume used' : 'free storage',
-        }),
-      );
-    }
     this.dashboard.addWidgets(
       line(
         'Partition health',
@@ -152,44 +159,153 @@ export class TargetDashboard extends Construct {
         width: THIRD,
         right: [dgmSearch(t, M.alerts, 'Sum', 'sent', Duration.minutes(5))],
       }),
-      new cw.AlarmStatusWidget({ title: 'Alarms', alarms: props.alarms, width: THIRD, height: HEIGHT }),
       line(
-        'Sampler runs',
-        [
-          props.sampler.metricInvocations({ statistic: 'Sum', period: Duration.minutes(5), label: 'runs' }),
-          props.sampler.metricErrors({ statistic: 'Sum', period: Duration.minutes(5), label: 'errors' }),
+        'Failed fan-out runs of this database, by job',
+        [dgmSearch(t, M.fanOutTargetFailed, 'Sum', 'failed', Duration.hours(1))],
+        { width: THIRD * 2, period: Duration.hours(1) },
+      ),
+    );
+  }
+}
+
+export interface FleetDashboardProps {
+  dashboardName: string;
+  /** How many targets each "worst N" widget lists. */
+  worst: number;
+  runtime: RuntimeConfig;
+  sampling: {
+    metricSucceeded(o?: cw.MetricOptions): cw.Metric;
+    metricFailed(o?: cw.MetricOptions): cw.Metric;
+  };
+  maintenance: {
+    metricSucceeded(o?: cw.MetricOptions): cw.Metric;
+    metricFailed(o?: cw.MetricOptions): cw.Metric;
+  };
+  alarms: cw.IAlarm[];
+  /** The per-target dashboard, linked from the header. */
+  targetDashboardName: string;
+}
+
+/**
+ * The fleet at a glance: the worst N targets per KPI (Metrics Insights queries over every DBInstance,
+ * so the dashboard does not change when targets come and go), the runs and failures of every job, the
+ * targets whose runs failed, and the fleet alarms.
+ */
+export class FleetDashboard extends Construct {
+  readonly dashboard: cw.Dashboard;
+
+  constructor(scope: Construct, id: string, props: FleetDashboardProps) {
+    super(scope, id);
+    const n = props.worst;
+    const mon = props.runtime.monitoring;
+    const insights = (
+      title: string,
+      stat: 'MAX' | 'MIN' | 'AVG' | 'SUM',
+      metric: string,
+      order: 'DESC' | 'ASC',
+      opts: Partial<cw.GraphWidgetProps> = {},
+      dimensions = 'DBInstance',
+      period = Duration.minutes(5),
+    ) =>
+      new cw.GraphWidget({
+        title,
+        left: [
+          new cw.MathExpression({
+            expression: `SELECT ${stat}(${metric}) FROM SCHEMA("${METRIC_NAMESPACE}", ${dimensions}) GROUP BY ${dimensions} ORDER BY ${stat}() ${order} LIMIT ${n}`,
+            usingMetrics: {},
+            period,
+            label: '',
+          }),
         ],
-        {
-          width: THIRD,
-          right: [props.sampler.metricDuration({ statistic: 'p99', label: 'duration p99 (ms)' })],
-        },
+        width: THIRD,
+        height: HEIGHT,
+        ...opts,
+      });
+    this.dashboard = new cw.Dashboard(this, 'Dashboard', {
+      dashboardName: props.dashboardName,
+      defaultInterval: Duration.hours(3),
+    });
+    this.dashboard.addWidgets(
+      new cw.TextWidget({
+        markdown: `# DGM database fleet\nThe worst ${n} databases per KPI (Metrics Insights over every DBInstance of \`${METRIC_NAMESPACE}\`), the fan-out runs and the databases whose runs failed. One database in detail: dashboard [${props.targetDashboardName}](#dashboards:name=${props.targetDashboardName}) (pick it with the DBInstance variable).`,
+        width: FULL,
+        height: 2,
+      }),
+    );
+    this.dashboard.addWidgets(
+      insights('Not sampled (Up < 1)', 'MIN', M.up, 'ASC', { leftYAxis: { min: 0, max: 1 } }),
+      insights(
+        `Connection utilization (%), threshold ${mon.connectionUtilizationThreshold * 100}`,
+        'MAX',
+        M.connectionUtilization,
+        'DESC',
+      ),
+      insights(
+        `Cache hit ratio (%), lowest; threshold ${mon.cacheHitRatioThreshold * 100}`,
+        'MIN',
+        M.cacheHitRatio,
+        'ASC',
       ),
     );
     this.dashboard.addWidgets(
-      line(
-        'Maintenance runs (partitions daily, indexes and vacuum weekly, statistics and optimize monthly)',
-        [
-          props.maintainer.metricInvocations({ statistic: 'Sum', period: Duration.hours(1), label: 'runs' }),
-          props.maintainer.metricErrors({ statistic: 'Sum', period: Duration.hours(1), label: 'failed' }),
+      insights('Average query time (ms)', 'AVG', M.averageQueryDuration, 'DESC'),
+      insights(`Slow queries (mean above ${mon.slowQueryThresholdMs} ms)`, 'MAX', M.slowQueries, 'DESC'),
+      insights('Deadlocks', 'SUM', M.deadlocks, 'DESC'),
+    );
+    this.dashboard.addWidgets(
+      insights('Longest transaction (s)', 'MAX', M.longestTransaction, 'DESC'),
+      insights('Partitions ahead (days), least prepared', 'MIN', M.partitionsAheadDays, 'ASC'),
+      insights('Transaction ID age', 'MAX', M.transactionIdAge, 'DESC'),
+    );
+    this.dashboard.addWidgets(
+      insights('Database size (bytes)', 'MAX', M.databaseSize, 'DESC'),
+      insights('Replication lag (s)', 'MAX', M.replicationLag, 'DESC'),
+      insights('Firing alerts', 'MAX', M.activeAlerts, 'DESC', {}, 'DBInstance, Severity'),
+    );
+    const five = { period: Duration.minutes(5), statistic: 'Sum' };
+    this.dashboard.addWidgets(
+      new cw.GraphWidget({
+        title: 'Fan-out runs',
+        left: [
+          props.sampling.metricSucceeded({ ...five, label: 'sampling runs' }),
+          props.sampling.metricFailed({ ...five, label: 'sampling runs failed' }),
+          props.maintenance.metricSucceeded({ ...five, label: 'maintenance runs' }),
+          props.maintenance.metricFailed({ ...five, label: 'maintenance runs failed' }),
         ],
-        { width: HALF, period: Duration.hours(1) },
-      ),
-      line(
-        'Maintenance durations (ms)',
-        [
-          props.maintainer.metricDuration({
-            statistic: 'Maximum',
-            period: Duration.hours(1),
-            label: 'longest run',
-          }),
-          props.maintainer.metricDuration({
-            statistic: 'Average',
-            period: Duration.hours(1),
-            label: 'average',
+        width: THIRD,
+        height: HEIGHT,
+      }),
+      new cw.GraphWidget({
+        title: 'Targets per run and failed targets, by job',
+        left: [
+          new cw.MathExpression({
+            expression: `SEARCH('{${METRIC_NAMESPACE},Job} MetricName="${M.fanOutTargets}"', 'Maximum', 300)`,
+            usingMetrics: {},
+            label: 'targets',
           }),
         ],
-        { width: HALF, period: Duration.hours(1) },
+        right: [
+          new cw.MathExpression({
+            expression: `SEARCH('{${METRIC_NAMESPACE},Job} MetricName="${M.fanOutFailures}"', 'Sum', 300)`,
+            usingMetrics: {},
+            label: 'failed',
+          }),
+        ],
+        width: THIRD,
+        height: HEIGHT,
+      }),
+      insights(
+        `Failed runs per database and job (worst ${n})`,
+        'SUM',
+        M.fanOutTargetFailed,
+        'DESC',
+        {},
+        'DBInstance, Job',
+        Duration.hours(1),
       ),
+    );
+    this.dashboard.addWidgets(
+      new cw.AlarmStatusWidget({ title: 'Fleet alarms', alarms: props.alarms, width: FULL, height: 4 }),
     );
   }
 }

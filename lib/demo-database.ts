@@ -3,7 +3,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import { Construct } from 'constructs';
-import type { DemoTarget } from '../functions/config.ts';
+import type { DemoTarget } from '../functions/deployment.ts';
 import { VpcAccess } from './network.ts';
 
 const ENGINE_VERSIONS: Record<DemoTarget['engineVersion'], rds.PostgresEngineVersion> = {

@@ -54,6 +54,8 @@ export interface DgmFunctionProps {
   alarms: AlarmSink;
   /** Names the function in alarm descriptions, e.g. "sampler of prod". */
   label: string;
+  /** Files (absolute paths) copied next to the bundle, read by the handler at run time. */
+  bundleFiles?: readonly string[];
 }
 
 /**
@@ -85,7 +87,7 @@ export class DgmFunction extends Construct {
       timeout: props.timeout,
       environment: { NODE_OPTIONS: '--enable-source-maps', ...props.environment },
       logGroup: this.logGroup,
-      bundling: nodejsBundling(),
+      bundling: nodejsBundling(props.bundleFiles),
       onFailure: new SqsDestination(props.failureQueue),
       retryAttempts: props.retryAttempts,
       maxEventAge: props.maxEventAge,

@@ -44,6 +44,11 @@ export const DGM_METRICS = {
   alerts: 'Alerts',
   /** Firing alerts by Severity (the alert job). */
   activeAlerts: 'ActiveAlerts',
+  /** Per Job: targets a fan-out run covered, and those that failed (the fan-out's report). */
+  fanOutTargets: 'FanOutTargets',
+  fanOutFailures: 'FanOutFailures',
+  /** Per DBInstance and Job: 1 for a target whose run failed, timed out or was skipped. */
+  fanOutTargetFailed: 'FanOutTargetFailed',
 } as const;
 
 /** The dimensions besides DBInstance of the metrics the dashboards SEARCH by (their full sets). */
@@ -56,6 +61,7 @@ export const SEARCH_DIMENSIONS: Partial<
   TableSizeBytes: ['Table'],
   ActiveAlerts: ['Severity'],
   Alerts: ['Severity', 'AlertType'],
+  FanOutTargetFailed: ['Job'],
 };
 
 /** One metric of a target. */

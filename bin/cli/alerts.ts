@@ -186,6 +186,22 @@ export const alertsCommand: Command = {
     'state-dir': { type: 'string' },
     format: { type: 'string' },
   },
+  flags: {
+    evaluate: { text: 'take a sample now and evaluate the rules (notifications on stderr)' },
+    all: { text: 'list resolved alerts too, not only pending and firing ones' },
+    rules: { text: 'list the alert rules with their thresholds' },
+    'state-dir': {
+      value: 'DIR',
+      text: 'folder of the local alert state (default: .dgm-db-ops/alerts in the working folder)',
+    },
+    format: { value: 'text|prometheus', text: 'a table (default) or the alert metrics as Prometheus text' },
+  },
+  examples: [
+    'dgm-db-ops alerts',
+    'dgm-db-ops alerts --evaluate',
+    'dgm-db-ops alerts --rules',
+    'dgm-db-ops alerts --format prometheus',
+  ],
   validate(input) {
     const format = String(input.values.format ?? 'text');
     if (format !== 'text' && format !== 'prometheus') {

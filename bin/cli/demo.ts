@@ -8,6 +8,7 @@ import * as alertsCli from './alerts.ts';
 import { table } from './format.ts';
 import * as maintainCli from './maintain.ts';
 import * as optimizeCli from './optimize.ts';
+import { progressBar, stepLogger } from './progress.ts';
 import * as sampleCli from './sample.ts';
 import type { Command, CommandContext } from './types.ts';
 
@@ -20,25 +21,6 @@ type DemoStep = (
 function step(module: Record<string, unknown>, name: string): DemoStep | undefined {
   const fn = module[name];
   return typeof fn === 'function' ? (fn as DemoStep) : undefined;
-}
-
-/** A progress bar on stderr: redrawn in place on a terminal, a line per 10% otherwise. */
-export function progressBar(label: string): (done: number, what: string) => void {
-  let lastTenth = -1;
-  return (done, what) => {
-    const pct = Math.min(100, Math.round(done * 100));
-    if (process.stderr.isTTY) {
-      const width = 30;
-      const filled = Math.round((pct / 100) * width);
-      process.stderr.write(
-        `\r${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${String(pct).padStart(3)}% ${what.padEnd(22)}`,
-      );
-      if (pct >= 100) process.stderr.write('\n');
-    } else if (Math.floor(pct / 10) !== lastTenth) {
-      lastTenth = Math.floor(pct / 10);
-      process.stderr.write(`${label} ${String(pct).padStart(3)}% ${what}\n`);
-    }
-  };
 }
 
 async function schemaSummary(client: pg.Client): Promise<string> {
@@ -106,7 +88,16 @@ async function timeReferenceQueries(client: pg.Client, runs = 5): Promise<string
 export const demoCommand: Command = {
   name: 'demo',
   summary: 'The whole system on an embedded database: schema, 1M-row workload, reference queries, every job',
-  options: { scale: { type: 'string' } },
+  options: { scale: { type: 'string' }, verbose: { type: 'boolean', default: false } },
+  flags: {
+    scale: { value: 'N', text: 'workload size, 1 = one million rows (0 < N <= 10; default 1)' },
+    verbose: { text: 'print every maintenance and DDL statement (default: one line per step)' },
+  },
+  examples: [
+    'dgm-db-ops demo',
+    'dgm-db-ops demo --scale 0.1 --verbose',
+    'dgm-db-ops demo --json > demo.json',
+  ],
   validate(input) {
     const scale = input.values.scale === undefined ? 1 : Number(input.values.scale);
     if (!Number.isFinite(scale) || scale <= 0 || scale > 10)
@@ -134,7 +125,10 @@ export const demoCommand: Command = {
         await migrate(client, ctx.config, { logger: ctx.logger });
       }
       ctx.logger.info('loading the demo workload');
-      const load = await loadDemoWorkload(client, { scale, onProgress: progressBar('loading') });
+      const bar = progressBar('loading');
+      const load = await loadDemoWorkload(client, { scale, onProgress: bar.update }).finally(() =>
+        bar.stop(),
+      );
       sections.push(
         `Loaded ${load.totalRows.toLocaleString('en-US')} rows in ${(load.durationMs / 1000).toFixed(1)} s: ` +
           Object.entries(load.rows)
@@ -143,7 +137,9 @@ export const demoCommand: Command = {
       );
       sections.push(await schemaSummary(client));
       sections.push(await timeReferenceQueries(client));
-      const demoCtx = { config: ctx.config, logger: ctx.logger };
+      // One line per step; each statement and action only with --verbose.
+      const logger = stepLogger(ctx.logger, Boolean(ctx.values.verbose));
+      const demoCtx = { config: ctx.config, logger };
       const later: Array<[string, DemoStep | undefined]> = [
         ['Sample', step(sampleCli, 'demoSample')],
         ['Maintenance', step(maintainCli, 'demoMaintain')],
@@ -154,6 +150,9 @@ export const demoCommand: Command = {
         if (!fn) continue;
         ctx.logger.info(`demo: ${title.toLowerCase()}`);
         sections.push(`${title}\n\n${await fn(client, demoCtx)}`);
+      }
+      if (logger.hidden > 0) {
+        ctx.logger.info(`demo: ${logger.hidden} statement and action lines not shown (--verbose shows them)`);
       }
       const seconds = ((performance.now() - started) / 1000).toFixed(1);
       sections.push(`Demo finished in ${seconds} s.`);

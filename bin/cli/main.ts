@@ -8,6 +8,7 @@ import { showValue } from '../../functions/format/redact.ts';
 import { validateAlertRules } from '../../functions/monitor/rules.ts';
 import { COMMANDS } from './commands.ts';
 import { stderrLoggerFor, withDatabase } from './context.ts';
+import { commandHelp, mainHelp, packageVersion } from './help.ts';
 import type { Command, CommandContext, GlobalFlags } from './types.ts';
 
 const GLOBAL_OPTIONS = {
@@ -31,38 +32,26 @@ export const processIo: CliIo = {
   env: process.env,
 };
 
-function help(): string {
-  const width = Math.max(...COMMANDS.map((c) => c.name.length));
-  return [
-    'dgm-db-ops: keep a time-series PostgreSQL fast and healthy (sampling, alerts, maintenance, optimizer)',
-    '',
-    'Usage: dgm-db-ops <command> [flags]',
-    '',
-    'Commands:',
-    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
-    '',
-    'Flags:',
-    '  --database-url URL  PostgreSQL to work on (default: $DATABASE_URL, else an embedded PostgreSQL 18);',
-    '                      ?sslmode=disable|allow|prefer|require|verify-ca|verify-full, ?sslrootcert=FILE',
-    '  --config FILE       JSON runtime config (thresholds, targets); see README "Configuration"',
-    '  --json              print one JSON document on stdout (logs go to stderr)',
-    '  --dry-run           print the plan and change nothing',
-    '  -h, --help          this help; `dgm-db-ops <command> --help` for a command',
-    '',
-    'Exit codes: 0 success, 1 failed job, 2 bad input.',
-  ].join('\n');
-}
-
-function commandHelp(cmd: Command): string {
-  const own = Object.entries(cmd.options ?? {}).map(
-    ([flag, o]) => `  --${flag}${o.type === 'string' ? ' VALUE' : ''}${o.multiple ? ' (repeatable)' : ''}`,
-  );
-  return [
-    `dgm-db-ops ${cmd.usage ?? cmd.name}`,
-    '',
-    cmd.summary,
-    ...(own.length ? ['', 'Flags:', ...own] : []),
-  ].join('\n');
+/**
+ * `--scale -1` as `--scale=-1`: parseArgs takes a value that starts with '-' for an option and answers
+ * "argument is ambiguous"; joined, the value reaches the command, which answers in its own words.
+ */
+function negativeValuesJoined(args: string[], options: NonNullable<ParseArgsConfig['options']>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    const next = args[i + 1];
+    if (
+      a.startsWith('--') &&
+      options[a.slice(2)]?.type === 'string' &&
+      next !== undefined &&
+      /^-\d|^-\.\d/.test(next)
+    ) {
+      out.push(`${a}=${next}`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
 }
 
 /**
@@ -78,7 +67,7 @@ function parseFlags(command: Command, args: string[]) {
   };
   try {
     parsed = parseArgs({
-      args,
+      args: negativeValuesJoined(args, options),
       options,
       allowPositionals: command.allowPositionals ?? false,
       strict: true,
@@ -157,8 +146,12 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
 async function runCommand(argv: string[], io: CliIo): Promise<number> {
   const name = argv[0];
   if (!name || name === '--help' || name === '-h' || name === 'help') {
-    io.stdout(`${help()}\n`);
+    io.stdout(`${mainHelp(COMMANDS)}\n`);
     return name ? 0 : 2;
+  }
+  if (name === '--version' || name === '-V' || name === 'version') {
+    io.stdout(`dgm-db-ops ${packageVersion()}\n`);
+    return 0;
   }
   const command = COMMANDS.find((c) => c.name === name);
   if (!command) throw new BadInputError(`unknown command '${showValue(name, 40)}' (try --help)`);

@@ -92,6 +92,14 @@ export const maintainCommand: Command = {
   summary: 'Run maintenance: partitions (daily), indexes (weekly), statistics (monthly), vacuum, or all',
   usage: 'maintain [--task partitions|indexes|statistics|vacuum|all] [--dry-run] [--json]',
   options: { task: { type: 'string' } },
+  flags: {
+    task: { value: 'partitions|indexes|statistics|vacuum|all', text: 'what to maintain (default all)' },
+  },
+  examples: [
+    'dgm-db-ops maintain --dry-run',
+    'dgm-db-ops maintain --task partitions',
+    'dgm-db-ops maintain --task vacuum --json',
+  ],
   validate(input) {
     parseTask(input.values.task);
   },

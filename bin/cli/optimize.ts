@@ -187,6 +187,23 @@ export const optimizeCommand: Command = {
     workload: { type: 'string' },
     baseline: { type: 'boolean', default: false },
   },
+  flags: {
+    apply: {
+      text: 'build the recommended indexes (CREATE INDEX CONCURRENTLY), verify each, drop what brings nothing',
+    },
+    workload: {
+      value: 'FILE',
+      text: 'the application\'s literal statements: a .sql file (;-separated) or JSON [{"sql", "params", "name", "calls"}]',
+    },
+    baseline: {
+      text: 'only store a pg_stat_statements snapshot, the baseline the next run is measured against',
+    },
+  },
+  examples: [
+    'dgm-db-ops optimize',
+    'dgm-db-ops optimize --apply',
+    'dgm-db-ops optimize --workload queries.sql --json',
+  ],
   async validate(input) {
     if (input.values.baseline && input.values.apply)
       throw new BadInputError('optimize: --baseline and --apply do not go together');

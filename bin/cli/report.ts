@@ -15,6 +15,14 @@ export const reportCommand: Command = {
     format: { type: 'string', default: 'text' },
     output: { type: 'string' },
   },
+  flags: {
+    format: {
+      value: 'text|markdown|html',
+      text: 'the report as text (default), Markdown or a standalone HTML page',
+    },
+    output: { value: 'FILE', text: 'write the report to FILE instead of stdout' },
+  },
+  examples: ['dgm-db-ops report', 'dgm-db-ops report --format html --output report.html'],
   validate(input) {
     const format = String(input.values.format ?? 'text');
     if (!(FORMATS as readonly string[]).includes(format)) {

@@ -59,6 +59,13 @@ export const sampleCommand: Command = {
   summary: 'Take one database sample: KPIs, rates since the previous sample, metrics',
   usage: 'sample [--full] [--json] [--dry-run]',
   options: { full: { type: 'boolean', default: false } },
+  flags: {
+    full: { text: 'also collect the costly figures now (database size, bloat, archive scores, pruning)' },
+  },
+  examples: [
+    'dgm-db-ops sample --database-url postgres://monitor@db.example.com/app',
+    'dgm-db-ops sample --full --json',
+  ],
   async run(ctx) {
     const result = await sampleFromCli(ctx, { alerts: true });
     const text = `${renderSample(result)}\n${renderAlertStep(result.alerts)}`;

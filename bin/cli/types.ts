@@ -34,6 +34,15 @@ export interface Command {
   summary: string;
   usage?: string;
   options?: NonNullable<ParseArgsConfig['options']>;
+  /**
+   * --help for each own flag (every option has one; test/unit/cli-help.test.ts checks): the value's
+   * placeholder for string flags, and what the flag does.
+   */
+  flags?: Record<string, { value?: string; text: string }>;
+  /** Command lines --help shows, at least one per command. */
+  examples: string[];
+  /** More --help text after the flags (e.g. invoke's event shapes). */
+  helpDetails?(): string[];
   allowPositionals?: boolean;
   /**
    * Checks the command's own flags, files and events completely, before anything connects or changes

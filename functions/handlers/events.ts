@@ -35,10 +35,24 @@ export type JobEvent = z.infer<typeof JobEventSchema>;
 
 /**
  * Parses an event; a one-line BadInputError naming the bad field otherwise. Strings holding control
- * characters (a NUL cannot even be stored in PostgreSQL's text) are refused here, before any effect.
+ * characters (a NUL cannot even be stored in PostgreSQL's text) are refused here, before any effect. A
+ * handler with one obvious task (the sampler's sample, the migrator's migrate) passes it as defaultTask:
+ * `{}` then runs it.
  */
-export function parseJobEvent(input: unknown, allowedTasks: readonly string[]): JobEvent {
-  const result = JobEventSchema.safeParse(input);
+export function parseJobEvent(
+  input: unknown,
+  allowedTasks: readonly string[],
+  defaultTask?: string,
+): JobEvent {
+  const withTask =
+    defaultTask !== undefined &&
+    typeof input === 'object' &&
+    input !== null &&
+    !Array.isArray(input) &&
+    !('task' in input)
+      ? { ...input, task: defaultTask }
+      : input;
+  const result = JobEventSchema.safeParse(withTask);
   if (!result.success) throw new BadInputError(formatZodError('event: ', result.error));
   const control = findControlCharacter(result.data);
   if (control !== undefined) {

@@ -1,6 +1,7 @@
 import { RDSClient } from '@aws-sdk/client-rds';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
+import { targetRegistryFromEnv } from '../adapters/aws/dynamodb-target-registry.ts';
 import { lambdaLogger } from '../adapters/aws/powertools-logger.ts';
 import { RdsLogSource } from '../adapters/aws/rds-log-source.ts';
 import { SecretsManagerSecrets } from '../adapters/aws/secrets-manager.ts';
@@ -9,13 +10,13 @@ import { errorMessage, JobFailedError } from '../errors.ts';
 import { type MaintainResult, type MaintainTask, maintain } from '../jobs/maintain.ts';
 import { type MigrateResult, migrate } from '../jobs/migrate.ts';
 import { type OptimizeResult, optimizeDatabase } from '../jobs/optimize.ts';
-import type { Clock, Logger, LogSource, MetricSink } from '../ports.ts';
+import type { Clock, Logger, LogSource, MetricSink, TargetRegistry } from '../ports.ts';
 import { MAINTAINER_TASKS, parseJobEvent } from './events.ts';
+import { fanOutSummary } from './middleware/fan-out-summary.ts';
 import {
   configForTarget,
   connectTarget,
-  loadTargets,
-  resolveTarget,
+  findTarget,
   type SecretsProvider,
   type TargetConnectionOptions,
 } from './runtime.ts';
@@ -31,6 +32,8 @@ export interface MaintainerDeps {
   secrets: SecretsProvider;
   /** DGM_TARGETS and DGM_CONFIG; process.env in the Lambda. */
   env?: Record<string, string | undefined>;
+  /** The fleet's target registry (DGM_TARGET_TABLE); absent, the target comes from DGM_TARGETS. */
+  registry?: TargetRegistry;
   logger?: Logger;
   /** The run's figures (CloudWatch DGM/Database in AWS); per target config. */
   metrics?: (config: RuntimeConfig) => MetricSink | undefined;
@@ -54,7 +57,7 @@ export function createMaintainerHandler(deps: MaintainerDeps) {
 
   return middy(async (event: unknown, context: Context): Promise<MaintainerResult> => {
     const job = parseJobEvent(event, MAINTAINER_TASKS);
-    const target = resolveTarget(loadTargets(env), job.target);
+    const target = await findTarget(job.target, env, deps.registry);
     const config = configForTarget(target, env);
     const remaining = context.getRemainingTimeInMillis?.() ?? 900_000;
     const deadline = Date.now() + remaining - SAFETY_MARGIN_MS;
@@ -111,11 +114,12 @@ export function createMaintainerHandler(deps: MaintainerDeps) {
     } finally {
       await client.end().catch(() => {});
     }
-  });
+  }).use(fanOutSummary());
 }
 
 // AWS clients are created on first use, so module init stays cheap.
 export const handler = createMaintainerHandler({
+  registry: targetRegistryFromEnv(),
   secrets: new SecretsManagerSecrets(),
   logger: lambdaLogger('dgm-maintainer'),
   logSource: (id) => new RdsLogSource(rdsClient(), id),

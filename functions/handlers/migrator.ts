@@ -2,6 +2,7 @@ import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import type pg from 'pg';
 import { z } from 'zod';
+import { targetRegistryFromEnv } from '../adapters/aws/dynamodb-target-registry.ts';
 import { lambdaLogger } from '../adapters/aws/powertools-logger.ts';
 import { SecretsManagerSecrets } from '../adapters/aws/secrets-manager.ts';
 import { AuditTrail } from '../compliance/audit.ts';
@@ -9,13 +10,13 @@ import { formatZodError } from '../config.ts';
 import { DatabaseUnreachableError, inTransaction } from '../db/connection.ts';
 import { BadInputError, errorMessage } from '../errors.ts';
 import { type MigrateResult, migrate } from '../jobs/migrate.ts';
-import type { Logger } from '../ports.ts';
+import type { Logger, TargetRegistry } from '../ports.ts';
 import { parseJobEvent } from './events.ts';
+import { fanOutSummary } from './middleware/fan-out-summary.ts';
 import {
   configForTarget,
   connectTarget,
-  loadTargets,
-  resolveTarget,
+  findTarget,
   type SecretsProvider,
   type TargetConnectionOptions,
 } from './runtime.ts';
@@ -31,6 +32,8 @@ export interface MigratorDeps {
   secrets: SecretsProvider;
   /** DGM_TARGETS and DGM_CONFIG; process.env in the Lambda. */
   env?: Record<string, string | undefined>;
+  /** The fleet's target registry (DGM_TARGET_TABLE); absent, the target comes from DGM_TARGETS. */
+  registry?: TargetRegistry;
   logger?: Logger;
   /** TLS to the database; the Lambda verifies against the RDS CA bundle (NODE_EXTRA_CA_CERTS). */
   tls?: TargetConnectionOptions['tls'];
@@ -117,7 +120,7 @@ export function createMigratorHandler(deps: MigratorDeps) {
     retries: number,
     previouslyDeployedHash?: string,
   ) {
-    const target = resolveTarget(loadTargets(env), targetName);
+    const target = await findTarget(targetName, env, deps.registry);
     const config = configForTarget(target, env);
     const remaining = context.getRemainingTimeInMillis?.() ?? 300_000;
     // The whole migration is one transaction: its statements must end before the Lambda does.
@@ -188,17 +191,18 @@ export function createMigratorHandler(deps: MigratorDeps) {
   return middy(async (event: unknown, context: Context): Promise<MigrateResult | CustomResourceResponse> => {
     try {
       if (isCustomResourceEvent(event)) return await onCustomResource(event, context);
-      const job = parseJobEvent(event, ['migrate']);
+      const job = parseJobEvent(event, ['migrate'], 'migrate');
       return await run(job.target, job.dryRun ?? false, context, 1);
     } catch (err) {
       // The message reaches CloudFormation's event log (deploys) or the caller; it never holds a secret.
       logger.error('migrate failed', { error: errorMessage(err) });
       throw err;
     }
-  });
+  }).use(fanOutSummary());
 }
 
 export const handler = createMigratorHandler({
+  registry: targetRegistryFromEnv(),
   secrets: new SecretsManagerSecrets(),
   logger: lambdaLogger('dgm-migrator'),
 });

@@ -4,6 +4,7 @@ import { formatZodError, parseConfig, type RuntimeConfig } from '../config.ts';
 import { connect, DatabaseUnreachableError, type TlsMode } from '../db/connection.ts';
 import { BadInputError } from '../errors.ts';
 import { validateAlertRules } from '../monitor/rules.ts';
+import type { TargetRegistry } from '../ports.ts';
 
 /**
  * What every Lambda shares: the deployed targets (env DGM_TARGETS, written by the stack), the base
@@ -22,6 +23,10 @@ export const DeployedTargetSchema = z
     config: z.record(z.string(), z.unknown()).default({}),
     /** The RDS DBInstanceIdentifier, when the target is an RDS instance: its server log is read. */
     rdsInstanceId: z.string().min(1).max(63).optional(),
+    /** The network placement whose functions reach this database (the fleet's registry sets it). */
+    placement: z.string().min(1).max(64).optional(),
+    /** false: registered, but no fan-out runs it. */
+    enabled: z.boolean().optional(),
   })
   .strict();
 export type DeployedTarget = z.infer<typeof DeployedTargetSchema>;
@@ -72,6 +77,24 @@ export function resolveTarget(targets: DeployedTarget[], name: string | undefine
       `event: unknown target '${name}' (one of ${targets.map((t) => t.name).join(', ')})`,
     );
   return target;
+}
+
+/**
+ * The event's target: from the fleet's registry when the function has one (DGM_TARGET_TABLE in AWS),
+ * else from DGM_TARGETS. With a registry the name is required: a fleet has no default target.
+ */
+export async function findTarget(
+  name: string | undefined,
+  env: Record<string, string | undefined>,
+  registry?: TargetRegistry,
+): Promise<DeployedTarget> {
+  if (!registry) return resolveTarget(loadTargets(env), name);
+  if (!name) throw new BadInputError('event: target is required (the name of a registered database)');
+  const found = await registry.get(name);
+  if (!found) throw new BadInputError(`event: unknown target '${name}' (not in the target registry)`);
+  const parsed = DeployedTargetSchema.safeParse(found);
+  if (!parsed.success) throw new BadInputError(formatZodError(`registry entry ${name}: `, parsed.error));
+  return parsed.data;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

@@ -4,6 +4,7 @@ import type { Context } from 'aws-lambda';
 import type pg from 'pg';
 import { CloudWatchMetricSink } from '../adapters/aws/cloudwatch.ts';
 import { DynamoDbAlertStateStore } from '../adapters/aws/dynamodb-alert-store.ts';
+import { targetRegistryFromEnv } from '../adapters/aws/dynamodb-target-registry.ts';
 import { LambdaJobLauncher } from '../adapters/aws/lambda-launcher.ts';
 import { lambdaLogger } from '../adapters/aws/powertools-logger.ts';
 import { SecretsManagerSecrets } from '../adapters/aws/secrets-manager.ts';
@@ -23,13 +24,13 @@ import {
 } from '../jobs/governance.ts';
 import { runSample, type SampleResult, sampleFailed } from '../jobs/sample.ts';
 import { processFailOpenLimiter } from '../monitor/alert-fail-open.ts';
-import type { JobLauncher, Logger, MetricSink } from '../ports.ts';
+import type { JobLauncher, Logger, MetricSink, TargetRegistry } from '../ports.ts';
 import { parseJobEvent } from './events.ts';
+import { fanOutSummary } from './middleware/fan-out-summary.ts';
 import {
   configForTarget,
   connectTarget,
-  loadTargets,
-  resolveTarget,
+  findTarget,
   type SecretsProvider,
   type TargetConnectionOptions,
 } from './runtime.ts';
@@ -46,6 +47,8 @@ export interface SamplerDeps {
   sink: MetricSink;
   /** DGM_TARGETS and DGM_CONFIG; process.env in the Lambda. */
   env?: Record<string, string | undefined>;
+  /** The fleet's target registry (DGM_TARGET_TABLE); absent, the target comes from DGM_TARGETS. */
+  registry?: TargetRegistry;
   logger?: Logger;
   /** TLS to the database; the Lambda verifies against the RDS CA bundle (NODE_EXTRA_CA_CERTS). */
   tls?: TargetConnectionOptions['tls'];
@@ -95,8 +98,8 @@ export function createSamplerHandler(deps: SamplerDeps) {
   return middy(async (event: unknown, context: Context): Promise<SamplerResult> => {
     const started = performance.now();
     // A bad event or deployment configuration is an invocation error: nothing to sample.
-    const job = parseJobEvent(event, ['sample']);
-    const target = resolveTarget(loadTargets(env), job.target);
+    const job = parseJobEvent(event, ['sample'], 'sample');
+    const target = await findTarget(job.target, env, deps.registry);
     const config = configForTarget(target, env);
     const remaining = context?.getRemainingTimeInMillis?.() ?? 60_000;
     const statementTimeoutMs = Math.max(
@@ -155,11 +158,12 @@ export function createSamplerHandler(deps: SamplerDeps) {
     } finally {
       await client.end().catch(() => {});
     }
-  });
+  }).use(fanOutSummary());
 }
 
 // Clients are cheap to construct (no network until the first send); the sink does its own retries.
 export const handler = createSamplerHandler({
+  registry: targetRegistryFromEnv(),
   secrets: new SecretsManagerSecrets(),
   sink: new CloudWatchMetricSink(new CloudWatchClient({ maxAttempts: 1 })),
   // The stack sets both; the clients are created on first use.

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { readOnlyCompliance } from '../compliance/guard.ts';
 import type { RuntimeConfig } from '../config.ts';
+import { type ReportHistory, readHistory } from '../monitor/history.ts';
 import { measureImprovement, type PerformanceImprovement } from '../optimizer/baselines.ts';
 import { readSettingsFacts, recommendSettings } from '../optimizer/settings.ts';
 import reportSql from '../optimizer/sql/report.sql';
@@ -72,6 +73,8 @@ export interface PerformanceReport extends JobResult {
   governance_events: Array<Record<string, unknown>>;
   /** Names people know statements by (from supplied examples), by queryid. */
   statement_names: Record<string, string>;
+  /** The sampler's history (dgm.stat_snapshots): the last day and week, top statements with sparklines. */
+  history?: ReportHistory;
 }
 
 const r3 = (x: number) => Math.round(x * 1000) / 1000;
@@ -189,6 +192,7 @@ export async function getPerformanceReport(
     statement_names: Object.fromEntries(
       (lastResult?.statements ?? []).filter((x) => x.queryid && x.name).map((x) => [x.queryid!, x.name!]),
     ),
+    history: await readHistory(client, config.target),
     message: `${slow.length} slow statement(s), ${recommendations.length} recommendation(s)`,
   };
 }

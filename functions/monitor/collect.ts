@@ -16,6 +16,7 @@ import {
   judgeInterval,
   perSecond,
   type SampleCounters,
+  type SampleHistory,
 } from './deltas.ts';
 import { type NotWorkloadReason, notWorkloadReason, SAMPLER_COMMENT } from './own-statements.ts';
 import { measurePruning, type PruningCandidate, type PruningSet } from './pruning.ts';
@@ -459,6 +460,16 @@ export async function collect(client: pg.Client, options: CollectOptions): Promi
       pruning = { available: false, reason };
     }
 
+    // The sample's headline figures ride along with its counters: the report's history (query time,
+    // calls, connections, cache hit, size over the last day and week) and its top statements' sparklines.
+    counters.history = sampleHistory(
+      statements,
+      cat.connections as Json,
+      dbDelta,
+      seconds,
+      databaseBytes?.bytes ?? null,
+    );
+
     // Round trip 3: store the baseline and new shapes, resolve unqualified table names.
     let stored = false;
     const shapesParam = newShapes.map(({ queryId, shape, notWorkload }) => ({
@@ -840,3 +851,31 @@ const round3 = (v: number) => Math.round(v * 1000) / 1000;
 const round4 = (v: number) => Math.round(v * 10_000) / 10_000;
 const round6 = (v: number) => Math.round(v * 1_000_000) / 1_000_000;
 const round4n = (v: number | null) => (v == null ? null : round4(v));
+
+/** The figures dgm.stat_snapshots keeps per sample for the report's history (see SampleHistory). */
+function sampleHistory(
+  statements: StatementStats | Unavailable,
+  conn: Json,
+  dbDelta: { blksHit: number | null; blksRead: number | null },
+  seconds: number | null,
+  databaseBytes: number | null,
+): SampleHistory {
+  const st = statements.available ? statements : null;
+  return {
+    intervalSeconds: seconds,
+    calls: st?.callsInInterval ?? null,
+    execMs:
+      st && st.avgQueryMs != null && st.callsInInterval != null ? st.avgQueryMs * st.callsInInterval : null,
+    connections: {
+      active: num(conn.active),
+      idle: num(conn.idle),
+      idleInTransaction: num(conn.idle_in_transaction) + num(conn.idle_in_transaction_aborted),
+    },
+    cacheHitRatio: hitRatio(dbDelta.blksHit, dbDelta.blksRead),
+    databaseBytes,
+    top: (st?.top ?? [])
+      .filter((t) => t.intervalCalls != null && t.intervalCalls > 0)
+      .slice(0, 10)
+      .map((t) => ({ queryId: t.queryId, calls: t.intervalCalls!, totalMs: t.intervalTotalMs ?? 0 })),
+  };
+}

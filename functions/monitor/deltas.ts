@@ -40,6 +40,22 @@ export interface SampleCounters {
   indexes: Record<string, number>;
   /** pg_stat_statements queryids of the sampler's own statements (14+), left out of the workload. */
   ownQueryIds?: string[];
+  /** The sample's headline figures, kept for the report's history (not a counter: never diffed). */
+  history?: SampleHistory;
+}
+
+/** One sample's figures in dgm.stat_snapshots for the report's history; interval figures are null on a first sample. */
+export interface SampleHistory {
+  intervalSeconds: number | null;
+  /** Statement calls and their execution time in the interval (pg_stat_statements, top level). */
+  calls: number | null;
+  execMs: number | null;
+  connections: { active: number; idle: number; idleInTransaction: number };
+  cacheHitRatio: number | null;
+  /** Measured on the costly samples, carried in between. */
+  databaseBytes: number | null;
+  /** The top statements of the interval by time (at most 10): the report's sparklines. */
+  top: Array<{ queryId: string; calls: number; totalMs: number }>;
 }
 
 /** cur - prev, or null when there is no previous value or the counter went down (a reset). */

@@ -250,13 +250,16 @@ export const METRIC_SPECS: readonly MetricSpec[] = [
     name: 'PartitionsAheadDays',
     unit: 'None',
     prometheus: {
-      name: 'dgm_db_partitions_ahead_days',
+      // Prometheus's base unit for time is the second (promtool: use "seconds" instead of "days").
+      name: 'dgm_db_partitions_ahead_seconds',
       type: 'gauge',
-      help: 'Days until the newest partition of the least prepared managed set ends.',
+      help: 'Time until the newest partition of the least prepared managed set ends.',
     },
     priority: 16,
     series: (s) =>
-      isAvailable(s.partitions) && s.partitions.minAheadDays != null ? one(s.partitions.minAheadDays) : [],
+      isAvailable(s.partitions) && s.partitions.minAheadDays != null
+        ? one(s.partitions.minAheadDays, s.partitions.minAheadDays * 86_400)
+        : [],
   },
   {
     name: 'ArchiveComplianceScore',
@@ -497,9 +500,33 @@ export function metricPoints(
   budget: { maxMetrics: number; topTables: number },
   specs: readonly MetricSpec[] = METRIC_SPECS,
 ): MetricSelection {
+  const all = allPoints(snapshot, budget.topTables, specs, false);
+  return { points: all.slice(0, budget.maxMetrics), dropped: all.slice(budget.maxMetrics).map(seriesName) };
+}
+
+/**
+ * The points of the Prometheus exposition: every series, never trimmed by the CloudWatch budget (a
+ * Prometheus series costs nothing per name), and a stable set from scrape to scrape: a series without a
+ * value in this sample (a rate on a first sample) is still listed, with a null value the exposition
+ * renders as NaN (gauges). A metric that does not apply (no replica: no replication lag) has no series.
+ */
+export function prometheusPoints(
+  snapshot: Snapshot,
+  topTables: number,
+  specs: readonly MetricSpec[] = METRIC_SPECS,
+): MetricPoint[] {
+  return allPoints(snapshot, topTables, specs, true);
+}
+
+function allPoints(
+  snapshot: Snapshot,
+  topTables: number,
+  specs: readonly MetricSpec[],
+  stableGauges: boolean,
+): MetricPoint[] {
   const all: MetricPoint[] = [];
   for (const spec of [...specs].sort((a, b) => a.priority - b.priority)) {
-    for (const series of spec.series(snapshot, budget.topTables)) {
+    for (const series of spec.series(snapshot, topTables)) {
       const dimensions: Record<string, string> = { DBInstance: snapshot.target };
       const labels: Record<string, string> = { db_instance: snapshot.target };
       (spec.dimensions ?? []).forEach((d, i) => {
@@ -507,11 +534,11 @@ export function metricPoints(
         dimensions[d.cloudwatch] = value;
         labels[d.prometheus] = value;
       });
-      if (series.cloudwatch == null && series.prometheus == null) continue;
+      if (series.cloudwatch == null && series.prometheus == null && !stableGauges) continue;
       all.push({ spec, dimensions, labels, cloudwatch: series.cloudwatch, prometheus: series.prometheus });
     }
   }
-  return { points: all.slice(0, budget.maxMetrics), dropped: all.slice(budget.maxMetrics).map(seriesName) };
+  return all;
 }
 
 /** CloudWatch datums of the points that have a CloudWatch value this sample. */
@@ -541,4 +568,28 @@ export function upDatum(target: string, up: 0 | 1, timestamp?: Date): MetricDatu
 function seriesName(p: MetricPoint): string {
   const extra = Object.entries(p.dimensions).filter(([k]) => k !== 'DBInstance');
   return extra.length ? `${p.spec.name}{${extra.map(([k, v]) => `${k}=${v}`).join(',')}}` : p.spec.name;
+}
+
+/**
+ * Keeps a long-running exporter's series set stable: a labelled series listed once (a table in the top
+ * tables, an operation on a table) stays listed with a null value (NaN in the exposition) in samples
+ * where it is not among the top ones, instead of coming and going between scrapes. Bounded by the
+ * tables and operations the database has.
+ */
+export class PrometheusSeriesMemory {
+  private readonly seen = new Map<string, MetricPoint>();
+
+  /** The sample's points, then every series seen before and missing now (null values). */
+  remember(points: readonly MetricPoint[]): MetricPoint[] {
+    const now = new Set<string>();
+    for (const p of points) {
+      const key = `${p.spec.prometheus.name}${JSON.stringify(p.labels)}`;
+      now.add(key);
+      if (p.spec.dimensions?.length) this.seen.set(key, p);
+    }
+    const missing = [...this.seen]
+      .filter(([key]) => !now.has(key))
+      .map(([, p]) => ({ ...p, cloudwatch: null, prometheus: null }));
+    return [...points, ...missing];
+  }
 }

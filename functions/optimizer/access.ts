@@ -1,5 +1,6 @@
 import type {
   ColumnRef,
+  IndexExpression,
   Literal,
   Operation,
   PredicateKind,
@@ -11,6 +12,8 @@ import type { Catalog, TableInfo } from './catalog.ts';
 /** One condition on a column of one table occurrence. */
 export interface AccessPredicate {
   column: string;
+  /** An expression on the column (lower(), a cast, a jsonb path): an expression index serves it. */
+  expression?: IndexExpression;
   kind: PredicateKind;
   operator: string;
   literals?: Literal[];
@@ -49,6 +52,8 @@ export interface ResolvedStatement {
   tables: TableInfo[];
   /** The table an INSERT, UPDATE or DELETE writes. */
   writes?: TableInfo;
+  /** Columns an UPDATE sets. */
+  setColumns: string[];
   /** Table names the catalog does not know (CTE-less views, dropped tables, other databases). */
   unresolved: string[];
   params: Record<number, ParamContext>;
@@ -123,6 +128,7 @@ export function resolveStatement(analysis: StatementAnalysis, catalog: Catalog):
       operator: p.operator,
       literals: p.literals,
       params: p.params,
+      ...(p.expression ? { expression: p.expression } : {}),
     });
     for (const n of p.params) {
       params[n] ??= {
@@ -172,6 +178,7 @@ export function resolveStatement(analysis: StatementAnalysis, catalog: Catalog):
     accesses: [...accesses.values()],
     tables,
     writes: analysis.writes === undefined ? undefined : tableOf.get(analysis.writes),
+    setColumns: analysis.setColumns,
     unresolved,
     params,
     maxParam: analysis.maxParam,

@@ -1,4 +1,5 @@
 import { parseSync } from 'libpg-query';
+import { quoteIdent } from '../db/identifiers.ts';
 import { loadStatementParser, repairNormalizedText as repairShapeText } from '../monitor/statement-shape.ts';
 
 /**
@@ -17,7 +18,12 @@ export type PredicateKind =
   | 'is_null'
   | 'jsonb_contains'
   | 'jsonb_exists'
-  | 'array_overlap';
+  | 'array_overlap'
+  /** `array <@ value`: GIN array_ops serves it. */
+  | 'array_contained'
+  /** LIKE / ILIKE: a btree serves a constant prefix (LIKE only), pg_trgm GIN any pattern. */
+  | 'like'
+  | 'ilike';
 
 /** A literal constant as written in the statement (normalized pg_stat_statements text has none). */
 export interface Literal {
@@ -34,9 +40,24 @@ export interface ColumnRef {
   column: string;
 }
 
+/**
+ * An index expression on one column, e.g. lower("title"), ("payload" ->> 'kind'), ("at")::date: the SQL
+ * an expression index is built on (columns unqualified, identifiers quoted), as the statement wrote it.
+ */
+export interface IndexExpression {
+  sql: string;
+  /** $n inside the expression (a jsonb key pg_stat_statements replaced): no index without a literal sample. */
+  params: number[];
+  /** The expression ends in a jsonb `->` / `#>` path: its value is jsonb. */
+  jsonb: boolean;
+}
+
 export interface RawPredicate {
   scope: number;
+  /** The column compared, or the one column the expression reads. */
   column: ColumnRef;
+  /** Set when the compared side is an expression on the column rather than the column itself. */
+  expression?: IndexExpression;
   kind: PredicateKind;
   operator: string;
   /** Set when every compared value is a literal constant (possible partial-index predicate). */
@@ -89,6 +110,8 @@ export interface StatementAnalysis {
   orders: RawOrder[];
   /** The relation an INSERT, UPDATE or DELETE writes (its occurrence id). */
   writes?: number;
+  /** Columns an UPDATE sets (an index on any of them stops HOT updates). */
+  setColumns: string[];
   /** Highest $n in the text. */
   maxParam: number;
   /** Parameters whose role is known (LIMIT/OFFSET). */
@@ -170,6 +193,12 @@ export function analyzeStatementSync(sql: string): { analysis?: StatementAnalysi
   if (stmts.length !== 1) return { error: `expected one statement, found ${stmts.length}` };
   const a = new Analyzer();
   a.statement(stmts[0]!.stmt);
+  // Every $n of the text, wherever it stands (LIKE, function arguments, select list): a statement is
+  // only planned with as many parameters as it has.
+  walk(stmts[0]!.stmt, (type, body) => {
+    if (type === 'ParamRef') a.maxParam = Math.max(a.maxParam, body.number as number);
+    return true;
+  });
   return { analysis: a.result() };
 }
 
@@ -199,7 +228,8 @@ class Analyzer {
   private readonly columnRefs: Array<{ scope: number; ref: ColumnRef }> = [];
   private readonly stars: Array<{ scope: number; qualifier?: string }> = [];
   private writes?: number;
-  private maxParam = 0;
+  private readonly setColumns: string[] = [];
+  maxParam = 0;
 
   result(): StatementAnalysis {
     return {
@@ -210,6 +240,7 @@ class Analyzer {
       joins: this.joins,
       orders: this.orders,
       writes: this.writes,
+      setColumns: this.setColumns,
       maxParam: this.maxParam,
       paramRoles: this.paramRoles,
       notes: [...this.notes],
@@ -244,7 +275,9 @@ class Analyzer {
         this.where(body.whereClause, scope);
         for (const t of list(body.targetList)) {
           const rt = unwrap(t);
-          if (rt) this.scanSublinks(rt[1].val, scope);
+          if (!rt) continue;
+          if (typeof rt[1].name === 'string') this.setColumns.push(rt[1].name);
+          this.scanSublinks(rt[1].val, scope);
         }
         return;
       }
@@ -491,8 +524,19 @@ class Analyzer {
       if (left.kind === 'column' && !left.outer) this.pushValues(scope, left.ref, 'range', 'BETWEEN', bounds);
       return;
     }
+    if ((kind === 'AEXPR_LIKE' || kind === 'AEXPR_ILIKE') && (op === '~~' || op === '~~*')) {
+      const left = this.indexOperand(body.lexpr, scope);
+      const right = this.operand(body.rexpr, scope);
+      if (!left || right.kind !== 'value') {
+        this.notes.add('pattern match (LIKE) on an expression');
+        return;
+      }
+      const k: PredicateKind = kind === 'AEXPR_LIKE' ? 'like' : 'ilike';
+      this.pushValues(scope, left.ref, k, op, [right], left.expression);
+      return;
+    }
     if (kind === 'AEXPR_LIKE' || kind === 'AEXPR_ILIKE' || kind === 'AEXPR_SIMILAR') {
-      this.notes.add('pattern match (LIKE)');
+      this.notes.add('pattern match (NOT LIKE, SIMILAR TO)');
       return;
     }
     if (kind !== 'AEXPR_OP') return;
@@ -517,6 +561,16 @@ class Analyzer {
     }
     if (left.kind !== 'column' || left.outer) {
       if (left.kind === 'expr' || (left.kind === 'value' && right.kind === 'expr')) {
+        // An expression on one column compared with a value: an expression index serves it.
+        const exprSide = left.kind === 'expr' ? body.lexpr : body.rexpr;
+        const valueSide = left.kind === 'expr' ? right : left;
+        const ix = this.indexOperand(exprSide, scope);
+        const exprOperator = left.kind === 'expr' ? op : (COMMUTED[op] ?? '');
+        const exprKind = OPERATOR_KIND[exprOperator];
+        if (ix?.expression && valueSide.kind === 'value' && exprKind) {
+          this.pushValues(scope, ix.ref, exprKind, exprOperator, [valueSide], ix.expression);
+          return;
+        }
         this.notes.add('expression on a column');
       }
       return;
@@ -539,6 +593,7 @@ class Analyzer {
     kind: PredicateKind,
     operator: string,
     values: Operand[],
+    expression?: IndexExpression,
   ): void {
     if (values.some((v) => v.kind !== 'value')) {
       this.notes.add('comparison with a column expression');
@@ -549,7 +604,35 @@ class Analyzer {
     const literals = vals.every((v) => v.literals && v.params.length === 0)
       ? vals.flatMap((v) => v.literals!)
       : undefined;
-    this.predicates.push({ scope: scope.id, column, kind, operator, literals, params });
+    this.predicates.push({
+      scope: scope.id,
+      column,
+      kind,
+      operator,
+      literals,
+      params,
+      ...(expression ? { expression } : {}),
+    });
+  }
+
+  /**
+   * A column of this scope, or an expression an index can be built on that reads exactly one column of
+   * this scope (function calls, casts, jsonb paths, arithmetic with constants); undefined otherwise.
+   */
+  private indexOperand(
+    node: unknown,
+    scope: ScopeState,
+  ): { ref: ColumnRef; expression?: IndexExpression } | undefined {
+    const direct = this.operand(node, scope);
+    if (direct.kind === 'column') return direct.outer ? undefined : { ref: direct.ref };
+    const refs: ColumnRef[] = [];
+    const params: number[] = [];
+    const sql = renderIndexExpression(node, refs, params);
+    if (!sql || refs.length === 0) return undefined;
+    const first = refs[0]!;
+    if (refs.some((r) => r.column !== first.column || r.qualifier !== first.qualifier)) return undefined;
+    if (this.isOuter(first, scope)) return undefined;
+    return { ref: first, expression: { sql, params, jsonb: /(->|#>)$/.test(lastOperator(node) ?? '') } };
   }
 
   /** Classifies one side of a comparison. */
@@ -696,6 +779,66 @@ const COMMUTED: Record<string, string> = {
   '&&': '&&',
 };
 
+/** The operator at the top of an expression (for `a -> 'k'`: ->). */
+function lastOperator(node: unknown): string | undefined {
+  const u = unwrap(node);
+  if (u?.[0] === 'A_Expr' && u[1].kind === 'AEXPR_OP') return opName(u[1].name);
+  return undefined;
+}
+
+const EXPRESSION_OPERATORS = new Set(['->', '->>', '#>', '#>>', '||', '+', '-', '*', '/', '%']);
+
+/**
+ * The SQL of an index expression: columns unqualified (an index sees one table), identifiers quoted,
+ * constants as written. Undefined for anything an index expression cannot be (aggregates, sub-selects,
+ * window functions, star).
+ */
+function renderIndexExpression(node: unknown, refs: ColumnRef[], params: number[]): string | undefined {
+  const u = unwrap(node);
+  if (!u) return undefined;
+  const [type, body] = u;
+  switch (type) {
+    case 'ColumnRef': {
+      const names = list(body.fields).map(str);
+      if (names.some((n) => n === undefined) || names.length === 0) return undefined;
+      const ns = names as string[];
+      refs.push(ns.length === 1 ? { column: ns[0]! } : { qualifier: ns.at(-2)!, column: ns.at(-1)! });
+      return quoteIdent(ns.at(-1)!);
+    }
+    case 'A_Const':
+      return constLiteral(body).sql;
+    case 'ParamRef':
+      params.push(body.number as number);
+      return `$${body.number as number}`;
+    case 'TypeCast': {
+      const inner = renderIndexExpression(body.arg, refs, params);
+      const t = typeNameSql(body.typeName);
+      return inner && t ? `(${inner})::${t}` : undefined;
+    }
+    case 'FuncCall': {
+      if (body.agg_star || body.agg_distinct || body.over || list(body.agg_order).length > 0)
+        return undefined;
+      const fn = list(body.funcname)
+        .map(str)
+        .filter((n) => n !== 'pg_catalog');
+      if (fn.length === 0 || fn.some((n) => n === undefined || !/^[a-z_][a-z0-9_]*$/.test(n)))
+        return undefined;
+      const args = list(body.args).map((a) => renderIndexExpression(a, refs, params));
+      if (args.some((a) => a === undefined)) return undefined;
+      return `${(fn as string[]).join('.')}(${args.join(', ')})`;
+    }
+    case 'A_Expr': {
+      const op = opName(body.name);
+      if (body.kind !== 'AEXPR_OP' || !EXPRESSION_OPERATORS.has(op) || !body.lexpr) return undefined;
+      const l = renderIndexExpression(body.lexpr, refs, params);
+      const r = renderIndexExpression(body.rexpr, refs, params);
+      return l && r ? `(${l} ${op} ${r})` : undefined;
+    }
+    default:
+      return undefined;
+  }
+}
+
 const OPERATOR_KIND: Record<string, PredicateKind> = {
   '=': 'eq',
   '<': 'range',
@@ -707,6 +850,7 @@ const OPERATOR_KIND: Record<string, PredicateKind> = {
   '?|': 'jsonb_exists',
   '?&': 'jsonb_exists',
   '&&': 'array_overlap',
+  '<@': 'array_contained',
 };
 
 function isNullConst(node: unknown): boolean {

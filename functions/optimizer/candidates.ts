@@ -2,7 +2,13 @@ import { createHash } from 'node:crypto';
 import { quoteIdent, quoteQualified } from '../db/identifiers.ts';
 import type { AccessPredicate, TableAccess } from './access.ts';
 import type { Literal } from './analyze.ts';
-import { type ColumnInfo, distinctValues, type IndexInfo, type TableInfo } from './catalog.ts';
+import {
+  byteOrderCollation,
+  type ColumnInfo,
+  distinctValues,
+  type IndexInfo,
+  type TableInfo,
+} from './catalog.ts';
 
 /**
  * Candidate indexes from table accesses: multi-column btrees (equality, then range, then order), partial
@@ -10,7 +16,12 @@ import { type ColumnInfo, distinctValues, type IndexInfo, type TableInfo } from 
  */
 
 export interface CandidateColumn {
+  /** The column, or for an expression the one column it reads. */
   column: string;
+  /** An index expression on the column, e.g. lower("title") or ("payload" ->> 'kind'). */
+  expression?: string;
+  /** Operator class when not the type's default (text_pattern_ops, gin_trgm_ops, jsonb_path_ops). */
+  opclass?: string;
   desc: boolean;
   /** Part of a required sort order: its direction relative to the others matters. */
   ordered: boolean;
@@ -19,8 +30,13 @@ export interface CandidateColumn {
 export interface PartialPredicate {
   column: string;
   literals: Literal[];
-  /** The WHERE clause text, e.g. status IN ('active', 'pending'). */
+  /** The WHERE clause text, e.g. status IN ('active', 'pending'), or deleted_at IS NULL. */
   sql: string;
+  /**
+   * The condition is fixed in the statement's text (IS NULL survives normalization), not a constant
+   * seen in one sample that pg_stat_statements shows as $n.
+   */
+  fixed?: boolean;
 }
 
 export interface CandidateIndex {
@@ -31,7 +47,7 @@ export interface CandidateIndex {
   columns: CandidateColumn[];
   /** The first eqPrefix columns are equality lookups: their order among themselves does not matter. */
   eqPrefix: number;
-  /** GIN operator class (jsonb_ops, jsonb_path_ops, array_ops). */
+  /** GIN operator class (jsonb_ops, jsonb_path_ops, array_ops, gin_trgm_ops). */
   opclass?: string;
   /** INCLUDE columns: with them the statement's other columns come from the index (index-only scan). */
   include?: string[];
@@ -41,6 +57,14 @@ export interface CandidateIndex {
   /** Statements (by id) whose access proposed it. */
   statements: Set<string>;
 }
+
+/** What candidates may use besides the table: installed extensions (pg_trgm) by name, with their schema. */
+export interface CandidateEnvironment {
+  extensions?: Map<string, string>;
+}
+
+/** Schemas no candidate is ever built in: the system catalogs are not the application's. */
+const SYSTEM_SCHEMAS = new Set(['pg_catalog', 'information_schema', 'pg_toast']);
 
 /** Kinds of a btree-usable column: not JSON, geometry, full text or other non-orderable types. */
 const NON_BTREE_TYPES = /^(json|jsonb|xml|point|line|lseg|box|path|polygon|circle|tsvector|tsquery)\b/;
@@ -71,8 +95,17 @@ function describe(parts: Array<[string, string[]]>): string {
     .join('; ');
 }
 
+/** A key column's identity: the column or expression, and a non-default operator class. */
+export function keyId(c: Pick<CandidateColumn, 'column' | 'expression' | 'opclass'>): string {
+  return `${c.expression ?? c.column}${c.opclass ? ` ${c.opclass}` : ''}`;
+}
+
+function label(c: CandidateColumn): string {
+  return `${c.expression ?? c.column}${c.opclass ? ` ${c.opclass}` : ''}${c.desc ? ' DESC' : ''}`;
+}
+
 function candidateKey(c: Omit<CandidateIndex, 'key' | 'statements' | 'reason'>): string {
-  const cols = c.columns.map((x) => `${x.column}${x.desc ? ' desc' : ''}`).join(',');
+  const cols = c.columns.map((x) => `${keyId(x)}${x.desc ? ' desc' : ''}`).join(',');
   return `${c.table.oid}|${c.method}|${c.opclass ?? ''}|${cols}|${c.predicate?.sql ?? ''}|${(c.include ?? []).join(',')}`;
 }
 
@@ -89,38 +122,87 @@ function make(
   return { ...base, key: candidateKey(base), reason, statements: new Set([statementId]) };
 }
 
+/** A LIKE pattern's fixed prefix when it has one ('abc%' -> 'abc'); undefined for '%abc' or '_bc'. */
+export function likePrefix(pattern: string): string | undefined {
+  const m = /^([^%_\\]+)/.exec(pattern);
+  return m ? m[1] : undefined;
+}
+
+/** The pattern operator class a btree needs for LIKE 'prefix%' under a non-C collation. */
+function patternOpclass(col: ColumnInfo | undefined, expression: boolean): string | undefined {
+  if (!col) return undefined;
+  if (!expression && byteOrderCollation(col)) return undefined;
+  if (expression) return 'text_pattern_ops';
+  if (col.type.startsWith('character varying')) return 'varchar_pattern_ops';
+  if (col.type.startsWith('character')) return 'bpchar_pattern_ops';
+  if (col.type === 'text') return 'text_pattern_ops';
+  return undefined;
+}
+
 /** Candidate indexes for one table access of one statement. */
-export function candidatesForAccess(access: TableAccess, statementId: string): CandidateIndex[] {
+export function candidatesForAccess(
+  access: TableAccess,
+  statementId: string,
+  env: CandidateEnvironment = {},
+): CandidateIndex[] {
   const t = access.table;
+  // Defensive: a statement on a system catalog is never the application's (the workload filter drops
+  // them; a candidate on one would be refused by the server anyway).
+  if (SYSTEM_SCHEMAS.has(t.schema) || t.schema.startsWith('pg_toast')) return [];
   const col = (name: string) => t.columns.find((c) => c.name === name);
   const out: CandidateIndex[] = [];
+  // An expression whose key is still a $n (a jsonb key pg_stat_statements replaced) has no index until a
+  // literal sample names it.
+  const usable = access.predicates.filter((p) => !p.expression || p.expression.params.length === 0);
+  const keyOf = (p: AccessPredicate): CandidateColumn => ({
+    column: p.column,
+    ...(p.expression ? { expression: p.expression.sql } : {}),
+    desc: false,
+    ordered: false,
+  });
+  const btreeKey = (p: AccessPredicate) => (p.expression ? !p.expression.jsonb : btreeable(col(p.column)));
   const byKind = (kinds: AccessPredicate['kind'][]) =>
-    access.predicates.filter((p) => kinds.includes(p.kind) && btreeable(col(p.column)));
-  // Most selective equality first: the index is then useful to more statements as a prefix.
-  const distinct = (c: string) => distinctValues(t, col(c)) ?? 0;
-  const eq = unique(byKind(['eq', 'is_null']).map((p) => p.column)).sort((a, b) => distinct(b) - distinct(a));
-  const inCols = unique(byKind(['in']).map((p) => p.column)).filter((c) => !eq.includes(c));
-  const range = unique(byKind(['range']).map((p) => p.column)).filter((c) => !eq.includes(c));
+    usable.filter((p) => kinds.includes(p.kind) && btreeKey(p));
+  const dedupe = (cols: CandidateColumn[]) => {
+    const seen = new Set<string>();
+    return cols.filter((c) => !seen.has(keyId(c)) && seen.add(keyId(c)));
+  };
+  // Most selective equality first: the index is then useful to more statements as a prefix. An
+  // expression has no statistics of its own before it is indexed: taken as selective.
+  const distinct = (c: CandidateColumn) =>
+    c.expression ? Math.max(1, t.reltuples / 2) : (distinctValues(t, col(c.column)) ?? 0);
+  const eqCols = dedupe(byKind(['eq', 'is_null']).map(keyOf)).sort((a, b) => distinct(b) - distinct(a));
+  const eqIds = new Set(eqCols.map(keyId));
+  const inCols = dedupe(byKind(['in']).map(keyOf)).filter((c) => !eqIds.has(keyId(c)));
+  const rangeCols: CandidateColumn[] = dedupe(byKind(['range']).map(keyOf)).filter(
+    (c) => !eqIds.has(keyId(c)),
+  );
+  // LIKE 'prefix%': a btree range on the prefix, with the pattern operator class unless the collation
+  // sorts by byte (C); a pattern known only as $n (no literal sample) cannot use a btree at all.
+  for (const p of usable.filter((x) => x.kind === 'like' && btreeKey(x))) {
+    const patterns = p.literals?.map((l) => l.text) ?? [];
+    if (patterns.length === 0 || !patterns.every((x) => likePrefix(x) !== undefined)) continue;
+    const opclass = patternOpclass(col(p.column), p.expression !== undefined);
+    rangeCols.push({ ...keyOf(p), ...(opclass ? { opclass } : {}) });
+  }
   const order = access.order?.items.filter((i) => btreeable(col(i.column))) ?? [];
   const orderUsable = access.order !== undefined && order.length === access.order.items.length;
-  const eqCols: CandidateColumn[] = eq.map((c) => ({ column: c, desc: false, ordered: false }));
+  const eqNames = (cols: CandidateColumn[]) => cols.map((c) => c.expression ?? c.column);
 
   // Equality, then the sort order: rows come out sorted, a LIMIT stops early.
   if (orderUsable && order.length > 0) {
-    const rest = order.filter((o) => !eq.includes(o.column));
+    const rest = order.filter((o) => !eqIds.has(o.column));
     if (rest.length > 0) {
+      const ordered = rest.map((o) => ({ column: o.column, desc: o.direction === 'desc', ordered: true }));
       out.push(
         make(
           t,
           'btree',
-          [
-            ...eqCols,
-            ...rest.map((o) => ({ column: o.column, desc: o.direction === 'desc', ordered: true })),
-          ],
-          eq.length,
+          [...eqCols, ...ordered],
+          eqCols.length,
           describe([
-            ['equality on', eq],
-            ['order by', rest.map((o) => `${o.column}${o.direction === 'desc' ? ' DESC' : ''}`)],
+            ['equality on', eqNames(eqCols)],
+            ['order by', ordered.map(label)],
           ]) + (access.order?.limit ? ' with LIMIT' : ''),
           statementId,
         ),
@@ -128,38 +210,34 @@ export function candidatesForAccess(access: TableAccess, statementId: string): C
     }
   }
   // Equality, IN lists, then one range column.
-  for (const r of range.length > 0 ? range : [undefined]) {
-    const cols = [
-      ...eqCols,
-      ...inCols.map((c) => ({ column: c, desc: false, ordered: false })),
-      ...(r ? [{ column: r, desc: false, ordered: false }] : []),
-    ];
+  for (const r of rangeCols.length > 0 ? rangeCols : [undefined]) {
+    const cols = [...eqCols, ...inCols, ...(r ? [r] : [])];
     if (cols.length === 0) continue;
     out.push(
       make(
         t,
         'btree',
         cols,
-        eq.length,
+        eqCols.length,
         describe([
-          ['equality on', eq],
-          ['IN on', inCols],
-          ['range on', r ? [r] : []],
+          ['equality on', eqNames(eqCols)],
+          ['IN on', eqNames(inCols)],
+          ['range on', r ? [label(r)] : []],
         ]),
         statementId,
       ),
     );
   }
-  // Nested-loop lookups by a join key.
-  for (const j of access.joinColumns.filter((c) => btreeable(col(c)) && !eq.includes(c))) {
+  // Nested-loop lookups by a join key (either side of a join: each access proposes its own).
+  for (const j of access.joinColumns.filter((c) => btreeable(col(c)) && !eqIds.has(c))) {
     out.push(
       make(
         t,
         'btree',
         [...eqCols, { column: j, desc: false, ordered: false }],
-        eq.length + 1,
+        eqCols.length + 1,
         describe([
-          ['equality on', eq],
+          ['equality on', eqNames(eqCols)],
           ['join key', [j]],
         ]),
         statementId,
@@ -168,8 +246,9 @@ export function candidatesForAccess(access: TableAccess, statementId: string): C
   }
   // Partial indexes: a constant predicate on a low-cardinality column becomes the index's WHERE clause,
   // and the rest of the access its key.
-  const constant = access.predicates.filter(
+  const constant = usable.filter(
     (p) =>
+      !p.expression &&
       (p.kind === 'in' || p.kind === 'eq') &&
       p.literals !== undefined &&
       p.literals.length > 0 &&
@@ -178,26 +257,27 @@ export function candidatesForAccess(access: TableAccess, statementId: string): C
       (distinctValues(t, col(p.column)) ?? Number.POSITIVE_INFINITY) <= PARTIAL_MAX_DISTINCT,
   );
   for (const p of constant) {
+    const literals = [...p.literals!].sort((a, b) => a.sql.localeCompare(b.sql));
+    // A list of several constants (status IN ('violation', 'critical')) is written into the application's
+    // SQL; a single `= 3` may as well be one value of many the statement is run with.
     const predicate: PartialPredicate = {
       column: p.column,
-      literals: [...p.literals!].sort((a, b) => a.sql.localeCompare(b.sql)),
-      sql: renderPredicate(
-        p.column,
-        [...p.literals!].sort((a, b) => a.sql.localeCompare(b.sql)),
-      ),
+      literals,
+      sql: renderPredicate(p.column, literals),
+      ...(literals.length > 1 ? { fixed: true } : {}),
     };
-    const otherEq = eqCols.filter((c) => c.column !== p.column);
+    const otherEq = eqCols.filter((c) => c.expression !== undefined || c.column !== p.column);
     let key: CandidateColumn[];
     if (orderUsable && order.length > 0) {
       key = [
         ...otherEq,
         ...order
-          .filter((o) => o.column !== p.column && !eq.includes(o.column))
+          .filter((o) => o.column !== p.column && !eqIds.has(o.column))
           .map((o) => ({ column: o.column, desc: o.direction === 'desc', ordered: true })),
       ];
     } else {
-      const r = range[0];
-      key = [...otherEq, ...(r && r !== p.column ? [{ column: r, desc: false, ordered: false }] : [])];
+      const r = rangeCols[0];
+      key = [...otherEq, ...(r && !(r.column === p.column && !r.expression) ? [r] : [])];
     }
     if (key.length === 0) key = [{ column: p.column, desc: false, ordered: false }];
     out.push(
@@ -207,8 +287,49 @@ export function candidatesForAccess(access: TableAccess, statementId: string): C
         key,
         otherEq.length,
         `partial for ${predicate.sql}; ${describe([
-          ['equality on', otherEq.map((c) => c.column)],
-          ['key', key.slice(otherEq.length).map((c) => `${c.column}${c.desc ? ' DESC' : ''}`)],
+          ['equality on', eqNames(otherEq)],
+          ['key', key.slice(otherEq.length).map(label)],
+        ])}`,
+        statementId,
+        { predicate },
+      ),
+    );
+  }
+  // IS NULL as the WHERE of a partial index (`WHERE deleted_at IS NULL`): the condition is fixed in the
+  // statement's text, and unlike an equality it makes no sort order redundant, so a key of
+  // (shipped_at, status, created_at) cannot return `status = 'paid' AND shipped_at IS NULL ORDER BY
+  // created_at` in order, while (status, created_at) WHERE shipped_at IS NULL can.
+  for (const p of usable.filter((x) => x.kind === 'is_null' && !x.expression && btreeable(col(x.column)))) {
+    const predicate: PartialPredicate = {
+      column: p.column,
+      literals: [],
+      sql: `${quoteIdent(p.column)} IS NULL`,
+      fixed: true,
+    };
+    const otherEq = eqCols.filter((c) => c.expression !== undefined || c.column !== p.column);
+    const otherIds = new Set(otherEq.map(keyId));
+    let key: CandidateColumn[];
+    if (orderUsable && order.length > 0) {
+      key = [
+        ...otherEq,
+        ...order
+          .filter((o) => o.column !== p.column && !otherIds.has(o.column))
+          .map((o) => ({ column: o.column, desc: o.direction === 'desc', ordered: true })),
+      ];
+    } else {
+      const r = rangeCols[0];
+      key = [...otherEq, ...inCols, ...(r ? [r] : [])];
+    }
+    if (key.length === 0) continue;
+    out.push(
+      make(
+        t,
+        'btree',
+        key,
+        otherEq.length,
+        `partial for ${predicate.sql}; ${describe([
+          ['equality on', eqNames(otherEq)],
+          ['key', key.slice(otherEq.length).map(label)],
         ])}`,
         statementId,
         { predicate },
@@ -216,8 +337,10 @@ export function candidatesForAccess(access: TableAccess, statementId: string): C
     );
   }
   // Covering variants: the statement's other (narrow) columns as INCLUDE, so a read needs no heap visit.
+  // Not for expression keys: an index-only scan needs the column itself.
   if (!access.allColumns) {
     for (const c of [...out]) {
+      if (c.columns.some((x) => x.expression || x.opclass)) continue;
       const key = new Set(c.columns.map((x) => x.column));
       const rest = [...access.columns].filter((x) => !key.has(x)).sort();
       const infos = rest.map(col);
@@ -234,31 +357,77 @@ export function candidatesForAccess(access: TableAccess, statementId: string): C
       );
     }
   }
-  // GIN: JSONB containment needs jsonb_path_ops or jsonb_ops; key existence needs jsonb_ops.
-  const ginCols = unique(
-    access.predicates
-      .filter((p) => p.kind === 'jsonb_contains' || p.kind === 'jsonb_exists' || p.kind === 'array_overlap')
-      .map((p) => p.column),
+  // GIN: JSONB containment needs jsonb_path_ops or jsonb_ops; key existence needs jsonb_ops; arrays
+  // array_ops. On a column, or on a jsonb path expression (payload -> 'attrs').
+  const ginPreds = usable.filter((p) =>
+    ['jsonb_contains', 'jsonb_exists', 'array_overlap', 'array_contained'].includes(p.kind),
   );
-  for (const c of ginCols) {
-    const info = col(c);
+  for (const id of unique(ginPreds.map((p) => p.expression?.sql ?? p.column))) {
+    const preds = ginPreds.filter((p) => (p.expression?.sql ?? p.column) === id);
+    const first = preds[0]!;
+    const info = col(first.column);
     if (!info) continue;
-    const kinds = access.predicates.filter((p) => p.column === c).map((p) => p.kind);
+    const kinds = preds.map((p) => p.kind);
     let opclass: string;
-    if (info.type === 'jsonb') opclass = kinds.includes('jsonb_exists') ? 'jsonb_ops' : 'jsonb_path_ops';
-    else if (info.typeCategory === 'A') opclass = 'array_ops';
+    const jsonb = first.expression ? first.expression.jsonb : info.type === 'jsonb';
+    if (jsonb) {
+      if (kinds.includes('array_contained') || kinds.includes('array_overlap')) continue;
+      opclass = kinds.includes('jsonb_exists') ? 'jsonb_ops' : 'jsonb_path_ops';
+    } else if (!first.expression && info.typeCategory === 'A') opclass = 'array_ops';
     else continue;
     out.push(
       make(
         t,
         'gin',
-        [{ column: c, desc: false, ordered: false }],
+        [
+          {
+            column: first.column,
+            ...(first.expression ? { expression: first.expression.sql } : {}),
+            desc: false,
+            ordered: false,
+          },
+        ],
         0,
-        `${kinds.includes('jsonb_exists') ? 'key existence (?)' : 'containment (@>)'} on ${c}`,
+        `${kinds.includes('jsonb_exists') ? 'key existence (?)' : opclass === 'array_ops' ? 'array operators' : 'containment (@>)'} on ${id}`,
         statementId,
         { opclass },
       ),
     );
+  }
+  // pg_trgm GIN for LIKE / ILIKE that a btree cannot serve: an infix pattern, ILIKE, or a pattern seen
+  // only as $n. Only where the extension is installed (creating one is a DBA's decision).
+  const trgm = env.extensions?.get('pg_trgm');
+  if (trgm) {
+    const patterns = usable.filter((p) => {
+      if (p.kind !== 'like' && p.kind !== 'ilike') return false;
+      const info = col(p.column);
+      if (!info || (!p.expression && info.typeCategory !== 'S')) return false;
+      const lits = p.literals?.map((l) => l.text) ?? [];
+      // A known prefix under LIKE is the btree's; otherwise the trigram index's.
+      return p.kind === 'ilike' || lits.length === 0 || lits.some((x) => likePrefix(x) === undefined);
+    });
+    for (const id of unique(patterns.map((p) => p.expression?.sql ?? p.column))) {
+      const p = patterns.find((x) => (x.expression?.sql ?? x.column) === id)!;
+      const opclass = `${quoteIdent(trgm)}.gin_trgm_ops`;
+      out.push(
+        make(
+          t,
+          'gin',
+          [
+            {
+              column: p.column,
+              ...(p.expression ? { expression: p.expression.sql } : {}),
+              desc: false,
+              ordered: false,
+            },
+          ],
+          0,
+          `pattern match (${p.kind === 'ilike' ? 'ILIKE' : 'LIKE'}) on ${id}, trigram`,
+          statementId,
+          { opclass },
+        ),
+      );
+    }
   }
   return out;
 }
@@ -266,14 +435,14 @@ export function candidatesForAccess(access: TableAccess, statementId: string): C
 /** Whether `inner`'s columns are a prefix of `outer`'s (equality columns in any order). */
 function isPrefix(inner: CandidateColumn[], innerEq: number, outer: CandidateColumn[]): boolean {
   if (inner.length > outer.length) return false;
-  const innerEqSet = new Set(inner.slice(0, innerEq).map((c) => c.column));
-  const outerHead = new Set(outer.slice(0, innerEq).map((c) => c.column));
+  const innerEqSet = new Set(inner.slice(0, innerEq).map(keyId));
+  const outerHead = new Set(outer.slice(0, innerEq).map(keyId));
   if (innerEqSet.size !== outerHead.size || [...innerEqSet].some((c) => !outerHead.has(c))) return false;
   let flip: boolean | undefined;
   for (let i = innerEq; i < inner.length; i++) {
     const a = inner[i]!;
     const b = outer[i]!;
-    if (a.column !== b.column) return false;
+    if (keyId(a) !== keyId(b)) return false;
     if (a.ordered) {
       // A btree reads backwards too: the directions must agree all the same way.
       const f = a.desc !== b.desc;
@@ -289,7 +458,7 @@ function predicateSignature(text: string): { literals: string[]; columns: string
   const literals = [...text.matchAll(/'((?:[^']|'')*)'/g)].map((m) => m[1]!.replaceAll("''", "'")).sort();
   const stripped = text.replace(/'((?:[^']|'')*)'(::[a-z ]+(\[\])?)?/g, '');
   const columns = unique([...stripped.matchAll(/"?([a-z_][a-z0-9_]*)"?/gi)].map((m) => m[1]!)).filter(
-    (w) => !/^(ANY|ARRAY|IN|AND|OR|NOT|text|true|false|null)$/i.test(w),
+    (w) => !/^(ANY|ARRAY|IN|AND|OR|NOT|IS|text|true|false|null)$/i.test(w),
   );
   return { literals, columns };
 }
@@ -297,6 +466,8 @@ function predicateSignature(text: string): { literals: string[]; columns: string
 function samePredicate(existing: string, p: PartialPredicate): boolean {
   const sig = predicateSignature(existing);
   const want = p.literals.map((l) => l.text).sort();
+  const isNull = /\bIS\s+NULL\b/i.test(existing) && !/\bNOT\b/i.test(existing);
+  if (isNull !== / IS NULL$/.test(p.sql)) return false;
   return (
     sig.columns.length === 1 &&
     sig.columns[0] === p.column &&
@@ -311,20 +482,43 @@ export function coveringIndex(c: CandidateIndex, indexes: IndexInfo[]): IndexInf
     if (!ix.valid || ix.method !== c.method) continue;
     if (ix.predicate && (!c.predicate || !samePredicate(ix.predicate, c.predicate))) continue;
     const keys = ix.keys.filter((k) => !k.included);
-    if (keys.some((k) => k.column === null)) continue;
+    const existing = keys.map((k) => ({
+      column: k.column ?? '',
+      ...(k.column === null ? { expression: normalizeExpression(k.expression ?? '') } : {}),
+      ...(k.opclass.endsWith('_pattern_ops') ? { opclass: k.opclass } : {}),
+      desc: k.desc,
+      ordered: true,
+    }));
+    const wanted = c.columns.map((x) => ({
+      ...x,
+      ...(x.expression ? { expression: normalizeExpression(x.expression) } : {}),
+    }));
     if (c.method === 'gin') {
       const k = keys[0];
-      if (keys.length !== 1 || k?.column !== c.columns[0]!.column) continue;
-      if (c.opclass === 'jsonb_ops' && k.opclass !== 'jsonb_ops') continue;
+      const e = existing[0];
+      const w = wanted[0]!;
+      if (keys.length !== 1 || !k || !e || (e.expression ?? e.column) !== (w.expression ?? w.column))
+        continue;
+      const bare = (o: string | undefined) => (o ?? '').replace(/^.*\./, '');
+      if (bare(c.opclass) === 'gin_trgm_ops' || k.opclass === 'gin_trgm_ops') {
+        if (bare(c.opclass) !== k.opclass) continue;
+      } else if (c.opclass === 'jsonb_ops' && k.opclass !== 'jsonb_ops') continue;
       return ix;
     }
-    const outer = keys.map((k) => ({ column: k.column!, desc: k.desc, ordered: true }));
     // A covering variant of a key an index already has would be a second index on the same key: the
     // existing one serves it (its INCLUDE columns are not worth the duplicate).
     // A full index whose key starts with the candidate's key serves a partial candidate as well.
-    if (isPrefix(c.columns, c.eqPrefix, outer)) return ix;
+    if (isPrefix(wanted, c.eqPrefix, existing)) return ix;
   }
   return undefined;
+}
+
+/** An index expression's text without quotes, spaces, parentheses and ::text casts, for comparison. */
+export function normalizeExpression(sql: string): string {
+  return sql
+    .replace(/::text\b/g, '')
+    .replace(/["\s()]/g, '')
+    .toLowerCase();
 }
 
 /**
@@ -350,14 +544,19 @@ export function mergeCandidates(all: CandidateIndex[]): CandidateIndex[] {
         x.method === 'gin' &&
         x.opclass === 'jsonb_ops' &&
         x.table.oid === a.table.oid &&
-        x.columns[0]!.column === a.columns[0]!.column,
+        (x.columns[0]!.expression ?? x.columns[0]!.column) ===
+          (a.columns[0]!.expression ?? a.columns[0]!.column),
     );
     if (b) {
       for (const s of a.statements) b.statements.add(s);
       byKey.delete(a.key);
     }
   }
-  const remaining = [...byKey.values()].sort((a, b) => b.columns.length - a.columns.length);
+  // Longest first; among equals, one with a sort order first (it absorbs the unordered same key).
+  const ordered = (c: CandidateIndex) => (c.columns.some((x) => x.ordered) ? 1 : 0);
+  const remaining = [...byKey.values()].sort(
+    (a, b) => b.columns.length - a.columns.length || ordered(b) - ordered(a),
+  );
   const kept: CandidateIndex[] = [];
   for (const c of remaining) {
     const absorber = kept.find(
@@ -378,9 +577,9 @@ export function mergeCandidates(all: CandidateIndex[]): CandidateIndex[] {
 /** A stable index name: dgm_auto_<table>_<columns>_<hash>, at most 63 bytes. */
 export function candidateName(c: CandidateIndex): string {
   const hash = createHash('sha256').update(c.key).digest('hex').slice(0, 8);
-  const cols = c.columns.map((x) => x.column).join('_');
+  const cols = c.columns.map((x) => (x.expression ? `${x.column}_expr` : x.column)).join('_');
   const base =
-    `dgm_auto_${c.table.name}_${cols}${c.predicate ? '_part' : ''}${c.include?.length ? '_cov' : ''}${c.method === 'gin' ? '_gin' : ''}`
+    `dgm_auto_${c.table.name}_${cols}${c.predicate ? '_part' : ''}${c.include?.length ? '_cov' : ''}${c.method === 'gin' ? (c.opclass?.endsWith('gin_trgm_ops') ? '_trgm' : '_gin') : ''}`
       .toLowerCase()
       .replace(/[^a-z0-9_]+/g, '_');
   const room = 63 - hash.length - 1;
@@ -392,9 +591,10 @@ export function candidateName(c: CandidateIndex): string {
 /** The column list of a CREATE INDEX, e.g. (status, created_at DESC) or (metadata jsonb_path_ops). */
 export function columnListSql(c: CandidateIndex): string {
   const cols = c.columns.map((x) => {
-    const parts = [quoteIdent(x.column)];
+    const parts = [x.expression ? `(${x.expression})` : quoteIdent(x.column)];
     if (c.method === 'gin' && c.opclass && c.opclass !== 'array_ops' && c.opclass !== 'jsonb_ops')
       parts.push(c.opclass);
+    if (x.opclass) parts.push(x.opclass);
     if (x.desc) parts.push('DESC');
     return parts.join(' ');
   });

@@ -12,6 +12,15 @@ export interface ColumnInfo {
   nullFrac: number | null;
   avgWidth: number | null;
   correlation: number | null;
+  /** The column's collation (its locale; the database's for the default collation); null: not collatable. */
+  collation?: string | null;
+  /** Whether the column's collation is C/POSIX by name. */
+  collationC?: boolean | null;
+}
+
+/** Whether LIKE 'prefix%' can use a plain btree on this column (C collation), or needs text_pattern_ops. */
+export function byteOrderCollation(col: ColumnInfo): boolean {
+  return col.collationC === true || col.collation === 'C' || col.collation === 'POSIX';
 }
 
 export interface IndexKey {
@@ -72,7 +81,14 @@ export class Catalog {
   private readonly byOid = new Map<number, TableInfo>();
   private readonly byRequested = new Map<string, TableInfo>();
 
-  constructor(rows: Array<TableInfo & { requested: Array<{ schema: string | null; name: string }> }>) {
+  /** Installed extensions the candidates may use (pg_trgm), by name, with their schema. */
+  readonly extensions: Map<string, string>;
+
+  constructor(
+    rows: Array<TableInfo & { requested: Array<{ schema: string | null; name: string }> }>,
+    extensions: Map<string, string> = new Map(),
+  ) {
+    this.extensions = extensions;
     for (const r of rows) {
       const { requested, ...info } = r;
       this.byOid.set(info.oid, info);
@@ -109,7 +125,12 @@ export async function loadCatalog(
 ): Promise<Catalog> {
   const unique = new Map(names.map((n) => [JSON.stringify([n.schema ?? null, n.name]), n]));
   const list = [...unique.values()];
-  if (list.length === 0) return new Catalog([]);
+  const { rows: ext } = await client.query<{ name: string; schema: string }>(
+    `SELECT e.extname::text AS name, n.nspname::text AS schema
+     FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname IN ('pg_trgm', 'btree_gin')`,
+  );
+  const extensions = new Map(ext.map((e) => [e.name, e.schema]));
+  if (list.length === 0) return new Catalog([], extensions);
   const { rows } = await client.query(catalogSql, [
     list.map((n) => n.schema ?? null),
     list.map((n) => n.name),
@@ -137,6 +158,7 @@ export async function loadCatalog(
       })),
       requested: r.requested ?? [],
     })),
+    extensions,
   );
 }
 

@@ -55,6 +55,9 @@ export function readPlan(json: unknown): Omit<PlanResult, 'error'> {
 
 let sequence = 0;
 
+/** SQLSTATE 42P18: could not determine data type of parameter $n. */
+const INDETERMINATE_DATATYPE = '42P18';
+
 /**
  * Explains statements inside an open transaction (which the caller rolls back): each EXPLAIN in its own
  * savepoint, so one statement that cannot be planned does not abort the rest.
@@ -80,20 +83,35 @@ export class Explainer {
       } else if (target.maxParam === 0) {
         const { rows } = await this.client.query(`EXPLAIN (FORMAT JSON) ${target.sql}`);
         json = rows[0]?.['QUERY PLAN'];
-      } else if (this.versionNum >= 160000) {
-        const { rows } = await this.client.query(`EXPLAIN (GENERIC_PLAN, FORMAT JSON) ${target.sql}`);
-        json = rows[0]?.['QUERY PLAN'];
       } else {
-        // Before 16: a prepared statement, planned generically (plan_cache_mode is set by the session).
-        // Its NULL arguments would let executor-start pruning remove every partition from the plan we
-        // read, so pruning is off for this EXPLAIN: a generic plan cannot prune by $n at plan time anyway.
-        await this.client.query(`PREPARE ${name} AS ${target.sql}`);
-        prepared = true;
-        const args = Array.from({ length: target.maxParam }, () => 'NULL').join(', ');
-        await this.client.query(`SELECT set_config('enable_partition_pruning', 'off', true)`);
-        const { rows } = await this.client.query(`EXPLAIN (FORMAT JSON) EXECUTE ${name}(${args})`);
-        await this.client.query(`SELECT set_config('enable_partition_pruning', 'on', true)`);
-        json = rows[0]?.['QUERY PLAN'];
+        let generic: unknown;
+        if (this.versionNum >= 160000) {
+          try {
+            await this.client.query('SAVEPOINT dgm_generic');
+            const { rows } = await this.client.query(`EXPLAIN (GENERIC_PLAN, FORMAT JSON) ${target.sql}`);
+            generic = rows[0]?.['QUERY PLAN'];
+            await this.client.query('RELEASE SAVEPOINT dgm_generic');
+          } catch (err) {
+            await this.client.query('ROLLBACK TO SAVEPOINT dgm_generic');
+            await this.client.query('RELEASE SAVEPOINT dgm_generic');
+            // A $n whose type nothing determines: the prepared statement below, with its type inferred.
+            if ((err as { code?: string }).code !== INDETERMINATE_DATATYPE) throw err;
+          }
+        }
+        if (generic !== undefined) {
+          json = generic;
+        } else {
+          // Before 16: a prepared statement, planned generically (plan_cache_mode is set by the session).
+          // Its NULL arguments would let executor-start pruning remove every partition from the plan we
+          // read, so pruning is off for this EXPLAIN: a generic plan cannot prune by $n at plan time anyway.
+          await this.prepare(name, target);
+          prepared = true;
+          const args = Array.from({ length: target.maxParam }, () => 'NULL').join(', ');
+          await this.client.query(`SELECT set_config('enable_partition_pruning', 'off', true)`);
+          const { rows } = await this.client.query(`EXPLAIN (FORMAT JSON) EXECUTE ${name}(${args})`);
+          await this.client.query(`SELECT set_config('enable_partition_pruning', 'on', true)`);
+          json = rows[0]?.['QUERY PLAN'];
+        }
       }
       await this.client.query('RELEASE SAVEPOINT dgm_explain');
       return readPlan(json);
@@ -104,6 +122,64 @@ export class Explainer {
     } finally {
       // Prepared statements outlive savepoints.
       if (prepared) await this.client.query(`DEALLOCATE ${name}`).catch(() => {});
+    }
+  }
+
+  /**
+   * Runs a literal statement under EXPLAIN (ANALYZE, TIMING OFF) in a savepoint that is rolled back, with
+   * a statement timeout: its execution time and the indexes it used. For what-if checks of a SELECT whose
+   * estimate the planner cannot make well (a jsonb containment, a pattern) while a candidate is built.
+   */
+  async measure(
+    target: ExplainTarget,
+    timeoutMs: number,
+  ): Promise<{ ms: number; indexes: string[] } | undefined> {
+    try {
+      await this.client.query('SAVEPOINT dgm_measure');
+      await this.client.query(`SELECT set_config('statement_timeout', $1, true)`, [
+        String(Math.max(1, Math.round(timeoutMs))),
+      ]);
+      const { rows } = await this.client.query(
+        `EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) ${target.sql}`,
+        target.params && target.params.length > 0 ? target.params : undefined,
+      );
+      const doc = rows[0]?.['QUERY PLAN'] as Array<{ 'Execution Time'?: number }>;
+      const plan = readPlan(doc);
+      await this.client.query('ROLLBACK TO SAVEPOINT dgm_measure');
+      await this.client.query('RELEASE SAVEPOINT dgm_measure');
+      const ms = doc[0]?.['Execution Time'];
+      return typeof ms === 'number' ? { ms, indexes: plan.indexes } : undefined;
+    } catch {
+      await this.client.query('ROLLBACK TO SAVEPOINT dgm_measure').catch(() => {});
+      await this.client.query('RELEASE SAVEPOINT dgm_measure').catch(() => {});
+      return undefined;
+    }
+  }
+
+  /**
+   * PREPARE with the parameter types PostgreSQL infers; a $n it cannot type (`$1 IS NULL`, a bare select
+   * list item) is declared text and the statement prepared again, once per such parameter.
+   */
+  private async prepare(name: string, target: ExplainTarget): Promise<void> {
+    const types: string[] = Array.from({ length: target.maxParam }, () => 'unknown');
+    for (let attempt = 0; ; attempt++) {
+      const list = types.some((t) => t !== 'unknown') ? `(${types.join(', ')})` : '';
+      try {
+        await this.client.query('SAVEPOINT dgm_prepare');
+        await this.client.query(`PREPARE ${name}${list} AS ${target.sql}`);
+        await this.client.query('RELEASE SAVEPOINT dgm_prepare');
+        return;
+      } catch (err) {
+        await this.client.query('ROLLBACK TO SAVEPOINT dgm_prepare');
+        await this.client.query('RELEASE SAVEPOINT dgm_prepare');
+        const m = /parameter \$(\d+)/.exec(errorMessage(err));
+        const n = m ? Number(m[1]) : 0;
+        const code = (err as { code?: string }).code;
+        if (code !== INDETERMINATE_DATATYPE || n < 1 || n > types.length || types[n - 1] !== 'unknown')
+          throw err;
+        types[n - 1] = 'text';
+        if (attempt > types.length) throw err;
+      }
     }
   }
 }
@@ -158,6 +234,9 @@ export interface AddedCandidate {
   names: string[];
   bytes: number | null;
   error?: string;
+  /** How to take this one candidate back out (remove()): its HypoPG oids, or the real index's name. */
+  hypoOids?: number[];
+  realName?: string;
 }
 
 export interface WhatIfOptions extends ExplainSessionOptions {
@@ -195,6 +274,7 @@ export class WhatIfSession {
   private hypoUsed = false;
   private realSavepoint = false;
   private realCount = 0;
+  private readonly analyzedExpressions = new Set<string>();
 
   private readonly client: pg.Client;
   readonly explainer: Explainer;
@@ -217,11 +297,23 @@ export class WhatIfSession {
     return this.explainer.explain(target);
   }
 
+  measure(target: ExplainTarget, timeoutMs: number): Promise<{ ms: number; indexes: string[] } | undefined> {
+    return this.explainer.measure(target, timeoutMs);
+  }
+
   async add(candidate: CandidateIndex): Promise<AddedCandidate> {
     // HypoPG handles btree, but its partial indexes are not matched on partitions (1.3): those are
     // built for real, as GIN is.
+    // An expression index is built for real where the table allows: ANALYZE then gives the planner the
+    // expression's statistics and its correlation with the heap, which a hypothetical one cannot have
+    // (a day's contiguous rows through `ts::date` otherwise look like scattered heap fetches).
+    const expressionBuild =
+      candidate.columns.some((c) => c.expression) &&
+      candidate.table.totalBytes <= this.options.realBuildMaxBytes;
     const hypoFits =
-      candidate.method === 'btree' && !(candidate.predicate && candidate.table.relkind === 'p');
+      candidate.method === 'btree' &&
+      !(candidate.predicate && candidate.table.relkind === 'p') &&
+      !expressionBuild;
     if (this.hypoSchema && hypoFits) {
       try {
         const sql = createIndexSql(candidate, { name: 'hypothetical' });
@@ -233,11 +325,13 @@ export class WhatIfSession {
         );
         await this.client.query('RELEASE SAVEPOINT dgm_hypo');
         this.hypoUsed = true;
+        await this.expressionStatistics(candidate, false);
         return {
           candidate,
           method: 'hypopg',
           names: rows.map((r) => r.indexname),
           bytes: rows.reduce((s, r) => s + Number(r.bytes), 0),
+          hypoOids: rows.map((r) => Number(r.indexrelid)),
         };
       } catch (err) {
         await this.client.query('ROLLBACK TO SAVEPOINT dgm_hypo').catch(() => {});
@@ -268,15 +362,65 @@ export class WhatIfSession {
         [`${quoteIdent(candidate.table.schema)}.${quoteIdent(name)}`],
       );
       await this.client.query('RELEASE SAVEPOINT dgm_whatif_one');
+      await this.expressionStatistics(candidate, true);
       return {
         candidate,
         method: 'real_build',
         names: rows.map((r) => r.name),
         bytes: rows.reduce((s, r) => s + Number(r.bytes), 0),
+        realName: name,
       };
     } catch (err) {
       await this.client.query('ROLLBACK TO SAVEPOINT dgm_whatif_one').catch(() => {});
       return { candidate, method: 'real_build', names: [], bytes: null, error: errorMessage(err) };
+    }
+  }
+
+  /**
+   * Statistics on a candidate's expressions, so the planner estimates `lower(email) = 'x'` from the data
+   * instead of a default 0.5% of the rows: ANALYZE collects them for a real expression index, and for a
+   * hypothetical one from CREATE STATISTICS on the expression (14+). Both inside the rolled-back
+   * transaction; once per expression; best effort (an estimate is still an estimate without them).
+   */
+  private async expressionStatistics(candidate: CandidateIndex, realIndex: boolean): Promise<void> {
+    const exprs = candidate.columns.filter((c) => c.expression).map((c) => c.expression!);
+    const table = `${quoteIdent(candidate.table.schema)}.${quoteIdent(candidate.table.name)}`;
+    // Statistics objects stay for the whole session; a real index's statistics go with its rollback.
+    const fresh = realIndex ? exprs : exprs.filter((e) => !this.analyzedExpressions.has(`${table} ${e}`));
+    if (fresh.length === 0) return;
+    if (!realIndex) for (const e of fresh) this.analyzedExpressions.add(`${table} ${e}`);
+    try {
+      await this.client.query('SAVEPOINT dgm_whatif_stats');
+      if (!realIndex) {
+        if (this.explainer.versionNum < 140000) {
+          await this.client.query('RELEASE SAVEPOINT dgm_whatif_stats');
+          return;
+        }
+        for (const e of fresh) {
+          await this.client.query(
+            `CREATE STATISTICS ${quoteIdent(`dgm_whatif_stat_${process.pid}_${++this.realCount}`)} ON (${e}) FROM ${table}`,
+          );
+        }
+      }
+      await this.client.query(`ANALYZE ${table}`);
+      await this.client.query('RELEASE SAVEPOINT dgm_whatif_stats');
+    } catch {
+      await this.client.query('ROLLBACK TO SAVEPOINT dgm_whatif_stats').catch(() => {});
+      await this.client.query('RELEASE SAVEPOINT dgm_whatif_stats').catch(() => {});
+    }
+  }
+
+  /** Takes one added candidate back out, keeping the others (a real build is dropped in the transaction). */
+  async remove(added: AddedCandidate): Promise<void> {
+    if (added.hypoOids && this.hypoSchema) {
+      for (const oid of added.hypoOids) {
+        await this.client.query(`SELECT ${quoteIdent(this.hypoSchema)}.hypopg_drop_index($1)`, [oid]);
+      }
+    }
+    if (added.realName) {
+      await this.client.query(
+        `DROP INDEX ${quoteIdent(added.candidate.table.schema)}.${quoteIdent(added.realName)}`,
+      );
     }
   }
 

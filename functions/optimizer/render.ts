@@ -324,6 +324,99 @@ export function niceTicks(max: number, count = 4): number[] {
   return ticks;
 }
 
+/** Axis ticks for bytes: 1, 2 or 5 times a power of 1024 times a power of ten, so labels read 1 MB, 2 MB. */
+export function niceByteTicks(max: number, count = 4): number[] {
+  if (max <= 0) return [0];
+  const unit = 1024 ** Math.max(0, Math.min(4, Math.floor(Math.log(Math.max(max, 1)) / Math.log(1024))));
+  return niceTicks(max / unit, count).map((t) => t * unit);
+}
+
+/** A small line chart over time: one polyline, gaps where a bucket has no value. */
+export function lineChart(options: {
+  title: string;
+  points: Array<{ at: string; value: number | null }>;
+  format: (v: number) => string;
+  color?: string;
+  /** Tick labels on the time axis. */
+  timeLabel: (at: Date) => string;
+}): string {
+  const width = 480;
+  const height = 170;
+  const left = 64;
+  const right = 12;
+  const top = 28;
+  const bottom = 24;
+  const w = width - left - right;
+  const h = height - top - bottom;
+  const values = options.points
+    .map((p) => p.value)
+    .filter((v): v is number => v != null && Number.isFinite(v));
+  const max = Math.max(...values, 0);
+  const ticks = niceTicks(max || 1, 3);
+  const yMax = ticks[ticks.length - 1]!;
+  const n = options.points.length;
+  const x = (i: number) => left + (n <= 1 ? w / 2 : (i / (n - 1)) * w);
+  const y = (v: number) => top + h - (v / yMax) * h;
+  const parts = [
+    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="100%" role="img" class="line" aria-label="${esc(options.title)}">`,
+    `<text x="0" y="16" class="ct">${esc(options.title)}</text>`,
+  ];
+  for (const t of ticks) {
+    parts.push(
+      `<line x1="${left}" y1="${y(t).toFixed(1)}" x2="${width - right}" y2="${y(t).toFixed(1)}" class="grid"/><text x="${left - 6}" y="${(y(t) + 4).toFixed(1)}" class="tick" text-anchor="end">${esc(options.format(t))}</text>`,
+    );
+  }
+  // Four time labels: first, two between, last.
+  const marks = n > 1 ? [0, Math.round((n - 1) / 3), Math.round((2 * (n - 1)) / 3), n - 1] : [0];
+  for (const i of new Set(marks)) {
+    const anchor = i === 0 ? 'start' : i === n - 1 ? 'end' : 'middle';
+    parts.push(
+      `<text x="${x(i).toFixed(1)}" y="${height - 6}" class="tick" text-anchor="${anchor}">${esc(options.timeLabel(new Date(options.points[i]!.at)))}</text>`,
+    );
+  }
+  const segments: string[][] = [];
+  let current: string[] = [];
+  options.points.forEach((p, i) => {
+    if (p.value == null || !Number.isFinite(p.value)) {
+      if (current.length) segments.push(current);
+      current = [];
+      return;
+    }
+    current.push(`${x(i).toFixed(1)},${y(p.value).toFixed(1)}`);
+  });
+  if (current.length) segments.push(current);
+  for (const seg of segments) {
+    if (seg.length === 1) {
+      const [cx, cy] = seg[0]!.split(',');
+      parts.push(`<circle cx="${cx}" cy="${cy}" r="2.5" fill="${options.color ?? '#3b6fd4'}" class="pt"/>`);
+    } else {
+      parts.push(
+        `<polyline points="${seg.join(' ')}" fill="none" stroke="${options.color ?? '#3b6fd4'}" stroke-width="2" class="series"/>`,
+      );
+    }
+  }
+  if (values.length === 0) {
+    parts.push(
+      `<text x="${left + w / 2}" y="${top + h / 2}" class="note" text-anchor="middle">no samples</text>`,
+    );
+  }
+  parts.push('</svg>');
+  return parts.join('');
+}
+
+/** An inline sparkline (no labels): the shape of a series. */
+export function sparkline(values: number[], width = 120, height = 22): string {
+  const max = Math.max(...values, 0);
+  const n = values.length;
+  const pts = values
+    .map(
+      (v, i) =>
+        `${((i / Math.max(1, n - 1)) * (width - 2) + 1).toFixed(1)},${(height - 1 - (max > 0 ? (v / max) * (height - 2) : 0)).toFixed(1)}`,
+    )
+    .join(' ');
+  return `<svg xmlns="http://www.w3.org/2000/svg" class="spark" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img" aria-label="time per 30 minutes over the last 24 hours"><polyline points="${pts}" fill="none" stroke="#3b6fd4" stroke-width="1.5"/></svg>`;
+}
+
 interface BarSeries {
   name: string;
   color: string;
@@ -346,6 +439,8 @@ export function barChart(options: {
   log?: boolean;
   format: (v: number) => string;
   labelWidth?: number;
+  /** Axis ticks for a linear axis (default niceTicks; bytes use niceByteTicks). */
+  ticks?: (max: number) => number[];
 }): string {
   const { rows, series } = options;
   const labelW = options.labelWidth ?? 360;
@@ -356,7 +451,8 @@ export function barChart(options: {
   const barH = 14;
   const gap = 10;
   const rowH = series.length * barH + gap;
-  const top = 34;
+  // Title, then the legend on a line of its own (a long title ran into it).
+  const top = series.length > 1 ? 46 : 30;
   const height = top + rows.length * rowH + 28;
   const width = labelW + chartW + valueW + noteW;
   const max = Math.max(1e-9, ...rows.flatMap((r) => r.values));
@@ -365,7 +461,8 @@ export function barChart(options: {
     : 0;
   const lo = options.log ? Math.floor(Math.log10(min)) : 0;
   const hi = options.log ? Math.max(Math.ceil(Math.log10(max)), lo + 1) : max;
-  const axisMax = options.log ? max : Math.max(...niceTicks(max), max);
+  const linearTicks = options.ticks ?? niceTicks;
+  const axisMax = options.log ? max : Math.max(...linearTicks(max), max);
   const x = (v: number) => {
     if (options.log) {
       if (v <= 0) return 0;
@@ -377,13 +474,26 @@ export function barChart(options: {
     `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="100%" role="img" aria-label="${esc(options.title)}">`,
     `<text x="0" y="16" class="ct">${esc(options.title)}</text>`,
   ];
-  series.forEach((s, i) => {
-    parts.push(
-      `<rect x="${labelW + i * 150}" y="22" width="10" height="10" fill="${s.color}"/><text x="${labelW + i * 150 + 14}" y="31" class="lg">${esc(s.name)}</text>`,
-    );
-  });
+  if (series.length > 1) {
+    series.forEach((s, i) => {
+      parts.push(
+        `<rect x="${labelW + i * 150}" y="26" width="10" height="10" fill="${s.color}"/><text x="${labelW + i * 150 + 14}" y="35" class="lg">${esc(s.name)}</text>`,
+      );
+    });
+  }
   // Grid lines.
-  const ticks = options.log ? Array.from({ length: hi - lo + 1 }, (_, i) => 10 ** (lo + i)) : niceTicks(max);
+  const ticks = options.log
+    ? Array.from({ length: hi - lo + 1 }, (_, i) => 10 ** (lo + i))
+    : linearTicks(max);
+  // Labels as shown (cut to the label column): two rows never show the same one.
+  const maxChars = Math.floor(labelW / 7.8);
+  const shown = new Map<string, number>();
+  const labels = rows.map((r) => {
+    const cut = oneLine(r.label, maxChars);
+    const n = (shown.get(cut) ?? 0) + 1;
+    shown.set(cut, n);
+    return n === 1 ? cut : `${oneLine(r.label, maxChars - 4)} #${n}`;
+  });
   for (const t of ticks) {
     const gx = labelW + x(t);
     parts.push(
@@ -393,7 +503,7 @@ export function barChart(options: {
   rows.forEach((r, ri) => {
     const y0 = top + ri * rowH + gap / 2;
     parts.push(
-      `<text x="${labelW - 8}" y="${y0 + (series.length * barH) / 2 + 4}" class="lb" text-anchor="end"${r.highlight ? ` fill="${r.highlight}"` : ''}><title>${esc(r.title ?? r.label)}</title>${esc(oneLine(r.label, Math.floor(labelW / 7.8)))}</text>`,
+      `<text x="${labelW - 8}" y="${y0 + (series.length * barH) / 2 + 4}" class="lb" text-anchor="end"${r.highlight ? ` style="fill:${r.highlight}"` : ''}><title>${esc(r.title ?? r.label)}</title>${esc(labels[ri])}</text>`,
     );
     r.values.forEach((v, si) => {
       const w = x(v);
@@ -414,7 +524,8 @@ export function barChart(options: {
 
 const CSS = `
 body{font-family:-apple-system,BlinkMacSystemFont,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;margin:0;background:#f5f6f8;color:#1d2330}
-header{background:#1d2a44;color:#fff;padding:24px 32px}header h1{margin:0 0 6px;font-size:22px}header p{margin:0;opacity:.8;font-size:13px}
+header{background:#1d2a44;color:#fff;padding:24px 32px}header h1{margin:0 0 6px;font-size:22px}header p{margin:0;color:#dde3ef;font-size:13px}
+header code{background:#2e3d5c;color:#fff}
 main{max-width:1040px;margin:0 auto;padding:24px 16px}
 .cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(180px,1fr));gap:12px;margin-bottom:20px}
 .card{background:#fff;border-radius:8px;padding:14px 16px;box-shadow:0 1px 2px rgba(0,0,0,.06)}
@@ -429,6 +540,8 @@ code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:
 .rec b{display:block;margin-bottom:2px}.rec span{font-size:13px;color:#445}
 svg .ct{font-size:14px;font-weight:600;fill:#1d2330}svg .lg,svg .tick,svg .val,svg .note{font-size:11px;fill:#556}svg .lb{font-size:12px;fill:#1d2330}
 svg .grid{stroke:#e6e8ee;stroke-width:1}
+.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(300px,1fr));gap:8px 20px}
+h3{font-size:14px;margin:14px 0 4px}td.spark{width:124px}
 .badge{display:inline-block;padding:2px 8px;border-radius:10px;font-size:12px;background:#e3f4ea;color:#1b7f4c}.badge.no{background:#fbe4e2;color:#b3261e}
 `;
 
@@ -472,27 +585,29 @@ export function renderHtml(report: PerformanceReport): string {
       : `<p>Not measured yet: ${esc(pi.reason ?? 'no data')}.</p>`;
   const sets = new Map<string, PerformanceReport['partition_sizes']>();
   for (const p of report.partition_sizes) sets.set(p.parent, [...(sets.get(p.parent) ?? []), p]);
+  // One bar per partition set (its partitions summed); the partitions themselves are in the table below.
   const partitionChart =
     sets.size > 0
-      ? [...sets]
+      ? barChart({
+          title: `Partition sets: ${sets.size}, ${report.partition_sizes.length} partitions`,
+          rows: [...sets].map(([parent, parts]) => ({
+            label: parent,
+            values: [parts.reduce((sum, p) => sum + p.bytes, 0)],
+            note: `${parts.length} partitions`,
+          })),
+          series: [{ name: 'size', color: '#3b6fd4' }],
+          format: formatBytes,
+          ticks: niceByteTicks,
+          labelWidth: 260,
+        }) +
+        `<table><thead><tr><th>set</th><th class="n">partitions</th><th class="n">rows</th><th class="n">size</th><th class="n">largest partition</th></tr></thead><tbody>${[
+          ...sets,
+        ]
           .map(([parent, parts]) => {
-            const base = parent.split('.').pop()!.replaceAll('"', '');
-            const bytes = parts.reduce((sum, p) => sum + p.bytes, 0);
-            const rowsTotal = parts.reduce((sum, p) => sum + p.rows, 0);
-            return barChart({
-              title: `${parent}: ${parts.length} partitions, ${rowsTotal.toLocaleString('en-US')} rows, ${formatBytes(bytes)}`,
-              rows: parts.map((p) => ({
-                label: p.partition.startsWith(`${base}_`) ? p.partition.slice(base.length + 1) : p.partition,
-                title: `${p.partition} ${p.bounds}`,
-                values: [p.bytes],
-                note: `${p.rows.toLocaleString('en-US')} rows`,
-              })),
-              series: [{ name: 'size', color: '#3b6fd4' }],
-              format: formatBytes,
-              labelWidth: 200,
-            });
+            const largest = parts.reduce((a, b) => (b.bytes > a.bytes ? b : a));
+            return `<tr><td>${esc(parent)}</td><td class="n">${parts.length}</td><td class="n">${parts.reduce((n, p) => n + p.rows, 0).toLocaleString('en-US')}</td><td class="n">${esc(formatBytes(parts.reduce((n, p) => n + p.bytes, 0)))}</td><td class="n">${esc(largest.partition)} (${esc(formatBytes(largest.bytes))})</td></tr>`;
           })
-          .join('')
+          .join('')}</tbody></table>`
       : '<p>No partitioned tables.</p>';
   const indexRows = report.index_usage.slice(0, 40).map((i) => ({
     label: i.index,
@@ -501,10 +616,15 @@ export function renderHtml(report: PerformanceReport): string {
     note: formatBytes(i.bytes),
     highlight: i.scans === 0 && !i.unique && !i.primary ? '#b3261e' : i.auto_created ? '#1b9e5a' : undefined,
   }));
+  // The title names only the colours that appear.
+  const colours = [
+    indexRows.some((r) => r.highlight === '#b3261e') ? 'names in red: never scanned' : '',
+    indexRows.some((r) => r.highlight === '#1b9e5a') ? 'green: created by the optimizer' : '',
+  ].filter(Boolean);
   const indexChart =
     indexRows.length > 0
       ? barChart({
-          title: 'Index scans (log scale; red: never scanned, green: created by the optimizer)',
+          title: `Index scans (log scale${colours.length ? `; ${colours.join(', ')}` : ''})`,
           rows: indexRows,
           series: [{ name: 'scans', color: '#3b6fd4' }],
           log: true,
@@ -542,9 +662,72 @@ constitutional hash <code>${esc(cc.hash)}</code> <span class="badge${cc.validate
 ${latencyChart}</section>
 <section><h2>Recommendations (${report.recommendations.length})</h2>${recs || '<p>None.</p>'}</section>
 <section><h2>Slow statements (${report.slow_queries.length})</h2>${slow ? `<table><thead><tr><th>mean</th><th>calls</th><th>total</th><th>statement</th></tr></thead><tbody>${slow}</tbody></table>` : '<p>None above the threshold.</p>'}</section>
+${historySection(report)}
 <section><h2>Index usage</h2>${indexChart}</section>
 <section><h2>Partition sizes</h2>${partitionChart}</section>
 ${autos ? `<section><h2>Indexes created by the optimizer</h2><table><thead><tr><th>index</th><th>table</th><th>status</th><th>size</th><th>verification</th></tr></thead><tbody>${autos}</tbody></table></section>` : ''}
 </main></body></html>
 `;
+}
+
+const pct = (v: number) => `${(v * 100).toFixed(v >= 0.999 ? 1 : 2)}%`;
+const msShort = (v: number) =>
+  v >= 100 ? `${Math.round(v)} ms` : v >= 1 ? `${+v.toFixed(1)} ms` : `${+v.toPrecision(2)} ms`;
+const perSec = (v: number) => (v >= 100 ? String(Math.round(v)) : String(+v.toPrecision(2)));
+
+/** The sampler's history (dgm.stat_snapshots): charts over the last day and week, top statements with sparklines. */
+function historySection(report: PerformanceReport): string {
+  const h = report.history;
+  if (!h || h.samples === 0) {
+    return '<section><h2>History</h2><p>No samples yet: the sampler (or <code>dgm-db-ops sample</code>, <code>metrics --listen</code>) stores one per run in dgm.stat_snapshots.</p></section>';
+  }
+  const hhmm = (d: Date) => d.toISOString().slice(11, 16);
+  const dayMonth = (d: Date) => `${d.toISOString().slice(5, 10)} ${d.toISOString().slice(11, 13)}h`;
+  const charts = (w: typeof h.day, timeLabel: (d: Date) => string) =>
+    [
+      lineChart({
+        title: 'Mean query time',
+        points: w.buckets.map((b) => ({ at: b.at, value: b.meanMs })),
+        format: msShort,
+        timeLabel,
+      }),
+      lineChart({
+        title: 'Calls per second',
+        points: w.buckets.map((b) => ({ at: b.at, value: b.callsPerSecond })),
+        format: perSec,
+        timeLabel,
+        color: '#1b9e5a',
+      }),
+      lineChart({
+        title: 'Connections (mean)',
+        points: w.buckets.map((b) => ({ at: b.at, value: b.connections })),
+        format: perSec,
+        timeLabel,
+        color: '#9a6bd4',
+      }),
+      lineChart({
+        title: 'Cache hit ratio',
+        points: w.buckets.map((b) => ({ at: b.at, value: b.cacheHitRatio })),
+        format: pct,
+        timeLabel,
+        color: '#d47a3b',
+      }),
+      lineChart({
+        title: 'Database size',
+        points: w.buckets.map((b) => ({ at: b.at, value: b.databaseBytes })),
+        format: formatBytes,
+        timeLabel,
+        color: '#3b8fa8',
+      }),
+    ].join('');
+  const top = h.topStatements
+    .map(
+      (s) =>
+        `<tr><td class="spark">${sparkline(s.spark)}</td><td class="n">${esc(msShort(s.totalMs))}</td><td class="n">${s.calls.toLocaleString('en-US')}</td><td class="n">${esc(msShort(s.meanMs))}</td><td><code>${esc(oneLine(s.text ?? s.queryId, 160))}</code></td></tr>`,
+    )
+    .join('');
+  return `<section><h2>History</h2><p class="src">${h.samples} samples of target ${esc(h.target)} in dgm.stat_snapshots (UTC; kept for monitoring.snapshotRetentionHours).</p>
+<h3>Last 24 hours (30-minute buckets)</h3><div class="charts">${charts(h.day, hhmm)}</div>
+<h3>Last 7 days (4-hour buckets)</h3><div class="charts">${charts(h.week, dayMonth)}</div>
+<h3>Top statements, last 24 hours</h3>${top ? `<table><thead><tr><th>time per 30 min</th><th class="n">total</th><th class="n">calls</th><th class="n">mean</th><th>statement</th></tr></thead><tbody>${top}</tbody></table>` : '<p>No statements sampled yet.</p>'}</section>`;
 }

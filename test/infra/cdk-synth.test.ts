@@ -65,6 +65,13 @@ describe('npx cdk synth', () => {
     expect(existsSync(join(run.out, 'DgmDbOps.template.json'))).toBe(false);
   });
 
+  it("reads a large fleet's dgm context from a file (-c dgm=@file); a missing file stops synth with one line", () => {
+    const run = cdkSynth(['-c', 'dgm=@/nonexistent/fleet.json']);
+    expect(run.status).not.toBe(0);
+    expect(run.stderr).toContain('dgm-db-ops: context "dgm": cannot read /nonexistent/fleet.json');
+    expect(run.stderr.split('\n').every((l) => l.length < 1000)).toBe(true);
+  });
+
   it('stops on a target config whose alert thresholds contradict each other (the Lambdas would refuse it)', () => {
     const run = cdkSynth([
       '-c',

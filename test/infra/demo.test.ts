@@ -1,6 +1,6 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { SCHEDULED_TASKS } from '../../functions/config.ts';
+import { SCHEDULED_TASKS } from '../../functions/deployment.ts';
 import {
   DEMO,
   type Json,
@@ -87,21 +87,25 @@ describe('demo: true', () => {
     });
   });
 
-  it('the demo target is operated like any other: Lambdas, schedules, alarms, dashboard', () => {
-    const env = resourcesOf(s, 'AWS::Lambda::Function').find(([id]) => id.startsWith('TargetdemoSampler'))![1]
-      .Properties.Environment.Variables;
-    // DGM_TARGETS is built at deploy time around the instance endpoint.
-    const joined = JSON.stringify(env.DGM_TARGETS);
-    expect(joined).toContain('Endpoint.Address');
-    expect(joined).toContain('\\"port\\":5433');
+  it('the demo target is operated like any other: its own placement, a registry entry, schedules, dashboards', () => {
+    expect(
+      resourcesOf(s, 'AWS::Lambda::Function').filter(([id]) => id.startsWith('Placementdemo')),
+    ).toHaveLength(3);
+    // Its registry entry is resolved at deploy time around the instance endpoint and secret.
+    const [, seed] = resourcesOf(s, 'Custom::DgmTargetRegistry')[0]!;
+    const targets = JSON.stringify(seed.Properties.Targets);
+    expect(targets).toContain('Endpoint.Address');
+    expect(targets).toContain('\\"port\\":5433');
+    expect(targets).toContain('\\"placement\\":\\"demo\\"');
     expect(resourcesOf(s, 'AWS::Scheduler::Schedule')).toHaveLength(SCHEDULED_TASKS.length);
-    expect(only(s, 'AWS::CloudWatch::Dashboard').Properties.DashboardName).toBe('DgmDbOps-demo');
-    const body = JSON.stringify(only(s, 'AWS::CloudWatch::Dashboard').Properties.DashboardBody);
-    expect(body).toContain('FreeStorageSpace');
+    expect(resourcesOf(s, 'AWS::CloudWatch::Dashboard')).toHaveLength(2);
+    // The generated secret carries the tag the Lambdas' read permission requires.
+    const [, secret] = resourcesOf(s, 'AWS::SecretsManager::Secret')[0]!;
+    expect(secret.Properties.Tags).toContainEqual({ Key: 'dgm-db-ops', Value: 'DgmDbOps' });
   });
 
   it('installs the schema only once the database and its network exist', () => {
-    const [, schema] = resourcesOf(s, 'Custom::DgmSchema')[0]!;
+    const [, schema] = resourcesOf(s, 'Custom::DgmFleetSchema')[0]!;
     const dbId = resourcesOf(s, 'AWS::RDS::DBInstance')[0]![0];
     expect(schema.DependsOn).toContain(dbId);
     for (const [id] of resourcesOf(s, 'AWS::EC2::VPCEndpoint')) expect(schema.DependsOn).toContain(id);
@@ -112,7 +116,7 @@ describe('demo: true', () => {
     const sources = ingress.map((p) => JSON.stringify(p.SourceSecurityGroupId)).sort();
     expect(sources).toHaveLength(2);
     expect(sources[0]).toContain('DemoRotationSecurityGroup');
-    expect(sources[1]).toContain('TargetdemoLambdaSecurityGroup');
+    expect(sources[1]).toContain('PlacementdemoLambdaSecurityGroup');
     // The rotation rule uses the instance's port attribute, ours the configured port: both 5433.
     const endpointPort = { 'Fn::GetAtt': [dbId, 'Endpoint.Port'] };
     for (const p of ingress) {

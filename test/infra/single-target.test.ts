@@ -2,18 +2,15 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import {
-  DEFAULT_SCHEDULES,
-  lambdaTimeoutsFor,
-  parseConfig,
-  SCHEDULED_TASKS,
-} from '../../functions/config.ts';
+import { parseConfig } from '../../functions/config.ts';
+import { DEFAULT_SCHEDULES, lambdaTimeoutsFor, SCHEDULED_TASKS } from '../../functions/deployment.ts';
 import { MAINTAINER_TASKS, parseJobEvent } from '../../functions/handlers/events.ts';
-import { configForTarget, loadTargets } from '../../functions/handlers/runtime.ts';
+import { FANOUT_METRICS } from '../../functions/jobs/fanout.ts';
 import { ALERT_METRIC_SPECS } from '../../functions/monitor/alert-metrics.ts';
 import { METRIC_SPECS, type MetricSpec } from '../../functions/monitor/metrics.ts';
+import { placementName } from '../../lib/dgm-db-ops-stack.ts';
+import { migrationsHash } from '../../lib/fleet.ts';
 import { DGM_METRICS, SEARCH_DIMENSIONS } from '../../lib/metrics.ts';
-import { migrationsHash } from '../../lib/target-operations.ts';
 import {
   acknowledgements,
   type Json,
@@ -32,6 +29,10 @@ beforeAll(() => {
   s = synthesize(ONE_TARGET);
 }, 300_000);
 
+const PLACEMENT = placementName(
+  ONE_TARGET.targets[0]!.vpc.vpcId,
+  ONE_TARGET.targets[0]!.vpc.subnetIds,
+).replace(/-/g, '');
 const fnId = (s: Synthesized, part: string) => {
   const found = resourcesOf(s, 'AWS::Lambda::Function').filter(([id]) => id.includes(part));
   expect(found).toHaveLength(1);
@@ -40,63 +41,68 @@ const fnId = (s: Synthesized, part: string) => {
 const topicRef = () => ({ Ref: resourcesOf(s, 'AWS::SNS::Topic')[0]![0] });
 
 describe('Lambdas', () => {
-  it('run Node.js 22 (pinned) on ARM64, in the private subnets behind their own security group', () => {
+  it('one set per placement: Node.js 22 (pinned) on ARM64, in the private subnets behind the placement security group', () => {
     for (const name of ['Sampler', 'Maintainer', 'Migrator']) {
-      const [, fn] = fnId(s, `Targetprod${name}Function`);
+      const [, fn] = fnId(s, `Placement${PLACEMENT}${name}Function`);
       expect(fn.Properties.Runtime).toBe('nodejs22.x');
       expect(fn.Properties.Architectures).toEqual(['arm64']);
       expect(fn.Properties.Handler).toBe('index.handler');
       expect(fn.Properties.VpcConfig.SubnetIds).toEqual(ONE_TARGET.targets[0]!.vpc.subnetIds);
       expect(fn.Properties.VpcConfig.SecurityGroupIds).toEqual([
-        { 'Fn::GetAtt': [expect.stringMatching(/^TargetprodLambdaSecurityGroup/), 'GroupId'] },
+        {
+          'Fn::GetAtt': [
+            expect.stringMatching(new RegExp(`^Placement${PLACEMENT}LambdaSecurityGroup`)),
+            'GroupId',
+          ],
+        },
       ]);
       expect(fn.Properties.Environment.Variables).toMatchObject({
         NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem',
         NODE_OPTIONS: '--enable-source-maps',
+        DGM_TARGET_TABLE: { Ref: expect.stringMatching(/^TargetRegistry/) },
       });
+      // No target list in the environment: a function reads its event's target from the registry.
+      expect(fn.Properties.Environment.Variables.DGM_TARGETS).toBeUndefined();
     }
-    const [, forwarder] = fnId(s, 'SlackForwarder');
-    expect(forwarder.Properties.Runtime).toBe('nodejs22.x');
-    expect(forwarder.Properties.VpcConfig).toBeUndefined();
+    for (const name of ['AlertingSlackForwarder', 'FleetFanOut', 'FleetRegistrySeeder']) {
+      const [, fn] = fnId(s, `${name}Function`);
+      expect(fn.Properties.Runtime).toBe('nodejs22.x');
+      expect(fn.Properties.VpcConfig).toBeUndefined();
+    }
   });
 
   it('have timeouts derived from the statement timeouts the code uses, and reserved concurrency for the maintainer', () => {
     const t = lambdaTimeoutsFor(parseConfig({}));
-    expect(fnId(s, 'TargetprodSamplerFunction')[1].Properties.Timeout).toBe(t.samplerSeconds);
+    expect(fnId(s, `Placement${PLACEMENT}SamplerFunction`)[1].Properties.Timeout).toBe(t.samplerSeconds);
     expect(t.samplerSeconds).toBeLessThan(60);
-    const maintainer = fnId(s, 'TargetprodMaintainerFunction')[1].Properties;
+    const maintainer = fnId(s, `Placement${PLACEMENT}MaintainerFunction`)[1].Properties;
     expect(maintainer.Timeout).toBe(900);
     expect(maintainer.Timeout * 1000).toBeGreaterThan(parseConfig({}).maintenance.statementTimeoutMs);
-    expect(maintainer.ReservedConcurrentExecutions).toBe(2);
-    expect(fnId(s, 'TargetprodSamplerFunction')[1].Properties.ReservedConcurrentExecutions).toBeUndefined();
+    // At least the maintenance fan-out's concurrency, so the Map is never throttled by its own cap.
+    expect(maintainer.ReservedConcurrentExecutions).toBe(10);
+    expect(
+      fnId(s, `Placement${PLACEMENT}SamplerFunction`)[1].Properties.ReservedConcurrentExecutions,
+    ).toBeUndefined();
   });
 
-  it('write the environment the handlers parse: DGM_TARGETS with this target only, DGM_CONFIG, topic, table, maintainer', () => {
-    const env = fnId(s, 'TargetprodSamplerFunction')[1].Properties.Environment.Variables;
-    const targets = loadTargets({ DGM_TARGETS: env.DGM_TARGETS });
-    expect(targets).toEqual([
-      {
-        name: 'prod',
-        host: 'prod.abcdefghij.eu-west-1.rds.amazonaws.com',
-        port: 5432,
-        database: 'dgm',
-        secretArn: SECRET_ARN.prod,
-        config: {},
-        rdsInstanceId: 'prod',
-      },
-    ]);
-    expect(configForTarget(targets[0]!, { DGM_CONFIG: env.DGM_CONFIG }).target).toBe('prod');
+  it('the sampler gets the topic, the alert table and its placement maintainer', () => {
+    const env = fnId(s, `Placement${PLACEMENT}SamplerFunction`)[1].Properties.Environment.Variables;
     expect(env.DGM_ALERT_TOPIC_ARN).toEqual(topicRef());
-    expect(env.DGM_ALERT_TABLE).toEqual({ Ref: resourcesOf(s, 'AWS::DynamoDB::Table')[0]![0] });
-    expect(env.DGM_MAINTAINER_FUNCTION).toEqual({ Ref: fnId(s, 'TargetprodMaintainerFunction')[0] });
+    expect(env.DGM_ALERT_TABLE).toEqual({ Ref: expect.stringMatching(/^AlertingAlertState/) });
+    expect(env.DGM_MAINTAINER_FUNCTION).toEqual({
+      Ref: fnId(s, `Placement${PLACEMENT}MaintainerFunction`)[0],
+    });
+    expect(JSON.parse(env.DGM_CONFIG)).toEqual({});
   });
 
   it('log to their own log group with retention', () => {
     for (const name of [
-      'TargetprodSampler',
-      'TargetprodMaintainer',
-      'TargetprodMigrator',
+      `Placement${PLACEMENT}Sampler`,
+      `Placement${PLACEMENT}Maintainer`,
+      `Placement${PLACEMENT}Migrator`,
       'AlertingSlackForwarder',
+      'FleetFanOut',
+      'FleetRegistrySeeder',
     ]) {
       const [, fn] = fnId(s, `${name}Function`);
       const groupId = fn.Properties.LoggingConfig.LogGroup.Ref as string;
@@ -110,7 +116,7 @@ describe('Lambdas', () => {
   it('send failed async invocations to the failure queue, with few retries and a short event age', () => {
     const queue = resourcesOf(s, 'AWS::SQS::Queue')[0]![0];
     const configs = resourcesOf(s, 'AWS::Lambda::EventInvokeConfig');
-    expect(configs).toHaveLength(4);
+    expect(configs).toHaveLength(6);
     for (const [, c] of configs) {
       expect(c.Properties.DestinationConfig.OnFailure.Destination).toEqual({ 'Fn::GetAtt': [queue, 'Arn'] });
       expect(c.Properties.MaximumRetryAttempts).toBeLessThanOrEqual(2);
@@ -118,8 +124,14 @@ describe('Lambdas', () => {
     }
   });
 
-  it('are bundled with the local esbuild: ESM with source map, SQL inlined, the parser wasm next to bundles that load it', () => {
-    for (const name of ['TargetprodSampler', 'TargetprodMaintainer', 'TargetprodMigrator']) {
+  it('are bundled with the local esbuild: ESM with source map, SQL inlined, the parser wasm next to bundles that load it, the seed next to the seeder', () => {
+    for (const name of [
+      `Placement${PLACEMENT}Sampler`,
+      `Placement${PLACEMENT}Maintainer`,
+      `Placement${PLACEMENT}Migrator`,
+      'FleetFanOut',
+      'FleetRegistrySeeder',
+    ]) {
       const [, fn] = fnId(s, `${name}Function`);
       const dir = join(s.outdir, fn.Metadata['aws:asset:path']);
       const code = readFileSync(join(dir, 'index.mjs'), 'utf8');
@@ -131,65 +143,140 @@ describe('Lambdas', () => {
       expect(/["'][^"'\n]*\.sql["']/.test(code), `${name} imports a .sql file at run time`).toBe(false);
       expect(/from\s*["']@aws-sdk\//.test(code), `${name} expects the runtime's AWS SDK`).toBe(false);
       expect(existsSync(join(dir, 'libpg-query.wasm')), name).toBe(code.includes('libpg-query.wasm'));
-      if (name === 'TargetprodMigrator')
+      if (name.endsWith('Migrator'))
         expect(code.includes('CREATE TABLE IF NOT EXISTS dgm.schema_migrations')).toBe(true);
+      if (name === 'FleetRegistrySeeder') {
+        const seed = JSON.parse(readFileSync(join(dir, 'dgm-targets.json'), 'utf8'));
+        expect(seed).toEqual([
+          {
+            name: 'prod',
+            host: 'prod.abcdefghij.eu-west-1.rds.amazonaws.com',
+            port: 5432,
+            database: 'dgm',
+            secretArn: SECRET_ARN.prod,
+            placement: placementName(ONE_TARGET.targets[0]!.vpc.vpcId, ONE_TARGET.targets[0]!.vpc.subnetIds),
+            config: {},
+            rdsInstanceId: 'prod',
+          },
+        ]);
+      }
     }
   });
 });
 
-describe('schedules', () => {
-  it('one per task, in the configured time zone, with an input the handlers accept', () => {
+describe('fan-out', () => {
+  const machines = () => resourcesOf(s, 'AWS::StepFunctions::StateMachine');
+  const definition = (family: string) => {
+    const [, m] = machines().find(([id]) => id.startsWith(`Fleet${family}`))!;
+    const body = m.Properties.DefinitionString as string;
+    return JSON.parse(body.replace(/\$\{FanOutFunction\}/g, 'FANOUT'));
+  };
+
+  it('two state machines (sampling, maintenance): list the registry, a Distributed Map with a concurrency limit and a per-target timeout, report', () => {
+    expect(machines()).toHaveLength(2);
+    const t = lambdaTimeoutsFor(parseConfig({}));
+    for (const [family, childType, concurrency, timeout] of [
+      ['Sampling', 'EXPRESS', 100, t.samplerSeconds + 5],
+      ['Maintenance', 'STANDARD', 10, 930],
+    ] as const) {
+      const d = definition(family);
+      expect(d.StartAt).toBe('ListTargets');
+      expect(d.States.ListTargets.Parameters.Payload).toEqual({ action: 'list', 'task.$': '$.task' });
+      const map = d.States.EachTarget;
+      expect(map.Type).toBe('Map');
+      expect(map.ItemProcessor.ProcessorConfig).toEqual({ Mode: 'DISTRIBUTED', ExecutionType: childType });
+      expect(map.MaxConcurrency).toBe(concurrency);
+      const run = map.ItemProcessor.States.RunTarget;
+      expect(run.TimeoutSeconds).toBe(timeout);
+      expect(run.Parameters['FunctionName.$']).toBe('$.function');
+      expect(run.Parameters.Payload).toEqual({
+        'task.$': '$.task',
+        'target.$': '$.target',
+        reason: 'schedule',
+        fanOut: true,
+      });
+      // Every failure of a target (error, timeout) is caught into its own outcome: the run goes on.
+      expect(run.Catch).toEqual([
+        { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'TargetFailed' },
+      ]);
+      expect(d.States.Report.Parameters.Payload).toMatchObject({
+        action: 'report',
+        'outcomes.$': '$.outcomes',
+      });
+    }
+  });
+
+  it("the fan-out Lambda knows each placement's functions; the state machines may invoke only those and their own children", () => {
+    const env = fnId(s, 'FleetFanOutFunction')[1].Properties.Environment.Variables;
+    const placements = JSON.stringify(env.DGM_PLACEMENTS);
+    for (const name of ['Sampler', 'Maintainer', 'Migrator'])
+      expect(placements).toContain(fnId(s, `Placement${PLACEMENT}${name}Function`)[0]);
+    for (const [id, m] of machines()) {
+      const role = m.Properties.RoleArn['Fn::GetAtt'][0];
+      const st = resourcesOf(s, 'AWS::IAM::Policy')
+        .filter(([, p]) => p.Properties.Roles.some((r: Json) => r.Ref === role))
+        .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as Json[]);
+      const invoke = st.find((x) => x.Sid === 'InvokeFanOutAndWorkers');
+      const functions = (invoke.Resource as Json[]).map((r) => r['Fn::GetAtt'][0]);
+      expect(functions[0]).toBe(fnId(s, 'FleetFanOutFunction')[0]);
+      const workers = id.startsWith('FleetSampling') ? ['Sampler'] : ['Maintainer', 'Migrator'];
+      expect(functions.slice(1).sort()).toEqual(
+        workers.map((w) => fnId(s, `Placement${PLACEMENT}${w}Function`)[0]).sort(),
+      );
+      expect(st.find((x) => x.Action === 'states:StartExecution').Resource).toEqual({ Ref: id });
+    }
+  });
+
+  it('one schedule per job kind, in the configured time zone, starting its fan-out with {task}', () => {
     const schedules = resourcesOf(s, 'AWS::Scheduler::Schedule');
     expect(schedules).toHaveLength(SCHEDULED_TASKS.length);
     const byTask = new Map(
       schedules.map(([, r]) => [JSON.parse(r.Properties.Target.Input).task, r.Properties]),
     );
+    const machine = (family: string) => machines().find(([id]) => id.startsWith(`Fleet${family}`))![0];
     for (const task of SCHEDULED_TASKS) {
       const p = byTask.get(task)!;
       expect(p.ScheduleExpression).toBe(DEFAULT_SCHEDULES[task]);
       expect(p.ScheduleExpressionTimezone).toBe('UTC');
-      expect(p.FlexibleTimeWindow).toEqual({ Mode: 'OFF' });
       expect(p.GroupName).toBe(resourcesOf(s, 'AWS::Scheduler::ScheduleGroup')[0]![1].Properties.Name);
       const input = JSON.parse(p.Target.Input);
-      expect(input).toEqual({ task, target: 'prod', reason: 'schedule' });
+      expect(input).toEqual({ task });
       if (task !== 'sample') expect(parseJobEvent(input, MAINTAINER_TASKS)).toEqual(input);
-      const fn = task === 'sample' ? 'TargetprodSamplerFunction' : 'TargetprodMaintainerFunction';
-      expect(p.Target.Arn).toEqual({ 'Fn::GetAtt': [fnId(s, fn)[0], 'Arn'] });
+      expect(p.Target.Arn).toEqual({ Ref: machine(task === 'sample' ? 'Sampling' : 'Maintenance') });
       expect(p.Target.RetryPolicy.MaximumRetryAttempts).toBeLessThanOrEqual(2);
-      expect(p.Target.RetryPolicy.MaximumEventAgeInSeconds).toBeLessThanOrEqual(3600);
       expect(p.Target.DeadLetterConfig.Arn).toEqual({
         'Fn::GetAtt': [resourcesOf(s, 'AWS::SQS::Queue')[0]![0], 'Arn'],
       });
     }
-    expect(byTask.get('sample')!.Target.RetryPolicy).toEqual({
-      MaximumRetryAttempts: 0,
-      MaximumEventAgeInSeconds: 60,
+    const schema = resourcesOf(s, 'Custom::DgmFleetSchema')[0]![0];
+    for (const [, r] of schedules) expect(r.DependsOn).toContain(schema);
+  });
+
+  it('on deploy: cdk.json targets seeded into the registry, then the migrate fan-out, re-run when a migration, the hash or the targets change', () => {
+    const [seedId, seed] = resourcesOf(s, 'Custom::DgmTargetRegistry')[0]!;
+    expect(seed.Properties).toMatchObject({ Kind: 'targets', Targets: '[]' });
+    const [, schema] = resourcesOf(s, 'Custom::DgmFleetSchema')[0]!;
+    expect(schema.Properties.Kind).toBe('schema');
+    expect(schema.Properties.Version).toMatch(
+      new RegExp(`^${migrationsHash()}-cdd01ef066bc6cf2-[0-9a-f]{16}$`),
+    );
+    expect(schema.Properties.Version.endsWith(seed.Properties.Version)).toBe(true);
+    expect(schema.DependsOn).toContain(seedId);
+    const env = fnId(s, 'FleetRegistrySeederFunction')[1].Properties.Environment.Variables;
+    expect(env.DGM_MAINTENANCE_STATE_MACHINE).toEqual({
+      Ref: machines().find(([id]) => id.startsWith('FleetMaintenance'))![0],
     });
   });
 
-  it('start only after the schema is installed', () => {
-    const schema = resourcesOf(s, 'Custom::DgmSchema')[0]![0];
-    for (const [, r] of resourcesOf(s, 'AWS::Scheduler::Schedule')) expect(r.DependsOn).toContain(schema);
-  });
-});
-
-describe('schema install on deploy', () => {
-  it('is a custom resource served by the migrator, re-run when a migration or the hash changes', () => {
-    const [, cr] = resourcesOf(s, 'Custom::DgmSchema')[0]!;
-    expect(cr.Properties).toMatchObject({
-      Target: 'prod',
-      MigrationsHash: migrationsHash(),
-      ConstitutionalHash: 'cdd01ef066bc6cf2',
+  it('the registry: on demand, key name, point-in-time recovery, encrypted, kept when the stack goes', () => {
+    const [, table] = resourcesOf(s, 'AWS::DynamoDB::Table').find(([id]) => id.startsWith('TargetRegistry'))!;
+    expect(table.Properties).toMatchObject({
+      KeySchema: [{ AttributeName: 'name', KeyType: 'HASH' }],
+      BillingMode: 'PAY_PER_REQUEST',
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      SSESpecification: { SSEEnabled: true },
     });
-    const provider = fnId(s, 'SchemaProviderframeworkonEvent')[1];
-    expect(provider.Properties.Environment.Variables.USER_ON_EVENT_FUNCTION_ARN).toEqual({
-      'Fn::GetAtt': [fnId(s, 'TargetprodMigratorFunction')[0], 'Arn'],
-    });
-    expect(cr.Properties.ServiceToken).toEqual({
-      'Fn::GetAtt': [fnId(s, 'SchemaProviderframeworkonEvent')[0], 'Arn'],
-    });
-    // It waits for the rule that lets the migrator into the database.
-    expect(cr.DependsOn.some((d: string) => d.startsWith('TargetprodLambdaSecurityGroup'))).toBe(true);
+    expect(table.DeletionPolicy).toBe('Retain');
   });
 });
 
@@ -202,14 +289,15 @@ describe('least privilege', () => {
     );
     return policy![1].Properties.PolicyDocument.Statement as Json[];
   };
+  const placementFn = (name: string) => `Placement${PLACEMENT}${name}Function`;
 
   it('PutMetricData only in the DGM/Database namespace; no other wildcard resource', () => {
-    for (const fn of ['TargetprodSamplerFunction']) {
+    for (const fn of [placementFn('Sampler'), 'FleetFanOutFunction']) {
       const st = statements(fn);
       const wildcard = st.filter((x) => x.Resource === '*');
       expect(wildcard).toEqual([
         {
-          Sid: 'PutDgmMetrics',
+          Sid: expect.stringMatching(/^Put(Dgm|FanOut)Metrics$/),
           Action: 'cloudwatch:PutMetricData',
           Effect: 'Allow',
           Resource: '*',
@@ -217,36 +305,60 @@ describe('least privilege', () => {
         },
       ]);
     }
-    // The maintainer's runs show in its Lambda metrics; it puts none of its own.
-    expect(statements('TargetprodMaintainerFunction').some((x) => x.Resource === '*')).toBe(false);
-    expect(statements('TargetprodMigratorFunction').some((x) => x.Resource === '*')).toBe(false);
+    expect(statements(placementFn('Maintainer')).some((x) => x.Resource === '*')).toBe(false);
+    expect(statements(placementFn('Migrator')).some((x) => x.Resource === '*')).toBe(false);
   });
 
-  it('reads only its target secret (decrypting through Secrets Manager only), and the migrator nothing else', () => {
-    for (const fn of [
-      'TargetprodSamplerFunction',
-      'TargetprodMaintainerFunction',
-      'TargetprodMigratorFunction',
-    ]) {
+  it('reads database secrets by tag (one statement for any fleet), decrypts through Secrets Manager only, reads its target entry by key', () => {
+    for (const fn of [placementFn('Sampler'), placementFn('Maintainer'), placementFn('Migrator')]) {
       const st = statements(fn);
       expect(st).toContainEqual({
-        Action: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'],
+        Sid: 'ReadTaggedDatabaseSecrets',
+        Action: 'secretsmanager:GetSecretValue',
         Effect: 'Allow',
-        Resource: SECRET_ARN.prod,
+        Resource: {
+          'Fn::Join': [
+            '',
+            [
+              'arn:',
+              { Ref: 'AWS::Partition' },
+              ':secretsmanager:',
+              { Ref: 'AWS::Region' },
+              ':',
+              { Ref: 'AWS::AccountId' },
+              ':secret:*',
+            ],
+          ],
+        },
+        Condition: { StringEquals: { 'aws:ResourceTag/dgm-db-ops': 'DgmDbOps' } },
       });
       expect(st).toContainEqual({
-        Sid: 'DecryptTheDatabaseSecret',
+        Sid: 'DecryptDatabaseSecrets',
         Action: 'kms:Decrypt',
         Effect: 'Allow',
         Resource: KEY_ARN,
-        Condition: { StringEquals: { 'kms:ViaService': 'secretsmanager.eu-west-1.amazonaws.com' } },
+        Condition: {
+          StringEquals: {
+            'kms:ViaService': {
+              'Fn::Join': ['', ['secretsmanager.', { Ref: 'AWS::Region' }, '.amazonaws.com']],
+            },
+          },
+        },
       });
+      expect(st).toContainEqual({
+        Sid: 'ReadTheTargetRegistry',
+        Action: 'dynamodb:GetItem',
+        Effect: 'Allow',
+        Resource: { 'Fn::GetAtt': [expect.stringMatching(/^TargetRegistry/), 'Arn'] },
+      });
+      // Never a secret by ARN: the statement count does not grow with the fleet.
+      expect(JSON.stringify(st)).not.toContain(SECRET_ARN.prod);
     }
-    const actions = statements('TargetprodMigratorFunction').flatMap((x) => [x.Action].flat());
+    const actions = statements(placementFn('Migrator')).flatMap((x) => [x.Action].flat());
     expect(actions.sort()).toEqual(
       [
+        'dynamodb:GetItem',
         'kms:Decrypt',
-        'secretsmanager:DescribeSecret',
         'secretsmanager:GetSecretValue',
         'sqs:GetQueueAttributes',
         'sqs:GetQueueUrl',
@@ -255,36 +367,8 @@ describe('least privilege', () => {
     );
   });
 
-  it("the maintainer may read its own instance's server log only (the optimizer's literal samples); no other function", () => {
-    const rdsStatements = (fn: string) =>
-      statements(fn).filter((x) => [x.Action].flat().some((a: string) => a.startsWith('rds:')));
-    expect(rdsStatements('TargetprodMaintainerFunction')).toEqual([
-      {
-        Sid: 'ReadServerLog',
-        Action: ['rds:DescribeDBLogFiles', 'rds:DownloadDBLogFilePortion'],
-        Effect: 'Allow',
-        Resource: {
-          'Fn::Join': [
-            '',
-            [
-              'arn:',
-              { Ref: 'AWS::Partition' },
-              ':rds:',
-              { Ref: 'AWS::Region' },
-              ':',
-              { Ref: 'AWS::AccountId' },
-              ':db:prod',
-            ],
-          ],
-        },
-      },
-    ]);
-    expect(rdsStatements('TargetprodSamplerFunction')).toEqual([]);
-    expect(rdsStatements('TargetprodMigratorFunction')).toEqual([]);
-  });
-
   it('the sampler publishes alerts, keeps alert state with two item actions, and may start its own maintainer only', () => {
-    const st = statements('TargetprodSamplerFunction');
+    const st = statements(placementFn('Sampler'));
     expect(st).toContainEqual({
       Sid: 'PublishAlerts',
       Action: 'sns:Publish',
@@ -299,23 +383,65 @@ describe('least privilege', () => {
     expect(st).toContainEqual({
       Action: ['dynamodb:GetItem', 'dynamodb:PutItem'],
       Effect: 'Allow',
-      Resource: { 'Fn::GetAtt': [resourcesOf(s, 'AWS::DynamoDB::Table')[0]![0], 'Arn'] },
+      Resource: { 'Fn::GetAtt': [expect.stringMatching(/^AlertingAlertState/), 'Arn'] },
     });
     expect(st).toContainEqual({
       Sid: 'StartMaintenanceRuns',
       Action: 'lambda:InvokeFunction',
       Effect: 'Allow',
-      Resource: { 'Fn::GetAtt': [fnId(s, 'TargetprodMaintainerFunction')[0], 'Arn'] },
+      Resource: { 'Fn::GetAtt': [fnId(s, placementFn('Maintainer'))[0], 'Arn'] },
     });
   });
 
   it('the maintainer neither publishes alerts nor reads the alert key (its failures alert through the sampler)', () => {
-    const st = statements('TargetprodMaintainerFunction');
+    const st = statements(placementFn('Maintainer'));
     const actions = st.flatMap((x) => [x.Action].flat() as string[]);
-    expect(actions.filter((a) => a.startsWith('sns:') || a.startsWith('dynamodb:'))).toEqual([]);
+    expect(actions.filter((a) => a.startsWith('sns:'))).toEqual([]);
+    expect(actions.filter((a) => a.startsWith('dynamodb:'))).toEqual(['dynamodb:GetItem']);
     expect(actions).not.toContain('kms:GenerateDataKey');
-    const env = fnId(s, 'TargetprodMaintainerFunction')[1].Properties.Environment.Variables;
+    const env = fnId(s, placementFn('Maintainer'))[1].Properties.Environment.Variables;
     expect(env.DGM_ALERT_TOPIC_ARN).toBeUndefined();
+  });
+
+  it("the maintainer may read the server log of the RDS instances tagged like their secrets only (the optimizer's literal samples); no other function", () => {
+    const rdsStatements = (fn: string) =>
+      statements(fn).filter((x) => [x.Action].flat().some((a: string) => a.startsWith('rds:')));
+    expect(rdsStatements(placementFn('Maintainer'))).toEqual([
+      {
+        Sid: 'ReadTaggedInstanceLogs',
+        Action: ['rds:DescribeDBLogFiles', 'rds:DownloadDBLogFilePortion'],
+        Effect: 'Allow',
+        Resource: {
+          'Fn::Join': [
+            '',
+            [
+              'arn:',
+              { Ref: 'AWS::Partition' },
+              ':rds:',
+              { Ref: 'AWS::Region' },
+              ':',
+              { Ref: 'AWS::AccountId' },
+              ':db:*',
+            ],
+          ],
+        },
+        Condition: { StringEquals: { 'rds:db-tag/dgm-db-ops': expect.anything() } },
+      },
+    ]);
+    for (const fn of [placementFn('Sampler'), placementFn('Migrator'), 'FleetFanOutFunction'])
+      expect(rdsStatements(fn), fn).toEqual([]);
+  });
+
+  it('the fan-out scans the registry only; the seeder writes it and starts the maintenance fan-out only', () => {
+    const fanOut = statements('FleetFanOutFunction').flatMap((x) => [x.Action].flat() as string[]);
+    expect(fanOut.filter((a) => a.startsWith('dynamodb:'))).toEqual(['dynamodb:Scan']);
+    const seeder = statements('FleetRegistrySeederFunction');
+    expect(
+      seeder
+        .flatMap((x) => [x.Action].flat() as string[])
+        .filter((a) => !a.startsWith('sqs:'))
+        .sort(),
+    ).toEqual(['dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:Scan', 'states:StartExecution'].sort());
   });
 
   it('the Slack forwarder reads only the webhook secret', () => {
@@ -334,21 +460,21 @@ describe('least privilege', () => {
 });
 
 describe('network', () => {
-  it('Lambdas reach the database port and HTTPS only; the database accepts them on its port', () => {
+  it('Lambdas reach database ports and HTTPS only; the database accepts its placement on its port', () => {
     const [sgId, sg] = resourcesOf(s, 'AWS::EC2::SecurityGroup').find(([id]) =>
-      id.startsWith('TargetprodLambdaSecurityGroup'),
+      id.startsWith(`Placement${PLACEMENT}LambdaSecurityGroup`),
     )!;
     expect(sg.Properties.SecurityGroupEgress).toEqual([
       { CidrIp: '0.0.0.0/0', Description: expect.any(String), FromPort: 443, IpProtocol: 'tcp', ToPort: 443 },
+      {
+        CidrIp: '0.0.0.0/0',
+        Description: expect.any(String),
+        FromPort: 5432,
+        IpProtocol: 'tcp',
+        ToPort: 5432,
+      },
     ]);
     expect(sg.Properties.SecurityGroupIngress).toBeUndefined();
-    s.template.hasResourceProperties('AWS::EC2::SecurityGroupEgress', {
-      GroupId: { 'Fn::GetAtt': [sgId, 'GroupId'] },
-      DestinationSecurityGroupId: 'sg-0123456789abcdef0',
-      FromPort: 5432,
-      ToPort: 5432,
-      IpProtocol: 'tcp',
-    });
     s.template.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
       GroupId: 'sg-0123456789abcdef0',
       SourceSecurityGroupId: { 'Fn::GetAtt': [sgId, 'GroupId'] },
@@ -429,7 +555,7 @@ describe('alerting', () => {
 
   it("alarms for the Lambdas' own health: errors, throttles, duration near the timeout", () => {
     for (const name of ['Sampler', 'Maintainer', 'Migrator']) {
-      const [fn, props] = fnId(s, `Targetprod${name}Function`);
+      const [fn, props] = fnId(s, `Placement${PLACEMENT}${name}Function`);
       const mine = resourcesOf(s, 'AWS::CloudWatch::Alarm').filter(([, a]) =>
         (a.Properties.Dimensions ?? []).some((d: Json) => d.Value?.Ref === fn),
       );
@@ -439,39 +565,30 @@ describe('alerting', () => {
     }
   });
 
-  it('a missed-run alarm: no successful sample for 5 minutes, missing data breaching', () => {
-    s.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      Namespace: 'DGM/Database',
-      MetricName: 'Up',
-      Dimensions: [{ Name: 'DBInstance', Value: 'prod' }],
-      Statistic: 'Maximum',
-      Period: 60,
-      EvaluationPeriods: 5,
-      DatapointsToAlarm: 5,
+  it('the fleet alarms: a missed sampling run, a fleet-wide failure share, any database not sampled (Metrics Insights), failed fan-outs and maintenance targets', () => {
+    const alarms = resourcesOf(s, 'AWS::CloudWatch::Alarm').map(([id, a]) => [id, a.Properties] as const);
+    const find = (prefix: string) => alarms.find(([id]) => id.startsWith(`Fleet${prefix}`))![1];
+    expect(find('MissedSamplingRun')).toMatchObject({
+      Namespace: 'AWS/States',
+      MetricName: 'ExecutionsSucceeded',
       Threshold: 1,
       ComparisonOperator: 'LessThanThreshold',
       TreatMissingData: 'breaching',
     });
-  });
-
-  it('alarms on the critical KPIs with the configured thresholds, and on the failure queue', () => {
-    const mon = parseConfig({}).monitoring;
-    s.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      MetricName: 'ConnectionUtilization',
-      Threshold: mon.connectionUtilizationThreshold * 100,
-      ComparisonOperator: 'GreaterThanThreshold',
-    });
-    s.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      MetricName: 'CacheHitRatio',
-      Threshold: mon.cacheHitRatioThreshold * 100,
-      ComparisonOperator: 'LessThanThreshold',
-    });
-    for (const metric of ['Deadlocks', 'PartitionsAheadDays']) {
-      s.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-        MetricName: metric,
-        Namespace: 'DGM/Database',
-      });
-    }
+    const share = find('SamplingFailureShare');
+    expect(share.Metrics.find((m: Json) => m.Expression).Expression).toBe('100 * failed / MAX([targets, 1])');
+    expect(share.Threshold).toBe(10);
+    const notSampled = find('DatabaseNotSampled');
+    expect(notSampled.Metrics[0].Expression).toBe('SELECT MIN(Up) FROM SCHEMA("DGM/Database", DBInstance)');
+    expect(notSampled.ComparisonOperator).toBe('LessThanThreshold');
+    expect(find('MaintenanceTargetFailed').Metrics[0].Expression).toBe(
+      `SELECT SUM(FanOutFailures) FROM SCHEMA("DGM/Database", Job) WHERE Job != 'sample'`,
+    );
+    expect(find('FanOutFailed').Metrics.find((m: Json) => m.Expression).Expression).toBe(
+      'sampling + maintenance',
+    );
+    // Nothing per database: thresholds per database are the rules engine's.
+    expect(JSON.stringify(alarms)).not.toContain('"prod"');
     s.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       Namespace: 'AWS/SQS',
       MetricName: 'ApproximateNumberOfMessagesVisible',
@@ -495,14 +612,23 @@ describe('alerting', () => {
   });
 });
 
-describe('dashboard', () => {
-  it("one per target with the design's KPIs, the AWS/RDS storage figure and the maintenance runs", () => {
-    const dashboards = resourcesOf(s, 'AWS::CloudWatch::Dashboard');
-    expect(dashboards).toHaveLength(1);
-    const body = JSON.stringify(dashboards[0]![1].Properties.DashboardBody);
-    for (const text of [
+describe('dashboards', () => {
+  const body = (prefix: string) =>
+    JSON.parse(
+      JSON.stringify(
+        resourcesOf(s, 'AWS::CloudWatch::Dashboard').find(([id]) => id.startsWith(prefix))![1].Properties
+          .DashboardBody,
+      ),
+    );
+  it('two, whatever the fleet size: the fleet overview and one database picked with a DBInstance variable', () => {
+    expect(resourcesOf(s, 'AWS::CloudWatch::Dashboard')).toHaveLength(2);
+  });
+
+  it("the per-database one: the design's KPIs, every metric on the DBInstance variable's placeholder", () => {
+    const text = JSON.stringify(body('TargetDashboard'));
+    for (const t of [
       'Query latency',
-      '\\"QueryDuration\\"',
+      'QueryDuration',
       'SlowQueries',
       'Connections by state',
       'ConnectionUtilization',
@@ -514,20 +640,45 @@ describe('dashboard', () => {
       'PartitionsAheadDays',
       'DefaultPartitionRows',
       'DatabaseSizeBytes',
-      'FreeStorageSpace',
       'Alerts by severity',
       'ActiveAlerts',
-      'Maintenance runs',
-      'Maintenance durations',
+      'FanOutTargetFailed',
+      '__dbinstance__',
+      '\\"variables\\"',
+      '\\"pattern\\":\\"__dbinstance__\\"',
+      '\\"defaultValue\\":\\"prod\\"',
     ]) {
-      expect(body).toContain(text);
+      expect(text, t).toContain(t);
+    }
+    expect(text).not.toContain('DBInstance\\",\\"prod');
+  });
+
+  it('the fleet one: the worst 10 per KPI with Metrics Insights, runs and failed targets per job', () => {
+    const text = JSON.stringify(body('FleetDashboard'));
+    for (const t of [
+      'SELECT MAX(ConnectionUtilization) FROM SCHEMA(\\\\\\"DGM/Database\\\\\\", DBInstance) GROUP BY DBInstance ORDER BY MAX() DESC LIMIT 10',
+      'SELECT MIN(CacheHitRatio)',
+      'SELECT MIN(Up)',
+      'SELECT SUM(FanOutTargetFailed) FROM SCHEMA(\\\\\\"DGM/Database\\\\\\", DBInstance, Job) GROUP BY DBInstance, Job',
+      'FanOutTargets',
+      'FanOutFailures',
+      'ExecutionsSucceeded',
+      'ExecutionsFailed',
+    ]) {
+      expect(text, t).toContain(t);
     }
   });
 });
 
 describe('metric names', () => {
   it('every DGM/Database metric the dashboards and alarms read is one the jobs emit, with its dimensions', () => {
-    const all: MetricSpec[] = [...METRIC_SPECS, ...Object.values(ALERT_METRIC_SPECS)];
+    // The fan-out's own figures (jobs/fanout.ts): per Job, and per DBInstance and Job for failed targets.
+    const fanOut = [
+      { name: FANOUT_METRICS.targets, dimensions: [{ cloudwatch: 'Job' }] },
+      { name: FANOUT_METRICS.failures, dimensions: [{ cloudwatch: 'Job' }] },
+      { name: FANOUT_METRICS.targetFailed, dimensions: [{ cloudwatch: 'Job' }] },
+    ] as unknown as MetricSpec[];
+    const all: MetricSpec[] = [...METRIC_SPECS, ...Object.values(ALERT_METRIC_SPECS), ...fanOut];
     const specs = new Map(all.map((m) => [m.name, m]));
     expect(Object.values(DGM_METRICS).filter((n) => !specs.has(n))).toEqual([]);
     for (const [name, dimensions] of Object.entries(SEARCH_DIMENSIONS)) {

@@ -4,7 +4,7 @@ import { App, type PolicyValidationPluginReport, Validations } from 'aws-cdk-lib
 import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
-import { parseDeploymentConfig } from '../../functions/config.ts';
+import { parseDeploymentConfig } from '../../functions/deployment.ts';
 import { PROJECT_ROOT } from '../../lib/bundling.ts';
 import { DgmDbOpsStack } from '../../lib/dgm-db-ops-stack.ts';
 import { tempDir } from '../support/tmp.ts';
@@ -172,3 +172,33 @@ export const TWO_TARGETS = {
 };
 
 export const DEMO = { demo: true, alerts: { emails: ['dba@example.com'] } };
+
+const FLEET_VPCS = 4;
+
+/** A cdk.json "dgm" context with n targets over four VPCs (two subnet sets in the first). */
+export function fleetConfig(n: number, ingress: 'stack' | 'none' = 'stack'): unknown {
+  const targets = Array.from({ length: n }, (_, i) => {
+    const v = i % FLEET_VPCS;
+    const hex = (x: number, w: number) => x.toString(16).padStart(w, '0');
+    const subnetSet = v === 0 && i % 8 === 0 ? 1 : 0;
+    return {
+      name: `db${String(i).padStart(4, '0')}`,
+      host: `db${i}.abcdefghij.eu-west-1.rds.amazonaws.com`,
+      database: 'app',
+      identifier: `db${i}`,
+      secretArn: `arn:aws:secretsmanager:eu-west-1:${ACCOUNT}:secret:db${i}-AbCdEf`,
+      // Worst case for ingress: every database has a security group of its own.
+      securityGroupId: `sg-${hex(i + 1, 17)}`,
+      vpc: {
+        vpcId: `vpc-${hex(v + 1, 17)}`,
+        availabilityZones: ['eu-west-1a', 'eu-west-1b'],
+        subnetIds: [
+          `subnet-${hex(v * 10 + subnetSet * 2 + 1, 17)}`,
+          `subnet-${hex(v * 10 + subnetSet * 2 + 2, 17)}`,
+        ],
+        routeTableIds: [`rtb-${hex(v * 10 + 1, 17)}`, `rtb-${hex(v * 10 + 2, 17)}`],
+      },
+    };
+  });
+  return { targets, alerts: { emails: ['dba@example.com'] }, fleet: { databaseIngress: ingress } };
+}

@@ -125,7 +125,7 @@ describe('dgm-db-ops invoke: the Lambda handlers, run locally', () => {
       [['invoke', 'sampler'], /^dgm-db-ops: invoke: --event is required/],
       [
         ['invoke', 'frobnicator', '--event', '{}'],
-        /^dgm-db-ops: invoke: name one function: sampler, maintainer, migrator, slack-notifier\n$/,
+        /^dgm-db-ops: invoke: name one function: sampler, maintainer, migrator, slack-notifier, fanout\n$/,
       ],
       [['invoke', 'slack-notifier', '--event', '{"Records":[]}'], /^dgm-db-ops: SNS event: Records: /],
     ];
@@ -203,5 +203,52 @@ describe('dgm-db-ops invoke: the Lambda handlers, run locally', () => {
     } finally {
       await new Promise<void>((r) => server.close(() => r()));
     }
+  });
+});
+
+describe('invoke for a new user: default tasks, help with the events, readable results', () => {
+  it("invoke sampler --event '{}' samples (task defaults to sample) and prints the result readably", async () => {
+    const run = await runCli(['invoke', 'sampler', '--event', '{}']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/^invoke sampler: succeeded in \d+ ms - sampled in /);
+    expect(run.stdout).toMatch(/\n\s*area\s+KPI\s+value/);
+    expect(() => JSON.parse(run.stdout)).toThrow();
+  });
+
+  it('invoke migrator without a task runs migrate', async () => {
+    const run = await runCli(['invoke', 'migrator', '--event', '{"dryRun":true}', '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ job: 'migrate', status: 'planned' });
+  });
+
+  it('the maintainer has no default task: a missing task is bad input', async () => {
+    const run = await runCli(['invoke', 'maintainer', '--event', '{}']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/^dgm-db-ops: event: task: /m);
+  });
+
+  it('invoke --help lists every function with its event shape and an example', async () => {
+    const run = await runCli(['invoke', '--help']);
+    expect(run.code).toBe(0);
+    for (const fn of ['sampler', 'maintainer', 'migrator', 'slack-notifier']) {
+      expect(run.stdout).toMatch(new RegExp(`\\n {2}${fn}\\n {4}shape: +\\{`));
+      expect(run.stdout).toMatch(new RegExp(`example: dgm-db-ops invoke ${fn} --event '\\{`));
+    }
+  });
+
+  it('a failed run says on stdout what failed (exit 1), with or without --json', async () => {
+    const config = join(tmp, 'other-hash.json');
+    writeFileSync(config, JSON.stringify({ constitutionalHash: '0123456789abcdef0123' }));
+    // Refused at the constitution gate: nothing changes.
+    const event = '{"task":"partitions"}';
+    const [text, json] = await Promise.all([
+      runCli(['invoke', 'maintainer', '--event', event, '--config', config]),
+      runCli(['invoke', 'maintainer', '--event', event, '--config', config, '--json']),
+    ]);
+    expect(text.code).toBe(1);
+    expect(text.stdout).toMatch(/^invoke maintainer: (failed|refused)/);
+    expect(text.stdout).toMatch(/constitution/i);
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.stdout).status).toMatch(/failed|refused/);
   });
 });

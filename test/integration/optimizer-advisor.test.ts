@@ -2,7 +2,6 @@ import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dropDesignIndexes } from '../../functions/demo/design-indexes.ts';
 import { REFERENCE_QUERIES } from '../../functions/demo/reference-queries.ts';
-import { loadDemoWorkload } from '../../functions/demo/workload.ts';
 import { type AdvisorOptions, adviseIndexes } from '../../functions/optimizer/advisor.ts';
 import {
   captureQuerySamples,
@@ -49,8 +48,7 @@ const defs = (a: Awaited<ReturnType<typeof advise>>['advice']) =>
   a.recommendations.map((r) => r.definition.replace(/"dgm_auto_[^"]+"/, 'NAME')).sort();
 
 beforeAll(async () => {
-  db = await createTestDatabase();
-  await loadDemoWorkload(db.client, { scale: 0.5 });
+  db = await createTestDatabase({ demoScale: 0.5 });
   design = await dropDesignIndexes(db.client);
   await db.client.query('VACUUM ANALYZE');
   await runMix(db.client);

@@ -5,7 +5,6 @@ import { parseConfig, type RuntimeConfig } from '../../functions/config.ts';
 import { ADVISORY_LOCKS, withAdvisoryLock } from '../../functions/db/locks.ts';
 import { dropDesignIndexes } from '../../functions/demo/design-indexes.ts';
 import { REFERENCE_QUERIES } from '../../functions/demo/reference-queries.ts';
-import { loadDemoWorkload } from '../../functions/demo/workload.ts';
 import { optimizeDatabase } from '../../functions/jobs/optimize.ts';
 import type { IndexRecommendation } from '../../functions/optimizer/advisor.ts';
 import {
@@ -34,8 +33,7 @@ let db: TestDatabase;
 const ddl: DdlOptions = { lockTimeoutMs: 500, retries: 2, backoffMs: 20, statementTimeoutMs: 120_000 };
 
 beforeAll(async () => {
-  db = await createTestDatabase();
-  await loadDemoWorkload(db.client, { scale: 0.2 });
+  db = await createTestDatabase({ demoScale: 0.2 });
   await dropDesignIndexes(db.client);
   await db.client.query('VACUUM ANALYZE');
   // A read-mostly workload, as the design's is: the loader's bulk INSERTs are a few calls.

@@ -1,14 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { indexesUsed } from '../../functions/db/explain.ts';
 import { REFERENCE_QUERIES } from '../../functions/demo/reference-queries.ts';
-import { loadDemoWorkload } from '../../functions/demo/workload.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 
 let db: TestDatabase;
 beforeAll(async () => {
-  db = await createTestDatabase();
   // Half the demo: enough rows that the planner prefers the indexes, as it does at full size.
-  await loadDemoWorkload(db.client, { scale: 0.5 });
+  db = await createTestDatabase({ demoScale: 0.5 });
 });
 afterAll(async () => db?.drop());
 

@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../functions/config.ts';
 import {
   DEFAULT_SCHEDULES,
   lambdaTimeoutsFor,
   MAX_MAINTENANCE_STATEMENT_TIMEOUT_MS,
   MAX_SAMPLER_STATEMENT_TIMEOUT_MS,
-  parseConfig,
   parseDeploymentConfig,
   resolveTargetRuntimeConfig,
-} from '../../functions/config.ts';
+} from '../../functions/deployment.ts';
 import { BadInputError } from '../../functions/errors.ts';
 
 const vpc = {

@@ -4,6 +4,8 @@ import { parseConfig } from '../../functions/config.ts';
 import {
   METRIC_SPECS,
   metricPoints,
+  PrometheusSeriesMemory,
+  prometheusPoints,
   tableLabel,
   toDatums,
   upDatum,
@@ -290,5 +292,51 @@ describe('metric mapping', () => {
     expect(tableLabel({ schema: 'sales', name: 'orders' })).toBe('sales.orders');
     expect(tableLabel(null)).toBe('none');
     expect(upDatum('t', 0)).toEqual({ name: 'Up', value: 0, unit: 'Count', dimensions: { DBInstance: 't' } });
+  });
+});
+
+describe('Prometheus points', () => {
+  it('are never trimmed by the CloudWatch budget, and keep unlabelled gauges without a value as NaN', () => {
+    const s = snapshotFixture();
+    s.cache.hitRatio = null;
+    const all = prometheusPoints(s, monitoring.topTables);
+    const { points, dropped } = metricPoints(s, monitoring);
+    // Every series CloudWatch gets or the budget drops, plus the gauges without a value this sample.
+    const names = new Set(all.map((p) => `${p.spec.name}${JSON.stringify(p.dimensions)}`));
+    for (const p of points) expect(names.has(`${p.spec.name}${JSON.stringify(p.dimensions)}`)).toBe(true);
+    expect(all.length).toBeGreaterThan(points.length + dropped.length);
+    const text = renderPrometheus(all);
+    expect(text).toMatch(/^dgm_db_database_cache_hit_ratio\{db_instance="orders-db"\} NaN$/m);
+    expect(text).toMatch(/^dgm_db_table_size_bytes\{/m);
+    // Days are seconds in Prometheus (base unit), days in CloudWatch.
+    const ahead = all.find((p) => p.spec.name === 'PartitionsAheadDays')!;
+    expect(ahead.spec.prometheus.name).toBe('dgm_db_partitions_ahead_seconds');
+    expect(ahead.prometheus).toBe(ahead.cloudwatch! * 86_400);
+  });
+
+  it('gauges do not end in _total except the design name, and no name carries a unit other than the base ones', () => {
+    for (const spec of METRIC_SPECS) {
+      const name = spec.prometheus.name;
+      if (spec.prometheus.type === 'gauge' && name !== 'dgm_db_connections_total')
+        expect(name).not.toMatch(/_total$/);
+      expect(name).not.toMatch(/_(days|hours|minutes|milliseconds|ms|kb|mb|percent)(_|$)/);
+    }
+  });
+
+  it('an exporter remembers labelled series, so a table leaving the top tables stays listed as NaN', () => {
+    const memory = new PrometheusSeriesMemory();
+    const s1 = snapshotFixture();
+    const first = memory.remember(prometheusPoints(s1, monitoring.topTables));
+    const s2 = snapshotFixture();
+    s2.cache.tables = s2.cache.tables.slice(1);
+    const second = memory.remember(prometheusPoints(s2, monitoring.topTables));
+    const key = (p: { spec: { prometheus: { name: string } }; labels: Record<string, string> }) =>
+      `${p.spec.prometheus.name}${JSON.stringify(p.labels)}`;
+    const now = new Set(second.map(key));
+    for (const p of first) expect(now.has(key(p)), key(p)).toBe(true);
+    const gone = second.find(
+      (p) => key(p) === key(first.find((q) => q.spec.name === 'TableCacheHitRatio')!),
+    )!;
+    expect(gone.prometheus).toBeNull();
   });
 });

@@ -138,9 +138,11 @@ describe('statement analysis', () => {
     expect(a.orders[0]!.items[0]!.column.column).toBe('updated_at');
     expect(a.predicates).toEqual([]);
     expect(a.notes).toContain('OR condition');
-    expect(analyze('SELECT name FROM t WHERE lower(name) = $1 ORDER BY 1').notes).toContain(
-      'expression on a column',
-    );
+    // An expression on one column is an expression index's predicate; one on two columns is not.
+    expect(analyze('SELECT name FROM t WHERE lower(name) = $1 ORDER BY 1').predicates).toEqual([
+      expect.objectContaining({ kind: 'eq', expression: { sql: 'lower("name")', params: [], jsonb: false } }),
+    ]);
+    expect(analyze('SELECT name FROM t WHERE a + b = $1').notes).toContain('expression on a column');
     expect(analyze('SELECT name FROM t ORDER BY 1').orders[0]!.items[0]!.column.column).toBe('name');
   });
 

@@ -3,6 +3,7 @@ import type { PerformanceReport } from '../../functions/jobs/report.ts';
 import {
   barChart,
   formatBytes,
+  niceByteTicks,
   niceTicks,
   renderHtml,
   renderMarkdown,
@@ -113,9 +114,14 @@ describe('report rendering', () => {
     expect(html).toContain('aria-label="Mean statement latency, before and after (log scale)"');
     expect(html).toContain('>archive_by_status</text>');
     expect(html).toContain('190.0x');
-    expect(html).toMatch(/fill="#b3261e"[^>]*><title>dgm\.t: never_used<\/title>never_used/);
-    expect(html).toMatch(/fill="#1b9e5a"[^>]*><title>dgm\.t: dgm_auto_x<\/title>/);
-    expect(html).toContain('dgm.archive: 2 partitions, 1,000 rows, 2.9 MB');
+    // An inline style: the stylesheet's fill for labels would beat a fill attribute (the names stayed dark).
+    expect(html).toMatch(/style="fill:#b3261e"[^>]*><title>dgm\.t: never_used<\/title>never_used/);
+    expect(html).toMatch(/style="fill:#1b9e5a"[^>]*><title>dgm\.t: dgm_auto_x<\/title>/);
+    // Partition sizes per set: one bar for the set, the partitions summed.
+    expect(html).toContain('>dgm.archive</text>');
+    expect(html).toMatch(
+      /<td>dgm\.archive<\/td><td class="n">2<\/td><td class="n">1,000<\/td><td class="n">2\.9 MB<\/td>/,
+    );
     // Text from the database is escaped everywhere.
     expect(html).toContain('SELECT &quot;&lt;b&gt;&quot; FROM t | x');
     expect(html).not.toContain('"<b>"');
@@ -175,5 +181,38 @@ describe('report rendering', () => {
     expect(niceTicks(0.8)).toEqual([0, 0.2, 0.4, 0.6, 0.8]);
     expect(formatBytes(3 * 1024 ** 3)).toBe('3.0 GB');
     expect(formatBytes(512)).toBe('512 B');
+  });
+
+  it('names only the colours that appear, never shows two rows with one label, reads on the dark header', () => {
+    const plain = report({
+      index_usage: [{ ...report().index_usage[1]!, auto_created: false, index: 'used_idx' }],
+    });
+    expect(renderHtml(plain)).toContain('aria-label="Index scans (log scale)"');
+    const svg = barChart({
+      title: 't',
+      rows: [
+        {
+          label: 'SELECT * FROM dgm.dgm_archive WHERE status = $1 AND created_at > $2 ORDER BY 1',
+          values: [2],
+        },
+        {
+          label: 'SELECT * FROM dgm.dgm_archive WHERE status = $1 AND created_at > $2 ORDER BY 2',
+          values: [1],
+        },
+      ],
+      series: [{ name: 's', color: '#000' }],
+      format: String,
+    });
+    const labels = [...svg.matchAll(/class="lb"[^>]*><title>[^<]*<\/title>([^<]*)<\/text>/g)].map(
+      (m) => m[1],
+    );
+    expect(labels).toHaveLength(2);
+    expect(new Set(labels).size).toBe(2);
+    expect(renderHtml(report())).toContain('header code{background:#2e3d5c;color:#fff}');
+    expect(niceByteTicks(900 * 1024)).toEqual([0, 500 * 1024, 1000 * 1024]);
+  });
+
+  it('without samples the history says how to get them', () => {
+    expect(renderHtml(report())).toContain('<h2>History</h2><p>No samples yet');
   });
 });

@@ -8,7 +8,7 @@ import type { LogFile, LogPortion, LogSource } from '../../ports.ts';
 
 /**
  * An RDS instance's PostgreSQL log through the RDS API (DescribeDBLogFiles, DownloadDBLogFilePortion);
- * the IAM grant is scoped to the one instance (lib/target-operations.ts). Only the stderr format is read
+ * the IAM grant (lib/placement.ts) covers the instances tagged like their secrets. Only the stderr format is read
  * (not the .csv/.json files of other log_destination settings). Markers are RDS's own.
  */
 export class RdsLogSource implements LogSource {

@@ -15,7 +15,9 @@ export function renderPrometheus(
     if (!groups.has(f.prometheus.name)) groups.set(f.prometheus.name, { spec: f.prometheus, list: [] });
   }
   for (const p of points) {
-    if (p.prometheus == null || !Number.isFinite(p.prometheus)) continue;
+    // A gauge without a value this sample is NaN (the series stays listed); a counter without one is left out.
+    const known = p.prometheus != null && Number.isFinite(p.prometheus);
+    if (!known && p.spec.prometheus.type !== 'gauge') continue;
     const g = groups.get(p.spec.prometheus.name) ?? { spec: p.spec.prometheus, list: [] };
     g.list.push(p);
     groups.set(p.spec.prometheus.name, g);
@@ -24,7 +26,10 @@ export function renderPrometheus(
   for (const [name, { spec, list }] of groups) {
     lines.push(`# HELP ${name} ${escapeHelp(spec.help)}`);
     lines.push(`# TYPE ${name} ${spec.type}`);
-    for (const p of list) lines.push(`${name}${renderLabels(p.labels)} ${formatValue(p.prometheus!)}`);
+    for (const p of list) {
+      const value = p.prometheus != null && Number.isFinite(p.prometheus) ? formatValue(p.prometheus) : 'NaN';
+      lines.push(`${name}${renderLabels(p.labels)} ${value}`);
+    }
   }
   return lines.length ? `${lines.join('\n')}\n` : '';
 }

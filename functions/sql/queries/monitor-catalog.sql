@@ -86,15 +86,25 @@ root AS (
   FROM leaf l LEFT JOIN leaf_idx li ON li.indrelid = l.oid
   GROUP BY l.root
 ),
+-- The sampler's own bookkeeping: every sample writes it, so on a quiet database it would climb into the
+-- top tables by itself and the per-table series would change from sample to sample.
+own_tables AS (
+  SELECT t.oid FROM (SELECT to_regclass(n) AS oid
+                     FROM unnest(ARRAY['dgm.stat_snapshots', 'dgm.stat_statement_baseline',
+                                       'dgm.statement_shapes']) n) t
+  WHERE t.oid IS NOT NULL
+),
 -- The top tables by activity (blocks touched) and by size, each ranked within its own top $1.
 activity_top AS (
   SELECT x.oid, row_number() OVER (ORDER BY x.blocks DESC, x.oid) AS rk
   FROM (SELECT r.oid, r.heap_hit + r.heap_read + r.idx_hit + r.idx_read AS blocks FROM root r
+        WHERE r.oid NOT IN (SELECT oid FROM own_tables)
         ORDER BY 2 DESC, r.oid LIMIT $1) x
 ),
 size_top AS (
   SELECT x.oid, row_number() OVER (ORDER BY x.est_bytes DESC, x.oid) AS rk
-  FROM (SELECT r.oid, r.est_bytes FROM root r ORDER BY r.est_bytes DESC, r.oid LIMIT $1) x
+  FROM (SELECT r.oid, r.est_bytes FROM root r WHERE r.oid NOT IN (SELECT oid FROM own_tables)
+        ORDER BY r.est_bytes DESC, r.oid LIMIT $1) x
 ),
 top_tables AS (
   SELECT t.*, a.rk AS activity_rank, sz.rk AS size_rank, n.nspname::text AS schema_name, c.relname::text AS rel_name,

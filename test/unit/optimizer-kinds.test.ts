@@ -1,0 +1,213 @@
+import { describe, expect, it } from 'vitest';
+import type { AccessPredicate, TableAccess } from '../../functions/optimizer/access.ts';
+import { writeCostOf } from '../../functions/optimizer/advisor.ts';
+import { analyzeStatement } from '../../functions/optimizer/analyze.ts';
+import {
+  candidatesForAccess,
+  coveringIndex,
+  createIndexSql,
+  likePrefix,
+} from '../../functions/optimizer/candidates.ts';
+import type { IndexInfo, TableInfo } from '../../functions/optimizer/catalog.ts';
+import { noActivity } from '../support/optimizer-fixtures.ts';
+
+// The candidate kinds a DBA writes, from the access a statement makes (pure: no server). The
+// integration test optimizer-kinds.test.ts checks the same kinds end to end on PostgreSQL.
+
+function table(schema = 'app', indexes: IndexInfo[] = [], collation = 'en_US.UTF-8'): TableInfo {
+  const col = (name: string, type: string, typeCategory: string, nDistinct: number) => ({
+    name,
+    type,
+    typeCategory,
+    notNull: true,
+    nDistinct,
+    nullFrac: 0,
+    avgWidth: 8,
+    correlation: null,
+    collation: typeCategory === 'S' ? collation : null,
+    collationC: typeCategory === 'S' ? collation === 'C' : null,
+  });
+  return {
+    oid: 7,
+    schema,
+    name: 'items',
+    relkind: 'r',
+    isPartition: false,
+    leafCount: 1,
+    totalBytes: 1e8,
+    heapBytes: 1e8,
+    reltuples: 500_000,
+    activity: noActivity(),
+    columns: [
+      col('id', 'bigint', 'N', -1),
+      col('title', 'text', 'S', -1),
+      col('code', 'character varying(20)', 'S', -1),
+      col('state', 'text', 'S', 4),
+      col('doc', 'jsonb', 'U', -1),
+      col('labels', 'text[]', 'A', -1),
+      col('at', 'timestamp without time zone', 'D', -1),
+    ],
+    indexes,
+  };
+}
+
+function access(predicates: AccessPredicate[], t = table()): TableAccess {
+  return { table: t, occurrence: 0, predicates, joinColumns: [], columns: new Set(), allColumns: true };
+}
+
+const pred = (column: string, kind: AccessPredicate['kind'], extra: Partial<AccessPredicate> = {}) =>
+  ({ column, kind, operator: '=', params: [1], ...extra }) as AccessPredicate;
+
+const sqlOf = (a: TableAccess, env = {}) =>
+  candidatesForAccess(a, 's1', env).map((c) => createIndexSql(c, { name: 'i' }));
+
+describe('expression and pattern candidates', () => {
+  it('reads expressions on one column from the parser, with the jsonb key as written', async () => {
+    const { analysis } = await analyzeStatement(
+      `SELECT id FROM app.items WHERE lower(title) LIKE 'abc%' AND (doc ->> 'kind') = $1 AND at::date = $2`,
+    );
+    expect(analysis!.predicates.map((p) => [p.kind, p.expression?.sql])).toEqual([
+      ['like', 'lower("title")'],
+      ['eq', `("doc" ->> 'kind')`],
+      ['eq', '("at")::date'],
+    ]);
+    // Normalized by pg_stat_statements, the key is a $n: kept, but marked as needing a sample.
+    const normalized = await analyzeStatement('SELECT id FROM app.items WHERE doc ->> $1 = $2');
+    expect(normalized.analysis!.predicates[0]!.expression).toEqual({
+      sql: '("doc" ->> $1)',
+      params: [1],
+      jsonb: false,
+    });
+    expect(normalized.analysis!.maxParam).toBe(2);
+  });
+
+  it('builds an expression index, and none while the jsonb key is still a $n', () => {
+    const known = pred('doc', 'eq', { expression: { sql: `("doc" ->> 'kind')`, params: [], jsonb: false } });
+    expect(sqlOf(access([known]))).toEqual([`CREATE INDEX "i" ON "app"."items" ((("doc" ->> 'kind')))`]);
+    const unknown = pred('doc', 'eq', { expression: { sql: '("doc" ->> $1)', params: [1], jsonb: false } });
+    expect(sqlOf(access([unknown]))).toEqual([]);
+  });
+
+  it('LIKE with a constant prefix: btree with the pattern operator class unless the collation is C', () => {
+    const like = (column: string, pattern: string) =>
+      pred(column, 'like', {
+        operator: '~~',
+        literals: [{ text: pattern, sql: `'${pattern}'` }],
+        params: [],
+      });
+    expect(sqlOf(access([like('title', 'abc%')]))).toEqual([
+      'CREATE INDEX "i" ON "app"."items" ("title" text_pattern_ops)',
+    ]);
+    expect(sqlOf(access([like('code', 'X1%')]))).toEqual([
+      'CREATE INDEX "i" ON "app"."items" ("code" varchar_pattern_ops)',
+    ]);
+    expect(sqlOf(access([like('title', 'abc%')], table('app', [], 'C')))).toEqual([
+      'CREATE INDEX "i" ON "app"."items" ("title")',
+    ]);
+    // An infix pattern: no btree; a trigram index only where pg_trgm is installed.
+    expect(sqlOf(access([like('title', '%abc%')]))).toEqual([]);
+    expect(sqlOf(access([like('title', '%abc%')]), { extensions: new Map([['pg_trgm', 'ext']]) })).toEqual([
+      'CREATE INDEX "i" ON "app"."items" USING gin ("title" "ext".gin_trgm_ops)',
+    ]);
+    expect(likePrefix('ab_c%')).toBe('ab');
+    expect(likePrefix('%x')).toBeUndefined();
+  });
+
+  it('GIN: array_ops for array operators, jsonb_ops for existence, jsonb_path_ops for containment only', () => {
+    expect(sqlOf(access([pred('labels', 'array_contained')]))).toEqual([
+      'CREATE INDEX "i" ON "app"."items" USING gin ("labels")',
+    ]);
+    expect(sqlOf(access([pred('doc', 'jsonb_exists')]))).toEqual([
+      'CREATE INDEX "i" ON "app"."items" USING gin ("doc")',
+    ]);
+    expect(sqlOf(access([pred('doc', 'jsonb_contains')]))).toEqual([
+      'CREATE INDEX "i" ON "app"."items" USING gin ("doc" jsonb_path_ops)',
+    ]);
+  });
+
+  it('IS NULL with a sort order: a partial index WHERE col IS NULL, so the order comes from the key', () => {
+    const a = access([pred('state', 'eq'), pred('at', 'is_null', { operator: 'IS NULL', params: [] })]);
+    a.order = { items: [{ column: 'id', direction: 'asc', nulls: 'default' }], limit: true };
+    const cs = candidatesForAccess(a, 's1');
+    const partial = cs.find((c) => c.predicate?.fixed);
+    expect(partial && createIndexSql(partial, { name: 'i' })).toBe(
+      'CREATE INDEX "i" ON "app"."items" ("state", "id") WHERE "at" IS NULL',
+    );
+    // An existing index with the same WHERE covers it; one with another condition does not.
+    const existing = (predicate: string): IndexInfo => ({
+      oid: 1,
+      name: 'x',
+      schema: 'app',
+      method: 'btree',
+      valid: true,
+      unique: false,
+      primary: false,
+      keyCount: 2,
+      predicate,
+      definition: '',
+      keys: ['state', 'id'].map((column) => ({
+        column,
+        expression: null,
+        desc: false,
+        nullsFirst: false,
+        opclass: 'text_ops',
+        included: false,
+      })),
+      bytes: 0,
+      scans: 0,
+    });
+    expect(coveringIndex(partial!, [existing('(at IS NULL)')])?.name).toBe('x');
+    expect(coveringIndex(partial!, [existing('(at IS NOT NULL)')])).toBeUndefined();
+  });
+
+  it('never proposes an index on a system catalog', () => {
+    expect(sqlOf(access([pred('id', 'eq')], table('pg_catalog')))).toEqual([]);
+    expect(sqlOf(access([pred('id', 'eq')], table('information_schema')))).toEqual([]);
+  });
+
+  it('an existing expression index covers the same expression written differently', () => {
+    const existing: IndexInfo = {
+      oid: 1,
+      name: 'items_lower_title',
+      schema: 'app',
+      method: 'btree',
+      valid: true,
+      unique: false,
+      primary: false,
+      keyCount: 1,
+      predicate: null,
+      definition: '',
+      keys: [
+        {
+          column: null,
+          expression: "(doc ->> 'kind'::text)",
+          desc: false,
+          nullsFirst: false,
+          opclass: 'text_ops',
+          included: false,
+        },
+      ],
+      bytes: 0,
+      scans: 0,
+    };
+    const [c] = candidatesForAccess(
+      access([pred('doc', 'eq', { expression: { sql: `("doc" ->> 'kind')`, params: [], jsonb: false } })]),
+      's1',
+    );
+    expect(coveringIndex(c!, [existing])?.name).toBe('items_lower_title');
+  });
+});
+
+describe('write cost', () => {
+  const [onState] = candidatesForAccess(access([pred('state', 'eq')]), 's1');
+  const [onTitle] = candidatesForAccess(access([pred('title', 'eq')]), 's1');
+
+  it('counts every inserted row, and an updated row only when the UPDATE sets a column the index reads', () => {
+    const writes = { insertRows: 100, updates: [{ rows: 1000, setColumns: ['state'] }], deleteRows: 0 };
+    expect(writeCostOf(onTitle!, writes)).toBe(100 * 0.5);
+    // The table has no index on state: its updates were HOT; this index stops that, and the table's
+    // existing indexes (none here) would take an entry as well.
+    expect(writeCostOf(onState!, writes)).toBe(100 * 0.5 + 1000 * 0.5);
+    expect(writeCostOf(onState!, undefined)).toBe(0);
+  });
+});
