@@ -93,6 +93,7 @@ export const OWN_FUNCTIONS: ReadonlySet<string> = new Set([
   'record_governance_event',
   'run_partition_maintenance',
   'run_partition_plan',
+  'run_partition_sets',
   'slow_query_rows',
   'valid_partition_interval',
 ]);
