@@ -1,10 +1,10 @@
 import { execFile } from 'node:child_process';
 import { chmod, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 
+import { freePort } from '../../functions/adapters/local/embedded-postgres.ts';
 import { tempDir } from './tmp.ts';
 
 const run = promisify(execFile);
@@ -66,17 +66,4 @@ export async function startLoggingServer(label: string): Promise<LoggingServer> 
       await rm(dir, { recursive: true, force: true });
     },
   };
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const address = srv.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
 }

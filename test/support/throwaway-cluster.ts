@@ -1,8 +1,8 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { chmod, chown, mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
+import { freePort } from '../../functions/adapters/local/embedded-postgres.ts';
 
 /**
  * A throwaway PostgreSQL cluster that a test may crash and restart (never the shared test server):
@@ -28,19 +28,10 @@ async function binDir(): Promise<{ dir: string; label: string }> {
   return { dir: dirname(binaries.pg_ctl), label: 'pg18' };
 }
 
-async function freePort(): Promise<number> {
+/** The port of the throwaway cluster: DGM_TEST_CLUSTER_PORT when set, else a free one. */
+async function clusterPort(): Promise<number> {
   const fixed = process.env.DGM_TEST_CLUSTER_PORT;
-  if (fixed) return Number(fixed);
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const address = srv.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
+  return fixed ? Number(fixed) : freePort();
 }
 
 /** uid/gid of the user postgres when running as root, else undefined (run as ourselves). */
@@ -74,7 +65,7 @@ export async function startThrowawayCluster(
   await chmod(base, 0o755);
   if (user) await chown(base, user.uid, user.gid);
   const data = join(base, 'data');
-  const port = await freePort();
+  const port = await clusterPort();
   const options = {
     port: String(port),
     unix_socket_directories: base,

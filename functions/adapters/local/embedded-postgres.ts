@@ -17,7 +17,8 @@ export interface EmbeddedOptions {
   onLog?: (line: string) => void;
 }
 
-async function freePort(): Promise<number> {
+/** A loopback port no one listens on now (for a server about to start). */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.unref();
