@@ -50,7 +50,7 @@ export interface PerformanceReport extends JobResult {
     statements_reason?: string;
     hypopg_available: boolean;
   };
-  /** Statements whose mean time is at least optimization.slowQueryThresholdMs. */
+  /** Statements whose mean time is at least slowQueryThresholdMs. */
   slow_queries: ReportQuery[];
   /** The statements taking the most total time. */
   top_queries: ReportQuery[];
@@ -106,7 +106,7 @@ export async function getPerformanceReport(
     // Only the application's statements (functions/monitor/own-statements.ts); the lists are cut after
     // the others are left out, from a few times as many candidates.
     const slowCandidates = stats
-      .filter((s) => s.totalMs / s.calls >= config.optimization.slowQueryThresholdMs)
+      .filter((s) => s.totalMs / s.calls >= config.slowQueryThresholdMs)
       .sort((a, b) => b.totalMs / b.calls - a.totalMs / a.calls)
       .slice(0, 200);
     const topCandidates = [...stats].sort((a, b) => b.totalMs - a.totalMs).slice(0, 200);

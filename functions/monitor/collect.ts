@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { MonitoringConfig } from '../config.ts';
+import { DEFAULT_SLOW_QUERY_THRESHOLD_MS, type MonitoringConfig } from '../config.ts';
 import { quoteQualified } from '../db/identifiers.ts';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../ports.ts';
@@ -45,6 +45,8 @@ export interface CollectOptions {
   /** The target's name: the key of its stored samples and the DBInstance of its metrics. */
   target: string;
   monitoring: MonitoringConfig;
+  /** Mean time at which a statement counts as slow (config slowQueryThresholdMs; default 200). */
+  slowQueryThresholdMs?: number;
   /**
    * The costlier figures (database size, bloat, archive scores, pruning): 'auto' every
    * monitoring.slowCollectionEvery samples and on the first (the sampler Lambda, the CLI), true now
@@ -109,6 +111,7 @@ const iso = (v: unknown): string | null =>
 export async function collect(client: pg.Client, options: CollectOptions): Promise<Snapshot> {
   const started = performance.now();
   const cfg = options.monitoring;
+  const slowMs = options.slowQueryThresholdMs ?? DEFAULT_SLOW_QUERY_THRESHOLD_MS;
   const warnings: string[] = [];
   let roundTrips = 0;
   const query = async <R extends pg.QueryResultRow>(text: string, values?: unknown[]) => {
@@ -167,7 +170,7 @@ export async function collect(client: pg.Client, options: CollectOptions): Promi
     const rt2 = (
       await query<Json>(renderSqlTemplate(sampleSql, flags, tokens), [
         options.target,
-        cfg.slowQueryThresholdMs,
+        slowMs,
         cfg.topStatements,
         full === true,
         full === 'auto',
@@ -321,7 +324,7 @@ export async function collect(client: pg.Client, options: CollectOptions): Promi
             ? execMsInInterval / callsInInterval
             : null,
         avgQueryMsTotal: callsTotal > 0 ? totalExecMsTotal / callsTotal : null,
-        slowThresholdMs: cfg.slowQueryThresholdMs,
+        slowThresholdMs: slowMs,
         slowStatements: num(doc.slowStatements),
         slowStatementsInInterval: numOrNull(doc.slowStatementsInInterval),
         slowCallsInInterval: numOrNull(doc.slowCallsInInterval),
