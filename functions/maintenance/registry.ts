@@ -1,5 +1,6 @@
 import { indexesTask } from './indexes.ts';
 import { partitionsTask } from './partitions.ts';
+import { sequencesTask } from './sequences.ts';
 import { statisticsTask } from './statistics.ts';
 import type { MaintenanceTaskDefinition, ScheduleKind, TaskPlan } from './task.ts';
 import { vacuumTask } from './vacuum.ts';
@@ -12,7 +13,13 @@ import { vacuumTask } from './vacuum.ts';
  * and its help, and the job's loop (jobs/maintain.ts). A new task is a module exporting a
  * `MaintenanceTaskDefinition` (task.ts) and one line here.
  */
-export const MAINTENANCE_TASK_REGISTRY = [partitionsTask, indexesTask, statisticsTask, vacuumTask] as const;
+export const MAINTENANCE_TASK_REGISTRY = [
+  partitionsTask,
+  indexesTask,
+  statisticsTask,
+  vacuumTask,
+  sequencesTask,
+] as const;
 
 type Registered = (typeof MAINTENANCE_TASK_REGISTRY)[number];
 export type MaintenanceTaskName = Registered['name'];
