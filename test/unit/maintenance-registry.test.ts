@@ -35,6 +35,7 @@ describe('maintenance task registry', () => {
     expect(MAINTENANCE_TASKS).toEqual(names);
     expect(MAINTAIN_TASKS).toEqual([...names, 'all']);
     expect(MAINTAINER_TASKS).toEqual([...names, 'all', 'optimize', 'migrate']);
+    expect(MAINTAINER_TASKS.slice(0, 4)).toEqual(['partitions', 'indexes', 'statistics', 'vacuum']);
     expect(FANOUT_TASKS).toEqual(['sample', ...MAINTAINER_TASKS]);
     expect(SCHEDULED_TASKS).toEqual(['sample', ...names, 'optimize']);
     for (const t of MAINTENANCE_TASK_REGISTRY) {
