@@ -4,15 +4,11 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { localContext } from '../../bin/cli/invoke.ts';
+import { SlackPostError, secretsManagerWebhookUrl } from '../../functions/adapters/slack/webhook.ts';
+import { renderChatbot, renderSnsPublish, slackFromChatbot } from '../../functions/alerting/render.ts';
+import { renderSlackMessage, type SlackMessage } from '../../functions/alerting/slack-message.ts';
 import { BadInputError } from '../../functions/errors.ts';
-import {
-  createSlackNotifierHandler,
-  renderSlackMessage,
-  type SlackMessage,
-  SlackPostError,
-  secretsManagerWebhookUrl,
-} from '../../functions/handlers/slack-notifier.ts';
-import { renderChatbot, renderSnsPublish, slackFromChatbot } from '../../functions/monitor/alert-render.ts';
+import { createSlackNotifierHandler } from '../../functions/handlers/slack-notifier.ts';
 import type { AlertNotification } from '../../functions/ports.ts';
 
 const ALARM = {
@@ -176,7 +172,7 @@ describe('slack-notifier handler', () => {
       },
       post: async (url, message) => {
         if (url.endsWith('/revoked')) throw new SlackPostError(410);
-        const { postToWebhook } = await import('../../functions/handlers/slack-notifier.ts');
+        const { postToWebhook } = await import('../../functions/adapters/slack/webhook.ts');
         await postToWebhook(url, message);
       },
     });

@@ -1,0 +1,40 @@
+import type middy from '@middy/core';
+import type { Context } from 'aws-lambda';
+import { z } from 'zod';
+import { formatZodError } from '../../config.ts';
+import { BadInputError } from '../../errors.ts';
+
+/**
+ * Validates an SNS event (at least one record, each with its message) before the handler and anything
+ * else runs: a malformed event is bad input (BadInputError) and reads no secret.
+ */
+
+const SnsEventSchema = z.object({
+  Records: z
+    .array(
+      z.object({
+        Sns: z
+          .object({
+            MessageId: z.string().default(''),
+            Subject: z.string().nullish(),
+            Message: z.string(),
+            Timestamp: z.string().optional(),
+          })
+          .loose(),
+      }),
+    )
+    .min(1),
+});
+
+/** The event the handler receives after this middleware: the parsed records. */
+export type SnsEvent = z.infer<typeof SnsEventSchema>;
+
+export function snsRecords(): middy.MiddlewareObj<unknown, unknown, Error, Context> {
+  return {
+    before: (request) => {
+      const parsed = SnsEventSchema.safeParse(request.event);
+      if (!parsed.success) throw new BadInputError(formatZodError('SNS event: ', parsed.error));
+      request.event = parsed.data;
+    },
+  };
+}
