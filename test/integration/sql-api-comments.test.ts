@@ -70,7 +70,9 @@ describe('the SQL API documents itself (COMMENT ON)', () => {
   it('finds an object a later migration would add without a comment', async () => {
     await db.client.query('BEGIN');
     try {
-      await db.client.query(`CREATE FUNCTION dgm.undocumented_fn(int) RETURNS int LANGUAGE sql AS 'SELECT $1'`);
+      await db.client.query(
+        `CREATE FUNCTION dgm.undocumented_fn(int) RETURNS int LANGUAGE sql AS 'SELECT $1'`,
+      );
       await db.client.query('CREATE VIEW dgm.undocumented_view AS SELECT 1 AS one');
       await db.client.query('CREATE TABLE dgm.undocumented_table (id int)');
       expect(uncommented(await apiObjects(db.client))).toEqual([
@@ -83,7 +85,7 @@ describe('the SQL API documents itself (COMMENT ON)', () => {
     }
   });
 
-  it('shows the comments where psql\'s \\df+ and \\dv+ read them', async () => {
+  it("shows the comments where psql's \\df+ and \\dv+ read them", async () => {
     const { rows } = await db.client.query<{ description: string }>(
       `SELECT pg_catalog.obj_description('dgm.daily_partition_maintenance()'::regprocedure, 'pg_proc') AS description
        UNION ALL
