@@ -95,6 +95,18 @@ describe('documentation links', () => {
     expect(brokenLinks(page)).toEqual([]);
   });
 
+  it("runs the README's two commands, and CI runs its test command", () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    expect(readme).toMatch(/^npm ci && npm start\b/m);
+    expect(readme).toMatch(/^npm ci && npm test\b/m);
+    const ci = readFileSync(join(ROOT, '.ci/run'), 'utf8');
+    expect(ci).toMatch(/^step "npm ci" npm ci\b/m);
+    expect(ci).toMatch(/^step "npm test[^"]*" npm test$/m);
+    const scripts = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts;
+    expect(scripts.start).toMatch(/dgm-db-ops\.mjs demo$/);
+    expect(scripts.test).toBeDefined();
+  });
+
   it('keeps the README a front page of at most 15 KB', () => {
     expect(statSync(join(ROOT, 'README.md')).size).toBeLessThanOrEqual(15 * 1024);
   });
