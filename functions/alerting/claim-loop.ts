@@ -64,6 +64,7 @@ export const alertDocumentKey = (target: string) => `alerts#${target}`;
 const DOCUMENT_TTL_SECONDS = 14 * 24 * 3600;
 const MAX_ATTEMPTS = 12;
 
+/** The lifecycle's timing and limits from the runtime config (claims expire after 120 s). */
 export function lifecyclePolicy(config: RuntimeConfig): LifecyclePolicy {
   const a = config.alerting;
   return {

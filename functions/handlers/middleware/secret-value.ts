@@ -25,6 +25,7 @@ export function secretFrom(context: Context, contextKey = 'secret'): SecretValue
   return (context as unknown as Record<string, SecretValue>)[contextKey]!;
 }
 
+/** Middleware: reads the secret before the handler and puts a SecretValue on its context. */
 export function secretValue(
   options: SecretValueOptions,
 ): middy.MiddlewareObj<unknown, unknown, Error, Context> {

@@ -29,6 +29,7 @@ const SnsEventSchema = z.object({
 /** The event the handler receives after this middleware: the parsed records. */
 export type SnsEvent = z.infer<typeof SnsEventSchema>;
 
+/** Middleware: request.event becomes the validated SnsEvent; anything else is a BadInputError. */
 export function snsRecords(): middy.MiddlewareObj<unknown, unknown, Error, Context> {
   return {
     before: (request) => {
