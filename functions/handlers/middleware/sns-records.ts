@@ -29,13 +29,21 @@ const SnsEventSchema = z.object({
 /** The event the handler receives after this middleware: the parsed records. */
 export type SnsEvent = z.infer<typeof SnsEventSchema>;
 
-/** Middleware: request.event becomes the validated SnsEvent; anything else is a BadInputError. */
+/** The SNS event validated; anything else is a BadInputError naming the field. */
+export function parseSnsEvent(event: unknown): SnsEvent {
+  const parsed = SnsEventSchema.safeParse(event);
+  if (!parsed.success) throw new BadInputError(formatZodError('SNS event: ', parsed.error));
+  return parsed.data;
+}
+
+/**
+ * Middleware: request.event becomes the validated SnsEvent (parseSnsEvent). The handlers' generic
+ * event validation (middleware/event-validation.ts, when it takes a parser) can use parseSnsEvent too.
+ */
 export function snsRecords(): middy.MiddlewareObj<unknown, unknown, Error, Context> {
   return {
     before: (request) => {
-      const parsed = SnsEventSchema.safeParse(request.event);
-      if (!parsed.success) throw new BadInputError(formatZodError('SNS event: ', parsed.error));
-      request.event = parsed.data;
+      request.event = parseSnsEvent(request.event);
     },
   };
 }
