@@ -9,6 +9,7 @@ import { LambdaJobLauncher } from '../adapters/aws/lambda-launcher.ts';
 import { lambdaLogger } from '../adapters/aws/powertools-logger.ts';
 import { SecretsManagerSecrets } from '../adapters/aws/secrets-manager.ts';
 import { SnsNotifier } from '../adapters/aws/sns-notifier.ts';
+import { processFailOpenLimiter } from '../alerting/fail-open.ts';
 import type { RuntimeConfig } from '../config.ts';
 import { errorMessage } from '../errors.ts';
 import {
@@ -23,7 +24,6 @@ import {
   governanceAfterSample,
 } from '../jobs/governance.ts';
 import { runSample, type SampleResult, sampleFailed } from '../jobs/sample.ts';
-import { processFailOpenLimiter } from '../monitor/alert-fail-open.ts';
 import type { JobLauncher, Logger, MetricSink, TargetRegistry } from '../ports.ts';
 import { parseJobEvent } from './events.ts';
 import { fanOutSummary } from './middleware/fan-out-summary.ts';
