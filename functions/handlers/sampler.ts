@@ -33,11 +33,8 @@ export interface SamplerDeps extends DatabaseHandlerDeps {
   sink: MetricSink;
   /** Alerting: state store and notifier (DGM_ALERT_TABLE, DGM_ALERT_TOPIC_ARN); absent, no alerts. */
   alerts?: Omit<AlertJobDeps, 'logger'>;
-  /**
-   * Governance: who starts the optimize run a constitution change calls for. In AWS an async invoke of
-   * the maintainer (DGM_MAINTAINER_FUNCTION); absent, the run is inline on this connection (a local
-   * invocation). Return undefined to skip the governance step.
-   */
+  /** Governance: who starts the optimize a constitution change calls for (in AWS an async invoke of the
+   * maintainer); absent, it runs inline on this connection (a local invocation); undefined: no step. */
   launcher?: (ctx: { config: RuntimeConfig; client: pg.Client }) => JobLauncher | undefined;
 }
 
