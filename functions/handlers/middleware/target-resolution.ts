@@ -25,7 +25,10 @@ export interface TargetResolutionOptions {
 
 const OptionsSchema = z
   .object({
-    env: z.record(z.string(), z.string().optional()),
+    // Kept by reference (process.env is read at each invocation, as the Lambda's environment).
+    env: z.custom<Record<string, string | undefined>>((v) => typeof v === 'object' && v !== null, {
+      message: 'must be an object of environment variables',
+    }),
     registry: z
       .custom<TargetRegistry>(
         (v) => typeof v === 'object' && v !== null && typeof (v as TargetRegistry).get === 'function',
