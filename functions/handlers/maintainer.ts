@@ -45,10 +45,11 @@ export function createMaintainerHandler(deps: MaintainerDeps) {
   return middy(async (_event: unknown, context: HandlerContext): Promise<MaintainerResult> => {
     const { job, config, target, budget, db } = prepared(context, 'job', 'config', 'target', 'budget', 'db');
     const options = { dryRun: job.dryRun, reason: job.reason, logger, deadline: budget.deadline };
-    const logSource = target.rdsInstanceId ? deps.logSource?.(target.rdsInstanceId) : undefined;
     if (job.task === 'migrate') return migrate(db, config, options);
-    if (job.task === 'optimize')
+    if (job.task === 'optimize') {
+      const logSource = target.rdsInstanceId ? deps.logSource?.(target.rdsInstanceId) : undefined;
       return optimizeDatabase(db, config, { ...options, apply: job.apply, logSource });
+    }
     const result = await maintain(db, config, {
       ...options,
       task: job.task as MaintainTask,
