@@ -1,9 +1,9 @@
 import type pg from 'pg';
 import { z } from 'zod';
+import { validateAlertRules } from '../alerting/rules.ts';
 import { formatZodError, parseConfig, type RuntimeConfig } from '../config.ts';
 import { connect, DatabaseUnreachableError, type TlsMode } from '../db/connection.ts';
 import { BadInputError } from '../errors.ts';
-import { validateAlertRules } from '../monitor/rules.ts';
 import type { Logger, RegisteredTarget, SecretsProvider, TargetRegistry } from '../ports.ts';
 
 /**

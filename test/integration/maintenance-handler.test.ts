@@ -2,9 +2,9 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { collectAlertInputs } from '../../functions/alerting/inputs.ts';
 import { BadInputError, JobFailedError } from '../../functions/errors.ts';
 import { createMaintainerHandler, type MaintainerDeps } from '../../functions/handlers/maintainer.ts';
-import { collectAlertInputs } from '../../functions/monitor/alert-inputs.ts';
 import type { DatabaseSecret, MetricDatum, MetricSink, SecretsProvider } from '../../functions/ports.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 

@@ -40,4 +40,16 @@ export class SecretsManagerSecrets implements SecretsProvider {
     this.cache.set(secretArn, { value, at: this.now() });
     return value;
   }
+
+  private readonly strings = new Map<string, { value: string; at: number }>();
+
+  /** A secret's SecretString as stored (e.g. a webhook URL), cached like the database secrets. */
+  async getSecretString(secretArn: string, options: { forceRefresh?: boolean } = {}): Promise<string> {
+    const hit = this.strings.get(secretArn);
+    if (hit && !options.forceRefresh && this.now() - hit.at < this.ttlMs) return hit.value;
+    const out = await this.client.send(new GetSecretValueCommand({ SecretId: secretArn }));
+    if (out.SecretString === undefined) throw new Error(`secret ${secretArn} has no SecretString`);
+    this.strings.set(secretArn, { value: out.SecretString, at: this.now() });
+    return out.SecretString;
+  }
 }
