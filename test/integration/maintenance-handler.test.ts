@@ -6,9 +6,8 @@ import { collectAlertInputs } from '../../functions/alerting/inputs.ts';
 import { BadInputError, JobFailedError } from '../../functions/errors.ts';
 import { MAINTAINER_TASKS } from '../../functions/handlers/events.ts';
 import { createMaintainerHandler, type MaintainerDeps } from '../../functions/handlers/maintainer.ts';
-import type { DatabaseSecret, SecretsProvider } from '../../functions/handlers/runtime.ts';
 import { MAINTAIN_TASKS } from '../../functions/jobs/maintain.ts';
-import type { MetricDatum, MetricSink } from '../../functions/ports.ts';
+import type { DatabaseSecret, MetricDatum, MetricSink, SecretsProvider } from '../../functions/ports.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 
 let db: TestDatabase;

@@ -1,5 +1,5 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import type { DatabaseSecret, SecretsProvider } from '../../handlers/runtime.ts';
+import type { DatabaseSecret, SecretsProvider } from '../../ports.ts';
 
 /** Reads RDS-format secrets, cached per container for ttlMs; never logs a value. */
 export class SecretsManagerSecrets implements SecretsProvider {
