@@ -36,7 +36,7 @@ export const DEFAULT_SCHEDULES: Record<ScheduledTask, string> = {
 
 /** Lambda limits the timeouts below are derived from. */
 export const LAMBDA_MAX_TIMEOUT_SECONDS = 900;
-/** The connect timeout the handlers use (functions/handlers/runtime.ts connectTarget default). */
+/** The connect timeout the handlers use (functions/handlers/support/runtime.ts connectTarget default). */
 export const CONNECT_TIMEOUT_MS = 5_000;
 const SAMPLER_STATEMENTS_PER_RUN = 4;
 const SAMPLER_IO_MARGIN_MS = 10_000;

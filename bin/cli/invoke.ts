@@ -10,13 +10,13 @@ import { type SslMode, sslModeFor } from '../../functions/db/connection.ts';
 import { lambdaTimeoutsFor } from '../../functions/deployment.ts';
 import { BadInputError, errorMessage, JobFailedError } from '../../functions/errors.ts';
 import { jsonSyntaxError, showValue } from '../../functions/format/redact.ts';
-import { MAINTAINER_TASKS, parseJobEvent } from '../../functions/handlers/events.ts';
 import { createFanOutHandler, parseFanOutEvent } from '../../functions/handlers/fanout.ts';
 import { createMaintainerHandler } from '../../functions/handlers/maintainer.ts';
 import { createMigratorHandler } from '../../functions/handlers/migrator.ts';
-import { type DeployedTarget, loadTargets, resolveTarget } from '../../functions/handlers/runtime.ts';
 import { createSamplerHandler } from '../../functions/handlers/sampler.ts';
 import { createSlackNotifierHandler } from '../../functions/handlers/slack-notifier.ts';
+import { MAINTAINER_TASKS, parseJobEvent } from '../../functions/handlers/support/events.ts';
+import { type DeployedTarget, loadTargets, resolveTarget } from '../../functions/handlers/support/runtime.ts';
 import { functionForJob } from '../../functions/jobs/fanout.ts';
 import type { MaintainResult } from '../../functions/jobs/maintain.ts';
 import type { MigrateResult } from '../../functions/jobs/migrate.ts';
@@ -39,7 +39,7 @@ import type { Command, CommandContext, CommandInput, DemoContext } from './types
 export const INVOKABLE_FUNCTIONS = ['sampler', 'maintainer', 'migrator', 'slack-notifier', 'fanout'] as const;
 type FunctionName = (typeof INVOKABLE_FUNCTIONS)[number];
 
-/** The event each handler accepts, for `invoke --help` (the schemas are functions/handlers/events.ts). */
+/** The event each handler accepts, for `invoke --help` (the schemas are functions/handlers/support/events.ts). */
 export const EVENT_SHAPES: Record<FunctionName, { shape: string; example: string; note: string }> = {
   sampler: {
     shape: '{"task"?: "sample", "target"?: NAME, "dryRun"?: BOOL, "reason"?: TEXT}',

@@ -12,13 +12,18 @@ import {
   runFanOutLocally,
 } from '../jobs/fanout.ts';
 import { type Logger, type MetricSink, silentLogger, type TargetRegistry } from '../ports.ts';
-import { type FanOutEvent, normalizeOutcome, parseFanOutEvent, placementsFromEnv } from './fanout-events.ts';
 import { eventValidation } from './middleware/event-validation.ts';
 import { jobLogger } from './middleware/job-logger.ts';
-import { envRegistry } from './runtime.ts';
+import {
+  type FanOutEvent,
+  normalizeOutcome,
+  parseFanOutEvent,
+  placementsFromEnv,
+} from './support/fanout-events.ts';
+import { envRegistry } from './support/runtime.ts';
 
 export type { FanOutListResult, FanOutReport } from '../jobs/fanout.ts';
-export { FANOUT_TASKS, type FanOutEvent, parseFanOutEvent } from './fanout-events.ts';
+export { FANOUT_TASKS, type FanOutEvent, parseFanOutEvent } from './support/fanout-events.ts';
 
 /**
  * The fleet's fan-out Lambda, outside any VPC (it never connects to a database). The state machine

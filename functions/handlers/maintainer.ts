@@ -11,7 +11,6 @@ import { type MigrateResult, migrate } from '../jobs/migrate.ts';
 import { type OptimizeResult, optimizeDatabase } from '../jobs/optimize.ts';
 import type { Clock, LogSource, MetricSink } from '../ports.ts';
 import { silentLogger } from '../ports.ts';
-import { MAINTAINER_TASKS } from './events.ts';
 import { type HandlerContext, prepared } from './middleware/context.ts';
 import { databaseConnection } from './middleware/database-connection.ts';
 import { eventValidation } from './middleware/event-validation.ts';
@@ -19,7 +18,8 @@ import { fanOutSummary } from './middleware/fan-out-summary.ts';
 import { jobLogger } from './middleware/job-logger.ts';
 import { targetResolution } from './middleware/target-resolution.ts';
 import { timeoutBudget } from './middleware/timeout-budget.ts';
-import type { DatabaseHandlerDeps } from './runtime.ts';
+import { MAINTAINER_TASKS } from './support/events.ts';
+import type { DatabaseHandlerDeps } from './support/runtime.ts';
 
 /**
  * The maintainer Lambda: {task: a registered maintenance task (functions/maintenance/registry.ts) or

@@ -12,8 +12,8 @@ import { fanOutSummary } from './middleware/fan-out-summary.ts';
 import { jobLogger } from './middleware/job-logger.ts';
 import { targetResolution } from './middleware/target-resolution.ts';
 import { timeoutBudget } from './middleware/timeout-budget.ts';
-import { type CustomResourceResponse, SCHEMA_RESOURCE } from './resource-properties.ts';
-import type { DatabaseHandlerDeps } from './runtime.ts';
+import { type CustomResourceResponse, SCHEMA_RESOURCE } from './support/resource-properties.ts';
+import type { DatabaseHandlerDeps } from './support/runtime.ts';
 
 /**
  * The migrator Lambda. On deploy, a CloudFormation custom resource (through the CDK Provider framework)

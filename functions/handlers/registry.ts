@@ -10,8 +10,8 @@ import { BadInputError } from '../errors.ts';
 import { type Logger, type RegisteredTarget, silentLogger } from '../ports.ts';
 import { customResource } from './middleware/custom-resource.ts';
 import { jobLogger } from './middleware/job-logger.ts';
-import { FleetResourceProperties } from './resource-properties.ts';
-import { DeployedTargetSchema } from './runtime.ts';
+import { FleetResourceProperties } from './support/resource-properties.ts';
+import { DeployedTargetSchema } from './support/runtime.ts';
 
 /**
  * The fleet's deploy-time custom resources (behind the CDK Provider framework):

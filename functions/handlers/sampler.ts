@@ -21,7 +21,7 @@ import { fanOutSummary } from './middleware/fan-out-summary.ts';
 import { jobLogger } from './middleware/job-logger.ts';
 import { targetResolution } from './middleware/target-resolution.ts';
 import { timeoutBudget } from './middleware/timeout-budget.ts';
-import type { DatabaseHandlerDeps } from './runtime.ts';
+import type { DatabaseHandlerDeps } from './support/runtime.ts';
 
 /**
  * The sampler Lambda (every minute): {"task":"sample","target"?} -> the sampling cycle (jobs/sample-cycle:

@@ -8,7 +8,7 @@ import { vacuumTask } from './vacuum.ts';
 /**
  * THE list of maintenance tasks, in the order `--task all` runs them (partitions first: new partitions
  * need their settings and statistics; then the heavier passes). Every other list derives from it: the
- * maintainer's event tasks (handlers/events.ts), the runtime config's maintenance section (config.ts),
+ * maintainer's event tasks (handlers/support/events.ts), the runtime config's maintenance section (config.ts),
  * the deployment's schedules (deployment.ts, hence the CDK schedules in lib/fleet.ts), the CLI's --task
  * and its help, and the job's loop (jobs/maintain.ts). A new task is a module exporting a
  * `MaintenanceTaskDefinition` (task.ts) and one line here.

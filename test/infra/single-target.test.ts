@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ALERT_METRIC_SPECS } from '../../functions/alerting/metrics.ts';
 import { parseConfig } from '../../functions/config.ts';
 import { DEFAULT_SCHEDULES, lambdaTimeoutsFor, SCHEDULED_TASKS } from '../../functions/deployment.ts';
-import { MAINTAINER_TASKS, parseJobEvent } from '../../functions/handlers/events.ts';
+import { MAINTAINER_TASKS, parseJobEvent } from '../../functions/handlers/support/events.ts';
 import { FANOUT_METRICS } from '../../functions/jobs/fanout.ts';
 import { METRIC_SPECS, type MetricSpec } from '../../functions/monitor/metrics.ts';
 import { placementName } from '../../lib/dgm-db-ops-stack.ts';

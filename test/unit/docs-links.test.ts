@@ -4,7 +4,10 @@ import { describe, expect, it } from 'vitest';
 
 // Every relative link and image in README.md and docs/*.md points to a file that exists and, with a
 // #fragment, to a heading that exists in it (GitHub's anchors). External links (http:, mailto:) are not
-// fetched: the tests never leave the machine.
+// fetched: the tests never leave the machine. Every functions/, lib/, bin/ and test/ path that
+// ARCHITECTURE.md, README.md or docs/*.md names (in prose or code) exists, so a move that leaves a page
+// behind fails here; a placeholder is written in angle brackets (test/integration/<file>.test.ts), and
+// only the part before it is checked.
 
 const ROOT = join(import.meta.dirname, '../..');
 const PAGES = [
@@ -60,6 +63,18 @@ function links(markdown: string): string[] {
   );
 }
 
+/** The repository paths a page names: functions/..., lib/..., bin/..., test/... (not inside another path). */
+function namedPaths(markdown: string): string[] {
+  return [...markdown.matchAll(/(?<![\w./@<-])(?:functions|lib|bin|test)\/[\w./-]*/g)].map((m) =>
+    m[0].replace(/\.+$/, ''),
+  );
+}
+
+function missingPaths(page: string): string[] {
+  const named = namedPaths(readFileSync(join(ROOT, page), 'utf8'));
+  return [...new Set(named)].filter((path) => !existsSync(join(ROOT, path))).map((p) => `${page}: ${p}`);
+}
+
 function brokenLinks(page: string): string[] {
   const text = readFileSync(join(ROOT, page), 'utf8');
   const broken: string[] = [];
@@ -93,6 +108,35 @@ describe('documentation links', () => {
 
   it.each(PAGES)('every relative link in %s resolves to a file and heading', (page) => {
     expect(brokenLinks(page)).toEqual([]);
+  });
+
+  it.each(['ARCHITECTURE.md', ...PAGES])(
+    'every functions/, lib/, bin/, test/ path %s names exists',
+    (page) => {
+      expect(missingPaths(page)).toEqual([]);
+    },
+  );
+
+  it('finds the paths a page names, in prose and code, and nothing inside other paths', () => {
+    const page = [
+      'The sampler (functions/handlers/sampler.ts) calls `functions/jobs/sample-cycle.ts`.',
+      '```',
+      'lib/fleet.ts        the fleet',
+      '  bin/cli/          one file per command',
+      '```',
+      'Not these: aws-cdk-lib/aws-lambda, /usr/lib/postgresql/15/bin, node_modules/.bin/tsc, @aws-sdk/lib-storage,',
+      'nor a placeholder test/integration/<file>.test.ts past its folder.',
+    ].join('\n');
+    expect(namedPaths(page)).toEqual([
+      'functions/handlers/sampler.ts',
+      'functions/jobs/sample-cycle.ts',
+      'lib/fleet.ts',
+      'bin/cli/',
+      'test/integration/',
+    ]);
+    expect(
+      namedPaths('see functions/handlers/nowhere.ts.').filter((p) => !existsSync(join(ROOT, p))),
+    ).toEqual(['functions/handlers/nowhere.ts']);
   });
 
   it("runs the README's two commands, and CI runs its test command", () => {

@@ -5,8 +5,8 @@ import { EVENT_SHAPES } from '../../bin/cli/invoke.ts';
 import { parseConfig } from '../../functions/config.ts';
 import { DEFAULT_SCHEDULES, parseDeploymentConfig, SCHEDULED_TASKS } from '../../functions/deployment.ts';
 import { BadInputError } from '../../functions/errors.ts';
-import { MAINTAINER_TASKS, parseJobEvent } from '../../functions/handlers/events.ts';
 import { FANOUT_TASKS } from '../../functions/handlers/fanout.ts';
+import { MAINTAINER_TASKS, parseJobEvent } from '../../functions/handlers/support/events.ts';
 import { MAINTAIN_TASKS } from '../../functions/jobs/maintain.ts';
 import {
   MAINTENANCE_TASK_REGISTRY,

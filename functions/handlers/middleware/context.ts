@@ -1,8 +1,8 @@
 import type { Context } from 'aws-lambda';
 import type pg from 'pg';
 import type { RuntimeConfig } from '../../config.ts';
-import type { JobEvent } from '../events.ts';
-import type { DeployedTarget } from '../runtime.ts';
+import type { JobEvent } from '../support/events.ts';
+import type { DeployedTarget } from '../support/runtime.ts';
 
 /**
  * What the middlewares put on the Lambda context for the handler (middy's way: values a middleware

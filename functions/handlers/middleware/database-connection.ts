@@ -2,7 +2,7 @@ import type middy from '@middy/core';
 import { z } from 'zod';
 import { DatabaseUnreachableError, type TlsMode } from '../../db/connection.ts';
 import { type Logger, type SecretsProvider, silentLogger } from '../../ports.ts';
-import { connectTarget } from '../runtime.ts';
+import { connectTarget } from '../support/runtime.ts';
 import type { HandlerContext } from './context.ts';
 import { functionOption, middlewareOptions } from './options.ts';
 

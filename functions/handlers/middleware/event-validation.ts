@@ -1,6 +1,6 @@
 import type middy from '@middy/core';
 import { z } from 'zod';
-import { parseJobEvent } from '../events.ts';
+import { parseJobEvent } from '../support/events.ts';
 import type { HandlerContext } from './context.ts';
 import { functionOption, middlewareOptions } from './options.ts';
 

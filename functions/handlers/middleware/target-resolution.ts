@@ -1,7 +1,7 @@
 import type middy from '@middy/core';
 import { z } from 'zod';
 import type { TargetRegistry } from '../../ports.ts';
-import { configForTarget, findTarget } from '../runtime.ts';
+import { configForTarget, findTarget } from '../support/runtime.ts';
 import type { HandlerContext } from './context.ts';
 import { functionOption, middlewareOptions } from './options.ts';
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import type { MigrateResult } from '../jobs/migrate.ts';
-import type { CustomResourceOptions } from './middleware/custom-resource.ts';
+import type { MigrateResult } from '../../jobs/migrate.ts';
+import type { CustomResourceOptions } from '../middleware/custom-resource.ts';
 
 /**
  * The ResourceProperties of the stack's custom resources, as the CDK Provider framework passes them on

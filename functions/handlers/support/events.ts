@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { findControlCharacter, formatZodError } from '../config.ts';
-import { BadInputError } from '../errors.ts';
-import { showValue } from '../format/redact.ts';
-import { MAINTAIN_TASKS } from '../maintenance/registry.ts';
+import { findControlCharacter, formatZodError } from '../../config.ts';
+import { BadInputError } from '../../errors.ts';
+import { showValue } from '../../format/redact.ts';
+import { MAINTAIN_TASKS } from '../../maintenance/registry.ts';
 
 /**
  * Tasks the maintainer runs: every registered maintenance task and 'all' (functions/maintenance/

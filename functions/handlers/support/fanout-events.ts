@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { formatZodError } from '../config.ts';
-import { BadInputError } from '../errors.ts';
-import type { FleetFunction, TargetOutcome } from '../jobs/fanout.ts';
+import { formatZodError } from '../../config.ts';
+import { BadInputError } from '../../errors.ts';
+import type { FleetFunction, TargetOutcome } from '../../jobs/fanout.ts';
 import { MAINTAINER_TASKS } from './events.ts';
 
 /**

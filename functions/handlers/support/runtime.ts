@@ -1,10 +1,10 @@
 import type pg from 'pg';
 import { z } from 'zod';
-import { validateAlertRules } from '../alerting/rules.ts';
-import { formatZodError, mergeConfigLayers, parseConfig, type RuntimeConfig } from '../config.ts';
-import { connect, DatabaseUnreachableError, type TlsMode } from '../db/connection.ts';
-import { BadInputError } from '../errors.ts';
-import type { Logger, RegisteredTarget, SecretsProvider, TargetRegistry } from '../ports.ts';
+import { validateAlertRules } from '../../alerting/rules.ts';
+import { formatZodError, mergeConfigLayers, parseConfig, type RuntimeConfig } from '../../config.ts';
+import { connect, DatabaseUnreachableError, type TlsMode } from '../../db/connection.ts';
+import { BadInputError } from '../../errors.ts';
+import type { Logger, RegisteredTarget, SecretsProvider, TargetRegistry } from '../../ports.ts';
 
 /**
  * What every Lambda shares: the deployed targets (env DGM_TARGETS, written by the stack), the base
