@@ -5,8 +5,8 @@ import { isAvailable, type RelationName, type Snapshot } from './snapshot.ts';
  * The one mapping from a Snapshot to metrics: each spec names the CloudWatch metric (namespace
  * DGM/Database, dimension DBInstance plus Table, Operation or State where they mean something) and its
  * Prometheus twin (the design's dgm_db_* names). CloudWatch datums and the Prometheus exposition text
- * are both rendered from the same points, so the two can never drift apart. README.md ("Metrics: CloudWatch and Prometheus") holds
- * the table of every pair.
+ * are both rendered from the same points, so the two can never drift apart. docs/monitoring.md
+ * ("Metrics: CloudWatch and Prometheus") holds the table of every pair.
  *
  * CloudWatch charges per metric (name + dimension set), so a budget (monitoring.maxMetrics, default 40)
  * keeps the series in priority order and drops the rest; per-table series exist only for the top
