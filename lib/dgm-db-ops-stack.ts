@@ -267,7 +267,8 @@ export class DgmDbOpsStack extends Stack {
       value: console(this.targetDashboard.dashboard.dashboardName),
     });
     new CfnOutput(this, 'TargetRegistryTable', {
-      description: 'Add a database: aws dynamodb put-item (docs/deploy.md, "Adding a database without a deploy")',
+      description:
+        'Add a database: aws dynamodb put-item (docs/deploy.md, "Adding a database without a deploy")',
       value: this.registry.tableName,
     });
     new CfnOutput(this, 'Placements', {
