@@ -4,9 +4,11 @@
 // workload run as deployed (statements sent as literal SQL, pg_stat_statements on, the sampler capturing
 // literal samples alongside, and with DGM_BENCH_SERVER_LOG=1 every statement in the server log through
 // log_min_duration_statement = 0 for that database), then one `optimize --apply` with the default
-// configuration (no workload file), the workload again; then on the same data the DBA's hand-written
-// index set instead. Prints per workload the time bare, after the apply and with the hand-written set,
-// both speedups, and ours as a share of the hand-written one (goal >= 0.9).
+// configuration (no workload file). Then a copy of that database (CREATE DATABASE ... TEMPLATE) gets the
+// DBA's hand-written index set instead of ours, and the workload runs on both side by side: each
+// statement on one, then on the other, the order alternating by round, so the load of the moment on a
+// shared machine falls on both alike. Prints per workload the time bare, after the apply and with the
+// hand-written set, both speedups, and ours as a share of the hand-written one (goal >= 0.9).
 //
 // Figures are medians: per statement the median of the measured rounds, summed over the statements and
 // times the round count. The anchor is the hand-written set, measured in the same run on the same data.
@@ -92,7 +94,12 @@ async function vacuumAnalyze(client: pg.Client): Promise<void> {
   await client.query('VACUUM ANALYZE');
 }
 
-async function runWorkload(client: pg.Client, w: BenchWorkload, sampler?: pg.Client): Promise<Run> {
+/**
+ * Runs the workload on each client (one database each) side by side: every statement of every round on
+ * each in turn, the order alternating by round, so load from elsewhere on the machine falls on all of
+ * them alike. The sampler, when given, captures literal samples alongside.
+ */
+async function runWorkloads(clients: pg.Client[], w: BenchWorkload, sampler?: pg.Client): Promise<Run[]> {
   let sampling = sampler !== undefined;
   let samples = 0;
   // The sampler alongside, as deployed: it records literal instances of running statements.
@@ -102,25 +109,31 @@ async function runWorkload(client: pg.Client, w: BenchWorkload, sampler?: pg.Cli
       await new Promise((r) => setTimeout(r, 5));
     }
   })();
-  const exec = (s: BenchStatement, r: number) => client.query(inline(client, s.sql, s.params(r)));
+  const exec = (c: pg.Client, s: BenchStatement, r: number) => c.query(inline(c, s.sql, s.params(r)));
   try {
-    for (let r = 0; r < 2; r++) for (const s of w.statements) await exec(s, r);
-    const times = new Map<string, number[]>(w.statements.map((s) => [s.name, []]));
-    const perRound: number[] = [];
+    for (let r = 0; r < 2; r++) for (const s of w.statements) for (const c of clients) await exec(c, s, r);
+    const times = clients.map(() => new Map<string, number[]>(w.statements.map((s) => [s.name, []])));
+    const perRound = clients.map(() => [] as number[]);
     for (let r = 0; r < rounds; r++) {
-      let round = 0;
+      const order = clients.map((_, i) => i);
+      if (r % 2 === 1) order.reverse();
+      const round = clients.map(() => 0);
       for (const s of w.statements) {
-        const t0 = performance.now();
-        await exec(s, r + 2);
-        const ms = performance.now() - t0;
-        times.get(s.name)!.push(ms);
-        round += ms;
+        for (const i of order) {
+          const t0 = performance.now();
+          await exec(clients[i]!, s, r + 2);
+          const ms = performance.now() - t0;
+          times[i]!.get(s.name)!.push(ms);
+          round[i]! += ms;
+        }
       }
-      perRound.push(round);
+      for (const i of order) perRound[i]!.push(round[i]!);
     }
-    const medians = new Map([...times].map(([k, v]) => [k, median(v)]));
-    const totalMs = [...medians.values()].reduce((sum, x) => sum + x * rounds, 0);
-    return { totalMs, medians, perRound, samples };
+    return clients.map((_, i) => {
+      const medians = new Map([...times[i]!].map(([k, v]) => [k, median(v)]));
+      const totalMs = [...medians.values()].reduce((sum, x) => sum + x * rounds, 0);
+      return { totalMs, medians, perRound: perRound[i]!, samples };
+    });
   } finally {
     sampling = false;
     await samplerLoop;
@@ -141,27 +154,33 @@ interface Result {
 
 async function benchOne(adminUrl: string, admin: pg.Client, w: BenchWorkload): Promise<Result> {
   const database = `optcand_bench_${w.name.replace(/\W/g, '_')}_${process.pid}`;
+  const handDatabase = `${database}_hand`;
+  const urlOf = (db: string) => {
+    const url = new URL(adminUrl);
+    url.pathname = `/${db}`;
+    return url.toString();
+  };
+  const open = async (db: string) => {
+    const c = new pg.Client(urlOf(db));
+    await c.connect();
+    return c;
+  };
   await admin.query(`CREATE DATABASE ${quoteIdent(database)}`);
-  const url = new URL(adminUrl);
-  url.pathname = `/${database}`;
-  let client = new pg.Client(url.toString());
-  const sampler = new pg.Client(url.toString());
-  await client.connect();
-  await sampler.connect();
-  // Each timed phase on a fresh connection, as the application's own: not the backend the optimizer ran
-  // in (which has HypoPG's planner hooks loaded and its caches warmed by the evaluation).
-  const reconnect = async () => {
-    await client.end();
-    client = new pg.Client(url.toString());
-    await client.connect();
+  const clients: pg.Client[] = [];
+  const connect = async (db: string) => {
+    const c = await open(db);
+    clients.push(c);
+    return c;
   };
   try {
     const config = parseConfig({});
+    let client = await connect(database);
+    const sampler = await connect(database);
     await migrate(client, config);
     if (serverLog) {
       await admin.query(`ALTER DATABASE ${quoteIdent(database)} SET log_min_duration_statement = 0`);
       // The setting applies to sessions started after it: the application's connection from here on.
-      await reconnect();
+      client = await connect(database);
     }
     log(`[${w.name}] loading`);
     await w.setup(client);
@@ -170,8 +189,8 @@ async function benchOne(adminUrl: string, admin: pg.Client, w: BenchWorkload): P
     await client.query(
       `SELECT pg_stat_statements_reset(0, (SELECT oid FROM pg_database WHERE datname = current_database()), 0)`,
     );
-    const bare = await runWorkload(client, w, sampler);
-    log(`[${w.name}] bare ${bare.totalMs.toFixed(0)} ms (${bare.samples} samples captured)`);
+    const [bare] = await runWorkloads([client], w, sampler);
+    log(`[${w.name}] bare ${bare!.totalMs.toFixed(0)} ms (${bare!.samples} samples captured)`);
     const t0 = performance.now();
     const result = await optimizeDatabase(client, config, {
       apply: true,
@@ -206,23 +225,32 @@ async function benchOne(adminUrl: string, admin: pg.Client, w: BenchWorkload): P
       ).map((x) => `${x.name}: ${x.reason}`),
     ];
     await vacuumAnalyze(client);
-    await reconnect();
-    const after = await runWorkload(client, w);
-    log(`[${w.name}] after optimize --apply ${after.totalMs.toFixed(0)} ms (${created.length} indexes)`);
-    const { rows: auto } = await client.query<{ name: string }>(
+    // The hand-written set on a copy of the same data (a template copy needs no session on the original),
+    // so that both are measured side by side: their ratio is then not the load of the moment.
+    await Promise.all(clients.splice(0).map((c) => c.end()));
+    const version = Number((await admin.query<{ v: string }>('SHOW server_version_num')).rows[0]!.v);
+    await admin.query(
+      `CREATE DATABASE ${quoteIdent(handDatabase)} TEMPLATE ${quoteIdent(database)}${version >= 150000 ? ' STRATEGY = FILE_COPY' : ''}`,
+    );
+    const hand = await connect(handDatabase);
+    const { rows: auto } = await hand.query<{ name: string }>(
       `SELECT format('%I.%I', index_schema, index_name) AS name FROM dgm.auto_indexes WHERE status IN ('active', 'verified', 'probation')`,
     );
-    for (const a of auto) await client.query(`DROP INDEX IF EXISTS ${a.name}`);
-    for (const d of w.handIndexes) await client.query(d);
-    await vacuumAnalyze(client);
-    await reconnect();
-    const hand = await runWorkload(client, w);
-    log(`[${w.name}] hand-written ${hand.totalMs.toFixed(0)} ms`);
+    for (const a of auto) await hand.query(`DROP INDEX IF EXISTS ${a.name}`);
+    for (const d of w.handIndexes) await hand.query(d);
+    await vacuumAnalyze(hand);
+    // Each measured on a fresh connection, as the application's own: not the backend the optimizer ran
+    // in (which has HypoPG's planner hooks loaded and its caches warmed by the evaluation).
+    const ours = await connect(database);
+    const [after, handRun] = await runWorkloads([ours, hand], w);
+    log(
+      `[${w.name}] after optimize --apply ${after!.totalMs.toFixed(0)} ms (${created.length} indexes), hand-written ${handRun!.totalMs.toFixed(0)} ms`,
+    );
     return {
       workload: w,
-      bare,
-      after,
-      hand,
+      bare: bare!,
+      after: after!,
+      hand: handRun!,
       created,
       skipped,
       optimizeMs,
@@ -230,9 +258,9 @@ async function benchOne(adminUrl: string, admin: pg.Client, w: BenchWorkload): P
       fromLog,
     };
   } finally {
-    await client.end().catch(() => {});
-    await sampler.end().catch(() => {});
-    await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(database)} WITH (FORCE)`).catch(() => {});
+    await Promise.all(clients.map((c) => c.end().catch(() => {})));
+    for (const db of [database, handDatabase])
+      await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(db)} WITH (FORCE)`).catch(() => {});
   }
 }
 
