@@ -19,6 +19,9 @@
 // rows), DGM_BENCH_SERVER_LOG=1 (log every statement of the bench database, and let the optimizer read
 // that log; a server given by DGM_BENCH_URL needs logging_collector on, the bench's own PostgreSQL 18 is
 // then started with it on).
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
 import { startEmbeddedPostgres } from '../../functions/adapters/local/embedded-postgres.ts';
 import { ServerLogSource } from '../../functions/adapters/local/server-log-source.ts';
@@ -30,8 +33,8 @@ import { loadDemoWorkload } from '../../functions/demo/workload.ts';
 import { migrate } from '../../functions/jobs/migrate.ts';
 import { optimizeDatabase } from '../../functions/jobs/optimize.ts';
 import { captureQuerySamples } from '../../functions/optimizer/workload.ts';
+import { startLoggingServer } from '../support/logging-server.ts';
 import { type BenchStatement, type BenchWorkload, CORPUS } from './optimizer/corpus.ts';
-import { startLoggingPostgres } from './optimizer/logging-server.ts';
 
 const rounds = Number(process.env.DGM_BENCH_ROUNDS ?? 15);
 const debug = process.env.DGM_BENCH_DEBUG === '1';
@@ -99,7 +102,12 @@ async function vacuumAnalyze(client: pg.Client): Promise<void> {
  * each in turn, the order alternating by round, so load from elsewhere on the machine falls on all of
  * them alike. The sampler, when given, captures literal samples alongside.
  */
-async function runWorkloads(clients: pg.Client[], w: BenchWorkload, sampler?: pg.Client): Promise<Run[]> {
+async function runWorkloads(
+  clients: pg.Client[],
+  w: BenchWorkload,
+  firstRound: number,
+  sampler?: pg.Client,
+): Promise<Run[]> {
   let sampling = sampler !== undefined;
   let samples = 0;
   // The sampler alongside, as deployed: it records literal instances of running statements.
@@ -111,7 +119,8 @@ async function runWorkloads(clients: pg.Client[], w: BenchWorkload, sampler?: pg
   })();
   const exec = (c: pg.Client, s: BenchStatement, r: number) => c.query(inline(c, s.sql, s.params(r)));
   try {
-    for (let r = 0; r < 2; r++) for (const s of w.statements) for (const c of clients) await exec(c, s, r);
+    for (let r = 0; r < 2; r++)
+      for (const s of w.statements) for (const c of clients) await exec(c, s, firstRound + r);
     const times = clients.map(() => new Map<string, number[]>(w.statements.map((s) => [s.name, []])));
     const perRound = clients.map(() => [] as number[]);
     for (let r = 0; r < rounds; r++) {
@@ -121,7 +130,7 @@ async function runWorkloads(clients: pg.Client[], w: BenchWorkload, sampler?: pg
       for (const s of w.statements) {
         for (const i of order) {
           const t0 = performance.now();
-          await exec(clients[i]!, s, r + 2);
+          await exec(clients[i]!, s, firstRound + r + 2);
           const ms = performance.now() - t0;
           times[i]!.get(s.name)!.push(ms);
           round[i]! += ms;
@@ -189,7 +198,7 @@ async function benchOne(adminUrl: string, admin: pg.Client, w: BenchWorkload): P
     await client.query(
       `SELECT pg_stat_statements_reset(0, (SELECT oid FROM pg_database WHERE datname = current_database()), 0)`,
     );
-    const [bare] = await runWorkloads([client], w, sampler);
+    const [bare] = await runWorkloads([client], w, 0, sampler);
     log(`[${w.name}] bare ${bare!.totalMs.toFixed(0)} ms (${bare!.samples} samples captured)`);
     const t0 = performance.now();
     const result = await optimizeDatabase(client, config, {
@@ -232,6 +241,10 @@ async function benchOne(adminUrl: string, admin: pg.Client, w: BenchWorkload): P
     await admin.query(
       `CREATE DATABASE ${quoteIdent(handDatabase)} TEMPLATE ${quoteIdent(database)}${version >= 150000 ? ' STRATEGY = FILE_COPY' : ''}`,
     );
+    // A copy does not take the database's settings: the same logging on both.
+    if (serverLog) {
+      await admin.query(`ALTER DATABASE ${quoteIdent(handDatabase)} SET log_min_duration_statement = 0`);
+    }
     const hand = await connect(handDatabase);
     const { rows: auto } = await hand.query<{ name: string }>(
       `SELECT format('%I.%I', index_schema, index_name) AS name FROM dgm.auto_indexes WHERE status IN ('active', 'verified', 'probation')`,
@@ -242,7 +255,8 @@ async function benchOne(adminUrl: string, admin: pg.Client, w: BenchWorkload): P
     // Each measured on a fresh connection, as the application's own: not the backend the optimizer ran
     // in (which has HypoPG's planner hooks loaded and its caches warmed by the evaluation).
     const ours = await connect(database);
-    const [after, handRun] = await runWorkloads([ours, hand], w);
+    // Rounds of their own (a statement that deletes by the round's key finds rows again), the same on both.
+    const [after, handRun] = await runWorkloads([ours, hand], w, rounds + 2);
     log(
       `[${w.name}] after optimize --apply ${after!.totalMs.toFixed(0)} ms (${created.length} indexes), hand-written ${handRun!.totalMs.toFixed(0)} ms`,
     );
@@ -270,7 +284,9 @@ if (!adminUrl) {
   // With the server log on, a server started with pg_ctl: embedded-postgres waits for the readiness line
   // on stderr, which the logging collector sends to its file instead.
   log(`starting a PostgreSQL 18 of the bench's own${serverLog ? ' (logging collector on)' : ''}`);
-  const server = serverLog ? await startLoggingPostgres() : await startEmbeddedPostgres();
+  const server = serverLog
+    ? await startLoggingServer('pg18', await mkdtemp(join(tmpdir(), 'dgm-bench-pg-')))
+    : await startEmbeddedPostgres();
   adminUrl = server.url;
   stopServer = () => server.stop();
 }

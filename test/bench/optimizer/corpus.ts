@@ -461,4 +461,76 @@ export const saas: BenchWorkload = {
   ],
 };
 
-export const CORPUS: readonly BenchWorkload[] = [helpdesk, shop, telemetry, cms, inventory, saas];
+export const queue: BenchWorkload = {
+  name: 'queue',
+  description:
+    'a job queue: claim with SKIP LOCKED, job logs, jobs by account, account purge through foreign keys',
+  rows: 530_000,
+  async setup(client) {
+    await client.query(`
+      CREATE SCHEMA queue;
+      CREATE TABLE queue.accounts (id int PRIMARY KEY, name text NOT NULL, plan text NOT NULL);
+      CREATE TABLE queue.jobs (id bigserial PRIMARY KEY,
+        account_id int NOT NULL REFERENCES queue.accounts (id) ON DELETE CASCADE, queue text NOT NULL,
+        state text NOT NULL, priority int NOT NULL, run_at timestamptz NOT NULL, attempts int NOT NULL,
+        payload jsonb NOT NULL);
+      CREATE TABLE queue.job_logs (id bigserial PRIMARY KEY,
+        job_id bigint NOT NULL REFERENCES queue.jobs (id) ON DELETE CASCADE, at timestamptz NOT NULL,
+        message text NOT NULL);
+      -- Accounts above 20000 are trials with no jobs yet: the ones purged.
+      INSERT INTO queue.accounts
+      SELECT g, 'acct-' || g, CASE WHEN g > 20000 THEN 'trial' ELSE 'paid' END FROM generate_series(1, 30000) g;
+      INSERT INTO queue.jobs (account_id, queue, state, priority, run_at, attempts, payload)
+      SELECT 1 + (g::bigint * 7919) % 20000, 'q' || (g % 20),
+        CASE WHEN g % 50 = 0 THEN 'ready' WHEN g % 97 = 0 THEN 'running' ELSE 'done' END,
+        g % 10, timestamptz '2024-01-01' + g * interval '1 minute', g % 3, jsonb_build_object('n', g)
+      FROM generate_series(1, 300000) g;
+      INSERT INTO queue.job_logs (job_id, at, message)
+      SELECT 1 + (g::bigint * 104729) % 300000, timestamptz '2024-01-01' + g * interval '90 seconds',
+        'step ' || (g % 7)
+      FROM generate_series(1, 200000) g;`);
+  },
+  statements: [
+    {
+      name: 'claim',
+      sql: `SELECT id FROM queue.jobs WHERE queue = $1 AND state = 'ready' AND run_at <= $2
+            ORDER BY priority DESC, run_at LIMIT 10 FOR UPDATE SKIP LOCKED`,
+      params: (r) => [`q${r % 20}`, '2030-01-01'],
+    },
+    {
+      name: 'finish',
+      sql: `UPDATE queue.jobs SET state = 'done', attempts = attempts + 1 WHERE id = $1`,
+      params: (r) => [50 * (1 + ((r * 37) % 6000))],
+    },
+    {
+      name: 'enqueue',
+      sql: `INSERT INTO queue.jobs (account_id, queue, state, priority, run_at, attempts, payload)
+            VALUES ($1, $2, 'ready', $3, now(), 0, $4)`,
+      params: (r) => [1 + (r % 20000), `q${r % 20}`, r % 10, { n: r }],
+    },
+    {
+      name: 'job_history',
+      sql: 'SELECT at, message FROM queue.job_logs WHERE job_id = $1 ORDER BY at',
+      params: (r) => [1 + ((r * 7331) % 300000)],
+    },
+    {
+      name: 'account_jobs',
+      sql: `SELECT j.id, j.state, j.run_at FROM queue.accounts a JOIN queue.jobs j ON j.account_id = a.id
+            WHERE a.name = $1`,
+      params: (r) => [`acct-${1 + ((r * 613) % 20000)}`],
+    },
+    {
+      name: 'purge_trial',
+      sql: 'DELETE FROM queue.accounts WHERE id = $1',
+      params: (r) => [20001 + r],
+    },
+  ],
+  handIndexes: [
+    `CREATE INDEX ON queue.jobs (queue, priority DESC, run_at) WHERE state = 'ready'`,
+    'CREATE INDEX ON queue.jobs (account_id)',
+    'CREATE INDEX ON queue.accounts (name)',
+    'CREATE INDEX ON queue.job_logs (job_id, at)',
+  ],
+};
+
+export const CORPUS: readonly BenchWorkload[] = [helpdesk, shop, telemetry, cms, inventory, saas, queue];
