@@ -17,7 +17,8 @@ import {
 } from '../maintenance/plan.ts';
 import { collectStatisticsFacts, planStatistics } from '../maintenance/statistics.ts';
 import { collectVacuumFacts, planVacuum } from '../maintenance/vacuum.ts';
-import { ddlOptions, reconcileInterruptedBuilds } from '../optimizer/apply.ts';
+import { ddlOptions } from '../optimizer/apply.ts';
+import { reconcileInterruptedBuilds } from '../optimizer/reconcile.ts';
 import {
   type Clock,
   type Logger,
