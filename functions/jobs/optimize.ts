@@ -28,10 +28,15 @@ import {
 } from '../optimizer/build-plan.ts';
 import { completeGovernanceEvents } from '../optimizer/governance-events.ts';
 import type { VerificationResult } from '../optimizer/judge.ts';
+import type {
+  DropRecommendation,
+  PublicIndexRecommendation,
+  Recommendation,
+} from '../optimizer/recommendations.ts';
 import { reconcileInterruptedBuilds } from '../optimizer/reconcile.ts';
 import { type ReviewDecision, reviewAutoIndexes } from '../optimizer/review.ts';
 import { readServerLogSamples, type ServerLogResult } from '../optimizer/server-log.ts';
-import { readSettingsFacts, recommendSettings, type SettingRecommendation } from '../optimizer/settings.ts';
+import { readSettingsFacts, recommendSettings } from '../optimizer/settings.ts';
 import { type AppliedAction, applyIndexPlan } from '../optimizer/verify.ts';
 import {
   captureQuerySamples,
@@ -66,19 +71,11 @@ export interface OptimizeOptions {
   logSource?: LogSource;
 }
 
-/** An index recommendation as the result carries it. */
-export type PublicIndexRecommendation = Omit<IndexRecommendation, 'candidate'>;
-
-export interface DropRecommendation {
-  kind: 'drop_index';
-  index: string;
-  reason: string;
-  detail: string;
-  /** DROP statement, run with --apply (or auto_index_creation). */
-  definition: string;
-}
-
-export type Recommendation = PublicIndexRecommendation | SettingRecommendation | DropRecommendation;
+export type {
+  DropRecommendation,
+  PublicIndexRecommendation,
+  Recommendation,
+} from '../optimizer/recommendations.ts';
 
 export type OptimizeAction = AppliedAction;
 

@@ -2,11 +2,10 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { collectAlertInputs } from '../../functions/alerting/inputs.ts';
 import { BadInputError, JobFailedError } from '../../functions/errors.ts';
 import { createMaintainerHandler, type MaintainerDeps } from '../../functions/handlers/maintainer.ts';
-import type { DatabaseSecret, SecretsProvider } from '../../functions/handlers/runtime.ts';
-import { collectAlertInputs } from '../../functions/monitor/alert-inputs.ts';
-import type { MetricDatum, MetricSink } from '../../functions/ports.ts';
+import type { DatabaseSecret, MetricDatum, MetricSink, SecretsProvider } from '../../functions/ports.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 
 let db: TestDatabase;
