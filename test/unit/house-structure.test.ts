@@ -37,6 +37,13 @@ function areaOf(file: string, specifier: string): string | null {
 }
 
 const DOMAINS = ['monitor', 'alerting', 'maintenance', 'optimizer', 'compliance'];
+/** What the CDK code may take from the runtime code: side-effect free schemas and definitions. */
+const LIB_MAY_IMPORT = [
+  'functions/deployment.ts',
+  'functions/config.ts',
+  'functions/ports.ts',
+  'functions/alerting/rule-definitions.ts',
+];
 const RULES: { from: string[]; never: string[] }[] = [
   { from: DOMAINS, never: ['jobs', 'adapters', 'handlers'] },
   { from: ['adapters'], never: ['handlers'] },
@@ -144,5 +151,22 @@ describe('the house: imports point down the layers', () => {
 
   it('no domain module imports jobs/, adapters/ or handlers/; no adapter imports handlers/; no job imports adapters/', () => {
     expect(forbiddenImports(files)).toEqual([]);
+  });
+
+  it('lib/ imports from functions/ only the schemas, port types and rule definitions (handlers are bundled by path)', () => {
+    const imported = sourceFiles('lib')
+      .map(read)
+      .flatMap(({ path, text }) =>
+        importsOf(text)
+          .filter((s) => s.startsWith('.'))
+          .map((s) =>
+            relative(ROOT, resolve(ROOT, dirname(path), s))
+              .split('\\')
+              .join('/'),
+          )
+          .filter((target) => target.startsWith('functions/')),
+      );
+    expect(imported.length).toBeGreaterThan(0);
+    expect([...new Set(imported)].filter((t) => !LIB_MAY_IMPORT.includes(t))).toEqual([]);
   });
 });
