@@ -6,6 +6,7 @@ import sampling from './005_sampling.sql';
 import optimizer from './007_optimizer.sql';
 import workloadSamples from './008_workload_samples.sql';
 import partitionSetIsolation from './009_partition_set_isolation.sql';
+import sqlApiComments from './010_sql_api_comments.sql';
 
 export interface Migration {
   version: number;
@@ -23,4 +24,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 7, name: '007_optimizer', sql: optimizer },
   { version: 8, name: '008_workload_samples', sql: workloadSamples },
   { version: 9, name: '009_partition_set_isolation', sql: partitionSetIsolation },
+  { version: 10, name: '010_sql_api_comments', sql: sqlApiComments },
 ];
