@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import { validateAlertRules } from '../functions/alerting/rules.ts';
 import { parseDeploymentConfig, resolveTargetRuntimeConfig } from '../functions/deployment.ts';
 import { BadInputError } from '../functions/errors.ts';
 import { jsonSyntaxError } from '../functions/format/redact.ts';
-import { validateAlertRules } from '../functions/monitor/rules.ts';
 import { DgmDbOpsStack } from '../lib/dgm-db-ops-stack.ts';
 
 /**

@@ -115,6 +115,21 @@ export interface AlertStateStore {
   ): Promise<boolean>;
 }
 
+/** The RDS secret shape (rotation keeps it). */
+export interface DatabaseSecret {
+  username: string;
+  password: string;
+  host?: string;
+  port?: number;
+  dbname?: string;
+}
+
+/** A database's credentials: Secrets Manager in AWS, the URL's user and password locally. */
+export interface SecretsProvider {
+  /** The secret's current value; forceRefresh skips any cache (after an authentication failure). */
+  getDatabaseSecret(secretArn: string, options?: { forceRefresh?: boolean }): Promise<DatabaseSecret>;
+}
+
 export interface Clock {
   now(): Date;
 }

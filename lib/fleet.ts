@@ -454,8 +454,10 @@ export class Fleet extends Construct {
 
   /**
    * The alarms that must be alarms: the runs themselves (a missed sampling run, a failed fan-out, a
-   * maintenance target that failed) and one Metrics Insights alarm across all targets. Per-database
-   * thresholds stay with the sampler's rules engine (one grouped notification per database, cooldown).
+   * maintenance target that failed) and the fleet-wide failure share. No alarm reads a figure an alert
+   * rule judges (RULE_METRICS, from the rule definitions): per-database thresholds are the sampler's
+   * rules engine's (one grouped notification per database, cooldown); an unreachable database is its
+   * database_unreachable rule, not an alarm as well.
    */
   private fleetAlarms(sampled: boolean, sink: AlarmSink): Alarm[] {
     const alarms: Alarm[] = [];
@@ -498,23 +500,6 @@ export class Fleet extends Construct {
           }),
           threshold: 10,
           comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-          evaluationPeriods: 5,
-          datapointsToAlarm: 5,
-          treatMissingData: TreatMissingData.NOT_BREACHING,
-        }),
-      );
-      add(
-        new Alarm(this, 'DatabaseNotSampled', {
-          alarmDescription:
-            'At least one database of the fleet has not been sampled for 5 minutes (Metrics Insights over every DBInstance); the per-database alert names it, the fleet dashboard lists it',
-          metric: new MathExpression({
-            expression: `SELECT MIN(${DGM_METRICS.up}) FROM SCHEMA("${METRIC_NAMESPACE}", DBInstance)`,
-            usingMetrics: {},
-            period: Duration.minutes(1),
-            label: 'lowest Up across the fleet',
-          }),
-          threshold: 1,
-          comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD,
           evaluationPeriods: 5,
           datapointsToAlarm: 5,
           treatMissingData: TreatMissingData.NOT_BREACHING,

@@ -1,5 +1,6 @@
 import { Duration } from 'aws-cdk-lib';
 import { type IMetric, MathExpression, Metric } from 'aws-cdk-lib/aws-cloudwatch';
+import { RULE_DEFINITIONS } from '../functions/alerting/rule-definitions.ts';
 
 /**
  * The sampler's CloudWatch metrics that the dashboards and alarms read (namespace DGM/Database,
@@ -50,6 +51,17 @@ export const DGM_METRICS = {
   /** Per DBInstance and Job: 1 for a target whose run failed, timed out or was skipped. */
   fanOutTargetFailed: 'FanOutTargetFailed',
 } as const;
+
+/**
+ * The metrics that carry an alert rule's figure, each with its rule (from the rule definitions, the
+ * same data the sampler's rules engine resolves). The rules engine judges these per database, with
+ * pending and clear counts, cooldown and one grouped message: no CloudWatch alarm reads them (an alarm
+ * would restate the rule with another meaning, as "partitions running out" once was 7 days here and a
+ * number of partition intervals in the rules). test/infra checks the synthesized alarms against it.
+ */
+export const RULE_METRICS: ReadonlyMap<string, string> = new Map(
+  RULE_DEFINITIONS.flatMap((r) => (r.metric ? [[r.metric, r.name] as const] : [])),
+);
 
 /** The dimensions besides DBInstance of the metrics the dashboards SEARCH by (their full sets). */
 export const SEARCH_DIMENSIONS: Partial<

@@ -6,26 +6,25 @@ import { ConsoleMetricSink } from '../../functions/adapters/local/console-metric
 import { ConsoleNotifier } from '../../functions/adapters/local/console-notifier.ts';
 import { FileAlertStateStore } from '../../functions/adapters/local/file-alert-store.ts';
 import { renderPrometheus } from '../../functions/adapters/local/prometheus.ts';
+import { alertDocumentKey, readAlertDocument } from '../../functions/alerting/claim-loop.ts';
+import {
+  type AlertEvaluation,
+  type AlertView,
+  activeAlerts,
+  alertViews,
+} from '../../functions/alerting/evaluation.ts';
+import { ALERT_METRIC_SPECS, alertMetricPoints } from '../../functions/alerting/metrics.ts';
+import { formatTime, formatValue } from '../../functions/alerting/render.ts';
+import { resolveRules } from '../../functions/alerting/rules.ts';
 import { beginMutatingRun } from '../../functions/compliance/guard.ts';
 import { parseConfig, type RuntimeConfig } from '../../functions/config.ts';
 import { quoteQualified } from '../../functions/db/identifiers.ts';
 import { BadInputError } from '../../functions/errors.ts';
 import { showValue } from '../../functions/format/redact.ts';
-import {
-  type AlertEvaluation,
-  type AlertView,
-  alertAfterSample,
-  alertDocumentKey,
-  listAlerts,
-  readAlertDocument,
-  type SampleAlertOutcome,
-} from '../../functions/jobs/alert.ts';
+import { alertAfterSample, type SampleAlertOutcome } from '../../functions/jobs/alert.ts';
 import { indexChanges, optimizeDatabase } from '../../functions/jobs/optimize.ts';
 import { runSample, type SampleResult } from '../../functions/jobs/sample.ts';
-import { ALERT_METRIC_SPECS, alertMetricPoints } from '../../functions/monitor/alert-metrics.ts';
-import { formatTime, formatValue } from '../../functions/monitor/alert-render.ts';
-import { resolveRules } from '../../functions/monitor/rules.ts';
-import type { Logger } from '../../functions/ports.ts';
+import type { AlertStateStore, Logger, Severity } from '../../functions/ports.ts';
 import { withSamplerConnection } from './context.ts';
 import { table } from './format.ts';
 import type { Command, CommandContext, DemoContext } from './types.ts';
@@ -91,6 +90,38 @@ export async function alertsForCliSample(
     },
     { config: ctx.config, client, snapshot: result.snapshot, error: result.message },
   );
+}
+
+export interface AlertListing {
+  target: string;
+  lastSampleAt: string | null;
+  alerts: AlertView[];
+  /** The design's get_monitoring_report()['active_alerts']. */
+  active_alerts: AlertView[];
+  /** Alerts notified since the state was created, per severity and alert type (dgm_db_alerts_total). */
+  totals: Array<{ severity: Severity; alertType: string; count: number }>;
+}
+
+/** Reads a target's alerts from the store (the `alerts` command). */
+export async function listAlerts(
+  store: AlertStateStore,
+  config: RuntimeConfig,
+  logger?: Logger,
+): Promise<AlertListing> {
+  const doc = await readAlertDocument(store, config.target, logger);
+  const alerts = alertViews(doc, resolveRules(config));
+  return {
+    target: config.target,
+    lastSampleAt: doc.lastSampleAt ?? null,
+    alerts,
+    active_alerts: activeAlerts(alerts),
+    totals: Object.entries(doc.totals ?? {})
+      .map(([k, count]) => {
+        const [severity, alertType] = k.split('|') as [Severity, string];
+        return { severity, alertType, count };
+      })
+      .sort((x, y) => x.alertType.localeCompare(y.alertType) || x.severity.localeCompare(y.severity)),
+  };
 }
 
 const STATE_LABEL: Record<AlertView['state'], string> = {

@@ -14,13 +14,7 @@ import { MAINTAINER_TASKS, parseJobEvent } from '../../functions/handlers/events
 import { createFanOutHandler, parseFanOutEvent } from '../../functions/handlers/fanout.ts';
 import { createMaintainerHandler } from '../../functions/handlers/maintainer.ts';
 import { createMigratorHandler } from '../../functions/handlers/migrator.ts';
-import {
-  type DatabaseSecret,
-  type DeployedTarget,
-  loadTargets,
-  resolveTarget,
-  type SecretsProvider,
-} from '../../functions/handlers/runtime.ts';
+import { type DeployedTarget, loadTargets, resolveTarget } from '../../functions/handlers/runtime.ts';
 import { createSamplerHandler } from '../../functions/handlers/sampler.ts';
 import { createSlackNotifierHandler } from '../../functions/handlers/slack-notifier.ts';
 import { functionForJob } from '../../functions/jobs/fanout.ts';
@@ -28,7 +22,7 @@ import type { MaintainResult } from '../../functions/jobs/maintain.ts';
 import type { MigrateResult } from '../../functions/jobs/migrate.ts';
 import type { OptimizeResult } from '../../functions/jobs/optimize.ts';
 import type { SampleResult } from '../../functions/jobs/sample.ts';
-import type { Logger } from '../../functions/ports.ts';
+import type { DatabaseSecret, Logger, SecretsProvider } from '../../functions/ports.ts';
 import { databaseIdentity, localAlertDeps } from './alerts.ts';
 import { renderMaintainResult } from './maintain.ts';
 import { renderOptimize } from './optimize.ts';

@@ -1,11 +1,11 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { embeddedInterruptSignal } from '../../functions/adapters/local/embedded-postgres.ts';
+import { validateAlertRules } from '../../functions/alerting/rules.ts';
 import { loadConfigFile, parseConfig, type RuntimeConfig } from '../../functions/config.ts';
 import { parseDatabaseUrl } from '../../functions/db/connection.ts';
 import { BadInputError, errorMessage, JobFailedError } from '../../functions/errors.ts';
 import { terminal } from '../../functions/format/escape.ts';
 import { showValue } from '../../functions/format/redact.ts';
-import { validateAlertRules } from '../../functions/monitor/rules.ts';
 import { COMMANDS } from './commands.ts';
 import { stderrLoggerFor, withDatabase } from './context.ts';
 import { commandHelp, mainHelp, packageVersion } from './help.ts';

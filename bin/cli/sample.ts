@@ -1,57 +1,42 @@
 import type pg from 'pg';
 import { ConsoleMetricSink } from '../../functions/adapters/local/console-metric-sink.ts';
 import { REFERENCE_QUERIES } from '../../functions/demo/reference-queries.ts';
-import type { SampleAlertOutcome } from '../../functions/jobs/alert.ts';
-import {
-  createInlineOptimizeLauncher,
-  type GovernanceAfterSample,
-  governanceAfterSample,
-} from '../../functions/jobs/governance.ts';
+import { createInlineOptimizeLauncher } from '../../functions/jobs/governance.ts';
 import { runSample, type SampleResult } from '../../functions/jobs/sample.ts';
+import { runSampleCycle, type SampleCycleResult } from '../../functions/jobs/sample-cycle.ts';
 import { tableLabel } from '../../functions/monitor/metrics.ts';
 import type { Snapshot } from '../../functions/monitor/snapshot.ts';
-import { alertsForCliSample, renderAlertStep } from './alerts.ts';
+import { databaseIdentity, localAlertDeps, renderAlertStep } from './alerts.ts';
 import { withSamplerConnection } from './context.ts';
 import { table } from './format.ts';
 import type { Command, CommandContext, DemoContext } from './types.ts';
 
 /**
  * Takes one sample on its own connection (opened with the sampler's statement and lock timeouts):
- * the CLI's twin of the sampler Lambda, with the metrics kept instead of sent. --dry-run stores
- * nothing (no baseline), --full collects the costly figures now.
+ * the sampler Lambda's cycle (functions/jobs/sample-cycle.ts) with local adapters, the metrics kept
+ * instead of sent. With alerts, the rules run after the sample (file state, notifications on stderr),
+ * then the governance check (a constitution change runs optimize inline; the Lambda invokes the
+ * maintainer). --dry-run stores nothing (no baseline), so it evaluates no alerts and starts nothing;
+ * --full collects the costly figures now.
  */
 export async function sampleFromCli(
   ctx: CommandContext,
   options: { alerts?: boolean } = {},
-): Promise<SampleResult & { alerts?: SampleAlertOutcome; governance?: GovernanceAfterSample }> {
-  return withSamplerConnection(ctx, async (client) => {
-    const result = await runSample(
-      client,
+): Promise<SampleCycleResult> {
+  const cycle = options.alerts === true && !ctx.flags.dryRun;
+  return withSamplerConnection(ctx, (client) =>
+    runSampleCycle(
+      { client },
       ctx.config,
-      { sink: new ConsoleMetricSink(null), logger: ctx.logger },
+      {
+        sink: new ConsoleMetricSink(null),
+        logger: ctx.logger,
+        alerts: cycle ? localAlertDeps({ database: databaseIdentity(ctx.flags.databaseUrl) }) : undefined,
+        launcher: cycle ? (c) => createInlineOptimizeLauncher(c, ctx.config, ctx.logger) : undefined,
+      },
       { timeoutsPreset: true, full: ctx.values.full ? true : 'auto', persist: !ctx.flags.dryRun },
-    );
-    // Alerts after each sample, as the sampler Lambda does (file state, notifications on stderr).
-    if (!options.alerts) return result;
-    const alerts = await alertsForCliSample(ctx, client, result);
-    // Then the governance check: a constitution change starts an optimize run (inline here; the
-    // Lambda invokes the maintainer asynchronously). --dry-run starts nothing.
-    const governance = ctx.flags.dryRun
-      ? undefined
-      : await governanceAfterSample(
-          client,
-          ctx.config,
-          createInlineOptimizeLauncher(client, ctx.config, ctx.logger),
-          ctx.logger,
-        );
-    return {
-      ...result,
-      alerts,
-      // The design's get_monitoring_report()['active_alerts'].
-      ...(alerts && 'active_alerts' in alerts ? { active_alerts: alerts.active_alerts } : {}),
-      ...(governance ? { governance } : {}),
-    };
-  });
+    ),
+  );
 }
 
 export const sampleCommand: Command = {

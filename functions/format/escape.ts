@@ -3,7 +3,7 @@ import { escapeControls } from './redact.ts';
 /**
  * Escaping per output format, in one place (issue 13). Every text that comes from the database or a
  * user (table, partition and index names, statement text, messages, targets) goes through the function
- * of the format it is written into; the renderers (optimizer/render.ts, monitor/alert-render.ts, the
+ * of the format it is written into; the renderers (optimizer/render.ts, alerting/render.ts, the
  * CLI's tables) never build markup from raw text.
  */
 

@@ -7,7 +7,10 @@ import { seedRegistry } from '../adapters/aws/dynamodb-target-registry.ts';
 import { lambdaLogger } from '../adapters/aws/powertools-logger.ts';
 import { formatZodError } from '../config.ts';
 import { BadInputError } from '../errors.ts';
-import type { Logger, RegisteredTarget } from '../ports.ts';
+import { type Logger, type RegisteredTarget, silentLogger } from '../ports.ts';
+import { customResource } from './middleware/custom-resource.ts';
+import { jobLogger } from './middleware/job-logger.ts';
+import { FleetResourceProperties } from './resource-properties.ts';
 import { DeployedTargetSchema } from './runtime.ts';
 
 /**
@@ -23,20 +26,6 @@ import { DeployedTargetSchema } from './runtime.ts';
 
 export const SEED_FILE = 'dgm-targets.json';
 
-const PropertiesSchema = z
-  .object({
-    Kind: z.enum(['targets', 'schema']),
-    Version: z.string().optional(),
-    /** Targets whose attributes the template resolves (the demo database), as JSON text. */
-    Targets: z.string().optional(),
-  })
-  .loose();
-const EventSchema = z.object({
-  RequestType: z.enum(['Create', 'Update', 'Delete']),
-  PhysicalResourceId: z.string().optional(),
-  ResourceProperties: PropertiesSchema,
-});
-
 export interface RegistryDeps {
   /** cdk.json's targets as bundled. */
   seedTargets: () => Promise<unknown>;
@@ -46,45 +35,47 @@ export interface RegistryDeps {
 }
 
 export function createRegistryHandler(deps: RegistryDeps) {
-  const logger: Logger = deps.logger ?? { info() {}, warn() {}, error() {} };
-  return middy(async (raw: unknown) => {
-    const parsed = EventSchema.safeParse(raw);
-    if (!parsed.success) throw new BadInputError(formatZodError('custom resource event: ', parsed.error));
-    const event = parsed.data;
-    const kind = event.ResourceProperties.Kind;
-    const physicalId = `dgm-fleet-${kind}`;
-    if (event.RequestType === 'Delete') return { PhysicalResourceId: event.PhysicalResourceId ?? physicalId };
-    if (kind === 'targets') {
-      let fromTemplate: unknown[];
-      try {
-        fromTemplate = JSON.parse(event.ResourceProperties.Targets ?? '[]') as unknown[];
-      } catch {
-        throw new BadInputError('custom resource event: Targets is not valid JSON');
-      }
-      const bundled = (await deps.seedTargets()) as unknown[];
-      const targets = z
-        .array(DeployedTargetSchema)
-        .safeParse([...(Array.isArray(bundled) ? bundled : []), ...fromTemplate]);
-      if (!targets.success) throw new BadInputError(formatZodError(`${SEED_FILE}: `, targets.error));
-      const result = await deps.seed(targets.data as RegisteredTarget[]);
-      logger.info('registry seeded from cdk.json', { ...result, removed: result.removed.length });
-      if (result.conflicts.length > 0) {
-        // An operator's entry with the same name wins; the deploy says which names collided.
-        logger.warn('names registered by an operator were left as they are', { names: result.conflicts });
-      }
-      return {
-        PhysicalResourceId: physicalId,
-        Data: {
-          Put: String(result.put),
-          Removed: String(result.removed.length),
-          Conflicts: result.conflicts.join(',').slice(0, 500),
-        },
-      };
+  const logger = deps.logger ?? silentLogger;
+
+  async function seedTargets(properties: FleetResourceProperties): Promise<Record<string, string>> {
+    let fromTemplate: unknown[];
+    try {
+      fromTemplate = JSON.parse(properties.Targets ?? '[]') as unknown[];
+    } catch {
+      throw new BadInputError('custom resource event: Targets is not valid JSON');
     }
+    const bundled = (await deps.seedTargets()) as unknown[];
+    const targets = z
+      .array(DeployedTargetSchema)
+      .safeParse([...(Array.isArray(bundled) ? bundled : []), ...fromTemplate]);
+    if (!targets.success) throw new BadInputError(formatZodError(`${SEED_FILE}: `, targets.error));
+    const result = await deps.seed(targets.data as RegisteredTarget[]);
+    logger.info('registry seeded from cdk.json', { ...result, removed: result.removed.length });
+    // An operator's entry with the same name wins; the deploy says which names collided.
+    if (result.conflicts.length > 0) {
+      logger.warn('names registered by an operator were left as they are', { names: result.conflicts });
+    }
+    const conflicts = result.conflicts.join(',').slice(0, 500);
+    return { Put: String(result.put), Removed: String(result.removed.length), Conflicts: conflicts };
+  }
+
+  return middy(async (event: unknown): Promise<Record<string, string>> => {
+    const properties = event as FleetResourceProperties; // customResource validated the request
+    if (properties.Kind === 'targets') return seedTargets(properties);
     const execution = await deps.startMigration();
     logger.info('schema migration fan-out started', { execution });
-    return { PhysicalResourceId: physicalId, Data: { Execution: execution } };
-  });
+    return { Execution: execution };
+  })
+    .use(jobLogger({ logger, failed: 'registry custom resource failed' }))
+    .use(
+      customResource({
+        properties: FleetResourceProperties,
+        physicalResourceId: (p) => `dgm-fleet-${String(p.Kind)}`,
+        toData: (data) => data as Record<string, string>,
+        logger,
+        deleteMessage: 'stack deletes the registry resource: the registry and the schemas are kept',
+      }),
+    );
 }
 
 const env = process.env;

@@ -1,10 +1,10 @@
 import type pg from 'pg';
 import { z } from 'zod';
+import { validateAlertRules } from '../alerting/rules.ts';
 import { formatZodError, parseConfig, type RuntimeConfig } from '../config.ts';
 import { connect, DatabaseUnreachableError, type TlsMode } from '../db/connection.ts';
 import { BadInputError } from '../errors.ts';
-import { validateAlertRules } from '../monitor/rules.ts';
-import type { TargetRegistry } from '../ports.ts';
+import type { Logger, RegisteredTarget, SecretsProvider, TargetRegistry } from '../ports.ts';
 
 /**
  * What every Lambda shares: the deployed targets (env DGM_TARGETS, written by the stack), the base
@@ -30,20 +30,6 @@ export const DeployedTargetSchema = z
   })
   .strict();
 export type DeployedTarget = z.infer<typeof DeployedTargetSchema>;
-
-/** The RDS secret shape (rotation keeps it). */
-export interface DatabaseSecret {
-  username: string;
-  password: string;
-  host?: string;
-  port?: number;
-  dbname?: string;
-}
-
-export interface SecretsProvider {
-  /** The secret's current value; forceRefresh skips any cache (after an authentication failure). */
-  getDatabaseSecret(secretArn: string, options?: { forceRefresh?: boolean }): Promise<DatabaseSecret>;
-}
 
 function parseJsonEnv(env: Record<string, string | undefined>, name: string): unknown {
   const raw = env[name];
@@ -125,6 +111,18 @@ export function configForTarget(
   return config;
 }
 
+/** What every database-backed handler (sampler, maintainer, migrator) is built with. */
+export interface DatabaseHandlerDeps {
+  secrets: SecretsProvider;
+  /** DGM_TARGETS and DGM_CONFIG; process.env in the Lambda. */
+  env?: Record<string, string | undefined>;
+  /** The fleet's target registry (DGM_TARGET_TABLE); absent, the target comes from DGM_TARGETS. */
+  registry?: TargetRegistry;
+  logger?: Logger;
+  /** TLS to the database; the Lambda verifies against the RDS CA bundle (NODE_EXTRA_CA_CERTS). */
+  tls?: TlsMode;
+}
+
 export interface TargetConnectionOptions {
   statementTimeoutMs: number;
   connectTimeoutMs?: number;
@@ -166,4 +164,13 @@ export async function connectTarget(
     if (err instanceof DatabaseUnreachableError && err.isAuthFailure) return attempt(true);
     throw err;
   }
+}
+
+/** The registry the env describes: DGM_TARGETS (the local stand-in for the DynamoDB table). */
+export function envRegistry(env: Record<string, string | undefined>): TargetRegistry {
+  const targets = () => loadTargets(env) as RegisteredTarget[];
+  return {
+    list: async () => targets(),
+    get: async (name) => targets().find((t) => t.name === name),
+  };
 }

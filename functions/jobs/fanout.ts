@@ -1,4 +1,4 @@
-import type { MetricDatum, RegisteredTarget } from '../ports.ts';
+import type { Logger, MetricDatum, MetricSink, RegisteredTarget } from '../ports.ts';
 
 /**
  * One job kind over the fleet. In AWS the engine is a Step Functions Distributed Map (lib/fleet.ts): this
@@ -206,4 +206,100 @@ export function fanOutMetrics(job: string, outcomes: TargetOutcome[], at: Date):
     }
   }
   return datums;
+}
+
+/** The list action's answer: the Distributed Map's items, and the targets it cannot place. */
+export interface FanOutListResult {
+  task: string;
+  items: FanOutItem[];
+  skipped: TargetOutcome[];
+}
+
+/** A fan-out run's report: the counts, and only the targets that did not succeed, each with why. */
+export interface FanOutReport {
+  task: string;
+  status: 'succeeded' | 'failed';
+  targets: number;
+  succeeded: number;
+  failed: number;
+  failures: TargetOutcome[];
+  durationMs?: number;
+  message: string;
+}
+
+export interface FanOutReportDeps {
+  sink: MetricSink;
+  logger: Logger;
+  now: () => Date;
+}
+
+/** The report of a fan-out: one log line per failed target (never anything of its secret), metrics. */
+export async function reportFanOut(
+  task: string,
+  outcomes: TargetOutcome[],
+  deps: FanOutReportDeps,
+  durationMs?: number,
+): Promise<FanOutReport> {
+  const failures = outcomes.filter((o) => o.status !== 'ok');
+  for (const f of failures) {
+    deps.logger.warn('target failed', { task, target: f.target, status: f.status, error: f.error });
+  }
+  const put = await deps.sink.put(fanOutMetrics(task, outcomes, deps.now()));
+  if (put.failed > 0) deps.logger.warn('fan-out metrics not all sent', { errors: put.errors });
+  const named = failures
+    .slice(0, 10)
+    .map((f) => `${f.target} (${f.status})`)
+    .join(', ');
+  const result: FanOutReport = {
+    task,
+    status: failures.length > 0 ? 'failed' : 'succeeded',
+    targets: outcomes.length,
+    succeeded: outcomes.length - failures.length,
+    failed: failures.length,
+    failures,
+    durationMs,
+    message:
+      failures.length > 0
+        ? `${task}: ${failures.length} of ${outcomes.length} target(s) failed: ${named}${failures.length > 10 ? ', ...' : ''}`
+        : `${task}: ${outcomes.length} target(s) succeeded`,
+  };
+  deps.logger.info(result.message, { task, targets: result.targets, failed: result.failed });
+  return result;
+}
+
+/**
+ * The map run in process (a local invocation): each enabled target's job through runTarget with the
+ * event a Map item carries, within the limits, then the report. Timed-out work goes on in the
+ * background; the run waits for it, so nothing outlives it.
+ */
+export async function runFanOutLocally(
+  event: { task: string; dryRun?: boolean; reason?: string },
+  targets: RegisteredTarget[],
+  runTarget: (event: Record<string, unknown>, signal: AbortSignal) => Promise<unknown>,
+  options: { concurrency: number; targetTimeoutMs: number },
+  deps: FanOutReportDeps,
+): Promise<FanOutReport> {
+  const enabled = targets.filter((t) => t.enabled !== false).map((t) => t.name);
+  const run = await runFanOut(
+    event.task,
+    enabled,
+    async (target, signal) => {
+      const result = await runTarget(
+        {
+          task: event.task,
+          target,
+          ...(event.dryRun !== undefined ? { dryRun: event.dryRun } : {}),
+          reason: event.reason ?? 'fan-out',
+          // As the state machine invokes: the job's result comes back as its status and message.
+          fanOut: true,
+        },
+        signal,
+      );
+      return outcomeOfResult(target, result);
+    },
+    options,
+  );
+  const result = await reportFanOut(event.task, run.outcomes, deps, run.durationMs);
+  await run.settled();
+  return result;
 }

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { AuditTrail } from '../compliance/audit.ts';
 import { ConstitutionMismatchError, complianceOf, mismatchMessage } from '../compliance/constitution.ts';
+import { adoptDeployedConstitution } from '../compliance/deployed-constitution.ts';
 import type { RuntimeConfig } from '../config.ts';
 import { inTransaction } from '../db/connection.ts';
 import { quoteIdent } from '../db/identifiers.ts';
@@ -182,4 +183,27 @@ async function ensureExtension(
   } catch {
     return 'not permitted';
   }
+}
+
+/**
+ * The migrator's run for a deploy: when the deploy changed the configured constitutional hash (the
+ * previous deploy's hash is given), the database adopts it first (compliance/deployed-constitution.ts);
+ * then the schema migration.
+ */
+export async function migrateDeployment(
+  client: pg.Client,
+  config: RuntimeConfig,
+  options: { dryRun?: boolean; logger?: Logger; previousHash?: string } = {},
+): Promise<MigrateResult> {
+  if (options.previousHash && options.previousHash !== config.constitutionalHash) {
+    const change = await adoptDeployedConstitution(client, options.previousHash, config.constitutionalHash);
+    options.logger?.info(`constitution: ${change}`, { target: config.target });
+  }
+  return migrate(client, config, { dryRun: options.dryRun, logger: options.logger });
+}
+
+/** The figures of a migrate run's log line. */
+export function migrateLogFields(result: Record<string, unknown>): Record<string, unknown> {
+  const r = result as Partial<MigrateResult>;
+  return { applied: r.applied?.map((a) => a.name), status: r.status };
 }

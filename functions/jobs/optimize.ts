@@ -30,9 +30,14 @@ import {
   storeBaseline,
 } from '../optimizer/baselines.ts';
 import { completeGovernanceEvents } from '../optimizer/governance-events.ts';
+import type {
+  DropRecommendation,
+  PublicIndexRecommendation,
+  Recommendation,
+} from '../optimizer/recommendations.ts';
 import { type ReviewDecision, reviewAutoIndexes } from '../optimizer/review.ts';
 import { readServerLogSamples, type ServerLogResult } from '../optimizer/server-log.ts';
-import { readSettingsFacts, recommendSettings, type SettingRecommendation } from '../optimizer/settings.ts';
+import { readSettingsFacts, recommendSettings } from '../optimizer/settings.ts';
 import { type AppliedAction, applyIndexPlan } from '../optimizer/verify.ts';
 import {
   captureQuerySamples,
@@ -67,19 +72,11 @@ export interface OptimizeOptions {
   logSource?: LogSource;
 }
 
-/** An index recommendation as the result carries it. */
-export type PublicIndexRecommendation = Omit<IndexRecommendation, 'candidate'>;
-
-export interface DropRecommendation {
-  kind: 'drop_index';
-  index: string;
-  reason: string;
-  detail: string;
-  /** DROP statement, run with --apply (or auto_index_creation). */
-  definition: string;
-}
-
-export type Recommendation = PublicIndexRecommendation | SettingRecommendation | DropRecommendation;
+export type {
+  DropRecommendation,
+  PublicIndexRecommendation,
+  Recommendation,
+} from '../optimizer/recommendations.ts';
 
 export type OptimizeAction = AppliedAction;
 

@@ -1,4 +1,15 @@
-import { loadModule, normalizeSync, parseSync } from 'libpg-query';
+import { normalizeSync } from 'libpg-query';
+import {
+  list as asArray,
+  isNode,
+  loadParser,
+  type ParseNode as Node,
+  parserLoaded,
+  parseStatements,
+  qualifiedName,
+  walkEntries,
+  walkNodes,
+} from '../db/parse-tree.ts';
 
 /**
  * What a statement is, read with libpg-query (the real PostgreSQL parser compiled to WebAssembly):
@@ -6,7 +17,7 @@ import { loadModule, normalizeSync, parseSync } from 'libpg-query';
  * sampler groups pg_stat_statements entries by it; the optimizer reuses it for its workload.
  *
  * The parser is loaded lazily (`loadStatementParser`, about 20 ms once per process) so a sample that has
- * no new statement to read never pays for it.
+ * no new statement to read never pays for it. The tree is walked with the shared db/parse-tree.ts.
  */
 
 export type StatementOperation = 'select' | 'insert' | 'update' | 'delete' | 'merge' | 'utility' | 'other';
@@ -35,24 +46,11 @@ export interface StatementShape {
   error?: string;
 }
 
-type Node = Record<string, unknown>;
-
-let loaded: Promise<void> | undefined;
-let ready = false;
-
 /** Loads the WebAssembly parser once; every shape function needs it. */
-export async function loadStatementParser(): Promise<void> {
-  loaded ??= loadModule().then(() => {
-    ready = true;
-  });
-  return loaded;
-}
+export const loadStatementParser: () => Promise<void> = loadParser;
 
-/** Parses SQL into libpg-query's AST (`{ stmts: [{ stmt: { SelectStmt: ... } }] }`). */
-export function parseStatements(sql: string): { stmts: Array<{ stmt?: Node }> } {
-  if (!ready) throw new Error('call loadStatementParser() before parsing statements');
-  return parseSync(sql) as unknown as { stmts: Array<{ stmt?: Node }> };
-}
+/** Parses SQL into libpg-query's tree (`{ stmts: [{ stmt: { SelectStmt: ... } }] }`). */
+export { parseStatements };
 
 const TYPED_PARAM =
   /\b(interval|date|timestamptz|timestamp|timetz|time|numeric|decimal|uuid|jsonb|json|inet|cidr|bytea|money|int2|int4|int8|integer|bigint|smallint|real|float4|float8|text|varchar|bool|boolean)\s+\$(\d+)/gi;
@@ -70,7 +68,7 @@ export function repairNormalizedText(sql: string): string {
 
 /** The shape of a statement's text; parse errors give operation 'other' with the reason, never a throw. */
 export function shapeOf(text: string): StatementShape {
-  if (!ready) throw new Error('call loadStatementParser() before reading statement shapes');
+  if (!parserLoaded()) throw new Error('call loadStatementParser() before reading statement shapes');
   let stmts: Array<{ stmt?: Node }>;
   let sql = text;
   try {
@@ -146,16 +144,13 @@ export function operationOf(stmt: Node): StatementOperation {
 /** Every table a parsed statement names, once each, CTE names excluded. */
 export function tablesOf(stmt: Node, cteNames: ReadonlySet<string> = cteNamesOf(stmt)): TableRef[] {
   const seen = new Map<string, TableRef>();
-  // FOR UPDATE/SHARE OF x names a table of the FROM list by its alias: not a table of its own.
-  walk(
-    stmt,
-    (key, value) => {
-      if (key !== 'RangeVar' && !isRangeVarSlot(key)) return;
-      const ref = tableRefOf(value, cteNames);
-      if (ref) seen.set(`${ref.schema ?? ''}\u0000${ref.name}`, ref);
-    },
-    LOCKING_CLAUSE,
-  );
+  walkEntries(stmt, (key, value) => {
+    // FOR UPDATE/SHARE OF x names a table of the FROM list by its alias: not a table of its own.
+    if (key === 'lockingClause') return false;
+    if (key !== 'RangeVar' && !isRangeVarSlot(key)) return;
+    const ref = tableRefOf(value, cteNames);
+    if (ref) seen.set(`${ref.schema ?? ''}\u0000${ref.name}`, ref);
+  });
   return [...seen.values()];
 }
 
@@ -165,9 +160,9 @@ export function tablesOf(stmt: Node, cteNames: ReadonlySet<string> = cteNamesOf(
  */
 export function paramRefs(sql: string): Array<{ number: number; location: number }> {
   const refs: Array<{ number: number; location: number }> = [];
-  walk(parseStatements(sql).stmts, (key, value) => {
-    if (key === 'ParamRef' && isNode(value) && typeof value.number === 'number')
-      refs.push({ number: value.number, location: Number(value.location ?? -1) });
+  walkNodes(parseStatements(sql).stmts, (type, body) => {
+    if (type === 'ParamRef' && typeof body.number === 'number')
+      refs.push({ number: body.number, location: Number(body.location ?? -1) });
   });
   return refs.filter((r) => r.location >= 0).sort((a, b) => b.location - a.location);
 }
@@ -175,16 +170,11 @@ export function paramRefs(sql: string): Array<{ number: number; location: number
 /** Every function a parsed statement calls, once each. */
 export function functionsOf(stmt: Node): TableRef[] {
   const seen = new Map<string, TableRef>();
-  walk(stmt, (key, value) => {
-    if (key !== 'FuncCall' || !isNode(value)) return;
-    const parts = asArray(value.funcname)
-      .map((p) => (isNode(p) && isNode(p.String) ? p.String.sval : undefined))
-      .filter((p): p is string => typeof p === 'string');
-    if (parts.length === 0) return;
-    const ref = {
-      schema: parts.length > 1 ? parts[parts.length - 2]! : null,
-      name: parts[parts.length - 1]!,
-    };
+  walkNodes(stmt, (type, body) => {
+    if (type !== 'FuncCall') return;
+    const name = qualifiedName(body.funcname);
+    if (!name) return;
+    const ref = { schema: name[0], name: name[1] };
     seen.set(`${ref.schema ?? ''}\u0000${ref.name}`, ref);
   });
   return [...seen.values()];
@@ -248,17 +238,16 @@ function firstTableOfFromItem(item: unknown, root: Node, cteNames: ReadonlySet<s
 
 function findCteQuery(root: Node, name: string): Node | null {
   let found: Node | null = null;
-  walk(root, (key, value) => {
-    if (found || key !== 'CommonTableExpr' || !isNode(value)) return;
-    if (value.ctename === name && isNode(value.ctequery)) found = value.ctequery;
+  walkNodes(root, (type, body) => {
+    if (found || type !== 'CommonTableExpr') return;
+    if (body.ctename === name && isNode(body.ctequery)) found = body.ctequery;
   });
   return found;
 }
 
 function collectCteNames(node: Node, into: Set<string>): void {
-  walk(node, (key, value) => {
-    if (key === 'CommonTableExpr' && isNode(value) && typeof value.ctename === 'string')
-      into.add(value.ctename);
+  walkNodes(node, (type, body) => {
+    if (type === 'CommonTableExpr' && typeof body.ctename === 'string') into.add(body.ctename);
   });
 }
 
@@ -287,33 +276,8 @@ function normalizedParamCount(normalized: string, original: Node): number {
 
 function maxParam(node: Node): number {
   let max = 0;
-  walk(node, (key, value) => {
-    if (key === 'ParamRef' && isNode(value) && typeof value.number === 'number')
-      max = Math.max(max, value.number);
+  walkNodes(node, (type, body) => {
+    if (type === 'ParamRef' && typeof body.number === 'number') max = Math.max(max, body.number);
   });
   return max;
-}
-
-const LOCKING_CLAUSE: ReadonlySet<string> = new Set(['lockingClause']);
-
-/** Depth-first over every keyed child of the AST, not entering the keys in skip. */
-function walk(node: unknown, visit: (key: string, value: unknown) => void, skip?: ReadonlySet<string>): void {
-  if (Array.isArray(node)) {
-    for (const item of node) walk(item, visit, skip);
-    return;
-  }
-  if (!isNode(node)) return;
-  for (const [key, value] of Object.entries(node)) {
-    if (skip?.has(key)) continue;
-    visit(key, value);
-    if (typeof value === 'object' && value !== null) walk(value, visit, skip);
-  }
-}
-
-function isNode(v: unknown): v is Node {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function asArray(v: unknown): unknown[] {
-  return Array.isArray(v) ? v : [];
 }

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { quoteIdent, quoteQualified } from '../db/identifiers.ts';
+import { walkNodes } from '../db/parse-tree.ts';
 import { errorMessage } from '../errors.ts';
 import { loadStatementParser, parseStatements } from '../monitor/statement-shape.ts';
 import type { ParamContext } from './access.ts';
@@ -128,19 +129,6 @@ export async function executableInstance(
 
 type AstNode = Record<string, unknown>;
 
-/** Walks libpg-query's AST: every node object with its (single) type key. */
-function walk(node: unknown, visit: (type: string, body: AstNode) => void): void {
-  if (Array.isArray(node)) {
-    for (const x of node) walk(x, visit);
-    return;
-  }
-  if (node === null || typeof node !== 'object') return;
-  for (const [k, v] of Object.entries(node as AstNode)) {
-    if (/^[A-Z]/.test(k) && v !== null && typeof v === 'object' && !Array.isArray(v)) visit(k, v as AstNode);
-    walk(v, visit);
-  }
-}
-
 const names = (list: unknown): string[] =>
   Array.isArray(list)
     ? list.map((n) => ((n as { String?: { sval?: string } }).String?.sval ?? '') as string)
@@ -181,7 +169,7 @@ export async function cannotWrite(client: pg.Client, sql: string): Promise<Write
   const relations: Array<[string | null, string]> = [];
   const ctes = new Set<string>();
   let problem: string | undefined;
-  walk(tree.stmts[0].stmt, (type, body) => {
+  walkNodes(tree.stmts[0].stmt, (type, body) => {
     if (['InsertStmt', 'UpdateStmt', 'DeleteStmt', 'MergeStmt'].includes(type))
       problem ??= 'a data-modifying statement inside';
     else if (type === 'SelectStmt') {

@@ -8,10 +8,10 @@ import dynalite from 'dynalite';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DynamoDbAlertStateStore } from '../../functions/adapters/aws/dynamodb-alert-store.ts';
 import { SnsNotifier } from '../../functions/adapters/aws/sns-notifier.ts';
+import { alertDocumentKey, runAlertLifecycle } from '../../functions/alerting/claim-loop.ts';
+import { FailOpenLimiter } from '../../functions/alerting/fail-open.ts';
+import type { AlertDocument, RuleEvaluation } from '../../functions/alerting/lifecycle.ts';
 import { parseConfig, type RuntimeConfig } from '../../functions/config.ts';
-import { alertDocumentKey, runAlertLifecycle } from '../../functions/jobs/alert.ts';
-import { FailOpenLimiter } from '../../functions/monitor/alert-fail-open.ts';
-import type { AlertDocument, RuleEvaluation } from '../../functions/monitor/alert-lifecycle.ts';
 import type { Logger } from '../../functions/ports.ts';
 
 /**

@@ -7,6 +7,7 @@ import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConsoleNotifier } from '../../functions/adapters/local/console-notifier.ts';
 import { FileAlertStateStore } from '../../functions/adapters/local/file-alert-store.ts';
+import { collectAlertInputs } from '../../functions/alerting/inputs.ts';
 import { AuditTrail } from '../../functions/compliance/audit.ts';
 import {
   ALERT_RULE_NAMES,
@@ -17,7 +18,6 @@ import {
 import { connect } from '../../functions/db/connection.ts';
 import { errorMessage } from '../../functions/errors.ts';
 import { type AlertEvaluation, evaluateAlerts } from '../../functions/jobs/alert.ts';
-import { collectAlertInputs } from '../../functions/monitor/alert-inputs.ts';
 import { collect } from '../../functions/monitor/collect.ts';
 import { createTestDatabase, type TestDatabase, testServer } from '../support/db.ts';
 

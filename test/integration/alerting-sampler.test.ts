@@ -9,9 +9,9 @@ import dynalite from 'dynalite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDbAlertStateStore } from '../../functions/adapters/aws/dynamodb-alert-store.ts';
 import { SnsNotifier } from '../../functions/adapters/aws/sns-notifier.ts';
+import { FailOpenLimiter } from '../../functions/alerting/fail-open.ts';
 import { createSamplerHandler, type SamplerResult } from '../../functions/handlers/sampler.ts';
 import type { AlertEvaluation } from '../../functions/jobs/alert.ts';
-import { FailOpenLimiter } from '../../functions/monitor/alert-fail-open.ts';
 import type { MetricDatum, MetricSink, MetricSinkResult } from '../../functions/ports.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SnsNotifier } from '../../functions/adapters/aws/sns-notifier.ts';
-import { renderChatbot, renderEmail } from '../../functions/monitor/alert-render.ts';
+import { renderChatbot, renderEmail } from '../../functions/alerting/render.ts';
 import type { AlertNotification } from '../../functions/ports.ts';
 
 /**

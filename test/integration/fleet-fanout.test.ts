@@ -15,7 +15,6 @@ import {
 import { parseConfig } from '../../functions/config.ts';
 import { lambdaTimeoutsFor } from '../../functions/deployment.ts';
 import { createFanOutHandler, type FanOutReport } from '../../functions/handlers/fanout.ts';
-import type { SecretsProvider } from '../../functions/handlers/runtime.ts';
 import { createSamplerHandler } from '../../functions/handlers/sampler.ts';
 import { migrate } from '../../functions/jobs/migrate.ts';
 import type {
@@ -24,6 +23,7 @@ import type {
   MetricSink,
   MetricSinkResult,
   RegisteredTarget,
+  SecretsProvider,
 } from '../../functions/ports.ts';
 import { testServer } from '../support/db.ts';
 

@@ -1,10 +1,9 @@
 import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { collectAlertInputs } from '../../functions/alerting/inputs.ts';
 import { BadInputError, JobFailedError } from '../../functions/errors.ts';
 import { createMaintainerHandler, type MaintainerDeps } from '../../functions/handlers/maintainer.ts';
-import type { DatabaseSecret, SecretsProvider } from '../../functions/handlers/runtime.ts';
-import { collectAlertInputs } from '../../functions/monitor/alert-inputs.ts';
-import type { MetricDatum, MetricSink } from '../../functions/ports.ts';
+import type { DatabaseSecret, MetricDatum, MetricSink, SecretsProvider } from '../../functions/ports.ts';
 import { runCliProcess } from '../support/cli.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 

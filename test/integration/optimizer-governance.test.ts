@@ -2,11 +2,17 @@ import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConstitutionMismatchError } from '../../functions/compliance/constitution.ts';
 import { parseConfig } from '../../functions/config.ts';
-import type { DatabaseSecret, SecretsProvider } from '../../functions/handlers/runtime.ts';
 import { createSamplerHandler } from '../../functions/handlers/sampler.ts';
 import { checkGovernance, createInlineOptimizeLauncher } from '../../functions/jobs/governance.ts';
 import { optimizeDatabase } from '../../functions/jobs/optimize.ts';
-import type { JobLauncher, MetricDatum, MetricSink, MetricSinkResult } from '../../functions/ports.ts';
+import type {
+  DatabaseSecret,
+  JobLauncher,
+  MetricDatum,
+  MetricSink,
+  MetricSinkResult,
+  SecretsProvider,
+} from '../../functions/ports.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 
 // The design's "automatic optimization on constitutional changes": a hash change is recorded by a

@@ -3,9 +3,14 @@ import type { Context } from 'aws-lambda';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BadInputError } from '../../functions/errors.ts';
-import type { DatabaseSecret, SecretsProvider } from '../../functions/handlers/runtime.ts';
 import { createSamplerHandler } from '../../functions/handlers/sampler.ts';
-import type { MetricDatum, MetricSink, MetricSinkResult } from '../../functions/ports.ts';
+import type {
+  DatabaseSecret,
+  MetricDatum,
+  MetricSink,
+  MetricSinkResult,
+  SecretsProvider,
+} from '../../functions/ports.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 
 // The sampler Lambda end to end against a real database: secrets (with rotation), one connection closed

@@ -11,7 +11,7 @@ import {
   pruneDocument,
   type RuleEvaluation,
   type RuleSettings,
-} from '../../functions/monitor/alert-lifecycle.ts';
+} from '../../functions/alerting/lifecycle.ts';
 
 const POLICY: LifecyclePolicy = {
   alertCooldownMinutes: 15,

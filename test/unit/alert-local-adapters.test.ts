@@ -2,13 +2,14 @@ import { mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { listAlerts } from '../../bin/cli/alerts.ts';
 import { ConsoleNotifier } from '../../functions/adapters/local/console-notifier.ts';
 import { FileAlertStateStore } from '../../functions/adapters/local/file-alert-store.ts';
 import { renderPrometheus } from '../../functions/adapters/local/prometheus.ts';
+import { readAlertDocument, runAlertLifecycle } from '../../functions/alerting/claim-loop.ts';
+import type { RuleEvaluation } from '../../functions/alerting/lifecycle.ts';
+import { alertMetricPoints } from '../../functions/alerting/metrics.ts';
 import { parseConfig } from '../../functions/config.ts';
-import { listAlerts, readAlertDocument, runAlertLifecycle } from '../../functions/jobs/alert.ts';
-import type { RuleEvaluation } from '../../functions/monitor/alert-lifecycle.ts';
-import { alertMetricPoints } from '../../functions/monitor/alert-metrics.ts';
 
 let dir: string;
 beforeEach(async () => {

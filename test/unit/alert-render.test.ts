@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { renderSlackMessage } from '../../functions/handlers/slack-notifier.ts';
 import {
   formatValue,
   parseChatbotNotification,
@@ -10,7 +9,8 @@ import {
   renderSnsPublish,
   slackFromChatbot,
   toSnsSubject,
-} from '../../functions/monitor/alert-render.ts';
+} from '../../functions/alerting/render.ts';
+import { renderSlackMessage } from '../../functions/alerting/slack-message.ts';
 import type { AlertNotification, AlertNotificationItem } from '../../functions/ports.ts';
 
 function item(

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import type { Observation, RuleEvaluation } from '../../functions/alerting/lifecycle.ts';
+import { intervalDays } from '../../functions/alerting/rule-evaluators.ts';
+import { evaluateRules, resolveRules, ruleCatalogue } from '../../functions/alerting/rules.ts';
 import { ALERT_RULE_NAMES, parseConfig } from '../../functions/config.ts';
 import { BadInputError } from '../../functions/errors.ts';
-import type { Observation, RuleEvaluation } from '../../functions/monitor/alert-lifecycle.ts';
-import { evaluateRules, intervalDays, resolveRules, ruleCatalogue } from '../../functions/monitor/rules.ts';
 import type { Snapshot, StatementSummary } from '../../functions/monitor/snapshot.ts';
 
 /**

@@ -2,9 +2,8 @@ import type { Context } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { BadInputError } from '../../functions/errors.ts';
 import { createMaintainerHandler } from '../../functions/handlers/maintainer.ts';
-import type { SecretsProvider } from '../../functions/handlers/runtime.ts';
 import { createSamplerHandler } from '../../functions/handlers/sampler.ts';
-import type { MetricDatum } from '../../functions/ports.ts';
+import type { MetricDatum, SecretsProvider } from '../../functions/ports.ts';
 
 // The Lambdas check their event and their whole config (cross-field rules included) before they read a
 // secret, connect or send a metric (issue 13): contradictory thresholds used to be found only after the

@@ -1,21 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import type { PerformanceReport } from '../../functions/jobs/report.ts';
-import {
-  barChart,
-  formatBytes,
-  niceByteTicks,
-  niceTicks,
-  renderHtml,
-  renderMarkdown,
-  renderText,
-} from '../../functions/optimizer/render.ts';
+import { renderHtml, renderMarkdown, renderText } from '../../functions/optimizer/render.ts';
+import type { PerformanceReport } from '../../functions/optimizer/report.ts';
+import { barChart, niceByteTicks, niceTicks } from '../../functions/optimizer/report-charts.ts';
+import { formatBytes } from '../../functions/optimizer/report-format.ts';
 
 function report(over: Partial<PerformanceReport> = {}): PerformanceReport {
   return {
-    job: 'report',
-    status: 'succeeded',
     target: 'orders-db',
-    durationMs: 1,
     constitutional_compliance: { hash: 'cdd01ef066bc6cf2', validated: true, compliance_score: 0.95 },
     generated_at: '2026-01-01T00:00:00.000Z',
     database: {

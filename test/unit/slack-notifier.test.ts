@@ -4,15 +4,20 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { localContext } from '../../bin/cli/invoke.ts';
-import { BadInputError } from '../../functions/errors.ts';
 import {
-  createSlackNotifierHandler,
-  renderSlackMessage,
-  type SlackMessage,
   SlackPostError,
+  SlackWebhookNotifier,
   secretsManagerWebhookUrl,
-} from '../../functions/handlers/slack-notifier.ts';
-import { renderChatbot, renderSnsPublish, slackFromChatbot } from '../../functions/monitor/alert-render.ts';
+} from '../../functions/adapters/slack/webhook.ts';
+import {
+  renderChatbot,
+  renderSlack,
+  renderSnsPublish,
+  slackFromChatbot,
+} from '../../functions/alerting/render.ts';
+import { renderSlackMessage, type SlackMessage } from '../../functions/alerting/slack-message.ts';
+import { BadInputError } from '../../functions/errors.ts';
+import { createSlackNotifierHandler } from '../../functions/handlers/slack-notifier.ts';
 import type { AlertNotification } from '../../functions/ports.ts';
 
 const ALARM = {
@@ -176,7 +181,7 @@ describe('slack-notifier handler', () => {
       },
       post: async (url, message) => {
         if (url.endsWith('/revoked')) throw new SlackPostError(410);
-        const { postToWebhook } = await import('../../functions/handlers/slack-notifier.ts');
+        const { postToWebhook } = await import('../../functions/adapters/slack/webhook.ts');
         await postToWebhook(url, message);
       },
     });
@@ -254,5 +259,25 @@ describe('Secrets Manager on the wire', () => {
     } finally {
       await new Promise<void>((r) => sm.server.close(() => r()));
     }
+  });
+});
+
+describe('SlackWebhookNotifier (a channel for the CompositeNotifier)', () => {
+  it("posts the notification's Slack rendering to the webhook on the wire", async () => {
+    const hook = recorder(() => ({ status: 200 }));
+    const base = await hook.listen();
+    try {
+      await new SlackWebhookNotifier(async () => `${base}/services/T/B/x`).publish(NOTIFICATION);
+      expect(hook.requests.map((r) => r.url)).toEqual(['/services/T/B/x']);
+      expect(JSON.parse(hook.requests[0]!.body)).toEqual(renderSlack(NOTIFICATION));
+    } finally {
+      await new Promise<void>((r) => hook.server.close(() => r()));
+    }
+  });
+
+  it('throws without a webhook URL, so the alert stays un-notified', async () => {
+    await expect(new SlackWebhookNotifier(async () => undefined).publish(NOTIFICATION)).rejects.toThrow(
+      'no Slack webhook URL configured',
+    );
   });
 });

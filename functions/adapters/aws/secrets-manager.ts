@@ -1,5 +1,5 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import type { DatabaseSecret, SecretsProvider } from '../../handlers/runtime.ts';
+import type { DatabaseSecret, SecretsProvider } from '../../ports.ts';
 
 /** Reads RDS-format secrets, cached per container for ttlMs; never logs a value. */
 export class SecretsManagerSecrets implements SecretsProvider {
@@ -39,5 +39,17 @@ export class SecretsManagerSecrets implements SecretsProvider {
     const value: DatabaseSecret = { ...parsed, username: parsed.username, password: parsed.password };
     this.cache.set(secretArn, { value, at: this.now() });
     return value;
+  }
+
+  private readonly strings = new Map<string, { value: string; at: number }>();
+
+  /** A secret's SecretString as stored (e.g. a webhook URL), cached like the database secrets. */
+  async getSecretString(secretArn: string, options: { forceRefresh?: boolean } = {}): Promise<string> {
+    const hit = this.strings.get(secretArn);
+    if (hit && !options.forceRefresh && this.now() - hit.at < this.ttlMs) return hit.value;
+    const out = await this.client.send(new GetSecretValueCommand({ SecretId: secretArn }));
+    if (out.SecretString === undefined) throw new Error(`secret ${secretArn} has no SecretString`);
+    this.strings.set(secretArn, { value: out.SecretString, at: this.now() });
+    return out.SecretString;
   }
 }

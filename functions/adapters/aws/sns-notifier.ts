@@ -1,5 +1,5 @@
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
-import { renderSnsPublish } from '../../monitor/alert-render.ts';
+import { renderSnsPublish } from '../../alerting/render.ts';
 import type { AlertNotification, Notifier } from '../../ports.ts';
 
 /**

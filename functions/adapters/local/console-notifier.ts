@@ -1,4 +1,4 @@
-import { renderConsole } from '../../monitor/alert-render.ts';
+import { renderConsole } from '../../alerting/render.ts';
 import type { AlertNotification, Notifier } from '../../ports.ts';
 
 /**

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { errorMessage } from '../errors.ts';
+import type { Unavailable } from '../monitor/snapshot.ts';
 import maintenanceRunsSql from '../sql/queries/alert-maintenance-runs.sql';
-import type { Unavailable } from './snapshot.ts';
 
 /**
  * Figures the alert rules need beyond the sampler's Snapshot: the outcome of the latest maintenance and

@@ -1,6 +1,6 @@
+import type { MetricPoint, MetricSpec } from '../monitor/metrics.ts';
 import type { MetricDatum, Severity } from '../ports.ts';
-import type { AlertDocument } from './alert-lifecycle.ts';
-import type { MetricPoint, MetricSpec } from './metrics.ts';
+import type { AlertDocument } from './lifecycle.ts';
 
 /**
  * The alerting metrics, CloudWatch and Prometheus from one list as the sampler's are: notified alerts

@@ -1,0 +1,121 @@
+/**
+ * What optimizer/analyze.ts reads from one statement: the real tables it names (per scope: the statement,
+ * each sub-select), the predicates an index could serve, join keys, ORDER BY with LIMIT, and the columns a
+ * covering index would need. Plain data; column references are kept as written and resolved against the
+ * catalog later (resolveStatement in access.ts).
+ */
+
+export type Operation = 'select' | 'insert' | 'update' | 'delete' | 'other';
+
+export type PredicateKind =
+  | 'eq'
+  | 'in'
+  | 'range'
+  | 'is_null'
+  | 'jsonb_contains'
+  | 'jsonb_exists'
+  | 'array_overlap'
+  /** `array <@ value`: GIN array_ops serves it. */
+  | 'array_contained'
+  /** LIKE / ILIKE: a btree serves a constant prefix (LIKE only), pg_trgm GIN any pattern. */
+  | 'like'
+  | 'ilike';
+
+/** A literal constant as written in the statement (normalized pg_stat_statements text has none). */
+export interface Literal {
+  /** The value's text, e.g. 'active' or 42. */
+  text: string;
+  /** The SQL that reproduces it, e.g. 'active' with quotes, 42, true, or '2025-01-01'::timestamptz. */
+  sql: string;
+}
+
+/** A column as written: `status`, `a.status` or `dgm.workspaces.status`. */
+export interface ColumnRef {
+  qualifier?: string;
+  schema?: string;
+  column: string;
+}
+
+/**
+ * An index expression on one column, e.g. lower("title"), ("payload" ->> 'kind'), ("at")::date: the SQL
+ * an expression index is built on (columns unqualified, identifiers quoted), as the statement wrote it.
+ */
+export interface IndexExpression {
+  sql: string;
+  /** $n inside the expression (a jsonb key pg_stat_statements replaced): no index without a literal sample. */
+  params: number[];
+  /** The expression ends in a jsonb `->` / `#>` path: its value is jsonb. */
+  jsonb: boolean;
+}
+
+export interface RawPredicate {
+  scope: number;
+  /** The column compared, or the one column the expression reads. */
+  column: ColumnRef;
+  /** Set when the compared side is an expression on the column rather than the column itself. */
+  expression?: IndexExpression;
+  kind: PredicateKind;
+  operator: string;
+  /** Set when every compared value is a literal constant (possible partial-index predicate). */
+  literals?: Literal[];
+  /** $n parameters among the compared values. */
+  params: number[];
+}
+
+export interface RawJoin {
+  scope: number;
+  left: ColumnRef;
+  right: ColumnRef;
+}
+
+export interface RawOrderItem {
+  column: ColumnRef;
+  direction: 'asc' | 'desc';
+  nulls: 'first' | 'last' | 'default';
+}
+
+export interface RawOrder {
+  scope: number;
+  items: RawOrderItem[];
+  /** LIMIT present: an index in this order can stop early. */
+  limit: boolean;
+  limitParam?: number;
+}
+
+/** One occurrence of a real table in the statement (CTE names and subqueries are not tables). */
+export interface RelationOccurrence {
+  id: number;
+  scope: number;
+  schema?: string;
+  name: string;
+  alias?: string;
+}
+
+export interface Scope {
+  id: number;
+  parent?: number;
+  relations: number[];
+}
+
+export interface StatementAnalysis {
+  operation: Operation;
+  relations: RelationOccurrence[];
+  scopes: Scope[];
+  predicates: RawPredicate[];
+  joins: RawJoin[];
+  orders: RawOrder[];
+  /** The relation an INSERT, UPDATE or DELETE writes (its occurrence id). */
+  writes?: number;
+  /** Columns an UPDATE sets (an index on any of them stops HOT updates). */
+  setColumns: string[];
+  /** Highest $n in the text. */
+  maxParam: number;
+  /** Parameters whose role is known (LIMIT/OFFSET). */
+  paramRoles: Record<number, 'limit' | 'offset'>;
+  /** Conditions seen but not indexable by a plain column index (OR, expressions, LIKE). */
+  notes: string[];
+  /** Every column a SELECT scope mentions (select list, conditions, grouping, order): covering indexes. */
+  columnRefs: Array<{ scope: number; ref: ColumnRef }>;
+  /** `*` or `t.*` in a select list: all columns of those relations are needed. */
+  stars: Array<{ scope: number; qualifier?: string }>;
+}

@@ -1,0 +1,343 @@
+import { list, type ParseNode as Node, stringValue as str, unwrap, walkNodes } from '../db/parse-tree.ts';
+import type {
+  ColumnRef,
+  IndexExpression,
+  Literal,
+  PredicateKind,
+  RawJoin,
+  RawOrder,
+  RawPredicate,
+  RelationOccurrence,
+} from './analysis.ts';
+import {
+  COMMUTED,
+  collectColumnsAndParams,
+  constLiteral,
+  lastOperator,
+  OPERATOR_KIND,
+  opName,
+  renderIndexExpression,
+  typeNameSql,
+} from './sql-expression.ts';
+
+/**
+ * How optimizer/analyze.ts reads conditions (WHERE, JOIN ... ON, the operands of a comparison) into the
+ * predicates an index could serve and the join keys. The statement's structure (scopes, FROM items,
+ * sub-selects, ORDER BY) is analyze.ts's Analyzer, which extends this class.
+ */
+
+/** A query level while it is read: its relations and CTE names, and its enclosing level. */
+export interface ScopeState {
+  id: number;
+  parent?: ScopeState;
+  relations: RelationOccurrence[];
+  ctes: Set<string>;
+  /** Output column names of the select list, for ORDER BY alias or position. */
+  targets: Array<{ name?: string; val: unknown }>;
+}
+
+/** One side of a comparison. */
+export type Operand =
+  | { kind: 'column'; ref: ColumnRef; outer: boolean }
+  | { kind: 'value'; literals?: Literal[]; params: number[] }
+  | { kind: 'expr' };
+
+export abstract class ConditionReader {
+  protected readonly relations: RelationOccurrence[] = [];
+  protected readonly predicates: RawPredicate[] = [];
+  protected readonly joins: RawJoin[] = [];
+  protected readonly orders: RawOrder[] = [];
+  protected readonly notes = new Set<string>();
+  maxParam = 0;
+
+  /** Reads a sub-select in its own scope, with `parent` as the outer query. */
+  protected abstract anySelect(node: unknown, parent: ScopeState | undefined): void;
+
+  protected where(expr: unknown, scope: ScopeState): void {
+    if (!expr) return;
+    for (const conjunct of this.conjuncts(expr)) this.condition(conjunct, scope);
+  }
+
+  private conjuncts(expr: unknown): unknown[] {
+    const u = unwrap(expr);
+    if (u && u[0] === 'BoolExpr' && u[1].boolop === 'AND_EXPR') {
+      return list(u[1].args).flatMap((a) => this.conjuncts(a));
+    }
+    return [expr];
+  }
+
+  private condition(expr: unknown, scope: ScopeState): void {
+    const u = unwrap(expr);
+    if (!u) return;
+    const [type, body] = u;
+    this.scanSublinks(expr, scope);
+    if (type === 'A_Expr') {
+      this.aExpr(body, scope);
+    } else if (type === 'NullTest') {
+      const arg = this.operand(body.arg, scope);
+      if (arg.kind === 'column' && !arg.outer && body.nulltesttype === 'IS_NULL') {
+        this.predicates.push({
+          scope: scope.id,
+          column: arg.ref,
+          kind: 'is_null',
+          operator: 'IS NULL',
+          params: [],
+        });
+      }
+    } else if (type === 'ColumnRef') {
+      const arg = this.operand(expr, scope);
+      if (arg.kind === 'column' && !arg.outer) {
+        this.predicates.push({
+          scope: scope.id,
+          column: arg.ref,
+          kind: 'eq',
+          operator: '=',
+          literals: [{ text: 'true', sql: 'true' }],
+          params: [],
+        });
+      }
+    } else if (type === 'BoolExpr') {
+      this.notes.add(body.boolop === 'OR_EXPR' ? 'OR condition' : 'NOT condition');
+    } else if (type === 'SubLink') {
+      const test = body.testexpr;
+      if (test && body.subLinkType === 'ANY_SUBLINK') {
+        const arg = this.operand(test, scope);
+        if (arg.kind === 'column' && !arg.outer) {
+          this.predicates.push({ scope: scope.id, column: arg.ref, kind: 'in', operator: 'IN', params: [] });
+        }
+      }
+    }
+  }
+
+  private aExpr(body: Node, scope: ScopeState): void {
+    const kind = body.kind as string;
+    const op = opName(body.name);
+    if (kind === 'AEXPR_IN') {
+      const left = this.operand(body.lexpr, scope);
+      if (left.kind !== 'column' || left.outer || op !== '=') {
+        if (op !== '=') this.notes.add('NOT IN condition');
+        return;
+      }
+      const values = list((unwrap(body.rexpr)?.[1] as Node | undefined)?.items ?? body.rexpr).map((v) =>
+        this.operand(v, scope),
+      );
+      this.pushValues(scope, left.ref, 'in', 'IN', values);
+      return;
+    }
+    if (kind === 'AEXPR_OP_ANY') {
+      const left = this.operand(body.lexpr, scope);
+      const right = this.operand(body.rexpr, scope);
+      if (left.kind === 'column' && !left.outer && op === '=' && right.kind === 'value') {
+        this.predicates.push({
+          scope: scope.id,
+          column: left.ref,
+          kind: 'in',
+          operator: '= ANY',
+          params: right.params,
+        });
+      }
+      return;
+    }
+    if (kind === 'AEXPR_BETWEEN' || kind === 'AEXPR_BETWEEN_SYM') {
+      const left = this.operand(body.lexpr, scope);
+      const bounds = list((unwrap(body.rexpr)?.[1] as Node | undefined)?.items ?? body.rexpr).map((v) =>
+        this.operand(v, scope),
+      );
+      if (left.kind === 'column' && !left.outer) this.pushValues(scope, left.ref, 'range', 'BETWEEN', bounds);
+      return;
+    }
+    if ((kind === 'AEXPR_LIKE' || kind === 'AEXPR_ILIKE') && (op === '~~' || op === '~~*')) {
+      const left = this.indexOperand(body.lexpr, scope);
+      const right = this.operand(body.rexpr, scope);
+      if (!left || right.kind !== 'value') {
+        this.notes.add('pattern match (LIKE) on an expression');
+        return;
+      }
+      const k: PredicateKind = kind === 'AEXPR_LIKE' ? 'like' : 'ilike';
+      this.pushValues(scope, left.ref, k, op, [right], left.expression);
+      return;
+    }
+    if (kind === 'AEXPR_LIKE' || kind === 'AEXPR_ILIKE' || kind === 'AEXPR_SIMILAR') {
+      this.notes.add('pattern match (NOT LIKE, SIMILAR TO)');
+      return;
+    }
+    if (kind !== 'AEXPR_OP') return;
+    let left = this.operand(body.lexpr, scope);
+    let right = this.operand(body.rexpr, scope);
+    let operator = op;
+    if (left.kind !== 'column' && right.kind === 'column') {
+      [left, right] = [right, left];
+      operator = COMMUTED[op] ?? '';
+    }
+    if (left.kind === 'column' && right.kind === 'column') {
+      if (operator === '=' && !(left.outer && right.outer)) {
+        if (left.outer || right.outer) {
+          // A correlated comparison: for the inner table it is a lookup by a value.
+          const inner = left.outer ? right : left;
+          this.predicates.push({ scope: scope.id, column: inner.ref, kind: 'eq', operator: '=', params: [] });
+        } else {
+          this.joins.push({ scope: scope.id, left: left.ref, right: right.ref });
+        }
+      }
+      return;
+    }
+    if (left.kind !== 'column' || left.outer) {
+      if (left.kind === 'expr' || (left.kind === 'value' && right.kind === 'expr')) {
+        // An expression on one column compared with a value: an expression index serves it.
+        const exprSide = left.kind === 'expr' ? body.lexpr : body.rexpr;
+        const valueSide = left.kind === 'expr' ? right : left;
+        const ix = this.indexOperand(exprSide, scope);
+        const exprOperator = left.kind === 'expr' ? op : (COMMUTED[op] ?? '');
+        const exprKind = OPERATOR_KIND[exprOperator];
+        if (ix?.expression && valueSide.kind === 'value' && exprKind) {
+          this.pushValues(scope, ix.ref, exprKind, exprOperator, [valueSide], ix.expression);
+          return;
+        }
+        this.notes.add('expression on a column');
+      }
+      return;
+    }
+    if (right.kind !== 'value') {
+      this.notes.add('expression on a column');
+      return;
+    }
+    const predicateKind = OPERATOR_KIND[operator];
+    if (!predicateKind) {
+      if (operator === '<>' || operator === '!=') this.notes.add('inequality (<>)');
+      return;
+    }
+    this.pushValues(scope, left.ref, predicateKind, operator, [right]);
+  }
+
+  private pushValues(
+    scope: ScopeState,
+    column: ColumnRef,
+    kind: PredicateKind,
+    operator: string,
+    values: Operand[],
+    expression?: IndexExpression,
+  ): void {
+    if (values.some((v) => v.kind !== 'value')) {
+      this.notes.add('comparison with a column expression');
+      return;
+    }
+    const vals = values as Array<Extract<Operand, { kind: 'value' }>>;
+    const params = vals.flatMap((v) => v.params);
+    const literals = vals.every((v) => v.literals && v.params.length === 0)
+      ? vals.flatMap((v) => v.literals!)
+      : undefined;
+    this.predicates.push({
+      scope: scope.id,
+      column,
+      kind,
+      operator,
+      literals,
+      params,
+      ...(expression ? { expression } : {}),
+    });
+  }
+
+  /**
+   * A column of this scope, or an expression an index can be built on that reads exactly one column of
+   * this scope (function calls, casts, jsonb paths, arithmetic with constants); undefined otherwise.
+   */
+  private indexOperand(
+    node: unknown,
+    scope: ScopeState,
+  ): { ref: ColumnRef; expression?: IndexExpression } | undefined {
+    const direct = this.operand(node, scope);
+    if (direct.kind === 'column') return direct.outer ? undefined : { ref: direct.ref };
+    const refs: ColumnRef[] = [];
+    const params: number[] = [];
+    const sql = renderIndexExpression(node, refs, params);
+    if (!sql || refs.length === 0) return undefined;
+    const first = refs[0]!;
+    if (refs.some((r) => r.column !== first.column || r.qualifier !== first.qualifier)) return undefined;
+    if (this.isOuter(first, scope)) return undefined;
+    return { ref: first, expression: { sql, params, jsonb: /(->|#>)$/.test(lastOperator(node) ?? '') } };
+  }
+
+  /** Classifies one side of a comparison. */
+  protected operand(node: unknown, scope: ScopeState): Operand {
+    const u = unwrap(node);
+    if (!u) return { kind: 'value', params: [] };
+    const [type, body] = u;
+    switch (type) {
+      case 'ColumnRef': {
+        const fields = list(body.fields).map(str);
+        if (fields.some((f) => f === undefined)) return { kind: 'expr' };
+        const names = fields as string[];
+        const ref: ColumnRef =
+          names.length === 1
+            ? { column: names[0]! }
+            : names.length === 2
+              ? { qualifier: names[0]!, column: names[1]! }
+              : {
+                  schema: names[names.length - 3]!,
+                  qualifier: names[names.length - 2]!,
+                  column: names.at(-1)!,
+                };
+        return { kind: 'column', ref, outer: this.isOuter(ref, scope) };
+      }
+      case 'ParamRef': {
+        const n = body.number as number;
+        this.maxParam = Math.max(this.maxParam, n);
+        return { kind: 'value', params: [n] };
+      }
+      case 'A_Const':
+        return { kind: 'value', literals: [constLiteral(body)], params: [] };
+      case 'TypeCast': {
+        const inner = this.operand(body.arg, scope);
+        if (inner.kind === 'column') return { kind: 'expr' };
+        if (inner.kind === 'value' && inner.literals?.length === 1) {
+          const type = typeNameSql(body.typeName);
+          const lit = inner.literals[0]!;
+          return {
+            kind: 'value',
+            literals: [{ text: lit.text, sql: type ? `${lit.sql}::${type}` : lit.sql }],
+            params: [],
+          };
+        }
+        return inner;
+      }
+      case 'SubLink':
+        this.scanSublinks(node, scope);
+        return { kind: 'value', params: [] };
+      default: {
+        // Any other expression: a value for this scan when it refers to no column of this scope.
+        const refs: ColumnRef[] = [];
+        const params: number[] = [];
+        collectColumnsAndParams(node, refs, params);
+        for (const p of params) this.maxParam = Math.max(this.maxParam, p);
+        this.scanSublinks(node, scope);
+        if (refs.some((r) => !this.isOuter(r, scope))) return { kind: 'expr' };
+        return { kind: 'value', params };
+      }
+    }
+  }
+
+  /** A column of an enclosing query (a correlated reference) rather than of this scope. */
+  private isOuter(ref: ColumnRef, scope: ScopeState): boolean {
+    if (!ref.qualifier) return false;
+    const matches = (s: ScopeState) =>
+      s.relations.some((r) =>
+        r.alias
+          ? r.alias === ref.qualifier
+          : r.name === ref.qualifier && (!ref.schema || r.schema === ref.schema),
+      );
+    if (matches(scope)) return false;
+    for (let s = scope.parent; s; s = s.parent) if (matches(s)) return true;
+    return false;
+  }
+
+  /** Sub-selects inside an expression get their own scope, with this one as the outer query. */
+  protected scanSublinks(node: unknown, scope: ScopeState): void {
+    walkNodes(node, (type, body) => {
+      if (type === 'SubLink') {
+        this.anySelect(body.subselect, scope);
+        return false;
+      }
+      return true;
+    });
+  }
+}

@@ -1,0 +1,165 @@
+import { quoteIdent } from '../db/identifiers.ts';
+import { list, type ParseNode as Node, stringValue as str, unwrap, walkNodes } from '../db/parse-tree.ts';
+import type { ColumnRef, Literal, PredicateKind } from './analysis.ts';
+
+/**
+ * Expressions of a parsed statement as the optimizer needs them: constants as SQL literals, type names,
+ * the SQL of an index expression on one column, the operators an index serves and their commuted forms.
+ * Pure functions over libpg-query's tree (db/parse-tree.ts).
+ */
+
+/** The last name of an operator's qualified name (`OPERATOR(pg_catalog.=)` is =). */
+export function opName(names: unknown): string {
+  const parts = list(names).map(str);
+  return parts[parts.length - 1] ?? '';
+}
+
+/** A column reference's names as written: `status`, `a.status`, or the last two of longer ones. */
+export function columnRefOf(names: string[]): ColumnRef {
+  return names.length === 1 ? { column: names[0]! } : { qualifier: names.at(-2)!, column: names.at(-1)! };
+}
+
+export const COMMUTED: Record<string, string> = {
+  '=': '=',
+  '<': '>',
+  '>': '<',
+  '<=': '>=',
+  '>=': '<=',
+  '<@': '@>',
+  '@>': '<@',
+  '&&': '&&',
+};
+
+/** The operator at the top of an expression (for `a -> 'k'`: ->). */
+export function lastOperator(node: unknown): string | undefined {
+  const u = unwrap(node);
+  if (u?.[0] === 'A_Expr' && u[1].kind === 'AEXPR_OP') return opName(u[1].name);
+  return undefined;
+}
+
+const EXPRESSION_OPERATORS = new Set(['->', '->>', '#>', '#>>', '||', '+', '-', '*', '/', '%']);
+
+/**
+ * The SQL of an index expression: columns unqualified (an index sees one table), identifiers quoted,
+ * constants as written. Undefined for anything an index expression cannot be (aggregates, sub-selects,
+ * window functions, star).
+ */
+export function renderIndexExpression(
+  node: unknown,
+  refs: ColumnRef[],
+  params: number[],
+): string | undefined {
+  const u = unwrap(node);
+  if (!u) return undefined;
+  const [type, body] = u;
+  switch (type) {
+    case 'ColumnRef': {
+      const names = list(body.fields).map(str);
+      if (names.some((n) => n === undefined) || names.length === 0) return undefined;
+      const ns = names as string[];
+      refs.push(columnRefOf(ns));
+      return quoteIdent(ns.at(-1)!);
+    }
+    case 'A_Const':
+      return constLiteral(body).sql;
+    case 'ParamRef':
+      params.push(body.number as number);
+      return `$${body.number as number}`;
+    case 'TypeCast': {
+      const inner = renderIndexExpression(body.arg, refs, params);
+      const t = typeNameSql(body.typeName);
+      return inner && t ? `(${inner})::${t}` : undefined;
+    }
+    case 'FuncCall': {
+      if (body.agg_star || body.agg_distinct || body.over || list(body.agg_order).length > 0)
+        return undefined;
+      const fn = list(body.funcname)
+        .map(str)
+        .filter((n) => n !== 'pg_catalog');
+      if (fn.length === 0 || fn.some((n) => n === undefined || !/^[a-z_][a-z0-9_]*$/.test(n)))
+        return undefined;
+      const args = list(body.args).map((a) => renderIndexExpression(a, refs, params));
+      if (args.some((a) => a === undefined)) return undefined;
+      return `${(fn as string[]).join('.')}(${args.join(', ')})`;
+    }
+    case 'A_Expr': {
+      const op = opName(body.name);
+      if (body.kind !== 'AEXPR_OP' || !EXPRESSION_OPERATORS.has(op) || !body.lexpr) return undefined;
+      const l = renderIndexExpression(body.lexpr, refs, params);
+      const r = renderIndexExpression(body.rexpr, refs, params);
+      return l && r ? `(${l} ${op} ${r})` : undefined;
+    }
+    default:
+      return undefined;
+  }
+}
+
+export const OPERATOR_KIND: Record<string, PredicateKind> = {
+  '=': 'eq',
+  '<': 'range',
+  '<=': 'range',
+  '>': 'range',
+  '>=': 'range',
+  '@>': 'jsonb_contains',
+  '?': 'jsonb_exists',
+  '?|': 'jsonb_exists',
+  '?&': 'jsonb_exists',
+  '&&': 'array_overlap',
+  '<@': 'array_contained',
+};
+
+export function isNullConst(node: unknown): boolean {
+  const u = unwrap(node);
+  return u?.[0] === 'A_Const' && u[1].isnull === true;
+}
+
+/** SQL text of a literal constant, quoted as PostgreSQL would need it. */
+export function constLiteral(body: Node): Literal {
+  if (body.isnull) return { text: 'NULL', sql: 'NULL' };
+  if (body.ival !== undefined) {
+    const v = String((body.ival as Node).ival ?? 0);
+    return { text: v, sql: v };
+  }
+  if (body.fval !== undefined) {
+    const v = String((body.fval as Node).fval);
+    return { text: v, sql: v };
+  }
+  if (body.boolval !== undefined) {
+    const v = String(Boolean((body.boolval as Node).boolval));
+    return { text: v, sql: v };
+  }
+  if (body.bsval !== undefined) {
+    const v = String((body.bsval as Node).bsval);
+    return { text: v, sql: `B'${v.replace(/^b/, '')}'` };
+  }
+  const s = String((body.sval as Node | undefined)?.sval ?? '');
+  return { text: s, sql: `'${s.replaceAll("'", "''")}'` };
+}
+
+export function typeNameSql(typeName: unknown): string | undefined {
+  const t = typeName as Node | undefined;
+  if (!t) return undefined;
+  const names = list(t.names)
+    .map(str)
+    .filter((n): n is string => n !== undefined && n !== 'pg_catalog');
+  if (names.length === 0) return undefined;
+  const base = names.join('.');
+  const arrayBounds = list(t.arrayBounds).length > 0 ? '[]' : '';
+  return /^[a-z_][a-z0-9_.]*$/.test(base) ? `${base}${arrayBounds}` : undefined;
+}
+
+/** The columns and $n parameters an expression mentions, not looking into sub-selects. */
+export function collectColumnsAndParams(node: unknown, refs: ColumnRef[], params: number[]): void {
+  walkNodes(node, (type, body) => {
+    if (type === 'SubLink') return false;
+    if (type === 'ColumnRef') {
+      const names = list(body.fields).map(str);
+      if (names.every((n) => n !== undefined)) {
+        refs.push(columnRefOf(names as string[]));
+      }
+      return false;
+    }
+    if (type === 'ParamRef') params.push(body.number as number);
+    return true;
+  });
+}
