@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { BadInputError } from './errors.ts';
 import { jsonSyntaxError, showValue } from './format/redact.ts';
+import { MAINTENANCE_TASK_CONFIG } from './maintenance/registry.ts';
 
 /**
  * The runtime settings: thresholds, schedules, targets. The CLI reads it from --config (JSON), the
@@ -14,10 +15,12 @@ export const DEFAULT_CONSTITUTIONAL_HASH = 'cdd01ef066bc6cf2';
 const ratio = z.number().min(0).max(1);
 const positiveInt = z.number().int().positive();
 
+/** A statement whose mean time is above this is slow (the design's slow_query_threshold_ms). */
+const slowQueryThreshold = z.number().positive();
+export const DEFAULT_SLOW_QUERY_THRESHOLD_MS = 200;
+
 export const MonitoringConfigSchema = z
   .object({
-    /** A statement whose mean time is above this is slow (the design's slow_query_threshold_ms). */
-    slowQueryThresholdMs: z.number().positive().default(200),
     connectionUtilizationThreshold: ratio.default(0.8),
     cacheHitRatioThreshold: ratio.default(0.9),
     /** Statement timeout for the sampler's queries. */
@@ -111,18 +114,10 @@ export const AlertingConfigSchema = z
   })
   .strict();
 
-/** The design's settings for high-write tables (ALTER TABLE ... SET (...) in its "Autovacuum Tuning"). */
-export const HIGH_WRITE_AUTOVACUUM = {
-  autovacuum_vacuum_scale_factor: 0.1,
-  autovacuum_analyze_scale_factor: 0.05,
-  autovacuum_vacuum_cost_delay: 10,
-} as const;
-
-/** A storage parameter name: autovacuum_*, toast.autovacuum_*, fillfactor and the like (never free SQL). */
-const storageParameterName = z
-  .string()
-  .regex(/^(toast\.)?[a-z][a-z0-9_]{0,62}$/, 'not a storage parameter name');
-
+/**
+ * The maintenance section: the executor's settings and the schemas looked after, then every registered
+ * task's own part (functions/maintenance/registry.ts: each task module declares its fields).
+ */
 export const MaintenanceConfigSchema = z
   .object({
     /** Every DDL statement waits at most this long for its lock, then retries. */
@@ -134,84 +129,12 @@ export const MaintenanceConfigSchema = z
     statementTimeoutMs: positiveInt.default(600_000),
     /** Schemas whose tables the statistics, index and vacuum tasks look after (besides partition sets). */
     schemas: z.array(z.string().min(1)).default(['dgm']),
-    /** REINDEX CONCURRENTLY above this estimated bloat ratio and size floor. */
-    reindexBloatRatio: ratio.default(0.3),
-    reindexMinBytes: positiveInt.default(10 * 1024 * 1024),
-    dropUnusedIndexes: z.boolean().default(false),
-    dropDuplicateIndexes: z.boolean().default(false),
-    /** An index is called unused only when the statistics cover at least this many days. */
-    unusedIndexMinStatsDays: z.number().nonnegative().default(7),
-    /**
-     * Partial indexes whose predicate is `column >= <constant>`, rolled forward to the first day of the
-     * month keepMonths before the current one (the design's "recent metrics" index).
-     */
-    rollingIndexes: z
-      .array(z.object({ index: z.string().min(1), keepMonths: z.number().int().min(0).max(120) }).strict())
-      .default([{ index: 'dgm.idx_performance_metrics_recent', keepMonths: 1 }]),
-    /** Per-column statistics targets: { "<table>": { "<column>": 1000 } }. */
-    statisticsTargets: z
-      .record(z.string(), z.record(z.string(), z.number().int().min(-1).max(10_000)))
-      .default({}),
-    /**
-     * Statistics target given to high-cardinality, non-unique columns still at the default that an index
-     * uses or extended statistics pair up (0: off).
-     */
-    highCardinalityStatisticsTarget: z.number().int().min(0).max(10_000).default(500),
-    highCardinalityMinDistinct: positiveInt.default(10_000),
-    /** Extended statistics for correlated columns (CREATE STATISTICS). */
-    extendedStatistics: z
-      .array(
-        z
-          .object({
-            table: z.string().min(1),
-            columns: z.array(z.string().min(1)).min(2).max(8),
-            kinds: z
-              .array(z.enum(['ndistinct', 'dependencies', 'mcv']))
-              .min(1)
-              .default(['ndistinct', 'dependencies', 'mcv']),
-          })
-          .strict(),
-      )
-      .default([
-        {
-          table: 'dgm.performance_metrics',
-          columns: ['metric_name', 'timestamp'],
-          kinds: ['ndistinct', 'dependencies'],
-        },
-        {
-          table: 'dgm.dgm_archive',
-          columns: ['status', 'workspace_id'],
-          kinds: ['ndistinct', 'dependencies', 'mcv'],
-        },
-        {
-          table: 'dgm.compliance_logs',
-          columns: ['compliance_level', 'workspace_id'],
-          kinds: ['ndistinct', 'dependencies', 'mcv'],
-        },
-      ]),
-    /**
-     * Per-table autovacuum settings, applied to every leaf partition of a partitioned table (partitioned
-     * parents take none); the design's high-write settings for the DGM tables by default.
-     */
-    autovacuum: z
-      .record(z.string(), z.record(storageParameterName, z.union([z.number(), z.boolean()])))
-      .default({
-        'dgm.performance_metrics': { ...HIGH_WRITE_AUTOVACUUM },
-        'dgm.compliance_logs': { ...HIGH_WRITE_AUTOVACUUM },
-        'dgm.dgm_archive': { ...HIGH_WRITE_AUTOVACUUM },
-        'dgm.workspaces': { ...HIGH_WRITE_AUTOVACUUM },
-        'dgm.bandit_states': { ...HIGH_WRITE_AUTOVACUUM },
-      }),
-    /** Time box for the wraparound VACUUM (FREEZE) pass. */
-    freezeTimeBoxMs: positiveInt.default(300_000),
-    /** Tables whose transaction ID age (table or TOAST) reaches this get a VACUUM (FREEZE), oldest first. */
-    freezeAgeThreshold: positiveInt.default(500_000_000),
+    ...MAINTENANCE_TASK_CONFIG,
   })
   .strict();
 
 export const OptimizationConfigSchema = z
   .object({
-    slowQueryThresholdMs: z.number().positive().default(200),
     /** The design's auto_index_creation: off by default. */
     autoIndexCreation: z.boolean().default(false),
     partitionByTime: z.boolean().default(true),
@@ -263,7 +186,17 @@ export const OptimizationConfigSchema = z
   })
   .strict();
 
-export const RuntimeConfigSchema = z
+/**
+ * The old spellings of the top-level slowQueryThresholdMs: until issue 16 monitoring and optimization each
+ * had their own (both 200 ms). Still accepted and mapped, with a deprecation warning; two spellings with
+ * different values are refused, naming the new key.
+ */
+export const DEPRECATED_CONFIG_KEYS = {
+  'monitoring.slowQueryThresholdMs': 'slowQueryThresholdMs',
+  'optimization.slowQueryThresholdMs': 'slowQueryThresholdMs',
+} as const;
+
+const RuntimeConfigInputSchema = z
   .object({
     /** The name of this database in metrics and alerts (CloudWatch dimension DBInstance). */
     target: z
@@ -277,12 +210,46 @@ export const RuntimeConfigSchema = z
       .string()
       .regex(/^[0-9a-f]{16,64}$/, 'must be 16 to 64 lowercase hex digits')
       .default(DEFAULT_CONSTITUTIONAL_HASH),
-    monitoring: MonitoringConfigSchema.default(MonitoringConfigSchema.parse({})),
+    /**
+     * A statement whose mean time is at least this is slow: the sampler's slow-query figure and alert, the
+     * report's slow statements, and the SQL API's dgm.slow_queries (recorded by migrate).
+     */
+    slowQueryThresholdMs: slowQueryThreshold.optional(),
+    monitoring: MonitoringConfigSchema.extend({
+      slowQueryThresholdMs: slowQueryThreshold.optional(),
+    }).default(MonitoringConfigSchema.parse({})),
     alerting: AlertingConfigSchema.default(AlertingConfigSchema.parse({})),
     maintenance: MaintenanceConfigSchema.default(MaintenanceConfigSchema.parse({})),
-    optimization: OptimizationConfigSchema.default(OptimizationConfigSchema.parse({})),
+    optimization: OptimizationConfigSchema.extend({
+      slowQueryThresholdMs: slowQueryThreshold.optional(),
+    }).default(OptimizationConfigSchema.parse({})),
   })
   .strict();
+
+export const RuntimeConfigSchema = RuntimeConfigInputSchema.transform((input, ctx) => {
+  const { slowQueryThresholdMs: fromMonitoring, ...monitoring } = input.monitoring;
+  const { slowQueryThresholdMs: fromOptimization, ...optimization } = input.optimization;
+  const spellings: Array<[string, number | undefined]> = [
+    ['slowQueryThresholdMs', input.slowQueryThresholdMs],
+    ['monitoring.slowQueryThresholdMs', fromMonitoring],
+    ['optimization.slowQueryThresholdMs', fromOptimization],
+  ];
+  const given = spellings.filter((g): g is [string, number] => g[1] !== undefined);
+  if (new Set(given.map(([, v]) => v)).size > 1) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['slowQueryThresholdMs'],
+      message: `${given.map(([k, v]) => `${k} (${v})`).join(' and ')} differ: they are one setting now, set slowQueryThresholdMs alone`,
+    });
+    return z.NEVER;
+  }
+  return {
+    ...input,
+    slowQueryThresholdMs: given[0]?.[1] ?? DEFAULT_SLOW_QUERY_THRESHOLD_MS,
+    monitoring,
+    optimization,
+  };
+});
 
 export type RuntimeConfig = z.infer<typeof RuntimeConfigSchema>;
 export type MonitoringConfig = z.infer<typeof MonitoringConfigSchema>;
@@ -331,8 +298,35 @@ export function findControlCharacter(value: unknown, path: string[] = []): strin
   return undefined;
 }
 
-/** Validates a config object; a BadInputError naming every invalid field otherwise. */
-export function parseConfig(input: unknown, source = 'config'): RuntimeConfig {
+/** The deprecated keys (DEPRECATED_CONFIG_KEYS) a config object uses. */
+export function deprecatedKeysIn(input: unknown): string[] {
+  const isObject = (v: unknown): v is Record<string, unknown> =>
+    typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (!isObject(input)) return [];
+  return Object.keys(DEPRECATED_CONFIG_KEYS).filter((path) => {
+    const [section, key] = path.split('.') as [string, string];
+    const part = input[section];
+    return isObject(part) && part[key] !== undefined;
+  });
+}
+
+const warned = new Set<string>();
+/** Node's deprecation warning, once per message per process (the Lambda parses the config per invocation). */
+function emitDeprecation(message: string): void {
+  if (warned.has(message)) return;
+  warned.add(message);
+  process.emitWarning(message, { type: 'DeprecationWarning', code: 'DGM_CONFIG_KEY' });
+}
+
+/**
+ * Validates a config object; a BadInputError naming every invalid field otherwise. A deprecated key is
+ * mapped to its new one and reported through onDeprecated (default: a Node DeprecationWarning on stderr).
+ */
+export function parseConfig(
+  input: unknown,
+  source = 'config',
+  onDeprecated: (message: string) => void = emitDeprecation,
+): RuntimeConfig {
   const value = input === undefined ? {} : input;
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new BadInputError(
@@ -345,7 +339,57 @@ export function parseConfig(input: unknown, source = 'config'): RuntimeConfig {
   }
   const result = RuntimeConfigSchema.safeParse(value);
   if (!result.success) throw new BadInputError(formatZodError(`${source}: `, result.error));
+  for (const key of deprecatedKeysIn(value)) {
+    const now = DEPRECATED_CONFIG_KEYS[key as keyof typeof DEPRECATED_CONFIG_KEYS];
+    onDeprecated(`${source}: ${key} is deprecated: use ${now} (top level); the value was taken from it`);
+  }
   return result.data;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function mergeJson(base: unknown, over: unknown): unknown {
+  if (!isPlainObject(base) || !isPlainObject(over)) return over === undefined ? base : over;
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) out[k] = mergeJson(base[k], v);
+  return out;
+}
+
+/** Whether a layer sets the slow-query threshold under any of its spellings. */
+function setsThreshold(layer: unknown): boolean {
+  return (
+    isPlainObject(layer) && (layer.slowQueryThresholdMs !== undefined || deprecatedKeysIn(layer).length > 0)
+  );
+}
+
+/** A layer without any spelling of the slow-query threshold. */
+function withoutThreshold(layer: unknown): unknown {
+  if (!isPlainObject(layer)) return layer;
+  const { slowQueryThresholdMs: _top, ...rest } = layer;
+  for (const path of Object.keys(DEPRECATED_CONFIG_KEYS)) {
+    const [section, key] = path.split('.') as [string, string];
+    const part = rest[section];
+    if (isPlainObject(part) && key in part) {
+      const { [key]: _old, ...kept } = part;
+      rest[section] = kept;
+    }
+  }
+  return rest;
+}
+
+/**
+ * Deep-merges config layers (DGM_CONFIG, then a target's overrides, ...): objects merge, arrays and
+ * scalars in a later layer replace. A layer that sets the slow-query threshold under any spelling (new or
+ * deprecated) replaces every spelling of the layers before it, so a target's override wins whichever
+ * spelling either uses.
+ */
+export function mergeConfigLayers(...layers: unknown[]): unknown {
+  return layers.reduce<unknown>(
+    (merged, layer) => mergeJson(setsThreshold(layer) ? withoutThreshold(merged) : merged, layer),
+    {},
+  );
 }
 
 /** Reads and validates a JSON config file (a JSON object; `null`, arrays and scalars are refused). */

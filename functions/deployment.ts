@@ -1,6 +1,11 @@
 import { z } from 'zod';
-import { parseConfig, type RuntimeConfig, RuntimeConfigSchema } from './config.ts';
+import { mergeConfigLayers, parseConfig, type RuntimeConfig, RuntimeConfigSchema } from './config.ts';
 import { BadInputError } from './errors.ts';
+import {
+  MAINTENANCE_SCHEDULES,
+  MAINTENANCE_TASKS,
+  type MaintenanceTaskName,
+} from './maintenance/registry.ts';
 
 /**
  * The deployment settings: the cdk.json context key `dgm`, read by bin/app.ts and turned into the stack
@@ -9,27 +14,23 @@ import { BadInputError } from './errors.ts';
  * drops them (module init time).
  */
 
-/** Tasks that run on a schedule, per target; `sample` goes to the sampler, the rest to the maintainer. */
-export const SCHEDULED_TASKS = [
-  'sample',
-  'partitions',
-  'indexes',
-  'vacuum',
-  'statistics',
-  'optimize',
-] as const;
+/**
+ * Tasks that run on a schedule, per target: `sample` goes to the sampler, every registered maintenance
+ * task (functions/maintenance/registry.ts) and `optimize` to the maintainer.
+ */
+export const SCHEDULED_TASKS = ['sample', ...MAINTENANCE_TASKS, 'optimize'] as const;
 export type ScheduledTask = (typeof SCHEDULED_TASKS)[number];
 
 /**
- * EventBridge Scheduler expressions in the deployment's time zone. Staggered because the maintainer runs
- * one job per database at a time (advisory lock): a job starting while another holds the lock is skipped.
+ * EventBridge Scheduler expressions in the deployment's time zone (each maintenance task's from its
+ * definition). Staggered because the maintainer runs one job per database at a time (advisory lock): a
+ * job starting while another holds the lock is skipped.
  */
 export const DEFAULT_SCHEDULES: Record<ScheduledTask, string> = {
   sample: 'rate(1 minute)',
-  partitions: 'cron(15 1 * * ? *)',
-  indexes: 'cron(0 2 ? * SUN *)',
-  vacuum: 'cron(0 3 ? * SUN *)',
-  statistics: 'cron(0 4 1 * ? *)',
+  ...(Object.fromEntries(
+    Object.entries(MAINTENANCE_SCHEDULES).map(([task, s]) => [task, s.expression]),
+  ) as Record<MaintenanceTaskName, string>),
   optimize: 'cron(0 5 1 * ? *)',
 };
 
@@ -367,9 +368,7 @@ export const DeploymentConfigSchema = /* @__PURE__ */ z
     }
     // A timeout too long for its Lambda is reported where it was set: the base, or the target's override.
     const check = (overrides: Record<string, unknown>, name: string, path: (string | number)[] | null) => {
-      const merged = RuntimeConfigSchema.safeParse(
-        mergeJson(mergeJson(d.runtime, overrides), { target: name }),
-      );
+      const merged = RuntimeConfigSchema.safeParse(mergeConfigLayers(d.runtime, overrides, { target: name }));
       if (!merged.success) {
         if (path)
           for (const issue of merged.error.issues) ctx.addIssue({ ...issue, path: [...path, ...issue.path] });
@@ -411,16 +410,6 @@ export type ExistingTarget = z.infer<typeof ExistingTargetSchema>;
 export type DemoTarget = z.infer<typeof DemoTargetSchema>;
 export type FleetSettings = DeploymentConfig['fleet'];
 
-/** Deep merge of JSON objects, as the Lambdas merge DGM_CONFIG with a target's overrides. */
-function mergeJson(base: unknown, over: unknown): unknown {
-  const isObj = (v: unknown): v is Record<string, unknown> =>
-    typeof v === 'object' && v !== null && !Array.isArray(v);
-  if (!isObj(base) || !isObj(over)) return over === undefined ? base : over;
-  const out: Record<string, unknown> = { ...base };
-  for (const [k, v] of Object.entries(over)) out[k] = mergeJson(base[k], v);
-  return out;
-}
-
 /** `targets[0].vpc.subnetIds[1]` for a zod issue path. */
 function issuePath(path: readonly PropertyKey[]): string {
   return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i > 0 ? '.' : ''}${String(p)}`)).join('');
@@ -448,7 +437,7 @@ export function resolveTargetRuntimeConfig(
   name: string,
 ): RuntimeConfig {
   return parseConfig(
-    mergeJson(mergeJson(deployment.runtime, overrides), { target: name }),
+    mergeConfigLayers(deployment.runtime, overrides, { target: name }),
     `config for ${name}`,
   );
 }

@@ -65,7 +65,7 @@ export class TargetDashboard extends Construct {
     const cachePct = mon.cacheHitRatioThreshold * 100;
     this.dashboard.addWidgets(
       new cw.TextWidget({
-        markdown: `# DGM database **${t}**\nSampled every minute into \`DGM/Database\` (dimension DBInstance=${t}). Thresholds: slow query ${mon.slowQueryThresholdMs} ms, connection utilization ${utilizationPct}%, cache hit ratio ${cachePct}%.`,
+        markdown: `# DGM database **${t}**\nSampled every minute into \`DGM/Database\` (dimension DBInstance=${t}). Thresholds: slow query ${props.runtime.slowQueryThresholdMs} ms, connection utilization ${utilizationPct}%, cache hit ratio ${cachePct}%.`,
         width: FULL,
         height: 2,
       }),
@@ -93,7 +93,7 @@ export class TargetDashboard extends Construct {
       ),
       line(
         'Slow queries',
-        [m(M.slowQueries, 'Maximum', `statements with mean above ${mon.slowQueryThresholdMs} ms`)],
+        [m(M.slowQueries, 'Maximum', `statements with mean above ${props.runtime.slowQueryThresholdMs} ms`)],
         {
           right: [m(M.queriesPerSecond, 'Average', 'queries per second')],
         },
@@ -249,7 +249,12 @@ export class FleetDashboard extends Construct {
     );
     this.dashboard.addWidgets(
       insights('Average query time (ms)', 'AVG', M.averageQueryDuration, 'DESC'),
-      insights(`Slow queries (mean above ${mon.slowQueryThresholdMs} ms)`, 'MAX', M.slowQueries, 'DESC'),
+      insights(
+        `Slow queries (mean above ${props.runtime.slowQueryThresholdMs} ms)`,
+        'MAX',
+        M.slowQueries,
+        'DESC',
+      ),
       insights('Deadlocks', 'SUM', M.deadlocks, 'DESC'),
     );
     this.dashboard.addWidgets(

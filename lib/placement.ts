@@ -3,7 +3,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import type { DeploymentConfig } from '../functions/deployment.ts';
+import { type DeploymentConfig, SCHEDULED_TASKS } from '../functions/deployment.ts';
 import type { Alerting } from './alerting.ts';
 import { DgmFunction } from './dgm-function.ts';
 import { METRIC_NAMESPACE } from './metrics.ts';
@@ -92,7 +92,7 @@ export class Placement extends Construct {
       ...inVpc,
       handler: 'maintainer',
       label: `maintainer of placement ${spec.name}`,
-      description: `dgm-db-ops maintainer (placement ${spec.name}): partitions, indexes, statistics, vacuum, optimize`,
+      description: `dgm-db-ops maintainer (placement ${spec.name}): ${SCHEDULED_TASKS.filter((t) => t !== 'sample').join(', ')}`,
       memorySize: deployment.lambda.maintainerMemoryMb,
       timeout: Duration.seconds(spec.maintainerSeconds),
       environment: common,

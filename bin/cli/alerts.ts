@@ -337,7 +337,7 @@ export async function demoAlerts(client: pg.Client, ctx: DemoContext): Promise<s
   const out: string[] = [];
   const config = parseConfig({
     ...ctx.config,
-    monitoring: { ...ctx.config.monitoring, slowQueryThresholdMs: DEMO_SLOW_MS },
+    slowQueryThresholdMs: DEMO_SLOW_MS,
     // Samples seconds apart stand in for the sampler's minutes.
     alerting: { ...ctx.config.alerting, minSampleSpacingSeconds: 0 },
   });

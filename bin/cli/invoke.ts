@@ -58,8 +58,7 @@ export const EVENT_SHAPES: Record<FunctionName, { shape: string; example: string
     note: 'task defaults to migrate; deploys send {"RequestType":"Create"|"Update"|"Delete", ...}',
   },
   fanout: {
-    shape:
-      '{"action"?: "run"|"list"|"report", "task": sample|partitions|...|migrate, "concurrency"?: N, "targetTimeoutSeconds"?: N, "dryRun"?: BOOL, "reason"?: TEXT}',
+    shape: `{"action"?: "run"|"list"|"report", "task": sample|${MAINTAINER_TASKS.join('|')}, "concurrency"?: N, "targetTimeoutSeconds"?: N, "dryRun"?: BOOL, "reason"?: TEXT}`,
     example: '{"task":"sample"}',
     note: 'runs the task on every target (DGM_TARGETS, else the one database); action defaults to run',
   },
@@ -305,7 +304,7 @@ export const invokeCommand: Command = {
   },
   examples: [
     "dgm-db-ops invoke sampler --event '{}'",
-    'dgm-db-ops invoke maintainer --event \'{"task":"maintain","dryRun":true}\'',
+    'dgm-db-ops invoke maintainer --event \'{"task":"all","dryRun":true}\'',
     'dgm-db-ops invoke migrator --event @event.json',
   ],
   allowPositionals: true,

@@ -8,6 +8,8 @@ import {
   maintain,
 } from '../../functions/jobs/maintain.ts';
 import type { ActionResult } from '../../functions/maintenance/plan.ts';
+import { MAINTENANCE_TASK_REGISTRY } from '../../functions/maintenance/registry.ts';
+import type { MaintenanceTaskDefinition } from '../../functions/maintenance/task.ts';
 import { ownComment } from '../../functions/monitor/own-statements.ts';
 import { table } from './format.ts';
 import type { Command, DemoContext } from './types.ts';
@@ -48,53 +50,29 @@ export function renderMaintainResult(result: MaintainResult, options: { showSql?
       lines.push('', `-- ${i + 1}. ${a.task} ${a.kind} ${a.target}`, `${a.sql};`);
     }
   }
-  const ix = result.findings.indexes;
-  if (ix) {
-    lines.push('', `index health (usage statistics cover ${ix.statsAgeDays} days):`);
-    const list = (title: string, items: typeof ix.bloated) => {
-      if (items.length === 0) return lines.push(`  ${title}: none`);
-      lines.push(`  ${title}:`);
-      for (const f of items.slice(0, 20)) {
-        const extra = f.bloatRatio !== undefined ? ` ${(f.bloatRatio * 100).toFixed(0)}% bloat` : '';
-        const dup = f.duplicateOf ? ` duplicate of ${f.duplicateOf}` : '';
-        lines.push(
-          `    ${f.action.padEnd(13)} ${f.index} (${Math.round(f.bytes / 1024)} kB${extra}${dup}): ${f.note}`,
-        );
-      }
-      if (items.length > 20) lines.push(`    ... and ${items.length - 20} more (see --json)`);
-      return 0;
-    };
-    list('bloated', ix.bloated);
-    list('invalid', ix.invalid);
-    list('unused', ix.unused);
-    list('duplicates', ix.duplicates);
-  }
-  const st = result.findings.statistics;
-  if (st) {
-    lines.push(
-      '',
-      `statistics: ${st.tablesCurrent} table(s) current, not re-analyzed (fewer row changes since their last analyze than their autovacuum analyze threshold)`,
-    );
-  }
-  const v = result.findings.vacuum;
-  if (v) {
-    lines.push(
-      '',
-      `wraparound: database transaction ID age ${v.databaseXidAge.toLocaleString('en-US')} ` +
-        `(autovacuum_freeze_max_age ${v.freezeMaxAge.toLocaleString('en-US')}), ${v.tablesToFreeze} table(s) over the freeze threshold`,
-    );
+  for (const task of MAINTENANCE_TASK_REGISTRY as readonly MaintenanceTaskDefinition[]) {
+    const found = (result.findings as Record<string, unknown>)[task.name];
+    if (found !== undefined && task.describeFindings) lines.push('', ...task.describeFindings(found));
   }
   return lines.join('\n');
 }
 
+const TASK_CHOICES = MAINTAIN_TASKS.join('|');
+
 export const maintainCommand: Command = {
   name: 'maintain',
-  summary: 'Run maintenance: partitions (daily), indexes (weekly), statistics (monthly), vacuum, or all',
-  usage: 'maintain [--task partitions|indexes|statistics|vacuum|all] [--dry-run] [--json]',
+  summary: `Run maintenance: ${MAINTENANCE_TASK_REGISTRY.map((t) => `${t.name} (${t.schedule.kind})`).join(', ')}, or all`,
+  usage: `maintain [--task ${TASK_CHOICES}] [--dry-run] [--json]`,
   options: { task: { type: 'string' } },
   flags: {
-    task: { value: 'partitions|indexes|statistics|vacuum|all', text: 'what to maintain (default all)' },
+    task: { value: TASK_CHOICES, text: 'what to maintain (default all, in the order listed below)' },
   },
+  helpDetails: () => [
+    'Tasks:',
+    ...MAINTENANCE_TASK_REGISTRY.map(
+      (t) => `  ${t.name.padEnd(12)} ${t.schedule.kind.padEnd(8)} ${t.description}`,
+    ),
+  ],
   examples: [
     'dgm-db-ops maintain --dry-run',
     'dgm-db-ops maintain --task partitions',

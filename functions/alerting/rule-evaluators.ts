@@ -100,7 +100,7 @@ export const RULE_EVALUATORS: Record<AlertRuleName, RuleEvaluator> = {
         reason: 'no interval figures yet (first sample or statistics reset)',
       };
     }
-    const threshold = config.monitoring.slowQueryThresholdMs;
+    const threshold = config.slowQueryThresholdMs;
     // Utility statements (ANALYZE, CREATE INDEX, VACUUM: maintenance, ours included) are slow by
     // nature and are not queries; they are taken out of the count, as far as the snapshot lists them.
     const seen = new Map<string, StatementSummary>();

@@ -2,17 +2,13 @@ import { z } from 'zod';
 import { findControlCharacter, formatZodError } from '../config.ts';
 import { BadInputError } from '../errors.ts';
 import { showValue } from '../format/redact.ts';
+import { MAINTAIN_TASKS } from '../maintenance/registry.ts';
 
-/** Tasks the maintainer runs; the sampler's only task is 'sample'. */
-export const MAINTAINER_TASKS = [
-  'partitions',
-  'indexes',
-  'statistics',
-  'vacuum',
-  'all',
-  'optimize',
-  'migrate',
-] as const;
+/**
+ * Tasks the maintainer runs: every registered maintenance task and 'all' (functions/maintenance/
+ * registry.ts), then optimize and migrate; the sampler's only task is 'sample'.
+ */
+export const MAINTAINER_TASKS = [...MAINTAIN_TASKS, 'optimize', 'migrate'] as const;
 
 /**
  * The event every Lambda takes, validated with the same schema the CLI's flags go through:

@@ -22,8 +22,8 @@ import { timeoutBudget } from './middleware/timeout-budget.ts';
 import type { DatabaseHandlerDeps } from './runtime.ts';
 
 /**
- * The maintainer Lambda: {task: partitions|indexes|statistics|vacuum|all, target?, dryRun?} from the
- * schedules (daily partitions, weekly indexes and vacuum, monthly statistics) or ad hoc; 'optimize'
+ * The maintainer Lambda: {task: a registered maintenance task (functions/maintenance/registry.ts) or
+ * all, target?, dryRun?} from each task's schedule or ad hoc; 'optimize'
  * monthly or launched by the sampler's governance check; 'migrate' as a one-off. Returns the job's
  * result (the same JSON the CLI prints with --json); a failed maintenance run fails the invocation.
  */

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { z } from 'zod';
 import { validateAlertRules } from '../alerting/rules.ts';
-import { formatZodError, parseConfig, type RuntimeConfig } from '../config.ts';
+import { formatZodError, mergeConfigLayers, parseConfig, type RuntimeConfig } from '../config.ts';
 import { connect, DatabaseUnreachableError, type TlsMode } from '../db/connection.ts';
 import { BadInputError } from '../errors.ts';
 import type { Logger, RegisteredTarget, SecretsProvider, TargetRegistry } from '../ports.ts';
@@ -83,18 +83,6 @@ export async function findTarget(
   return parsed.data;
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** Deep-merges plain objects; arrays and scalars in `over` replace those in `base`. */
-export function mergeConfig(base: unknown, over: unknown): unknown {
-  if (!isObject(base) || !isObject(over)) return over === undefined ? base : over;
-  const out: Record<string, unknown> = { ...base };
-  for (const [k, v] of Object.entries(over)) out[k] = mergeConfig(base[k], v);
-  return out;
-}
-
 /** The runtime config for a target: env DGM_CONFIG, then the target's overrides, named after the target. */
 export function configForTarget(
   target: DeployedTarget,
@@ -102,7 +90,7 @@ export function configForTarget(
 ): RuntimeConfig {
   const base = parseJsonEnv(env, 'DGM_CONFIG') ?? {};
   const config = parseConfig(
-    mergeConfig(mergeConfig(base, target.config), { target: target.name }),
+    mergeConfigLayers(base, target.config, { target: target.name }),
     `config for ${target.name}`,
   );
   // Cross-field rules too, before the handler connects: contradictory alert thresholds used to be

@@ -6,17 +6,14 @@ import type { RuntimeConfig } from '../config.ts';
 import { ADVISORY_LOCKS, describeHolder, withAdvisoryLock } from '../db/locks.ts';
 import { errorMessage } from '../errors.ts';
 import { executeActions } from '../maintenance/executor.ts';
-import { collectIndexFacts, type IndexFindings, planIndexMaintenance } from '../maintenance/indexes.ts';
-import { planPartitions, planRollingIndexes } from '../maintenance/partitions.ts';
+import { type ActionResult, type MaintenanceAction, plannedResult } from '../maintenance/plan.ts';
 import {
-  type ActionResult,
-  MAINTENANCE_TASKS,
-  type MaintenanceAction,
-  type MaintenanceTask,
-  plannedResult,
-} from '../maintenance/plan.ts';
-import { collectStatisticsFacts, planStatistics } from '../maintenance/statistics.ts';
-import { collectVacuumFacts, planVacuum } from '../maintenance/vacuum.ts';
+  MAINTAIN_TASKS,
+  type MaintainTask,
+  type MaintenanceFindings,
+  tasksOf,
+} from '../maintenance/registry.ts';
+import type { TaskContext } from '../maintenance/task.ts';
 import { ddlOptions, reconcileInterruptedBuilds } from '../optimizer/apply.ts';
 import {
   type Clock,
@@ -28,8 +25,8 @@ import {
 } from '../ports.ts';
 import { elapsedMs, type JobResult } from './result.ts';
 
-export const MAINTAIN_TASKS = [...MAINTENANCE_TASKS, 'all'] as const;
-export type MaintainTask = (typeof MAINTAIN_TASKS)[number];
+/** The tasks --task and the maintainer's event accept (functions/maintenance/registry.ts). */
+export { MAINTAIN_TASKS, type MaintainTask };
 
 export interface MaintainOptions {
   task: MaintainTask;
@@ -70,22 +67,13 @@ export interface MaintainResult extends JobResult {
   runId?: string;
   /** Every action with its sql, status and durationMs (status 'planned' in a dry run). */
   actions: ActionResult[];
-  findings: {
-    indexes?: IndexFindings;
-    vacuum?: { databaseXidAge: number; freezeMaxAge: number; tablesToFreeze: number };
-    /** Tables whose statistics are current (changed less than their analyze threshold): not analyzed. */
-    statistics?: { tablesCurrent: number };
-  };
+  /** Each task's findings under its name (indexes: index health; vacuum: wraparound; statistics). */
+  findings: MaintenanceFindings;
   summary: MaintainSummary;
 }
 
 const SKIP_LOCKED = 'skipped: another run holds the lock';
 const SKIP_REPLICA = 'skipped: this server is a replica (pg_is_in_recovery)';
-
-function tasksOf(task: MaintainTask): MaintenanceTask[] {
-  // Partitions first (new partitions need settings and statistics), then the heavier passes.
-  return task === 'all' ? ['partitions', 'indexes', 'statistics', 'vacuum'] : [task];
-}
 
 function summarize(actions: ActionResult[]): MaintainSummary {
   const count = (f: (a: ActionResult) => boolean) => actions.filter(f).length;
@@ -119,20 +107,8 @@ function messageOf(dryRun: boolean, s: MaintainSummary): string {
   return parts.join(', ');
 }
 
-function problemAction(task: MaintenanceTask, text: string): MaintenanceAction {
-  return {
-    task,
-    kind: 'config_problem',
-    target: 'config',
-    reason: 'configuration',
-    statements: [],
-    mode: 'transaction',
-    problem: text,
-  };
-}
-
 /**
- * One maintenance run: partitions (daily), indexes (weekly), statistics (monthly), vacuum, or all of them.
+ * One maintenance run: one registered task (functions/maintenance/registry.ts), or all of them in order.
  * Skips on a replica and when another run holds the maintenance lock; refuses on a constitutional hash
  * mismatch. Each task reads the catalog, plans (a dry run stops there and changes nothing), then executes
  * its actions under lock_timeout with retries, each audited in dgm.optimization_audit.
@@ -254,69 +230,38 @@ async function runTasks(
     );
   };
 
+  const taskContext: TaskContext = {
+    client,
+    settings: m,
+    target: config.target,
+    now,
+    dryRun,
+    logger,
+    finishInterruptedIndexBuilds: async () =>
+      !dryRun && audit ? reconcileOptimizerBuilds(client, config, audit, logger) : [],
+  };
   for (const task of tasksOf(options.task)) {
     const t0 = performance.now();
-    logger.info(`maintain ${task}: planning${dryRun ? ' (dry run)' : ''}`);
+    logger.info(`maintain ${task.name}: planning${dryRun ? ' (dry run)' : ''}`);
     try {
-      if (task === 'partitions') {
-        const actions = await planPartitions(client, { now });
-        logger.info(`maintain partitions: ${actions.length} action(s)`);
-        await execute(actions);
-        const rolling = await planRollingIndexes(client, { now, rollingIndexes: m.rollingIndexes });
-        if (rolling.length > 0) logger.info(`maintain partitions: ${rolling.length} rolling index action(s)`);
-        await execute(rolling);
-      } else if (task === 'indexes') {
-        const schemas = m.schemas;
-        if (!dryRun && audit)
-          results.push(...(await reconcileOptimizerBuilds(client, config, audit, logger)));
-        let plan = planIndexMaintenance(await collectIndexFacts(client, schemas, m.rollingIndexes), m, {
-          allowAnalyze: !dryRun,
-        });
-        if (plan.recheck && !dryRun) {
-          // Stale statistics make bloat estimates wrong: analyze those tables, then judge again.
-          await execute(plan.actions.filter((a) => a.kind === 'analyze'));
-          plan = planIndexMaintenance(await collectIndexFacts(client, schemas, m.rollingIndexes), m, {
-            allowAnalyze: false,
-          });
-        }
-        findings.indexes = plan.findings;
-        logger.info(`maintain indexes: ${plan.actions.length} action(s)`);
+      let plan = await task.plan(taskContext);
+      for (;;) {
+        results.push(...(plan.done ?? []));
+        if (plan.findings !== undefined) (findings as Record<string, unknown>)[task.name] = plan.findings;
+        const note = plan.note ?? `${plan.actions.length} action(s)`;
+        if (note !== '') logger.info(`maintain ${task.name}: ${note}`);
         await execute(plan.actions);
-      } else if (task === 'statistics') {
-        const { rows: sets } = await client.query<{ parent_table: string }>(
-          'SELECT parent_table FROM dgm.partition_config WHERE enabled',
-        );
-        const facts = await collectStatisticsFacts(
-          client,
-          m.schemas,
-          m,
-          sets.map((s) => s.parent_table),
-        );
-        const plan = planStatistics(facts, m, { analyzeAll: false });
-        findings.statistics = { tablesCurrent: plan.current.length };
-        logger.info(
-          `maintain statistics: ${plan.actions.length} action(s); ${plan.current.length} table(s) not re-analyzed (fewer changes since their last analyze than their autovacuum analyze threshold)`,
-        );
-        await execute([...plan.problems.map((p) => problemAction('statistics', p)), ...plan.actions]);
-      } else {
-        const facts = await collectVacuumFacts(client, m);
-        findings.vacuum = {
-          databaseXidAge: facts.databaseXidAge,
-          freezeMaxAge: facts.freezeMaxAge,
-          tablesToFreeze: facts.freeze.length,
-        };
-        const plan = planVacuum(facts, m);
-        logger.info(`maintain vacuum: ${plan.actions.length} action(s)`);
-        await execute([...plan.problems.map((p) => problemAction('vacuum', p)), ...plan.actions]);
+        if (!plan.next) break;
+        plan = await plan.next();
       }
     } catch (err) {
       // A task that could not even be planned is one failed action; the other tasks still run.
       const error = errorMessage(err);
-      logger.error(`maintain ${task}: ${error}`);
+      logger.error(`maintain ${task.name}: ${error}`);
       results.push({
-        task,
+        task: task.name,
         kind: 'plan',
-        target: task,
+        target: task.name,
         reason: 'reading the catalog and planning',
         sql: '',
         status: 'failed',
@@ -324,7 +269,7 @@ async function runTasks(
         attempts: 1,
         error,
       });
-      await audit?.record({ action: 'plan', target: task, status: 'failed', error }).catch(() => {});
+      await audit?.record({ action: 'plan', target: task.name, status: 'failed', error }).catch(() => {});
     }
   }
 
@@ -367,7 +312,7 @@ async function reconcileOptimizerBuilds(
     return [];
   }
   return locked.value.map((r) => ({
-    task: 'indexes' as const,
+    task: 'indexes',
     kind: r.outcome === 'finished' ? 'finish_interrupted_index' : 'drop_interrupted_index',
     target: r.index,
     reason: r.detail,

@@ -65,6 +65,7 @@ export async function migrate(
   }
   if (!options.dryRun) {
     for (const ext of ['pg_stat_statements']) extensions[ext] = await ensureExtension(client, ext);
+    await recordSqlSettings(client, config);
   }
   const { rows } = await client.query<{ score: number | null }>(
     options.dryRun
@@ -163,6 +164,19 @@ async function applyPending(client: pg.Client, hash: string, options: { dryRun?:
     }
     return { applied, pending: [] as string[], alreadyApplied: byVersion.size };
   });
+}
+
+/**
+ * The config's settings the SQL API reads (dgm.settings, migration 011): the slow-query threshold of
+ * dgm.slow_queries. Written only when it changed.
+ */
+async function recordSqlSettings(client: pg.Client, config: RuntimeConfig): Promise<void> {
+  await client.query(
+    `INSERT ${ownComment('migrate')} INTO dgm.settings AS s (name, value) VALUES ('slow_query_threshold_ms', $1)
+     ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value, updated_at = now(), updated_by = current_user
+     WHERE s.value IS DISTINCT FROM EXCLUDED.value`,
+    [String(config.slowQueryThresholdMs)],
+  );
 }
 
 /** Creates an extension the server offers; never fails the run (a missing one is reported). */

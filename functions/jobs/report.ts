@@ -24,7 +24,7 @@ export async function getPerformanceReport(
     client,
     {
       target: config.target,
-      slowQueryThresholdMs: config.optimization.slowQueryThresholdMs,
+      slowQueryThresholdMs: config.slowQueryThresholdMs,
       storage: config.optimization.storage,
       topQueries: options.topQueries,
     },

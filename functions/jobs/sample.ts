@@ -55,6 +55,7 @@ export async function runSample(
     snapshot = await collect(client, {
       target: config.target,
       monitoring: config.monitoring,
+      slowQueryThresholdMs: config.slowQueryThresholdMs,
       full: options.full ?? 'auto',
       persist: options.persist ?? true,
       timeoutsPreset: options.timeoutsPreset ?? false,

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { z } from 'zod';
 import type { MaintenanceConfig } from '../config.ts';
 import { parseQualifiedName, quoteQualified } from '../db/identifiers.ts';
 import { fitIdentifier, type MaintenanceAction } from './plan.ts';
@@ -6,6 +7,7 @@ import auditedBuildsSql from './sql/audited-index-builds.sql';
 import widthSql from './sql/btree-width.sql';
 import indexHealthSql from './sql/index-health.sql';
 import optimizerIndexesSql from './sql/optimizer-indexes.sql';
+import type { MaintenanceTaskDefinition, TaskPlan } from './task.ts';
 
 /**
  * Index health (weekly): btree bloat estimated from statistics and rebuilt with REINDEX CONCURRENTLY above
@@ -381,3 +383,72 @@ export async function collectIndexFacts(
     optimizer: optimizer.map((o) => ({ schema: o.index_schema, name: o.index_name })),
   };
 }
+
+/** The indexes task's part of the maintenance config. */
+export const INDEXES_CONFIG = {
+  /** REINDEX CONCURRENTLY above this estimated bloat ratio and size floor. */
+  reindexBloatRatio: z.number().min(0).max(1).default(0.3),
+  reindexMinBytes: z
+    .number()
+    .int()
+    .positive()
+    .default(10 * 1024 * 1024),
+  dropUnusedIndexes: z.boolean().default(false),
+  dropDuplicateIndexes: z.boolean().default(false),
+  /** An index is called unused only when the statistics cover at least this many days. */
+  unusedIndexMinStatsDays: z.number().nonnegative().default(7),
+};
+
+/** The readable lines of the index findings. */
+export function describeIndexFindings(ix: IndexFindings): string[] {
+  const lines = [`index health (usage statistics cover ${ix.statsAgeDays} days):`];
+  const list = (title: string, items: IndexFinding[]) => {
+    if (items.length === 0) {
+      lines.push(`  ${title}: none`);
+      return;
+    }
+    lines.push(`  ${title}:`);
+    for (const f of items.slice(0, 20)) {
+      const extra = f.bloatRatio !== undefined ? ` ${(f.bloatRatio * 100).toFixed(0)}% bloat` : '';
+      const dup = f.duplicateOf ? ` duplicate of ${f.duplicateOf}` : '';
+      lines.push(
+        `    ${f.action.padEnd(13)} ${f.index} (${Math.round(f.bytes / 1024)} kB${extra}${dup}): ${f.note}`,
+      );
+    }
+    if (items.length > 20) lines.push(`    ... and ${items.length - 20} more (see --json)`);
+  };
+  list('bloated', ix.bloated);
+  list('invalid', ix.invalid);
+  list('unused', ix.unused);
+  list('duplicates', ix.duplicates);
+  return lines;
+}
+
+/**
+ * Weekly: interrupted optimizer builds finished or dropped first, then bloated, invalid, unused and
+ * duplicate indexes. Stale statistics make bloat estimates wrong: a run (not a dry run) analyzes those
+ * tables first and judges again.
+ */
+export const indexesTask: MaintenanceTaskDefinition<'indexes', typeof INDEXES_CONFIG, IndexFindings> = {
+  name: 'indexes',
+  description: 'rebuild bloated indexes, clean up invalid ones, report unused and duplicate indexes',
+  schedule: { kind: 'weekly', expression: 'cron(0 2 ? * SUN *)' },
+  config: INDEXES_CONFIG,
+  async plan({ client, settings, dryRun, finishInterruptedIndexBuilds }) {
+    const done = dryRun ? [] : await finishInterruptedIndexBuilds();
+    const facts = () => collectIndexFacts(client, settings.schemas, settings.rollingIndexes);
+    const final = (p: ReturnType<typeof planIndexMaintenance>): TaskPlan<IndexFindings> => ({
+      actions: p.actions,
+      findings: p.findings,
+    });
+    const first = planIndexMaintenance(await facts(), settings, { allowAnalyze: !dryRun });
+    if (!first.recheck || dryRun) return { done, ...final(first) };
+    return {
+      done,
+      actions: first.actions.filter((a) => a.kind === 'analyze'),
+      note: '',
+      next: async () => final(planIndexMaintenance(await facts(), settings, { allowAnalyze: false })),
+    };
+  },
+  describeFindings: describeIndexFindings,
+};

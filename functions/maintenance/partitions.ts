@@ -1,6 +1,8 @@
 import type pg from 'pg';
+import { z } from 'zod';
 import type { MaintenanceAction } from './plan.ts';
 import { collectRollingIndexFacts, planRollingIndex, type RollingIndexSpec } from './rolling-index.ts';
+import type { MaintenanceTaskDefinition } from './task.ts';
 
 /** One row of dgm.partition_maintenance_plan(): the one planner the psql API uses too. */
 export interface PartitionPlanRow {
@@ -97,3 +99,39 @@ export async function planRollingIndexes(
   }
   return actions;
 }
+
+/** The partitions task's part of the maintenance config. */
+export const PARTITIONS_CONFIG = {
+  /**
+   * Partial indexes whose predicate is `column >= <constant>`, rolled forward to the first day of the
+   * month keepMonths before the current one (the design's "recent metrics" index).
+   */
+  rollingIndexes: z
+    .array(z.object({ index: z.string().min(1), keepMonths: z.number().int().min(0).max(120) }).strict())
+    .default([{ index: 'dgm.idx_performance_metrics_recent', keepMonths: 1 }]),
+};
+
+/**
+ * Daily: the partition sets registered in dgm.partition_config (the SQL planner), then the rolling
+ * partial indexes, planned after the partition steps ran (a partition created before the new index
+ * exists must be in its plan).
+ */
+export const partitionsTask: MaintenanceTaskDefinition<'partitions', typeof PARTITIONS_CONFIG> = {
+  name: 'partitions',
+  description:
+    'premake partitions, move rows out of default partitions, retention, roll partial indexes forward',
+  schedule: { kind: 'daily', expression: 'cron(15 1 * * ? *)' },
+  config: PARTITIONS_CONFIG,
+  async plan({ client, now, settings }) {
+    return {
+      actions: await planPartitions(client, { now }),
+      next: async () => {
+        const rolling = await planRollingIndexes(client, { now, rollingIndexes: settings.rollingIndexes });
+        return {
+          actions: rolling,
+          note: rolling.length > 0 ? `${rolling.length} rolling index action(s)` : '',
+        };
+      },
+    };
+  },
+};

@@ -3,17 +3,15 @@ import { createHash } from 'node:crypto';
 /**
  * Maintenance plans are data: every task first reads the catalog into facts, turns them into a list of
  * actions (pure functions, unit-tested), and only then executes them (executor.ts). --dry-run prints the
- * actions and stops there.
+ * actions and stops there. The tasks are listed in registry.ts; task.ts says what a task is.
  */
-
-export const MAINTENANCE_TASKS = ['partitions', 'indexes', 'statistics', 'vacuum'] as const;
-export type MaintenanceTask = (typeof MAINTENANCE_TASKS)[number];
 
 /** A statement: plain SQL (identifiers quoted, no values) or SQL with bound values. */
 export type Statement = string | { text: string; values: unknown[] };
 
 export interface MaintenanceAction {
-  task: MaintenanceTask;
+  /** The task that planned it (a name in registry.ts). */
+  task: string;
   /** What it does: partition_create, partition_drop, reindex, analyze, set_autovacuum, vacuum_freeze, ... */
   kind: string;
   /** The object it changes, as a qualified name. */
@@ -50,7 +48,7 @@ export interface IndexLeftovers {
 export type ActionStatus = 'planned' | 'succeeded' | 'failed' | 'skipped';
 
 export interface ActionResult {
-  task: MaintenanceTask;
+  task: string;
   kind: string;
   target: string;
   reason: string;

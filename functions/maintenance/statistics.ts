@@ -1,10 +1,12 @@
 import type pg from 'pg';
+import { z } from 'zod';
 import type { MaintenanceConfig } from '../config.ts';
 import { parseQualifiedName, quoteIdent, quoteQualified } from '../db/identifiers.ts';
 import { fitIdentifier, type MaintenanceAction } from './plan.ts';
 import extendedSql from './sql/extended-statistics.sql';
 import resolveSql from './sql/resolve-tables.sql';
 import factsSql from './sql/statistics-facts.sql';
+import { type MaintenanceTaskDefinition, problemAction } from './task.ts';
 
 /**
  * Statistics (monthly, and after large changes): per-column statistics targets for high-cardinality
@@ -264,3 +266,88 @@ export async function collectStatisticsFacts(
   const { rows: extended } = await client.query<ExtendedStatsRow>(extendedSql, [extendedRoots]);
   return { columns, extended, resolved };
 }
+
+/** The statistics task's part of the maintenance config. */
+export const STATISTICS_CONFIG = {
+  /** Per-column statistics targets: { "<table>": { "<column>": 1000 } }. */
+  statisticsTargets: z
+    .record(z.string(), z.record(z.string(), z.number().int().min(-1).max(10_000)))
+    .default({}),
+  /**
+   * Statistics target given to high-cardinality, non-unique columns still at the default that an index
+   * uses or extended statistics pair up (0: off).
+   */
+  highCardinalityStatisticsTarget: z.number().int().min(0).max(10_000).default(500),
+  highCardinalityMinDistinct: z.number().int().positive().default(10_000),
+  /** Extended statistics for correlated columns (CREATE STATISTICS). */
+  extendedStatistics: z
+    .array(
+      z
+        .object({
+          table: z.string().min(1),
+          columns: z.array(z.string().min(1)).min(2).max(8),
+          kinds: z
+            .array(z.enum(['ndistinct', 'dependencies', 'mcv']))
+            .min(1)
+            .default(['ndistinct', 'dependencies', 'mcv']),
+        })
+        .strict(),
+    )
+    .default([
+      {
+        table: 'dgm.performance_metrics',
+        columns: ['metric_name', 'timestamp'],
+        kinds: ['ndistinct', 'dependencies'],
+      },
+      {
+        table: 'dgm.dgm_archive',
+        columns: ['status', 'workspace_id'],
+        kinds: ['ndistinct', 'dependencies', 'mcv'],
+      },
+      {
+        table: 'dgm.compliance_logs',
+        columns: ['compliance_level', 'workspace_id'],
+        kinds: ['ndistinct', 'dependencies', 'mcv'],
+      },
+    ]),
+};
+
+export interface StatisticsFindings {
+  /** Tables whose statistics are current (changed less than their analyze threshold): not analyzed. */
+  tablesCurrent: number;
+}
+
+/**
+ * Monthly: statistics targets, extended statistics, and ANALYZE of the tables looked after (the
+ * configured schemas and every enabled partition set) whose rows changed enough since their last analyze.
+ */
+export const statisticsTask: MaintenanceTaskDefinition<
+  'statistics',
+  typeof STATISTICS_CONFIG,
+  StatisticsFindings
+> = {
+  name: 'statistics',
+  description: 'statistics targets, extended statistics, ANALYZE of tables that changed enough',
+  schedule: { kind: 'monthly', expression: 'cron(0 4 1 * ? *)' },
+  config: STATISTICS_CONFIG,
+  async plan({ client, settings }) {
+    const { rows: sets } = await client.query<{ parent_table: string }>(
+      'SELECT parent_table FROM dgm.partition_config WHERE enabled',
+    );
+    const facts = await collectStatisticsFacts(
+      client,
+      settings.schemas,
+      settings,
+      sets.map((s) => s.parent_table),
+    );
+    const plan = planStatistics(facts, settings, { analyzeAll: false });
+    return {
+      actions: [...plan.problems.map((p) => problemAction('statistics', p)), ...plan.actions],
+      findings: { tablesCurrent: plan.current.length },
+      note: `${plan.actions.length} action(s); ${plan.current.length} table(s) not re-analyzed (fewer changes since their last analyze than their autovacuum analyze threshold)`,
+    };
+  },
+  describeFindings: (st) => [
+    `statistics: ${st.tablesCurrent} table(s) current, not re-analyzed (fewer row changes since their last analyze than their autovacuum analyze threshold)`,
+  ],
+};

@@ -1,10 +1,12 @@
 import type pg from 'pg';
+import { z } from 'zod';
 import type { MaintenanceConfig } from '../config.ts';
 import { quoteIdent, quoteQualified } from '../db/identifiers.ts';
 import type { MaintenanceAction, Statement } from './plan.ts';
 import freezeSql from './sql/freeze-candidates.sql';
 import leavesSql from './sql/vacuum-leaves.sql';
 import { tableKey } from './statistics.ts';
+import { type MaintenanceTaskDefinition, problemAction } from './task.ts';
 
 /**
  * Vacuum: per-table autovacuum settings from the config (partitioned parents take none, so they go on
@@ -221,3 +223,67 @@ export async function collectVacuumFacts(
     freezeMaxAge: Number(db[0]?.max_age ?? 0),
   };
 }
+
+/** The design's settings for high-write tables (ALTER TABLE ... SET (...) in its "Autovacuum Tuning"). */
+export const HIGH_WRITE_AUTOVACUUM = {
+  autovacuum_vacuum_scale_factor: 0.1,
+  autovacuum_analyze_scale_factor: 0.05,
+  autovacuum_vacuum_cost_delay: 10,
+} as const;
+
+/** A storage parameter name: autovacuum_*, toast.autovacuum_*, fillfactor and the like (never free SQL). */
+const storageParameterName = z
+  .string()
+  .regex(/^(toast\.)?[a-z][a-z0-9_]{0,62}$/, 'not a storage parameter name');
+
+/** The vacuum task's part of the maintenance config. */
+export const VACUUM_CONFIG = {
+  /**
+   * Per-table autovacuum settings, applied to every leaf partition of a partitioned table (partitioned
+   * parents take none); the design's high-write settings for the DGM tables by default.
+   */
+  autovacuum: z
+    .record(z.string(), z.record(storageParameterName, z.union([z.number(), z.boolean()])))
+    .default({
+      'dgm.performance_metrics': { ...HIGH_WRITE_AUTOVACUUM },
+      'dgm.compliance_logs': { ...HIGH_WRITE_AUTOVACUUM },
+      'dgm.dgm_archive': { ...HIGH_WRITE_AUTOVACUUM },
+      'dgm.workspaces': { ...HIGH_WRITE_AUTOVACUUM },
+      'dgm.bandit_states': { ...HIGH_WRITE_AUTOVACUUM },
+    }),
+  /** Time box for the wraparound VACUUM (FREEZE) pass. */
+  freezeTimeBoxMs: z.number().int().positive().default(300_000),
+  /** Tables whose transaction ID age (table or TOAST) reaches this get a VACUUM (FREEZE), oldest first. */
+  freezeAgeThreshold: z.number().int().positive().default(500_000_000),
+};
+
+export interface VacuumFindings {
+  databaseXidAge: number;
+  freezeMaxAge: number;
+  tablesToFreeze: number;
+}
+
+/** Weekly: autovacuum settings per table (every leaf partition), and VACUUM (FREEZE) against wraparound. */
+export const vacuumTask: MaintenanceTaskDefinition<'vacuum', typeof VACUUM_CONFIG, VacuumFindings> = {
+  name: 'vacuum',
+  description: 'autovacuum settings per table and partition, VACUUM (FREEZE) of tables near wraparound',
+  schedule: { kind: 'weekly', expression: 'cron(0 3 ? * SUN *)' },
+  config: VACUUM_CONFIG,
+  async plan({ client, settings }) {
+    const facts = await collectVacuumFacts(client, settings);
+    const plan = planVacuum(facts, settings);
+    return {
+      actions: [...plan.problems.map((p) => problemAction('vacuum', p)), ...plan.actions],
+      findings: {
+        databaseXidAge: facts.databaseXidAge,
+        freezeMaxAge: facts.freezeMaxAge,
+        tablesToFreeze: facts.freeze.length,
+      },
+      note: `${plan.actions.length} action(s)`,
+    };
+  },
+  describeFindings: (v) => [
+    `wraparound: database transaction ID age ${v.databaseXidAge.toLocaleString('en-US')} ` +
+      `(autovacuum_freeze_max_age ${v.freezeMaxAge.toLocaleString('en-US')}), ${v.tablesToFreeze} table(s) over the freeze threshold`,
+  ],
+};

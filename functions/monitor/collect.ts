@@ -4,7 +4,7 @@
  * next sample's baseline.
  */
 import type pg from 'pg';
-import type { MonitoringConfig } from '../config.ts';
+import { DEFAULT_SLOW_QUERY_THRESHOLD_MS, type MonitoringConfig } from '../config.ts';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../ports.ts';
 import catalogSql from '../sql/queries/monitor-catalog.sql';
@@ -46,6 +46,8 @@ export interface CollectOptions {
   /** The target's name: the key of its stored samples and the DBInstance of its metrics. */
   target: string;
   monitoring: MonitoringConfig;
+  /** Mean time at which a statement counts as slow (config slowQueryThresholdMs; default 200). */
+  slowQueryThresholdMs?: number;
   /**
    * The costlier figures (database size, bloat, archive scores, pruning): 'auto' every
    * monitoring.slowCollectionEvery samples and on the first (the sampler Lambda, the CLI), true now
@@ -122,6 +124,7 @@ interface SampleParts {
 /** The round trips of one sample, in order; the session's timeouts are set. */
 async function sample(client: pg.Client, options: CollectOptions): Promise<Snapshot> {
   const cfg = options.monitoring;
+  const slowMs = options.slowQueryThresholdMs ?? DEFAULT_SLOW_QUERY_THRESHOLD_MS;
   const warnings: string[] = [];
   // Round trip 1: catalog and cumulative statistics, the same SQL on every version.
   const cat = (await client.query<Json>(catalogSql, [cfg.topTables, INDEX_LIST_LIMIT])).rows[0]!;
@@ -131,7 +134,7 @@ async function sample(client: pg.Client, options: CollectOptions): Promise<Snaps
   const rt2 = (
     await client.query<Json>(sampleSqlFor(server), [
       options.target,
-      cfg.slowQueryThresholdMs,
+      slowMs,
       cfg.topStatements,
       full === true,
       full === 'auto',
@@ -144,7 +147,7 @@ async function sample(client: pg.Client, options: CollectOptions): Promise<Snaps
   const { counters } = reading;
   const interval = intervalSince(counters, rt2, server, warnings);
   // Statements: rows and, for statements not parsed before, their texts.
-  const statements = await readStatements(rt2, server.raw, server.statementsReason, cfg);
+  const statements = await readStatements(rt2, server.raw, server.statementsReason, cfg, slowMs);
   const { partitions, pruneSets } = readPartitions(cat, rt2);
   // The costly figures: measured now when due, else carried from their last collection.
   const costly = await costlyFigures(client, {

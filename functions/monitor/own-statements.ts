@@ -68,6 +68,7 @@ export const OWN_TABLES: ReadonlySet<string> = new Set([
   'optimizer_runs',
   'governance_events',
   'server_log_positions',
+  'settings',
   'index_usage',
   'slow_queries',
   'partition_sizes',

@@ -58,7 +58,7 @@ export interface PerformanceReport {
     statements_reason?: string;
     hypopg_available: boolean;
   };
-  /** Statements whose mean time is at least optimization.slowQueryThresholdMs. */
+  /** Statements whose mean time is at least slowQueryThresholdMs. */
   slow_queries: ReportQuery[];
   /** The statements taking the most total time. */
   top_queries: ReportQuery[];
@@ -87,7 +87,7 @@ export interface PerformanceReport {
 
 export interface ReportOptions {
   target: string;
-  /** optimization.slowQueryThresholdMs: the slow list's cut. */
+  /** The config's slowQueryThresholdMs: the slow list's cut. */
   slowQueryThresholdMs: number;
   /** optimization.storage: for the settings advice. */
   storage: SettingsOptions['storage'];

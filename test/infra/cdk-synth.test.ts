@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { SCHEDULED_TASKS } from '../../functions/deployment.ts';
 import { PROJECT_ROOT } from '../../lib/bundling.ts';
 import { tempDir } from '../support/tmp.ts';
 
@@ -42,7 +43,8 @@ describe('npx cdk synth', () => {
     const template = JSON.parse(readFileSync(join(run.out, 'DgmDbOps.template.json'), 'utf8'));
     const types = Object.values(template.Resources as Record<string, { Type: string }>).map((r) => r.Type);
     expect(types).toContain('AWS::RDS::DBInstance');
-    expect(types.filter((t) => t === 'AWS::Scheduler::Schedule').length).toBe(6);
+    // One schedule per scheduled task: sample, each registered maintenance task, optimize.
+    expect(types.filter((t) => t === 'AWS::Scheduler::Schedule').length).toBe(SCHEDULED_TASKS.length);
     expect(existsSync(join(run.out, 'manifest.json'))).toBe(true);
   });
 

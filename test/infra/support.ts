@@ -165,7 +165,7 @@ export const TWO_TARGETS = {
       config: { monitoring: { connectionUtilizationThreshold: 0.7, statementTimeoutMs: 10_000 } },
     },
   ],
-  runtime: { monitoring: { slowQueryThresholdMs: 250 } },
+  runtime: { slowQueryThresholdMs: 250 },
   timeZone: 'Europe/Berlin',
   schedules: { vacuum: null, partitions: 'cron(30 0 * * ? *)' },
   alerts: { emails: ['dba@example.com'] },

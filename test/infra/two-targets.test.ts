@@ -45,7 +45,7 @@ describe('two targets in one VPC and subnets', () => {
       expect(fn.Properties.Environment.Variables.DGM_TARGETS).toBeUndefined();
       // The base runtime config is shared through DGM_CONFIG; a target's overrides are in its registry entry.
       expect(JSON.parse(fn.Properties.Environment.Variables.DGM_CONFIG)).toEqual({
-        monitoring: { slowQueryThresholdMs: 250 },
+        slowQueryThresholdMs: 250,
       });
     }
   });

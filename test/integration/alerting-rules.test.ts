@@ -50,10 +50,15 @@ afterAll(async () => {
 function only(
   rule: AlertRuleName,
   thresholds: Record<string, number> = {},
-  extra: { monitoring?: Record<string, unknown>; alerting?: Record<string, unknown> } = {},
+  extra: {
+    slowQueryThresholdMs?: number;
+    monitoring?: Record<string, unknown>;
+    alerting?: Record<string, unknown>;
+  } = {},
 ): RuntimeConfig {
   return parseConfig({
     target: `rule_${rule}`,
+    ...(extra.slowQueryThresholdMs !== undefined ? { slowQueryThresholdMs: extra.slowQueryThresholdMs } : {}),
     monitoring: extra.monitoring ?? {},
     alerting: {
       pendingSamples: 1,
@@ -72,6 +77,7 @@ async function sample(config: RuntimeConfig, client: pg.Client = db.client): Pro
   const snapshot = await collect(client, {
     target: config.target,
     monitoring: config.monitoring,
+    slowQueryThresholdMs: config.slowQueryThresholdMs,
     full: true,
   });
   const inputs = await collectAlertInputs(client);
@@ -140,7 +146,7 @@ describe('database_unreachable', () => {
 });
 
 describe('slow_queries', () => {
-  const config = only('slow_queries', {}, { monitoring: { slowQueryThresholdMs: 5 } });
+  const config = only('slow_queries', {}, { slowQueryThresholdMs: 5 });
   const query = 'SELECT v FROM alert_slow WHERE k = $1';
   beforeAll(async () => {
     await db.client.query(

@@ -16,7 +16,8 @@ import { tempDir } from '../support/tmp.ts';
 
 let db: TestDatabase;
 const config = parseConfig({
-  optimization: { maxIndexesPerRun: 10, maxIndexesPerTable: 4, slowQueryThresholdMs: 1 },
+  slowQueryThresholdMs: 1,
+  optimization: { maxIndexesPerRun: 10, maxIndexesPerTable: 4 },
 });
 const examples = REFERENCE_QUERIES.map((q) => ({
   sql: q.sql,

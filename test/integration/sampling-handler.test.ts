@@ -59,7 +59,7 @@ function envFor(url: string, port?: number) {
         secretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:orders-db',
       },
     ]),
-    DGM_CONFIG: JSON.stringify({ monitoring: { slowQueryThresholdMs: 100 } }),
+    DGM_CONFIG: JSON.stringify({ slowQueryThresholdMs: 100 }),
   };
 }
 

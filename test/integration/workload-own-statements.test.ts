@@ -47,17 +47,18 @@ afterAll(async () => db?.drop());
 describe("only the application's statements, everywhere", () => {
   it("the sampler's top and slow lists and operation/table figures hold none of the tool's statements", async () => {
     // Every statement counts as slow here, so the slow list shows whatever is left in.
-    const monitoring = { ...db.config.monitoring, slowQueryThresholdMs: 0.000001 };
+    const monitoring = db.config.monitoring;
+    const slowQueryThresholdMs = 0.000001;
     const app = await db.connect();
     await app.query(
       `SELECT id, status FROM dgm.workspaces WHERE status = 'active' ORDER BY updated_at DESC LIMIT 10`,
     );
     await maintain(db.client, db.config, { task: 'statistics' });
-    const first = await collect(db.client, { target: 'own', monitoring, full: true });
+    const first = await collect(db.client, { target: 'own', monitoring, slowQueryThresholdMs, full: true });
     await app.query(
       `SELECT id, status FROM dgm.workspaces WHERE status = 'active' ORDER BY updated_at DESC LIMIT 10`,
     );
-    const second = await collect(db.client, { target: 'own', monitoring, full: false });
+    const second = await collect(db.client, { target: 'own', monitoring, slowQueryThresholdMs, full: false });
     for (const snap of [first, second]) {
       const st = snap.statements as StatementStats;
       const listed = [...st.top, ...st.slowPatterns];
@@ -85,7 +86,7 @@ describe("only the application's statements, everywhere", () => {
     );
     expect(rows[0]!.n).toBeGreaterThan(0);
     // A statement not called in the interval is not slow in it.
-    const quiet = await collect(db.client, { target: 'own', monitoring, full: false });
+    const quiet = await collect(db.client, { target: 'own', monitoring, slowQueryThresholdMs, full: false });
     for (const s of (quiet.statements as StatementStats).slowPatterns)
       expect(s.intervalCalls).toBeGreaterThan(0);
   });
@@ -134,10 +135,7 @@ describe("only the application's statements, everywhere", () => {
   });
 
   it("the report's slow and top statements are the application's", async () => {
-    const config = {
-      ...db.config,
-      optimization: { ...db.config.optimization, slowQueryThresholdMs: 0.000001 },
-    };
+    const config = { ...db.config, slowQueryThresholdMs: 0.000001 };
     const report = await getPerformanceReport(db.client, config);
     expect(report.slow_queries.length).toBeGreaterThan(0);
     expect(report.slow_queries.filter((q) => notApplication(q.query)).map((q) => q.query)).toEqual([]);

@@ -180,7 +180,9 @@ describe('deployment config (cdk.json context "dgm")', () => {
     });
     const r = resolveTargetRuntimeConfig(c, c.targets[0]!.config, 'prod');
     expect(r.target).toBe('prod');
-    expect(r.monitoring).toMatchObject({ slowQueryThresholdMs: 100, topTables: 3 });
+    // monitoring.slowQueryThresholdMs is the deprecated spelling of the top-level slowQueryThresholdMs.
+    expect(r.slowQueryThresholdMs).toBe(100);
+    expect(r.monitoring).toMatchObject({ topTables: 3 });
   });
 
   it('accepts rate() and cron() expressions and null to switch a task off', () => {

@@ -50,6 +50,7 @@ export async function readStatements(
   server: Json,
   unavailableReason: string | null,
   cfg: MonitoringConfig,
+  slowThresholdMs: number,
 ): Promise<StatementReading> {
   if (unavailableReason !== null) {
     return { statements: { available: false, reason: unavailableReason }, rows: [], newShapes: [] };
@@ -90,7 +91,7 @@ export async function readStatements(
         ? execMsInInterval / callsInInterval
         : null,
     avgQueryMsTotal: callsTotal > 0 ? totalExecMsTotal / callsTotal : null,
-    slowThresholdMs: cfg.slowQueryThresholdMs,
+    slowThresholdMs,
     slowStatements: num(doc.slowStatements),
     slowStatementsInInterval: numOrNull(doc.slowStatementsInInterval),
     slowCallsInInterval: numOrNull(doc.slowCallsInInterval),

@@ -7,6 +7,7 @@ import optimizer from './007_optimizer.sql';
 import workloadSamples from './008_workload_samples.sql';
 import partitionSetIsolation from './009_partition_set_isolation.sql';
 import sqlApiComments from './010_sql_api_comments.sql';
+import settings from './011_settings.sql';
 
 export interface Migration {
   version: number;
@@ -25,4 +26,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 8, name: '008_workload_samples', sql: workloadSamples },
   { version: 9, name: '009_partition_set_isolation', sql: partitionSetIsolation },
   { version: 10, name: '010_sql_api_comments', sql: sqlApiComments },
+  { version: 11, name: '011_settings', sql: settings },
 ];
