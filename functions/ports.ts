@@ -182,6 +182,12 @@ export interface LogSource {
   list(): Promise<LogFile[]>;
   /** Reads up to about maxBytes of file from marker ('0': its start). */
   read(file: string, marker: string, maxBytes: number): Promise<LogPortion>;
+  /**
+   * Where to read file from so that at most about maxBytes of it are left: marker itself when no more
+   * than that is left after it. Sources whose markers are not positions in the file leave it out (the
+   * reader then goes on from the marker).
+   */
+  tailMarker?(file: LogFile, marker: string, maxBytes: number): string;
 }
 
 /**

@@ -14,7 +14,8 @@ import {
   tasksOf,
 } from '../maintenance/registry.ts';
 import type { TaskContext } from '../maintenance/task.ts';
-import { ddlOptions, reconcileInterruptedBuilds } from '../optimizer/apply.ts';
+import { ddlOptions } from '../optimizer/apply.ts';
+import { reconcileInterruptedBuilds } from '../optimizer/reconcile.ts';
 import {
   type Clock,
   type Logger,

@@ -13,28 +13,27 @@ import {
   type RejectedCandidate,
   type StatementVerdict,
 } from '../optimizer/advisor.ts';
-import {
-  ddlOptions,
-  dropAutoIndex,
-  type IndexBuildPlan,
-  planIndexBuilds,
-  readPartitionTrees,
-  reconcileInterruptedBuilds,
-  type TableWorkloadMix,
-  type VerificationResult,
-} from '../optimizer/apply.ts';
+import { ddlOptions, dropAutoIndex } from '../optimizer/apply.ts';
 import {
   measureImprovement,
   type PerformanceImprovement,
   pruneBaselines,
   storeBaseline,
 } from '../optimizer/baselines.ts';
+import {
+  type IndexBuildPlan,
+  planIndexBuilds,
+  readPartitionTrees,
+  type TableWorkloadMix,
+} from '../optimizer/build-plan.ts';
 import { completeGovernanceEvents } from '../optimizer/governance-events.ts';
+import type { VerificationResult } from '../optimizer/judge.ts';
 import type {
   DropRecommendation,
   PublicIndexRecommendation,
   Recommendation,
 } from '../optimizer/recommendations.ts';
+import { reconcileInterruptedBuilds } from '../optimizer/reconcile.ts';
 import { type ReviewDecision, reviewAutoIndexes } from '../optimizer/review.ts';
 import { readServerLogSamples, type ServerLogResult } from '../optimizer/server-log.ts';
 import { readSettingsFacts, recommendSettings } from '../optimizer/settings.ts';

@@ -148,7 +148,7 @@ export function isOurLeftover(ix: IndexRow, audited: IndexFacts['audited']): boo
   return m !== null && ours.some((a) => a.name.startsWith(m[1]!));
 }
 
-/** Names the optimizer gives partition indexes: <partition>_dgm_auto_<8 hex> (optimizer/apply.ts). */
+/** Names the optimizer gives partition indexes: <partition>_dgm_auto_<8 hex> (optimizer/build-plan.ts). */
 const OPTIMIZER_PARTITION_INDEX = /_dgm_auto_[0-9a-f]{8}$/;
 
 /** An index the optimizer registered, or one of the partition indexes its builds create. */

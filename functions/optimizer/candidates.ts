@@ -1,14 +1,7 @@
-import { createHash } from 'node:crypto';
-import { quoteIdent, quoteQualified } from '../db/identifiers.ts';
+import { quoteIdent } from '../db/identifiers.ts';
 import type { AccessPredicate, TableAccess } from './access.ts';
 import type { Literal } from './analyze.ts';
-import {
-  byteOrderCollation,
-  type ColumnInfo,
-  distinctValues,
-  type IndexInfo,
-  type TableInfo,
-} from './catalog.ts';
+import { byteOrderCollation, type ColumnInfo, distinctValues, type TableInfo } from './catalog.ts';
 
 /**
  * Candidate indexes from table accesses: multi-column btrees (equality, then range, then order), partial
@@ -244,42 +237,29 @@ export function candidatesForAccess(
       ),
     );
   }
-  // Partial indexes: a constant predicate on a low-cardinality column becomes the index's WHERE clause,
-  // and the rest of the access its key.
-  const constant = usable.filter(
-    (p) =>
-      !p.expression &&
-      (p.kind === 'in' || p.kind === 'eq') &&
-      p.literals !== undefined &&
-      p.literals.length > 0 &&
-      p.literals.every((l) => l.sql !== 'NULL') &&
-      btreeable(col(p.column)) &&
-      (distinctValues(t, col(p.column)) ?? Number.POSITIVE_INFINITY) <= PARTIAL_MAX_DISTINCT,
-  );
-  for (const p of constant) {
-    const literals = [...p.literals!].sort((a, b) => a.sql.localeCompare(b.sql));
-    // A list of several constants (status IN ('violation', 'critical')) is written into the application's
-    // SQL; a single `= 3` may as well be one value of many the statement is run with.
-    const predicate: PartialPredicate = {
-      column: p.column,
-      literals,
-      sql: renderPredicate(p.column, literals),
-      ...(literals.length > 1 ? { fixed: true } : {}),
-    };
-    const otherEq = eqCols.filter((c) => c.expression !== undefined || c.column !== p.column);
+  // A partial index: the predicate as its WHERE clause, and the rest of the access its key (the other
+  // equality columns, then the order, or the IN columns when asked and one range).
+  const partial = (predicate: PartialPredicate, o: { withIn: boolean; ownColumnKey: boolean }) => {
+    const own = predicate.column;
+    const otherEq = eqCols.filter((c) => c.expression !== undefined || c.column !== own);
     let key: CandidateColumn[];
     if (orderUsable && order.length > 0) {
       key = [
         ...otherEq,
         ...order
-          .filter((o) => o.column !== p.column && !eqIds.has(o.column))
-          .map((o) => ({ column: o.column, desc: o.direction === 'desc', ordered: true })),
+          .filter((x) => x.column !== own && !eqIds.has(x.column))
+          .map((x) => ({ column: x.column, desc: x.direction === 'desc', ordered: true })),
       ];
     } else {
       const r = rangeCols[0];
-      key = [...otherEq, ...(r && !(r.column === p.column && !r.expression) ? [r] : [])];
+      key = [
+        ...otherEq,
+        ...(o.withIn ? inCols : []),
+        ...(r && !(r.column === own && !r.expression) ? [r] : []),
+      ];
     }
-    if (key.length === 0) key = [{ column: p.column, desc: false, ordered: false }];
+    if (key.length === 0 && o.ownColumnKey) key = [{ column: own, desc: false, ordered: false }];
+    if (key.length === 0) return;
     out.push(
       make(
         t,
@@ -294,46 +274,40 @@ export function candidatesForAccess(
         { predicate },
       ),
     );
+  };
+  // A constant predicate on a low-cardinality column.
+  const constant = usable.filter(
+    (p) =>
+      !p.expression &&
+      (p.kind === 'in' || p.kind === 'eq') &&
+      p.literals !== undefined &&
+      p.literals.length > 0 &&
+      p.literals.every((l) => l.sql !== 'NULL') &&
+      btreeable(col(p.column)) &&
+      (distinctValues(t, col(p.column)) ?? Number.POSITIVE_INFINITY) <= PARTIAL_MAX_DISTINCT,
+  );
+  for (const p of constant) {
+    const literals = [...p.literals!].sort((a, b) => a.sql.localeCompare(b.sql));
+    // A list of several constants (status IN ('violation', 'critical')) is written into the application's
+    // SQL; a single `= 3` may as well be one value of many the statement is run with.
+    partial(
+      {
+        column: p.column,
+        literals,
+        sql: renderPredicate(p.column, literals),
+        ...(literals.length > 1 ? { fixed: true } : {}),
+      },
+      { withIn: false, ownColumnKey: true },
+    );
   }
   // IS NULL as the WHERE of a partial index (`WHERE deleted_at IS NULL`): the condition is fixed in the
   // statement's text, and unlike an equality it makes no sort order redundant, so a key of
   // (shipped_at, status, created_at) cannot return `status = 'paid' AND shipped_at IS NULL ORDER BY
   // created_at` in order, while (status, created_at) WHERE shipped_at IS NULL can.
   for (const p of usable.filter((x) => x.kind === 'is_null' && !x.expression && btreeable(col(x.column)))) {
-    const predicate: PartialPredicate = {
-      column: p.column,
-      literals: [],
-      sql: `${quoteIdent(p.column)} IS NULL`,
-      fixed: true,
-    };
-    const otherEq = eqCols.filter((c) => c.expression !== undefined || c.column !== p.column);
-    const otherIds = new Set(otherEq.map(keyId));
-    let key: CandidateColumn[];
-    if (orderUsable && order.length > 0) {
-      key = [
-        ...otherEq,
-        ...order
-          .filter((o) => o.column !== p.column && !otherIds.has(o.column))
-          .map((o) => ({ column: o.column, desc: o.direction === 'desc', ordered: true })),
-      ];
-    } else {
-      const r = rangeCols[0];
-      key = [...otherEq, ...inCols, ...(r ? [r] : [])];
-    }
-    if (key.length === 0) continue;
-    out.push(
-      make(
-        t,
-        'btree',
-        key,
-        otherEq.length,
-        `partial for ${predicate.sql}; ${describe([
-          ['equality on', eqNames(otherEq)],
-          ['key', key.slice(otherEq.length).map(label)],
-        ])}`,
-        statementId,
-        { predicate },
-      ),
+    partial(
+      { column: p.column, literals: [], sql: `${quoteIdent(p.column)} IS NULL`, fixed: true },
+      { withIn: true, ownColumnKey: false },
     );
   }
   // Covering variants: the statement's other (narrow) columns as INCLUDE, so a read needs no heap visit.
@@ -430,207 +404,4 @@ export function candidatesForAccess(
     }
   }
   return out;
-}
-
-/** Whether `inner`'s columns are a prefix of `outer`'s (equality columns in any order). */
-function isPrefix(inner: CandidateColumn[], innerEq: number, outer: CandidateColumn[]): boolean {
-  if (inner.length > outer.length) return false;
-  const innerEqSet = new Set(inner.slice(0, innerEq).map(keyId));
-  const outerHead = new Set(outer.slice(0, innerEq).map(keyId));
-  if (innerEqSet.size !== outerHead.size || [...innerEqSet].some((c) => !outerHead.has(c))) return false;
-  let flip: boolean | undefined;
-  for (let i = innerEq; i < inner.length; i++) {
-    const a = inner[i]!;
-    const b = outer[i]!;
-    if (keyId(a) !== keyId(b)) return false;
-    if (a.ordered) {
-      // A btree reads backwards too: the directions must agree all the same way.
-      const f = a.desc !== b.desc;
-      if (flip === undefined) flip = f;
-      else if (flip !== f) return false;
-    }
-  }
-  return true;
-}
-
-/** The string literals and column name a partial index predicate (pg_get_expr text) mentions. */
-function predicateSignature(text: string): { literals: string[]; columns: string[] } {
-  const literals = [...text.matchAll(/'((?:[^']|'')*)'/g)].map((m) => m[1]!.replaceAll("''", "'")).sort();
-  const stripped = text.replace(/'((?:[^']|'')*)'(::[a-z ]+(\[\])?)?/g, '');
-  const columns = unique([...stripped.matchAll(/"?([a-z_][a-z0-9_]*)"?/gi)].map((m) => m[1]!)).filter(
-    (w) => !/^(ANY|ARRAY|IN|AND|OR|NOT|IS|text|true|false|null)$/i.test(w),
-  );
-  return { literals, columns };
-}
-
-function samePredicate(existing: string, p: PartialPredicate): boolean {
-  const sig = predicateSignature(existing);
-  const want = p.literals.map((l) => l.text).sort();
-  const isNull = /\bIS\s+NULL\b/i.test(existing) && !/\bNOT\b/i.test(existing);
-  if (isNull !== / IS NULL$/.test(p.sql)) return false;
-  return (
-    sig.columns.length === 1 &&
-    sig.columns[0] === p.column &&
-    sig.literals.length === want.length &&
-    sig.literals.every((l, i) => l === want[i])
-  );
-}
-
-/** The existing index that already serves a candidate, if any. */
-export function coveringIndex(c: CandidateIndex, indexes: IndexInfo[]): IndexInfo | undefined {
-  for (const ix of indexes) {
-    if (!ix.valid || ix.method !== c.method) continue;
-    if (ix.predicate && (!c.predicate || !samePredicate(ix.predicate, c.predicate))) continue;
-    const keys = ix.keys.filter((k) => !k.included);
-    const existing = keys.map((k) => ({
-      column: k.column ?? '',
-      ...(k.column === null ? { expression: normalizeExpression(k.expression ?? '') } : {}),
-      ...(k.opclass.endsWith('_pattern_ops') ? { opclass: k.opclass } : {}),
-      desc: k.desc,
-      ordered: true,
-    }));
-    const wanted = c.columns.map((x) => ({
-      ...x,
-      ...(x.expression ? { expression: normalizeExpression(x.expression) } : {}),
-    }));
-    if (c.method === 'gin') {
-      const k = keys[0];
-      const e = existing[0];
-      const w = wanted[0]!;
-      if (keys.length !== 1 || !k || !e || (e.expression ?? e.column) !== (w.expression ?? w.column))
-        continue;
-      const bare = (o: string | undefined) => (o ?? '').replace(/^.*\./, '');
-      if (bare(c.opclass) === 'gin_trgm_ops' || k.opclass === 'gin_trgm_ops') {
-        if (bare(c.opclass) !== k.opclass) continue;
-      } else if (c.opclass === 'jsonb_ops' && k.opclass !== 'jsonb_ops') continue;
-      return ix;
-    }
-    // A covering variant of a key an index already has would be a second index on the same key: the
-    // existing one serves it (its INCLUDE columns are not worth the duplicate).
-    // A full index whose key starts with the candidate's key serves a partial candidate as well.
-    if (isPrefix(wanted, c.eqPrefix, existing)) return ix;
-  }
-  return undefined;
-}
-
-/** An index expression's text without quotes, spaces, parentheses and ::text casts, for comparison. */
-export function normalizeExpression(sql: string): string {
-  return sql
-    .replace(/::text\b/g, '')
-    .replace(/["\s()]/g, '')
-    .toLowerCase();
-}
-
-/**
- * Folds candidates into each other: identical ones merge their statements, and one whose columns are a
- * prefix of another's (same table, method, predicate) is absorbed by the longer one.
- */
-export function mergeCandidates(all: CandidateIndex[]): CandidateIndex[] {
-  const byKey = new Map<string, CandidateIndex>();
-  for (const c of all) {
-    const prior = byKey.get(c.key);
-    if (prior) {
-      for (const s of c.statements) prior.statements.add(s);
-    } else {
-      byKey.set(c.key, { ...c, statements: new Set(c.statements) });
-    }
-  }
-  // GIN on the same column: jsonb_ops serves containment as well as existence.
-  const list = [...byKey.values()];
-  for (const a of list) {
-    if (a.method !== 'gin' || a.opclass !== 'jsonb_path_ops') continue;
-    const b = list.find(
-      (x) =>
-        x.method === 'gin' &&
-        x.opclass === 'jsonb_ops' &&
-        x.table.oid === a.table.oid &&
-        (x.columns[0]!.expression ?? x.columns[0]!.column) ===
-          (a.columns[0]!.expression ?? a.columns[0]!.column),
-    );
-    if (b) {
-      for (const s of a.statements) b.statements.add(s);
-      byKey.delete(a.key);
-    }
-  }
-  // Longest first; among equals, one with a sort order first (it absorbs the unordered same key).
-  const ordered = (c: CandidateIndex) => (c.columns.some((x) => x.ordered) ? 1 : 0);
-  const remaining = [...byKey.values()].sort(
-    (a, b) => b.columns.length - a.columns.length || ordered(b) - ordered(a),
-  );
-  const kept: CandidateIndex[] = [];
-  for (const c of remaining) {
-    const absorber = kept.find(
-      (k) =>
-        k.table.oid === c.table.oid &&
-        k.method === c.method &&
-        k.method === 'btree' &&
-        (k.predicate?.sql ?? '') === (c.predicate?.sql ?? '') &&
-        (k.include ?? []).join(',') === (c.include ?? []).join(',') &&
-        isPrefix(c.columns, c.eqPrefix, k.columns),
-    );
-    if (absorber) for (const s of c.statements) absorber.statements.add(s);
-    else kept.push(c);
-  }
-  return kept;
-}
-
-/** A stable index name: dgm_auto_<table>_<columns>_<hash>, at most 63 bytes. */
-export function candidateName(c: CandidateIndex): string {
-  const hash = createHash('sha256').update(c.key).digest('hex').slice(0, 8);
-  const cols = c.columns.map((x) => (x.expression ? `${x.column}_expr` : x.column)).join('_');
-  const base =
-    `dgm_auto_${c.table.name}_${cols}${c.predicate ? '_part' : ''}${c.include?.length ? '_cov' : ''}${c.method === 'gin' ? (c.opclass?.endsWith('gin_trgm_ops') ? '_trgm' : '_gin') : ''}`
-      .toLowerCase()
-      .replace(/[^a-z0-9_]+/g, '_');
-  const room = 63 - hash.length - 1;
-  let head = base;
-  while (Buffer.byteLength(head) > room) head = head.slice(0, -1);
-  return `${head}_${hash}`;
-}
-
-/** The column list of a CREATE INDEX, e.g. (status, created_at DESC) or (metadata jsonb_path_ops). */
-export function columnListSql(c: CandidateIndex): string {
-  const cols = c.columns.map((x) => {
-    const parts = [x.expression ? `(${x.expression})` : quoteIdent(x.column)];
-    if (c.method === 'gin' && c.opclass && c.opclass !== 'array_ops' && c.opclass !== 'jsonb_ops')
-      parts.push(c.opclass);
-    if (x.opclass) parts.push(x.opclass);
-    if (x.desc) parts.push('DESC');
-    return parts.join(' ');
-  });
-  return `(${cols.join(', ')})`;
-}
-
-export interface CreateIndexOptions {
-  name: string;
-  concurrently?: boolean;
-  only?: boolean;
-  ifNotExists?: boolean;
-  /** Builds on another table (a partition) with the candidate's definition. */
-  on?: { schema: string; name: string };
-}
-
-/** CREATE INDEX for a candidate; every identifier quoted. */
-export function createIndexSql(c: CandidateIndex, o: CreateIndexOptions): string {
-  const on = o.on ?? { schema: c.table.schema, name: c.table.name };
-  return [
-    'CREATE INDEX',
-    o.concurrently ? 'CONCURRENTLY' : '',
-    o.ifNotExists ? 'IF NOT EXISTS' : '',
-    quoteIdent(o.name),
-    'ON',
-    o.only ? 'ONLY' : '',
-    quoteQualified(on.schema, on.name),
-    c.method === 'gin' ? 'USING gin' : '',
-    columnListSql(c),
-    c.include?.length ? `INCLUDE (${c.include.map(quoteIdent).join(', ')})` : '',
-    c.predicate ? `WHERE ${c.predicate.sql}` : '',
-  ]
-    .filter(Boolean)
-    .join(' ');
-}
-
-/** The definition people read: CREATE INDEX name ON table USING method (...) WHERE ... */
-export function describeCandidate(c: CandidateIndex, name = candidateName(c)): string {
-  return createIndexSql(c, { name });
 }

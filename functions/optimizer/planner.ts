@@ -1,7 +1,8 @@
 import type pg from 'pg';
 import { quoteIdent } from '../db/identifiers.ts';
 import { errorMessage } from '../errors.ts';
-import { type CandidateIndex, createIndexSql } from './candidates.ts';
+import { createIndexSql } from './candidate-sql.ts';
+import type { CandidateIndex } from './candidates.ts';
 
 /**
  * Asking the planner: the cost of a statement's plan and the indexes it uses, with generic plans for

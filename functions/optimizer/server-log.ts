@@ -331,6 +331,18 @@ export async function readServerLogSamples(
     index = previous ? 0 : files.length - 1;
     position = { file: files[index]!.name, marker: '0', pending: '' };
   }
+  // A reader that would not get through what is left in one run (a first run on a large log, or a log
+  // written faster than the runs read it) skips to the newest part: the statements the application runs
+  // now. Whole files first, then, where the source can, to the last maxBytes of the newest.
+  const laterBytes = files.slice(index + 1).reduce((sum, f) => sum + f.size, 0);
+  if (laterBytes > options.maxBytes) {
+    index = files.length - 1;
+    position = { file: files[index]!.name, marker: '0', pending: '' };
+  }
+  const tail = source.tailMarker?.(files[index]!, position.marker, options.maxBytes) ?? position.marker;
+  // Started within a line: its rest is no whole message.
+  const skipped = tail !== position.marker;
+  if (skipped) position = { file: position.file, marker: tail, pending: '' };
   let bytesRead = 0;
   let text = position.pending;
   let more = false;
@@ -349,7 +361,7 @@ export async function readServerLogSamples(
     }
     filesRead++;
     bytesRead += Buffer.byteLength(portion.text);
-    text += portion.text;
+    text += i === index && skipped ? portion.text.slice(portion.text.indexOf('\n') + 1) : portion.text;
     position = { file: file.name, marker: portion.marker, pending: '' };
     const last = i === files.length - 1;
     // The last message of a file may go on in the next read of it, unless a newer file has begun.

@@ -4,17 +4,9 @@ import type { RuntimeConfig } from '../config.ts';
 import { quoteQualified } from '../db/identifiers.ts';
 import type { Logger } from '../ports.ts';
 import { explainTargetOf } from './advisor.ts';
-import {
-  type BuildOutcome,
-  ddlOptions,
-  dropAutoIndex,
-  executeBuild,
-  type IndexBuildPlan,
-  indexTreeNames,
-  judgeBuild,
-  type LatencyComparison,
-  type VerificationResult,
-} from './apply.ts';
+import { type BuildOutcome, ddlOptions, dropAutoIndex, executeBuild, indexTreeNames } from './apply.ts';
+import type { IndexBuildPlan } from './build-plan.ts';
+import { judgeBuild, type LatencyComparison, type VerificationResult } from './judge.ts';
 import {
   type ExecutableInstance,
   executableInstance,

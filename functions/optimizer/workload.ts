@@ -14,6 +14,7 @@ import { loadStatementParser, shapeOf } from '../monitor/statement-shape.ts';
 import { type ResolvedStatement, resolveStatement } from './access.ts';
 import { analyzeStatementSync, loadParser, repairNormalizedText, type StatementAnalysis } from './analyze.ts';
 import { type Catalog, loadCatalog } from './catalog.ts';
+import { foreignKeyLookups, loadReferencingKeys } from './foreign-keys.ts';
 
 /**
  * The workload: statements from pg_stat_statements (statistics for all, without text; text only for the
@@ -479,7 +480,15 @@ export async function collectWorkload(client: pg.Client, options: WorkloadOption
   const names = kept.flatMap(
     (s) => s.analysis?.relations.map((r) => ({ schema: r.schema, name: r.name })) ?? [],
   );
-  const catalog = await loadCatalog(client, names);
+  // The tables the workload's DELETEs and UPDATEs write may be referenced by foreign keys: their children
+  // are looked up by every such write (foreign-keys.ts), named in a statement or not.
+  const written = kept.flatMap((s) => {
+    const a = s.analysis;
+    const w = a?.writes === undefined || a.operation === 'insert' ? undefined : a.relations[a.writes];
+    return w ? [{ schema: w.schema, name: w.name }] : [];
+  });
+  const keys = await loadReferencingKeys(client, written);
+  const catalog = await loadCatalog(client, [...names, ...keys.map((k) => k.child)]);
   for (const s of kept) {
     if (!s.analysis) continue;
     s.resolved = resolveStatement(s.analysis, catalog);
@@ -487,6 +496,7 @@ export async function collectWorkload(client: pg.Client, options: WorkloadOption
     else if (s.resolved.tables.length === 0)
       s.skipped = `unknown tables: ${s.resolved.unresolved.join(', ')}`;
   }
+  kept.push(...foreignKeyLookups(kept, keys, catalog, snapshot));
   return {
     available: snapshot.available || kept.length > 0,
     reason: snapshot.available ? undefined : snapshot.reason,

@@ -4,14 +4,10 @@ import { parseConfig } from '../../functions/config.ts';
 import { maintain } from '../../functions/jobs/maintain.ts';
 import { optimizeDatabase } from '../../functions/jobs/optimize.ts';
 import type { IndexRecommendation } from '../../functions/optimizer/advisor.ts';
-import {
-  type DdlOptions,
-  executeBuild,
-  indexIncompleteness,
-  planIndexBuilds,
-  readPartitionTrees,
-} from '../../functions/optimizer/apply.ts';
-import { candidateName, candidatesForAccess, createIndexSql } from '../../functions/optimizer/candidates.ts';
+import { type DdlOptions, executeBuild, indexIncompleteness } from '../../functions/optimizer/apply.ts';
+import { planIndexBuilds, readPartitionTrees } from '../../functions/optimizer/build-plan.ts';
+import { candidateName, createIndexSql } from '../../functions/optimizer/candidate-sql.ts';
+import { candidatesForAccess } from '../../functions/optimizer/candidates.ts';
 import { collectWorkload } from '../../functions/optimizer/workload.ts';
 import { silentLogger } from '../../functions/ports.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';

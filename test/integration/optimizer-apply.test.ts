@@ -7,20 +7,14 @@ import { dropDesignIndexes } from '../../functions/demo/design-indexes.ts';
 import { REFERENCE_QUERIES } from '../../functions/demo/reference-queries.ts';
 import { optimizeDatabase } from '../../functions/jobs/optimize.ts';
 import type { IndexRecommendation } from '../../functions/optimizer/advisor.ts';
+import { type DdlOptions, dropAutoIndex, executeBuild } from '../../functions/optimizer/apply.ts';
 import {
-  type DdlOptions,
-  dropAutoIndex,
-  executeBuild,
   type IndexBuildStep,
   planIndexBuilds,
   readPartitionTrees,
-} from '../../functions/optimizer/apply.ts';
-import {
-  type CandidateIndex,
-  candidateName,
-  candidatesForAccess,
-  createIndexSql,
-} from '../../functions/optimizer/candidates.ts';
+} from '../../functions/optimizer/build-plan.ts';
+import { candidateName, createIndexSql } from '../../functions/optimizer/candidate-sql.ts';
+import { type CandidateIndex, candidatesForAccess } from '../../functions/optimizer/candidates.ts';
 import { applyIndexPlan } from '../../functions/optimizer/verify.ts';
 import { collectWorkload, type WorkloadStatement } from '../../functions/optimizer/workload.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';

@@ -1,33 +1,42 @@
 import { fingerprintSync } from 'libpg-query';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ServerLogSource } from '../../functions/adapters/local/server-log-source.ts';
+import { parseConfig } from '../../functions/config.ts';
+import { connect } from '../../functions/db/connection.ts';
+import { migrate } from '../../functions/jobs/migrate.ts';
 import { type Advice, adviseIndexes } from '../../functions/optimizer/advisor.ts';
 import { analyzeStatementSync, loadParser, repairNormalizedText } from '../../functions/optimizer/analyze.ts';
 import { withExplainer } from '../../functions/optimizer/planner.ts';
+import { readServerLogSamples } from '../../functions/optimizer/server-log.ts';
 import {
   collectWorkload,
   storedQuerySamples,
-  storeQuerySamples,
   type Workload,
+  type WorkloadStatement,
 } from '../../functions/optimizer/workload.ts';
-import { createTestDatabase, type TestDatabase } from '../support/db.ts';
+import { testServer } from '../support/db.ts';
+import { type LoggingServer, startLoggingServer } from '../support/logging-server.ts';
 
-// One candidate kind per test, on a small application of its own (not the DGM schema): the statements
-// run with $n parameters, so pg_stat_statements holds them normalized, and a literal sample of each is
-// stored where the optimizer reads samples (dgm.query_samples), as the sampler or the server log would.
-// The advisor runs once over the whole workload; each test asserts the index its kind calls for, and
-// that the statement it serves is planned cheaper with it. PostgreSQL 18: real builds rolled back;
-// PostgreSQL 15: HypoPG for btree.
+// One candidate kind per test, on a small application of its own (not the DGM schema), on a server with
+// the logging collector on and log_min_duration_statement = 0 for the database: the application runs its
+// statements with $n parameters, so pg_stat_statements holds them normalized, and the server log holds
+// each with its parameters, from where the optimizer's log reader takes the literal samples
+// (readServerLogSamples, through the server as the CLI reads it). The advisor runs once over the whole
+// workload; each test asserts the index its kind calls for, and that the statement it serves is planned
+// cheaper with it. PostgreSQL 18: real builds rolled back; PostgreSQL 15: HypoPG for btree.
 
-let db: TestDatabase;
+let server: LoggingServer;
+let client: pg.Client;
 let workload: Workload;
 let advice: Advice;
 
 interface Shape {
   name: string;
   sql: string;
-  params: unknown[];
-  /** The literal instance the log or sampler would have seen. */
+  /** The values of each run (the run's number for statements that change rows). */
+  params: unknown[] | ((run: number) => unknown[]);
+  /** The literal instance the server log holds of it (the parameters put back as literals). */
   sample: string;
 }
 
@@ -36,19 +45,19 @@ const SHAPES: Shape[] = [
     name: 'recent_by_author',
     sql: 'SELECT id, title FROM kinds.articles WHERE author_id = $1 AND published_at > $2 ORDER BY published_at DESC LIMIT $3',
     params: [17, '2024-01-01', 10],
-    sample: `SELECT id, title FROM kinds.articles WHERE author_id = 17 AND published_at > '2024-01-01' ORDER BY published_at DESC LIMIT 10`,
+    sample: `SELECT id, title FROM kinds.articles WHERE author_id = '17' AND published_at > '2024-01-01 00:00:00+00' ORDER BY published_at DESC LIMIT '10'`,
   },
   {
     name: 'by_region_in_list',
     sql: 'SELECT count(*) FROM kinds.articles WHERE region IN ($1, $2, $3) AND score > $4',
     params: [3, 77, 140, 90],
-    sample: 'SELECT count(*) FROM kinds.articles WHERE region IN (3, 77, 140) AND score > 90',
+    sample: `SELECT count(*) FROM kinds.articles WHERE region IN ('3', '77', '140') AND score > '90'`,
   },
   {
     name: 'unreviewed',
     sql: 'SELECT id, author_id FROM kinds.articles WHERE reviewed_at IS NULL AND region = $1',
     params: [5],
-    sample: 'SELECT id, author_id FROM kinds.articles WHERE reviewed_at IS NULL AND region = 5',
+    sample: `SELECT id, author_id FROM kinds.articles WHERE reviewed_at IS NULL AND region = '5'`,
   },
   {
     name: 'by_lower_slug',
@@ -90,25 +99,55 @@ const SHAPES: Shape[] = [
     name: 'comments_of_author',
     sql: 'SELECT c.id, c.body FROM kinds.articles a JOIN kinds.comments c ON c.article_id = a.id WHERE a.author_id = $1 AND a.published_at > $2',
     params: [23, '2025-06-01'],
-    sample: `SELECT c.id, c.body FROM kinds.articles a JOIN kinds.comments c ON c.article_id = a.id WHERE a.author_id = 23 AND a.published_at > '2025-06-01'`,
+    sample: `SELECT c.id, c.body FROM kinds.articles a JOIN kinds.comments c ON c.article_id = a.id WHERE a.author_id = '23' AND a.published_at > '2025-06-01 00:00:00+00'`,
   },
   {
     name: 'latest_drafts',
     sql: 'SELECT id, title FROM kinds.articles WHERE status IN ($1, $2) ORDER BY updated_at DESC LIMIT $3',
     params: ['draft', 'review', 20],
-    sample: `SELECT id, title FROM kinds.articles WHERE status IN ('draft', 'review') ORDER BY updated_at DESC LIMIT 20`,
+    sample: `SELECT id, title FROM kinds.articles WHERE status IN ('draft', 'review') ORDER BY updated_at DESC LIMIT '20'`,
+  },
+  {
+    name: 'title_ilike_prefix',
+    sql: 'SELECT id FROM kinds.articles WHERE title ILIKE $1',
+    params: ['title 0042%'],
+    sample: `SELECT id FROM kinds.articles WHERE title ILIKE 'title 0042%'`,
+  },
+  {
+    name: 'by_edition_cast',
+    sql: 'SELECT id FROM kinds.articles WHERE edition::int = $1',
+    params: [4242],
+    sample: `SELECT id FROM kinds.articles WHERE edition::int = '4242'`,
+  },
+  {
+    name: 'by_dims_path',
+    sql: `SELECT id FROM kinds.articles WHERE attrs -> 'dims' @> $1`,
+    params: ['{"w": 3, "h": 5}'],
+    sample: `SELECT id FROM kinds.articles WHERE attrs -> 'dims' @> '{"h": 5, "w": 3}'`,
+  },
+  {
+    name: 'promoted',
+    sql: 'SELECT count(*) FROM kinds.articles WHERE flags ? $1',
+    params: ['promo'],
+    sample: `SELECT count(*) FROM kinds.articles WHERE flags ? 'promo'`,
+  },
+  {
+    name: 'delete_list',
+    sql: 'DELETE FROM kinds.lists WHERE id = $1',
+    params: (run) => [1 + run],
+    sample: `DELETE FROM kinds.lists WHERE id = '3'`,
   },
   {
     name: 'score_window',
     sql: 'SELECT author_id, score FROM kinds.comments WHERE posted_at BETWEEN $1 AND $2',
     params: ['2024-03-01', '2024-03-02'],
-    sample: `SELECT author_id, score FROM kinds.comments WHERE posted_at BETWEEN '2024-03-01' AND '2024-03-02'`,
+    sample: `SELECT author_id, score FROM kinds.comments WHERE posted_at BETWEEN '2024-03-01 00:00:00+00' AND '2024-03-02 00:00:00+00'`,
   },
 ];
 
 const ROWS = 30_000;
 
-async function load(client: pg.Client): Promise<void> {
+async function load(): Promise<void> {
   await client.query(`
     CREATE EXTENSION IF NOT EXISTS pg_trgm;
     CREATE SCHEMA kinds;
@@ -116,7 +155,7 @@ async function load(client: pg.Client): Promise<void> {
       id bigint PRIMARY KEY, author_id int NOT NULL, region int NOT NULL, score int NOT NULL,
       status text NOT NULL, slug text NOT NULL, title text NOT NULL,
       published_at timestamptz NOT NULL, updated_at timestamptz NOT NULL, reviewed_at timestamptz,
-      attrs jsonb NOT NULL, tags text[] NOT NULL);
+      attrs jsonb NOT NULL, tags text[] NOT NULL, edition text NOT NULL, flags jsonb NOT NULL);
     CREATE TABLE kinds.comments (
       id bigint PRIMARY KEY, article_id bigint NOT NULL REFERENCES kinds.articles (id),
       author_id int NOT NULL, score int NOT NULL, posted_at timestamptz NOT NULL, body text NOT NULL);
@@ -126,15 +165,26 @@ async function load(client: pg.Client): Promise<void> {
       'SLUG-' || lpad(g::text, 5, '0'), 'Title ' || lpad(g::text, 5, '0') || ' about things',
       timestamptz '2023-01-01' + g * interval '1 hour', timestamptz '2023-01-01' + g * interval '1 hour',
       CASE WHEN g % 97 = 0 THEN NULL ELSE timestamptz '2023-01-02' + g * interval '1 hour' END,
-      jsonb_build_object('color', 'c-' || (g % 1000), 'sku', 'sku-' || g, 'size', g % 7),
-      ARRAY['tag-' || (g % 1000), 'tag-x' || (g % 3)]
+      jsonb_build_object('color', 'c-' || (g % 1000), 'sku', 'sku-' || g, 'size', g % 7,
+                         'dims', jsonb_build_object('w', g % 50, 'h', g % 7)),
+      ARRAY['tag-' || (g % 1000), 'tag-x' || (g % 3)], g::text,
+      jsonb_build_object('new', g % 2 = 0)
+        || CASE WHEN g % 200 = 0 THEN jsonb_build_object('promo', true) ELSE '{}' END
     FROM generate_series(1, ${ROWS}) g;
     INSERT INTO kinds.comments
     SELECT g, 1 + (g * 7919) % ${ROWS}, g % 300, g % 50,
       timestamptz '2024-01-01' + ((g * 7919) % ${ROWS}) * interval '10 minutes',
       'comment ' || g || ' says ' || CASE WHEN g % 1000 = 0 THEN 'needle-77' ELSE 'nothing much here' END
     FROM generate_series(1, ${ROWS}) g;
+    -- A foreign key with no index on its column: every deleted list looks its items up.
+    CREATE TABLE kinds.lists (id int PRIMARY KEY, title text NOT NULL);
+    CREATE TABLE kinds.list_items (id bigint PRIMARY KEY,
+      list_id int NOT NULL REFERENCES kinds.lists (id) ON DELETE CASCADE, body text NOT NULL);
+    INSERT INTO kinds.lists SELECT g, 'list ' || g FROM generate_series(1, 3000) g;
+    INSERT INTO kinds.list_items SELECT g, 1 + g % 3000, 'item ' || g FROM generate_series(1, ${ROWS}) g;
   `);
+  await client.query('VACUUM ANALYZE kinds.lists');
+  await client.query('VACUUM ANALYZE kinds.list_items');
   await client.query('VACUUM ANALYZE kinds.articles');
   // An index-only scan is planned only on all-visible pages; VACUUM cannot mark them while another
   // session's older snapshot (a parallel test file) may still see the load's rows: until it can.
@@ -149,36 +199,61 @@ async function load(client: pg.Client): Promise<void> {
   }
 }
 
+/** The statement pg_stat_statements knows a shape as: same fingerprint (an IN list squashed on 18). */
+const fingerprint = (sql: string) => {
+  try {
+    return fingerprintSync(repairNormalizedText(sql));
+  } catch {
+    return undefined;
+  }
+};
+const statementOf = (shape: Shape): WorkloadStatement | undefined =>
+  workload.statements.find((s) => s.queryid && fingerprint(s.text) === fingerprint(shape.sql));
+
 beforeAll(async () => {
-  db = await createTestDatabase();
-  await load(db.client);
-  for (let i = 0; i < 3; i++) for (const s of SHAPES) await db.client.query(s.sql, s.params);
-  // The samples, keyed by the statement pg_stat_statements knows them as.
-  // Matched by fingerprint, as the log reader does: PostgreSQL 18 squashes an IN list to ($1 /*, ... */).
-  const { rows } = await db.client.query<{ queryid: string; query: string }>(
-    `SELECT queryid::text, query FROM pg_stat_statements
-     WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND query LIKE '%kinds.%'`,
-  );
+  server = await startLoggingServer(testServer().label);
+  const admin = await connect({ url: server.url });
+  await admin.query('CREATE DATABASE kinds');
+  await admin.query('ALTER DATABASE kinds SET log_min_duration_statement = 0');
+  await admin.end();
+  const u = new URL(server.url);
+  u.pathname = '/kinds';
+  client = await connect({ url: u.toString() });
+  await migrate(client, parseConfig({}));
+  await load();
+  // The application, on a connection of its own: every statement it runs is in the log with its
+  // parameters, and in pg_stat_statements normalized.
+  const app = await connect({ url: u.toString() });
+  try {
+    for (let run = 0; run < 3; run++)
+      for (const s of SHAPES)
+        await app.query(s.sql, typeof s.params === 'function' ? s.params(run) : s.params);
+  } finally {
+    await app.end();
+  }
   await loadParser();
-  const fp = (sql: string) => {
-    try {
-      return fingerprintSync(repairNormalizedText(sql));
-    } catch {
-      return undefined;
-    }
-  };
-  const samples = SHAPES.map((s) => {
-    const row = rows.find((r) => fp(r.query) === fp(s.sample));
-    if (!row) throw new Error(`${s.name} is not in pg_stat_statements`);
-    return { queryid: row.queryid, sql: s.sample, source: 'server log' };
-  });
-  await storeQuerySamples(db.client, samples);
-  workload = await collectWorkload(db.client, {
-    maxStatements: 50,
-    minCalls: 1,
-    examples: await storedQuerySamples(db.client),
-  });
-  advice = await adviseIndexes(db.client, workload, {
+  // The logging collector writes asynchronously: read the log on until every shape has its sample.
+  const source = new ServerLogSource(client);
+  const until = Date.now() + 60_000;
+  let samples = await storedQuerySamples(client);
+  const missing = () =>
+    SHAPES.filter(
+      (s) => !samples.some((x) => x.source === 'server_log' && fingerprint(x.sql) === fingerprint(s.sql)),
+    );
+  while (missing().length > 0) {
+    if (Date.now() > until)
+      throw new Error(
+        `no sample in the log of ${missing()
+          .map((s) => s.name)
+          .join(', ')}`,
+      );
+    const read = await readServerLogSamples(client, source, { target: 'local', maxBytes: 8 << 20 });
+    expect(read.available, read.reason).toBe(true);
+    samples = await storedQuerySamples(client);
+    if (missing().length > 0) await new Promise((r) => setTimeout(r, 100));
+  }
+  workload = await collectWorkload(client, { maxStatements: 50, minCalls: 1, examples: samples });
+  advice = await adviseIndexes(client, workload, {
     minCostReduction: 0.5,
     hypopg: 'auto',
     realBuildMaxBytes: 512 * 1024 * 1024,
@@ -187,25 +262,37 @@ beforeAll(async () => {
     lockTimeoutMs: 2_000,
   });
 }, 300_000);
-afterAll(async () => db?.drop());
+afterAll(async () => {
+  await client?.end().catch(() => {});
+  await server?.stop();
+});
+
+function verdictOf(statement: WorkloadStatement): { verdict: string; detail: string; definitions: string[] } {
+  const v = advice.statements.find((x) => x.id === statement.id)!;
+  const definitions = advice.recommendations
+    .filter((r) => r.statements.some((x) => x.id === statement.id))
+    .map((r) => r.definition.replace(/"dgm_auto_[^"]+"/, 'NAME').replace(' CONCURRENTLY', ''));
+  return { verdict: v.verdict, detail: v.detail, definitions };
+}
 
 /** The statement's verdict and the recommended definitions that serve it (names replaced by NAME). */
 function served(name: string): { verdict: string; detail: string; definitions: string[] } {
   const shape = SHAPES.find((s) => s.name === name)!;
-  const statement = workload.statements.find((s) => s.example?.sql === shape.sample);
+  const statement = statementOf(shape);
   expect(statement, `${name} in the workload`).toBeDefined();
-  expect(statement!.text).not.toBe(shape.sample);
-  const v = advice.statements.find((x) => x.id === statement!.id)!;
-  const definitions = advice.recommendations
-    .filter((r) => r.statements.some((x) => x.id === statement!.id))
-    .map((r) => r.definition.replace(/"dgm_auto_[^"]+"/, 'NAME').replace(' CONCURRENTLY', ''));
-  return { verdict: v.verdict, detail: v.detail, definitions };
+  // pg_stat_statements' normalized text, planned with the literal sample the log gave.
+  expect(statement!.text).toMatch(/\$1/);
+  expect(statement!.example).toMatchObject({ source: 'server_log' });
+  expect(statement!.example!.sql).not.toMatch(/\$\d/);
+  expect(statement!.samples?.map((x) => x.sql)).toContain(shape.sample);
+  return verdictOf(statement!);
 }
 
 describe('candidate kinds, from pg_stat_statements plus a literal sample', () => {
   it('every statement of the workload is planned (no "there is no parameter $1")', () => {
     for (const s of SHAPES) {
-      const statement = workload.statements.find((x) => x.example?.sql === s.sample)!;
+      const statement = statementOf(s)!;
+      expect(statement, s.name).toBeDefined();
       const v = advice.statements.find((x) => x.id === statement.id)!;
       expect(v.detail, s.name).not.toMatch(/cannot be planned/);
       expect(v.costBefore, s.name).toBeGreaterThan(0);
@@ -218,7 +305,7 @@ describe('candidate kinds, from pg_stat_statements plus a literal sample', () =>
       'SELECT $1 AS label, id FROM kinds.articles WHERE ($2 IS NULL OR region = $3) AND score > $4',
       'SELECT id FROM kinds.articles WHERE attrs ->> $1 = $2 LIMIT $3',
     ];
-    const plans = await withExplainer(db.client, {}, async (explainer) => {
+    const plans = await withExplainer(client, {}, async (explainer) => {
       const out = [];
       for (const sql of texts) {
         const maxParam = analyzeStatementSync(sql).analysis!.maxParam;
@@ -258,7 +345,7 @@ describe('candidate kinds, from pg_stat_statements plus a literal sample', () =>
   });
 
   it('LIKE prefix: an expression index with the pattern operator class (the collation is not C)', async () => {
-    const { rows } = await db.client.query<{ c: string }>(
+    const { rows } = await client.query<{ c: string }>(
       `SELECT datcollate AS c FROM pg_database WHERE datname = current_database()`,
     );
     const r = served('title_prefix');
@@ -301,6 +388,49 @@ describe('candidate kinds, from pg_stat_statements plus a literal sample', () =>
     const r = served('comments_of_author');
     expect(r.verdict).toBe('improved');
     expect(r.definitions.some((d) => /ON "kinds"."comments" \("article_id"\)/.test(d))).toBe(true);
+  });
+
+  it('ILIKE prefix: a pg_trgm GIN index (no btree operator class serves a case-insensitive prefix)', () => {
+    const r = served('title_ilike_prefix');
+    expect(r.verdict).toBe('improved');
+    expect(r.definitions).toContain(
+      'CREATE INDEX NAME ON "kinds"."articles" USING gin ("title" "public".gin_trgm_ops)',
+    );
+  });
+
+  it('expression index on a cast', () => {
+    const r = served('by_edition_cast');
+    expect(r.verdict).toBe('improved');
+    expect(r.definitions).toContain('CREATE INDEX NAME ON "kinds"."articles" ((("edition")::int4))');
+  });
+
+  it('jsonb -> path under containment: GIN on the path expression', () => {
+    const r = served('by_dims_path');
+    expect(r.verdict).toBe('improved');
+    expect(r.definitions).toContain(
+      `CREATE INDEX NAME ON "kinds"."articles" USING gin ((("attrs" -> 'dims')) jsonb_path_ops)`,
+    );
+  });
+
+  it('jsonb key existence: GIN with the default jsonb_ops (jsonb_path_ops has no ?)', () => {
+    const r = served('promoted');
+    expect(r.verdict).toBe('improved');
+    expect(r.definitions).toContain('CREATE INDEX NAME ON "kinds"."articles" USING gin ("flags")');
+  });
+
+  it("foreign key without an index: the child's lookups by the parent's DELETE are a statement of their own", () => {
+    const parentDelete = statementOf(SHAPES.find((s) => s.name === 'delete_list')!);
+    expect(parentDelete?.example).toMatchObject({ source: 'server_log' });
+    const lookup = workload.statements.find((s) => s.id.startsWith('fk:') && s.text.includes('list_items'));
+    expect(lookup, 'the cascade lookup in the workload').toBeDefined();
+    expect(lookup!.text).toBe('SELECT 1 FROM "kinds"."list_items" WHERE "list_id" = $1');
+    // Weighed by the rows the parent's DELETE removed (one a call, three calls).
+    expect(lookup!.calls).toBe(parentDelete!.calls);
+    const r = verdictOf(lookup!);
+    expect(r.verdict).toBe('improved');
+    expect(r.definitions).toContain('CREATE INDEX NAME ON "kinds"."list_items" ("list_id")');
+    // The parent's own plan (a primary key lookup) is not what the index is for.
+    expect(verdictOf(parentDelete!).definitions).toEqual([]);
   });
 
   it('partial index where the sample shows a fixed, selective list of constants', () => {

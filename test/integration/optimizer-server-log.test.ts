@@ -154,6 +154,40 @@ describe('literal samples from the server log', () => {
     expect(again.matched).toBe(0);
   });
 
+  it('a run that cannot read all that is left reads the newest part of the log', async () => {
+    // More log than one run may read (each logged statement is about 1 KiB), then the newest statement.
+    await asApplication(async (app) => {
+      for (let i = 0; i < 200; i++)
+        await app.query(`SELECT id FROM orders WHERE customer_id = ${i} AND status <> '${'x'.repeat(900)}'`);
+      await app.query(`SELECT count(*) FROM orders WHERE payload ? 'newest-7731'`);
+    });
+    const queryid = await queryidOf('SELECT count(*) FROM orders WHERE payload ? $1%');
+    // Until the logging collector has written it.
+    for (const until = Date.now() + 60_000; ; ) {
+      const { rows } = await client.query<{ written: boolean }>(
+        `SELECT bool_or(pg_read_file(current_setting('log_directory') || '/' || name) LIKE '%newest-7731%') AS written
+         FROM pg_ls_logdir() WHERE name LIKE '%.log'`,
+      );
+      if (rows[0]?.written) break;
+      if (Date.now() > until) throw new Error('the statement never reached the log');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    // A target read for the first time, with a bound far below the log's size: one run gets the newest.
+    const maxBytes = 64 * 1024;
+    const { rows: size } = await client.query<{ bytes: string }>(
+      `SELECT sum(size)::text AS bytes FROM pg_ls_logdir() WHERE name LIKE '%.log'`,
+    );
+    expect(Number(size[0]!.bytes)).toBeGreaterThan(2 * maxBytes);
+    const result = await readServerLogSamples(client, new ServerLogSource(client), {
+      target: 'tail',
+      maxBytes,
+    });
+    expect(result.available, result.reason).toBe(true);
+    expect(result.bytesRead).toBeLessThanOrEqual(maxBytes);
+    const newest = (await samples()).filter((s) => s.queryid === queryid).map((s) => s.query);
+    expect(newest).toContain(`SELECT count(*) FROM orders WHERE payload ? 'newest-7731'`);
+  });
+
   it('optimize reads the log in its run and no literal reaches its logs or its result', async () => {
     await asApplication(async (app) => {
       for (let i = 0; i < 3; i++)

