@@ -1,8 +1,8 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCliProcess } from '../support/cli.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 
 /**
@@ -10,25 +10,9 @@ import { createTestDatabase, type TestDatabase } from '../support/db.ts';
  * the working directory, notifications on stderr as email and Slack), `alerts` lists them.
  */
 
-const CLI = join(import.meta.dirname, '../../bin/dgm-db-ops.mjs');
-
-function runCli(
-  args: string[],
-  cwd: string,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      cwd,
-      // Alert state is kept per database: `alerts` reads the state of DATABASE_URL's database.
-      env: { ...process.env, DATABASE_URL: db.url },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function runCli(args: string[], cwd: string) {
+  // Alert state is kept per database: `alerts` reads the state of DATABASE_URL's database.
+  return runCliProcess(args, { cwd, env: { DATABASE_URL: db.url } });
 }
 
 let db: TestDatabase;

@@ -1,42 +1,16 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCliProcess } from '../support/cli.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { tempDir } from '../support/tmp.ts';
 
-const CLI = join(import.meta.dirname, '../../bin/dgm-db-ops.mjs');
+// The CLI's commands against a given database, on each server version. What does not depend on the
+// server's version (the embedded server, bad input, --help) is in cli-embedded.test.ts.
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function runCli(args: string[], env: Record<string, string | undefined> = {}, cwd?: string): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      cwd,
-      env: { ...process.env, DATABASE_URL: '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-/** Embedded postgres servers (data folder dgm-db-ops-pg-*): pid -> parent pid. */
-function embeddedServers(): Map<number, number> {
-  const out = execFileSync('ps', ['-eo', 'pid=,ppid=,args='], { encoding: 'utf8' });
-  const found = new Map<number, number>();
-  for (const line of out.split('\n')) {
-    const m = line.trim().match(/^(\d+)\s+(\d+)\s+(.*postgres.*-D\s+\S*dgm-db-ops-pg-\S+.*)$/);
-    if (m) found.set(Number(m[1]), Number(m[2]));
-  }
-  return found;
+/** The CLI as a process of its own, DATABASE_URL unset unless given. */
+function runCli(args: string[], env: Record<string, string | undefined> = {}, cwd?: string) {
+  return runCliProcess(args, { cwd, env: { DATABASE_URL: '', ...env } });
 }
 
 let db: TestDatabase;
@@ -45,52 +19,6 @@ beforeAll(async () => {
   db = await createTestDatabase({ migrate: false });
 });
 afterAll(async () => db?.drop());
-
-describe('CLI bad input: one line on stderr, exit 2, nothing changed', () => {
-  it.each([
-    [['frobnicate'], /^dgm-db-ops: unknown command 'frobnicate' \(try --help\)\n$/],
-    [['migrate', '--frob'], /^dgm-db-ops: migrate: Unknown option '--frob'.*\n$/],
-    [['migrate', '--database-url', 'not a url'], /^dgm-db-ops: --database-url is not a valid URL.*\n$/],
-    [
-      ['migrate', '--database-url', 'mysql://x@localhost/db'],
-      /must start with postgres:\/\/ or postgresql:\/\//,
-    ],
-    [
-      ['migrate', '--database-url', 'postgres://nobody@127.0.0.1:1/none'],
-      /^dgm-db-ops: --database-url: cannot connect to 127\.0\.0\.1:1\/none: .*\n$/,
-    ],
-  ])('%j', async (args, message) => {
-    const r = await runCli(args);
-    expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(message);
-    expect(r.stderr.trim().split('\n')).toHaveLength(1);
-    expect(r.stdout).toBe('');
-  });
-
-  it('a config file that fails validation names each bad field and changes nothing', async () => {
-    const bad = join(tmp, 'bad.json');
-    writeFileSync(
-      bad,
-      JSON.stringify({ monitoring: { slowQueryThresholdMs: -5 }, constitutionalHash: 'XYZ', colour: 'red' }),
-    );
-    const r = await runCli(['migrate', '--database-url', db.url, '--config', bad]);
-    expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/monitoring\.slowQueryThresholdMs: Too small/);
-    expect(r.stderr).toMatch(/constitutionalHash: must be 16 to 64 lowercase hex digits/);
-    expect(r.stderr).toMatch(/Unrecognized key: "colour"/);
-    expect(r.stderr.trim().split('\n')).toHaveLength(1);
-    const { rows } = await db.client.query(`SELECT to_regnamespace('dgm') AS s`);
-    expect(rows[0].s).toBeNull();
-  });
-
-  it('a config file that is not JSON is bad input too', async () => {
-    const bad = join(tmp, 'broken.json');
-    writeFileSync(bad, '{ nope');
-    const r = await runCli(['migrate', '--database-url', db.url, '--config', bad]);
-    expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/is not valid JSON/);
-  });
-});
 
 describe('CLI migrate against a given database', () => {
   it('succeeds, and succeeds again changing nothing; --json prints one document', async () => {
@@ -146,54 +74,6 @@ describe('CLI sample and governance', () => {
   });
 });
 
-describe('CLI with the embedded PostgreSQL', () => {
-  it('starts it when no database is given and leaves no server behind', async () => {
-    const child = spawn(process.execPath, [CLI, 'migrate', '--json'], {
-      env: { ...process.env, DATABASE_URL: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    const seen = new Set<number>();
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    // Other test files start CLIs too: this run's server is the one whose parent is this CLI.
-    const poll = setInterval(() => {
-      for (const [pid, ppid] of embeddedServers()) if (ppid === child.pid) seen.add(pid);
-    }, 50);
-    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-    clearInterval(poll);
-    expect(code).toBe(0);
-    expect(stderr).toMatch(/starting an embedded PostgreSQL 18/);
-    expect(JSON.parse(stdout).status).toBe('succeeded');
-    expect(seen.size).toBe(1);
-    const after = embeddedServers();
-    expect([...seen].filter((pid) => after.has(pid))).toEqual([]);
-  });
-
-  it('stops it on Ctrl-C in the middle of the demo', async () => {
-    const child: ChildProcess = spawn(process.execPath, [CLI, 'demo', '--scale', '0.3'], {
-      env: { ...process.env, DATABASE_URL: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stderr = '';
-    const started = new Promise<void>((resolve) => {
-      child.stderr!.on('data', (d) => {
-        stderr += d;
-        if (stderr.includes('loading')) resolve();
-      });
-    });
-    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-    await started;
-    const mine = [...embeddedServers()].filter(([, ppid]) => ppid === child.pid).map(([pid]) => pid);
-    expect(mine.length).toBe(1);
-    child.kill('SIGINT');
-    expect(await exited).toBe(130);
-    const after = embeddedServers();
-    expect(mine.filter((pid) => after.has(pid))).toEqual([]);
-  });
-});
-
 describe('CLI demo on a database of your own', () => {
   it('installs the schema on an empty database, runs every step, and refuses to run on its rows again', async () => {
     const mine = await createTestDatabase({ migrate: false });
@@ -214,24 +94,4 @@ describe('CLI demo on a database of your own', () => {
       await mine.drop();
     }
   }, 180_000);
-});
-
-describe('CLI help', () => {
-  it('lists every command', async () => {
-    const r = await runCli(['--help']);
-    expect(r.code).toBe(0);
-    for (const c of [
-      'demo',
-      'migrate',
-      'sample',
-      'metrics',
-      'alerts',
-      'maintain',
-      'optimize',
-      'report',
-      'invoke',
-    ]) {
-      expect(r.stdout).toMatch(new RegExp(`^  ${c}\\s`, 'm'));
-    }
-  });
 });

@@ -1,4 +1,3 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../functions/config.ts';
 import { ADVISORY_LOCKS } from '../../functions/db/locks.ts';
 import { migrate } from '../../functions/jobs/migrate.ts';
-import { runCliInProcess } from '../support/cli.ts';
+import { type CliProcess, runCliInProcess, startCliProcess } from '../support/cli.ts';
 import { startThrowawayCluster, type ThrowawayCluster } from '../support/throwaway-cluster.ts';
 
 // Faults in the middle of a run: the CLI killed with SIGKILL, or the server restarted without a
@@ -32,46 +31,11 @@ async function q<T extends pg.QueryResultRow = Record<string, unknown>>(sql: str
   return (await admin.query<T>(sql, params)).rows;
 }
 
-interface CliRun {
-  child: ChildProcess;
-  /** Set when the process ended, with the tail of its output. */
-  exited: boolean;
-  output?: string;
-  done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>;
-}
-
-function cli(args: string[]): CliRun {
+/** Starts the CLI as a process of its own (to kill it), on this file's database and config. */
+function cli(args: string[]): CliProcess {
   // Room for one index per statement of the file on the one table (the default caps at 2 per table).
   const config = join(work, 'config.json');
-  const child = spawn(
-    process.execPath,
-    ['bin/dgm-db-ops.mjs', ...args, '--config', config, '--database-url', url],
-    {
-      cwd: process.cwd(),
-      env: { ...process.env, DATABASE_URL: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (d) => {
-    stdout += String(d);
-  });
-  child.stderr!.on('data', (d) => {
-    stderr += String(d);
-  });
-  const run: CliRun = {
-    child,
-    exited: false,
-    done: new Promise((resolve) =>
-      child.on('exit', (code, signal) => {
-        run.exited = true;
-        run.output = `${stderr}\n${stdout}`.trim().slice(-1500);
-        resolve({ code, signal, stdout, stderr });
-      }),
-    ),
-  };
-  return run;
+  return startCliProcess([...args, '--config', config, '--database-url', url], { env: { DATABASE_URL: '' } });
 }
 
 /** Polls until check returns a value (not undefined/false); fails after timeoutMs with what it waited for. */
@@ -79,14 +43,14 @@ async function waitFor<T>(
   what: string,
   check: () => Promise<T | undefined | false>,
   timeoutMs = 90_000,
-  run?: CliRun,
+  run?: CliProcess,
 ): Promise<T> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const v = await check();
     if (v !== undefined && v !== false) return v;
     // The point never comes once the run is over: say so at once, with what it printed.
-    if (run?.exited) throw new Error(`the run ended before ${what}: ${run.output}`);
+    if (run?.exited) throw new Error(`the run ended before ${what}: ${run.output().slice(-1500)}`);
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -126,6 +90,89 @@ const concurrentBuildWaiting = () =>
     `SELECT pid FROM pg_stat_activity WHERE datname = current_database()
        AND query ILIKE 'CREATE INDEX CONCURRENTLY%' AND wait_event_type = 'Lock'`,
   ).then((r) => r[0]?.pid);
+
+/** optimize --apply started while a snapshot holder keeps its concurrent build waiting (the build's backend). */
+async function buildWaitingForSnapshot(file: string) {
+  const holder = await snapshotHolder();
+  const run = cli(['optimize', '--apply', '--workload', file, '--json']);
+  const backend = await waitFor(
+    'a concurrent build waiting for the old snapshot',
+    concurrentBuildWaiting,
+    90_000,
+    run,
+  );
+  return { holder, run, backend };
+}
+
+/** A session holding public.metrics_default in SHARE mode: a partition step moving its rows waits. */
+async function defaultPartitionLocked(): Promise<{ holder: pg.Client; pid: number }> {
+  const holder = await connectAdmin();
+  await holder.query('BEGIN');
+  await holder.query('LOCK TABLE public.metrics_default IN SHARE MODE');
+  return {
+    holder,
+    pid: (await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid,
+  };
+}
+
+/** The run's backend waiting for a lock (other than the holder's own session). */
+const waitingForLock = (run: CliProcess, holderPid: number) =>
+  waitFor(
+    'a partition step waiting for its lock',
+    async () =>
+      (
+        await q<{ pid: number }>(
+          `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'
+           AND backend_type = 'client backend' AND pid <> $1`,
+          [holderPid],
+        )
+      )[0]?.pid,
+    90_000,
+    run,
+  );
+
+/** The run's backend sleeping (pg_sleep) in a statement like `pattern`. */
+const sleepingIn = (run: CliProcess, what: string, pattern: string) =>
+  waitFor(
+    what,
+    async () =>
+      (
+        await q<{ pid: number }>(
+          `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event = 'PgSleep'
+           AND query ILIKE $1`,
+          [pattern],
+        )
+      )[0]?.pid,
+    90_000,
+    run,
+  );
+
+/**
+ * Kills the run (SIGKILL) and waits until the server has ended its session (backend, when given) and
+ * released its advisory lock: the server notices the dead client by itself.
+ */
+async function killAndAwaitRelease(run: CliProcess, lock: number, timeoutMs: number, backend?: number) {
+  run.child.kill('SIGKILL');
+  await run.done;
+  await waitFor(
+    backend === undefined ? 'the lock to be released' : 'the killed run to lose its session and lock',
+    async () => {
+      const alive =
+        backend === undefined ? [] : await q(`SELECT 1 FROM pg_stat_activity WHERE pid = $1`, [backend]);
+      return alive.length === 0 && (await lockHeld(lock)) === undefined;
+    },
+    timeoutMs,
+  );
+}
+
+/** Restarts the server (no shutdown checkpoint) under the run; returns how the run ended. */
+async function restartUnder(run: CliProcess) {
+  await admin.end().catch(() => {});
+  await cluster.restart();
+  const ended = await run.done;
+  admin = await connectAdmin();
+  return ended;
+}
 
 async function workload(name: string, sql: string): Promise<string> {
   for (let i = 0; i < 10; i++) await admin.query(sql);
@@ -195,26 +242,10 @@ afterAll(async () => {
 describe(`faults in the middle of a run (own cluster)`, () => {
   it('optimize --apply killed (SIGKILL) during a concurrent build: the lock is released at once, the rerun cleans up and succeeds', async () => {
     const file = await workload('k1', 'SELECT id FROM public.events WHERE k1 = 7');
-    const holder = await snapshotHolder();
-    const run = cli(['optimize', '--apply', '--workload', file, '--json']);
-    const backend = await waitFor(
-      'a concurrent build waiting for the old snapshot',
-      concurrentBuildWaiting,
-      90_000,
-      run,
-    );
-    run.child.kill('SIGKILL');
-    await run.done;
+    const { holder, run, backend } = await buildWaitingForSnapshot(file);
     // The server notices the dead client during the statement (client_connection_check_interval on
     // 14+): its session ends and the optimize lock is released while the build would still wait.
-    await waitFor(
-      'the killed run to lose its session and lock',
-      async () => {
-        const alive = await q(`SELECT 1 FROM pg_stat_activity WHERE pid = $1`, [backend]);
-        return alive.length === 0 && (await lockHeld(ADVISORY_LOCKS.optimize)) === undefined;
-      },
-      30_000,
-    );
+    await killAndAwaitRelease(run, ADVISORY_LOCKS.optimize, 30_000, backend);
     // What the interruption left: INVALID indexes and a row stuck in 'building'.
     expect((await invalidIndexes()).length).toBeGreaterThan(0);
     expect(await building()).toBe(1);
@@ -241,15 +272,10 @@ describe(`faults in the middle of a run (own cluster)`, () => {
 
   it('optimize --apply cut by a server restart during a concurrent build: maintain --task indexes drops the remains (parent included), then optimize succeeds', async () => {
     const file = await workload('k2', 'SELECT id FROM public.events WHERE k2 = 11');
-    const holder = await snapshotHolder();
-    const run = cli(['optimize', '--apply', '--workload', file, '--json']);
-    await waitFor('a concurrent build waiting for the old snapshot', concurrentBuildWaiting, 90_000, run);
-    await admin.end().catch(() => {});
-    await cluster.restart();
-    const cut = await run.done;
+    const { holder, run } = await buildWaitingForSnapshot(file);
+    const cut = await restartUnder(run);
     expect(cut.code).not.toBe(0);
     await holder.end().catch(() => {});
-    admin = await connectAdmin();
     expect((await invalidIndexes()).length).toBeGreaterThan(0);
     expect(await building()).toBe(1);
 
@@ -280,38 +306,15 @@ describe(`faults in the middle of a run (own cluster)`, () => {
       90_000,
       run,
     );
-    await admin.end().catch(() => {});
-    await cluster.restart();
-    await run.done;
-    admin = await connectAdmin();
+    await restartUnder(run);
     await rerunSucceeds(['optimize', '--apply', '--workload', file]);
   });
 
   it('maintain killed (SIGKILL) while a partition step waits for a lock: the rerun moves every row', async () => {
-    const holder = await connectAdmin();
-    await holder.query('BEGIN');
-    await holder.query('LOCK TABLE public.metrics_default IN SHARE MODE');
+    const { holder, pid } = await defaultPartitionLocked();
     const run = cli(['maintain', '--task', 'partitions', '--json']);
-    await waitFor(
-      'a partition step waiting for its lock',
-      async () =>
-        (
-          await q<{ pid: number }>(
-            `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'
-             AND backend_type = 'client backend' AND pid <> $1`,
-            [(await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid],
-          )
-        )[0]?.pid,
-      90_000,
-      run,
-    );
-    run.child.kill('SIGKILL');
-    await run.done;
-    await waitFor(
-      'the maintenance lock to be released',
-      async () => (await lockHeld(ADVISORY_LOCKS.maintain)) === undefined,
-      30_000,
-    );
+    await waitingForLock(run, pid);
+    await killAndAwaitRelease(run, ADVISORY_LOCKS.maintain, 30_000);
     await holder.query('ROLLBACK');
     await holder.end();
     await rerunSucceeds(['maintain', '--task', 'partitions']);
@@ -323,29 +326,11 @@ describe(`faults in the middle of a run (own cluster)`, () => {
     await admin.query(
       `INSERT INTO public.metrics SELECT 5000 + g, random(), now() + interval '4 months' FROM generate_series(1, 3000) g`,
     );
-    const holder = await connectAdmin();
-    await holder.query('BEGIN');
-    await holder.query('LOCK TABLE public.metrics_default IN SHARE MODE');
-    const holderPid = (await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+    const { holder, pid } = await defaultPartitionLocked();
     const run = cli(['maintain', '--task', 'all', '--json']);
-    await waitFor(
-      'a partition step waiting for its lock',
-      async () =>
-        (
-          await q<{ pid: number }>(
-            `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'
-             AND backend_type = 'client backend' AND pid <> $1`,
-            [holderPid],
-          )
-        )[0]?.pid,
-      90_000,
-      run,
-    );
-    await admin.end().catch(() => {});
-    await cluster.restart();
-    await run.done;
+    await waitingForLock(run, pid);
+    await restartUnder(run);
     await holder.end().catch(() => {});
-    admin = await connectAdmin();
     await rerunSucceeds(['maintain', '--task', 'all']);
     expect(await q(`SELECT count(*)::int AS n FROM public.metrics_default`)).toEqual([{ n: 0 }]);
     expect(await q(`SELECT count(*)::int AS n FROM public.metrics`)).toEqual([{ n: 8000 }]);
@@ -368,28 +353,12 @@ describe(`faults in the middle of a run (own cluster)`, () => {
       CREATE INDEX slow_stats_key ON public.slow_stats (public.slow_key(x));
       INSERT INTO public.slow_switch VALUES (true);`);
     const run = cli(['maintain', '--task', 'statistics', '--json']);
-    const backend = await waitFor(
-      'ANALYZE of the slow table to be running',
-      async () =>
-        (
-          await q<{ pid: number }>(
-            `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event = 'PgSleep'
-             AND query ILIKE '%ANALYZE%"public"."slow_stats"%'`,
-          )
-        )[0]?.pid,
-      90_000,
+    const backend = await sleepingIn(
       run,
+      'ANALYZE of the slow table to be running',
+      '%ANALYZE%"public"."slow_stats"%',
     );
-    run.child.kill('SIGKILL');
-    await run.done;
-    await waitFor(
-      'the killed run to lose its session and lock',
-      async () => {
-        const alive = await q(`SELECT 1 FROM pg_stat_activity WHERE pid = $1`, [backend]);
-        return alive.length === 0 && (await lockHeld(ADVISORY_LOCKS.maintain)) === undefined;
-      },
-      15_000,
-    );
+    await killAndAwaitRelease(run, ADVISORY_LOCKS.maintain, 15_000, backend);
     await admin.query('DELETE FROM public.slow_switch');
     await rerunSucceeds(['maintain', '--task', 'statistics']);
     await admin.query('DROP TABLE public.slow_stats; DROP FUNCTION public.slow_key(int)');
@@ -410,28 +379,8 @@ describe(`faults in the middle of a run (own cluster)`, () => {
     );
     await admin.query('INSERT INTO public.slow_switch VALUES (true)');
     const run = cli(['optimize', '--apply', '--workload', file, '--json']);
-    const backend = await waitFor(
-      'the measurement of the slow statement',
-      async () =>
-        (
-          await q<{ pid: number }>(
-            `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event = 'PgSleep'
-             AND query ILIKE '%EXPLAIN (ANALYZE%'`,
-          )
-        )[0]?.pid,
-      90_000,
-      run,
-    );
-    run.child.kill('SIGKILL');
-    await run.done;
-    await waitFor(
-      'the killed run to lose its session and lock',
-      async () => {
-        const alive = await q(`SELECT 1 FROM pg_stat_activity WHERE pid = $1`, [backend]);
-        return alive.length === 0 && (await lockHeld(ADVISORY_LOCKS.optimize)) === undefined;
-      },
-      15_000,
-    );
+    const backend = await sleepingIn(run, 'the measurement of the slow statement', '%EXPLAIN (ANALYZE%');
+    await killAndAwaitRelease(run, ADVISORY_LOCKS.optimize, 15_000, backend);
     await admin.query('DELETE FROM public.slow_switch');
     await rerunSucceeds(['optimize', '--apply', '--workload', file]);
   });

@@ -1,12 +1,10 @@
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCliProcess } from '../support/cli.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { tempDir } from '../support/tmp.ts';
 
 /** `dgm-db-ops invoke fanout`: the fan-out handler runs locally over DGM_TARGETS (or the one database). */
 
-const CLI = join(import.meta.dirname, '../../bin/dgm-db-ops.mjs');
 const tmp = tempDir('dgm-fleet-invoke');
 let db: TestDatabase;
 
@@ -16,18 +14,7 @@ beforeAll(async () => {
 afterAll(async () => db?.drop());
 
 function runCli(args: string[], env: Record<string, string> = {}) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      env: { ...process.env, DATABASE_URL: db.url, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      cwd: tmp,
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runCliProcess(args, { env: { DATABASE_URL: db.url, ...env }, cwd: tmp });
 }
 
 describe('invoke fanout', () => {

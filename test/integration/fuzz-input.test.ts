@@ -1,9 +1,8 @@
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { runCliInProcess } from '../support/cli.ts';
+import { runCliInProcess, runCliProcess } from '../support/cli.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { tempDir } from '../support/tmp.ts';
 
@@ -393,7 +392,6 @@ describe('fuzz: bad input exits 2 with one line, no secret, no connection, no ch
   });
 
   it('a few as real processes: the executable exits 2 with the same one line', async () => {
-    const cli = join(import.meta.dirname, '../../bin/dgm-db-ops.mjs');
     const picked = all.filter((c) =>
       [
         'sample: a URL as a positional',
@@ -404,20 +402,10 @@ describe('fuzz: bad input exits 2 with one line, no secret, no connection, no ch
     );
     expect(picked).toHaveLength(4);
     const runs = await Promise.all(
-      picked.map(
-        (c) =>
-          new Promise<{ name: string; code: number | null; stdout: string; stderr: string }>((resolve) => {
-            const child = spawn(process.execPath, [cli, ...c.args], {
-              env: { ...process.env, DATABASE_URL: '', ...c.env },
-              stdio: ['ignore', 'pipe', 'pipe'],
-            });
-            let stdout = '';
-            let stderr = '';
-            child.stdout.on('data', (d) => (stdout += d));
-            child.stderr.on('data', (d) => (stderr += d));
-            child.on('close', (code) => resolve({ name: c.name, code, stdout, stderr }));
-          }),
-      ),
+      picked.map(async (c) => ({
+        name: c.name,
+        ...(await runCliProcess(c.args, { env: { DATABASE_URL: '', ...c.env } })),
+      })),
     );
     for (const r of runs) {
       expect({ name: r.name, code: r.code, stdout: r.stdout }).toEqual({ name: r.name, code: 2, stdout: '' });

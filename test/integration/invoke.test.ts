@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -8,24 +7,15 @@ import { demoInvoke } from '../../bin/cli/invoke.ts';
 import { renderSnsPublish } from '../../functions/alerting/render.ts';
 import { parseConfig } from '../../functions/config.ts';
 import { silentLogger } from '../../functions/ports.ts';
+import { runCliProcess } from '../support/cli.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { tempDir } from '../support/tmp.ts';
 
-const CLI = join(import.meta.dirname, '../../bin/dgm-db-ops.mjs');
-
 function runCli(args: string[], env: Record<string, string> = {}) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      env: { ...process.env, DATABASE_URL: db.url, SLACK_WEBHOOK_URL: '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      // The local alert store lives under the working directory (.dgm-db-ops/alerts).
-      cwd: tmp,
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  return runCliProcess(args, {
+    env: { DATABASE_URL: db.url, SLACK_WEBHOOK_URL: '', ...env },
+    // The local alert store lives under the working directory (.dgm-db-ops/alerts).
+    cwd: tmp,
   });
 }
 

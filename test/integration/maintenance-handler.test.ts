@@ -1,5 +1,3 @@
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collectAlertInputs } from '../../functions/alerting/inputs.ts';
@@ -8,6 +6,7 @@ import { createMaintainerHandler, type MaintainerDeps } from '../../functions/ha
 import { MAINTAINER_TASKS } from '../../functions/handlers/support/events.ts';
 import { MAINTAIN_TASKS } from '../../functions/jobs/maintain.ts';
 import type { DatabaseSecret, MetricDatum, MetricSink, SecretsProvider } from '../../functions/ports.ts';
+import { runCliProcess } from '../support/cli.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 
 let db: TestDatabase;
@@ -151,26 +150,14 @@ describe('the maintainer handler', () => {
   });
 });
 
-const CLI = join(import.meta.dirname, '../../bin/dgm-db-ops.mjs');
-
 let probes = 0;
 /** A table the statistics task must analyze (never analyzed): it re-analyzes only what changed. */
 async function neverAnalyzed(): Promise<void> {
   await db.client.query(`CREATE TABLE dgm.statistics_probe_${++probes} (id int)`);
 }
 
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      env: { ...process.env, DATABASE_URL: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function cli(args: string[]) {
+  return runCliProcess(args, { env: { DATABASE_URL: '' } });
 }
 
 describe('dgm-db-ops maintain', () => {

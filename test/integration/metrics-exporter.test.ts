@@ -1,10 +1,8 @@
-import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
-import { join } from 'node:path';
+import { type ChildProcess, execFileSync } from 'node:child_process';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCliProcess, startCliProcess } from '../support/cli.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
-
-const CLI = join(import.meta.dirname, '../../bin/dgm-db-ops.mjs');
 
 /** promtool (Debian package prometheus, installed by .ci/run): its absence fails the file, never skips it. */
 function promtoolVersion(): string {
@@ -43,7 +41,7 @@ const value = (text: string, series: string) => {
 
 let db: TestDatabase;
 let child: ChildProcess;
-let stderr = '';
+let stderr = () => '';
 let url: string;
 let exit: Promise<number | null>;
 
@@ -62,19 +60,19 @@ beforeAll(async () => {
   // seconds later when it stays idle): flushed now, the top tables are settled before the first scrape.
   await db.client.query('SELECT pg_stat_force_next_flush()');
   await db.client.query('SELECT 1');
-  child = spawn(
-    process.execPath,
-    [CLI, 'metrics', '--listen', '127.0.0.1:0', '--min-interval', '1', '--database-url', db.url],
-    { env: { ...process.env, DATABASE_URL: '' }, stdio: ['ignore', 'pipe', 'pipe'] },
+  const exporter = startCliProcess(
+    ['metrics', '--listen', '127.0.0.1:0', '--min-interval', '1', '--database-url', db.url],
+    { env: { DATABASE_URL: '' } },
   );
-  exit = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+  ({ child, stderr } = exporter);
+  // On 'close': exited, and its stderr read to the end.
+  exit = exporter.done.then((r) => r.code);
   url = await new Promise<string>((resolve, reject) => {
-    child.stderr!.on('data', (d) => {
-      stderr += d;
-      const m = stderr.match(/metrics: serving (http:\/\/\S+\/metrics)/);
+    child.stderr!.on('data', () => {
+      const m = stderr().match(/metrics: serving (http:\/\/\S+\/metrics)/);
       if (m) resolve(m[1]!);
     });
-    child.on('exit', (code) => reject(new Error(`the exporter exited (${code}): ${stderr}`)));
+    child.on('exit', (code) => reject(new Error(`the exporter exited (${code}): ${stderr()}`)));
   });
 });
 
@@ -139,7 +137,7 @@ describe('metrics --listen: a long-running /metrics exporter', () => {
   it('stops on SIGTERM with exit 0', async () => {
     child.kill('SIGTERM');
     expect(await exit).toBe(0);
-    expect(stderr).toMatch(/metrics: exporter stopped \(SIGTERM\)/);
+    expect(stderr()).toMatch(/metrics: exporter stopped \(SIGTERM\)/);
   });
 });
 
@@ -151,16 +149,8 @@ describe.concurrent('metrics --listen: bad values, exit 2', () => {
     [['--listen', '127.0.0.1:0', '--scrape-timeout', 'soon'], /--scrape-timeout must be a number of seconds/],
     [['--scrape-timeout', '5'], /--scrape-timeout only goes with --listen/],
   ])('%j', async (args, message) => {
-    const r = await execFileResult([CLI, 'metrics', ...args, '--database-url', db.url]);
-    expect(r.status).toBe(2);
+    const r = await runCliProcess(['metrics', ...args, '--database-url', db.url]);
+    expect(r.code).toBe(2);
     expect(r.stderr).toMatch(message);
   });
 });
-
-function execFileResult(args: string[]): Promise<{ status: number | null; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, args, { encoding: 'utf8' }, (err, _stdout, stderr) =>
-      resolve({ status: err ? ((err as { code?: number }).code ?? null) : 0, stderr }),
-    );
-  });
-}

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,13 +7,13 @@ import { REFERENCE_QUERIES } from '../../functions/demo/reference-queries.ts';
 import { collectBaselineMetrics, optimizeDatabase } from '../../functions/jobs/optimize.ts';
 import { getPerformanceReport } from '../../functions/jobs/report.ts';
 import { renderHtml, renderMarkdown, renderText } from '../../functions/optimizer/render.ts';
+import { runCliProcess } from '../support/cli.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { tempDir } from '../support/tmp.ts';
 
 // Baselines and the measured improvement, the performance report (JSON, text, markdown, html), and the
 // CLI's optimize and report commands.
 
-const CLI = join(import.meta.dirname, '../../bin/dgm-db-ops.mjs');
 let db: TestDatabase;
 const config = parseConfig({
   slowQueryThresholdMs: 1,
@@ -60,18 +59,8 @@ async function mix(rounds = 3) {
   await db.client.query('SELECT pg_stat_force_next_flush()');
 }
 
-function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      env: { ...process.env, DATABASE_URL: db.url },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function runCli(args: string[]) {
+  return runCliProcess(args, { env: { DATABASE_URL: db.url } });
 }
 
 beforeAll(async () => {

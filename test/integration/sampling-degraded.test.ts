@@ -1,15 +1,19 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { renderPrometheus } from '../../functions/adapters/local/prometheus.ts';
 import { collect } from '../../functions/monitor/collect.ts';
 import { METRIC_SPECS, metricPoints } from '../../functions/monitor/metrics.ts';
 import type { Snapshot, StatementStats } from '../../functions/monitor/snapshot.ts';
+import { runCliProcess } from '../support/cli.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 
 // What degrades cleanly: no pg_stat_statements, no DGM schema, statistics resets, retention; and the CLI.
 
-const run = promisify(execFile);
+/** The CLI as a process of its own; a run that does not exit 0 fails the test with its stderr. */
+async function run(args: string[]): Promise<{ stdout: string }> {
+  const r = await runCliProcess(args);
+  if (r.code !== 0) throw new Error(`dgm-db-ops ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
+  return r;
+}
 const dbs: TestDatabase[] = [];
 afterAll(async () => {
   await Promise.allSettled(dbs.map((d) => d.drop()));
@@ -172,10 +176,7 @@ describe('sampling degrades cleanly', () => {
 
   it('CLI: sample --json prints one JSON document with metrics, collectMs and roundTrips', async () => {
     const db = await fresh();
-    const cli = ['bin/dgm-db-ops.mjs'];
-    const { stdout } = await run('node', [...cli, 'sample', '--json', '--database-url', db.url], {
-      cwd: process.cwd(),
-    });
+    const { stdout } = await run(['sample', '--json', '--database-url', db.url]);
     const doc = JSON.parse(stdout);
     expect(doc.status).toBe('succeeded');
     expect(doc.roundTrips).toBeLessThanOrEqual(3 + 1 + 10);
@@ -189,7 +190,7 @@ describe('sampling degrades cleanly', () => {
     expect(doc.snapshot.partitions.available).toBe(true);
     expect(doc.constitutional_compliance.validated).toBe(true);
 
-    const prom = await run('node', [...cli, 'metrics', '--format', 'prometheus', '--database-url', db.url]);
+    const prom = await run(['metrics', '--format', 'prometheus', '--database-url', db.url]);
     const lines = prom.stdout.trimEnd().split('\n');
     // A gauge without a value in this sample (a rate on a first sample) is NaN: the series stays listed.
     for (const line of lines) {
@@ -203,19 +204,17 @@ describe('sampling degrades cleanly', () => {
       expect(prom.stdout).toContain(`# TYPE ${spec.prometheus.name} ${spec.prometheus.type}\n`);
     }
     expect(prom.stdout).not.toMatch(/^dgm_db_replication_lag_seconds[{ ]/m);
-    const bad = await run('node', [...cli, 'metrics', '--format', 'xml', '--database-url', db.url]).catch(
-      (e) => e,
-    );
+    const bad = await runCliProcess(['metrics', '--format', 'xml', '--database-url', db.url]);
     expect(bad.code).toBe(2);
   });
 
   it("counts none of its own statements as workload: an idle database's samples show none", async () => {
     const db = await fresh();
-    const cli = ['bin/dgm-db-ops.mjs', 'sample', '--json', '--database-url', db.url];
+    const cli = ['sample', '--json', '--database-url', db.url];
     // Each run samples, evaluates the alerts (reading the audit), records query samples and checks
     // governance: all of it dgm-db-ops's own doing.
     let doc: { snapshot: Snapshot } | undefined;
-    for (let i = 0; i < 3; i++) doc = JSON.parse((await run('node', cli, { cwd: process.cwd() })).stdout);
+    for (let i = 0; i < 3; i++) doc = JSON.parse((await run(cli)).stdout);
     const st = doc!.snapshot.statements as StatementStats;
     expect(st.top).toEqual([]);
     expect(st.slowPatterns).toEqual([]);

@@ -1,14 +1,11 @@
-import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { COMMANDS } from '../../bin/cli/commands.ts';
 import { commandHelp, mainHelp } from '../../bin/cli/help.ts';
+import { runCliProcess } from '../support/cli.ts';
 
-const CLI = join(import.meta.dirname, '../../bin/dgm-db-ops.mjs');
-const run = promisify(execFile);
-const env = { ...process.env, NODE_NO_WARNINGS: '1', DATABASE_URL: '' };
+const env = { NODE_NO_WARNINGS: '1', DATABASE_URL: '' };
 
 /** Flag lines of a help text whose flag has no description after it. */
 function bareFlags(help: string): string[] {
@@ -42,16 +39,17 @@ describe('--help', () => {
   it('--version prints the package version; a command --help goes to stdout with exit 0', async () => {
     const { version } = JSON.parse(readFileSync(join(import.meta.dirname, '../../package.json'), 'utf8'));
     const [v, h] = await Promise.all([
-      run(process.execPath, [CLI, '--version'], { env }),
-      run(process.execPath, [CLI, 'demo', '--help'], { env }),
+      runCliProcess(['--version'], { env }),
+      runCliProcess(['demo', '--help'], { env }),
     ]);
+    expect([v.code, h.code]).toEqual([0, 0]);
     expect(v.stdout).toBe(`dgm-db-ops ${version}\n`);
     expect(h.stdout).toMatch(/--scale N\s+workload size/);
     expect(bareFlags(h.stdout)).toEqual([]);
   });
 
   it('a negative number reaches the command, which answers in its own words (exit 2)', async () => {
-    const r = await run(process.execPath, [CLI, 'demo', '--scale', '-1'], { env }).catch((e) => e);
+    const r = await runCliProcess(['demo', '--scale', '-1'], { env });
     expect(r.code).toBe(2);
     expect(r.stderr).toBe('dgm-db-ops: demo: --scale must be a number in (0, 10]\n');
   });
