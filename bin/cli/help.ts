@@ -18,7 +18,7 @@ export const GLOBAL_FLAGS: readonly FlagHelp[] = [
   {
     flag: 'config',
     value: 'FILE',
-    text: 'JSON runtime config (thresholds, targets); see docs/configuration.md',
+    text: 'JSON runtime config (target name, thresholds, budgets); see docs/configuration.md',
   },
   { flag: 'json', text: 'print one JSON document on stdout (logs go to stderr)' },
   { flag: 'dry-run', text: 'print the plan and change nothing' },
