@@ -532,7 +532,8 @@ export const queue = fromScript({
 
 export const library = fromScript({
   name: 'library',
-  description: 'a lending library: member lookup by a case-folded card code, overdue loans, full-text search of titles, a date-cast report, a join from loans to books',
+  description:
+    'a lending library: member lookup by a case-folded card code, overdue loans, full-text search of titles, a date-cast report, a join from loans to books',
   rows: 420_000,
   script: `
       CREATE SCHEMA library;
@@ -597,7 +598,8 @@ export const library = fromScript({
 
 export const crm = fromScript({
   name: 'crm',
-  description: 'a sales CRM (holdout): ANY($1) arrays, OR of two columns, top-N without a filter, date_trunc, an anti-join, a grouped count',
+  description:
+    'a sales CRM (holdout): ANY($1) arrays, OR of two columns, top-N without a filter, date_trunc, an anti-join, a grouped count',
   rows: 450_000,
   script: `
       CREATE SCHEMA crm;
@@ -623,7 +625,10 @@ export const crm = fromScript({
     {
       name: 'contact_lookup',
       sql: 'SELECT id FROM crm.deals WHERE contact_email = $1 OR phone = $2',
-      params: (r) => [`c${1 + ((r * 9973) % 400000)}@mail.test`, `+1-555-${String((r * 7717) % 400000).padStart(7, '0')}`],
+      params: (r) => [
+        `c${1 + ((r * 9973) % 400000)}@mail.test`,
+        `+1-555-${String((r * 7717) % 400000).padStart(7, '0')}`,
+      ],
     },
     {
       name: 'newest',
@@ -656,4 +661,14 @@ export const crm = fromScript({
   ],
 });
 
-export const CORPUS: readonly BenchWorkload[] = [helpdesk, shop, telemetry, cms, inventory, saas, queue, library, crm];
+export const CORPUS: readonly BenchWorkload[] = [
+  helpdesk,
+  shop,
+  telemetry,
+  cms,
+  inventory,
+  saas,
+  queue,
+  library,
+  crm,
+];
