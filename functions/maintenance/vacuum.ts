@@ -41,7 +41,7 @@ export interface SettingsTarget {
 export interface HighWriteFigure {
   /** Rows updated or deleted since the statistics reset (all leaves of a partitioned table). */
   churn: number;
-  /** Its rows (reltuples, or the live-tuple count where that is larger). */
+  /** Its rows (reltuples; the live-tuple count for a table never vacuumed or analyzed). */
   rows: number;
   /** When the database's statistics were last reset; null: never since the cluster began. */
   since: string | null;
