@@ -110,3 +110,17 @@ export function qualifiedName(names: unknown): [string | null, string] | undefin
   if (parts.length === 0) return undefined;
   return [parts.length > 1 ? parts[parts.length - 2]! : null, parts[parts.length - 1]!];
 }
+
+const PREPARE_PREFIX =
+  /^\s*PREPARE\s+(?:"(?:[^"]|"")+"|[A-Za-z_][\w$]*)\s*(?:\((?:[^()]|\([^()]*\))*\))?\s+AS\s+/i;
+
+/**
+ * The statement an SQL-level `PREPARE name (types) AS <statement>` prepares. pg_stat_statements keeps the
+ * first text it saw for a queryid, so an application's statement prepared once with PREPARE is listed
+ * under the PREPARE text, with the calls of every EXECUTE (and of the same statement sent by a driver):
+ * it is the application's statement, not a utility one. Other texts are returned unchanged.
+ */
+export function preparedStatementBody(sql: string): string {
+  const m = PREPARE_PREFIX.exec(sql);
+  return m ? sql.slice(m[0].length) : sql;
+}

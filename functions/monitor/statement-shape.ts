@@ -6,6 +6,7 @@ import {
   type ParseNode as Node,
   parserLoaded,
   parseStatements,
+  preparedStatementBody,
   qualifiedName,
   walkEntries,
   walkNodes,
@@ -70,7 +71,7 @@ export function repairNormalizedText(sql: string): string {
 export function shapeOf(text: string): StatementShape {
   if (!parserLoaded()) throw new Error('call loadStatementParser() before reading statement shapes');
   let stmts: Array<{ stmt?: Node }>;
-  let sql = text;
+  let sql = preparedStatementBody(text);
   try {
     try {
       stmts = parseStatements(sql).stmts ?? [];

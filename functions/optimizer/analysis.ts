@@ -19,7 +19,9 @@ export type PredicateKind =
   | 'array_contained'
   /** LIKE / ILIKE: a btree serves a constant prefix (LIKE only), pg_trgm GIN any pattern. */
   | 'like'
-  | 'ilike';
+  | 'ilike'
+  /** Full-text search `tsvector @@ tsquery`: GIN (tsvector_ops) on the tsvector column or expression. */
+  | 'text_match';
 
 /** A literal constant as written in the statement (normalized pg_stat_statements text has none). */
 export interface Literal {

@@ -22,7 +22,13 @@ export function candidateName(c: CandidateIndex): string {
 export function columnListSql(c: CandidateIndex): string {
   const cols = c.columns.map((x) => {
     const parts = [x.expression ? `(${x.expression})` : quoteIdent(x.column)];
-    if (c.method === 'gin' && c.opclass && c.opclass !== 'array_ops' && c.opclass !== 'jsonb_ops')
+    if (
+      c.method === 'gin' &&
+      c.opclass &&
+      c.opclass !== 'array_ops' &&
+      c.opclass !== 'jsonb_ops' &&
+      c.opclass !== 'tsvector_ops'
+    )
       parts.push(c.opclass);
     if (x.opclass) parts.push(x.opclass);
     if (x.desc) parts.push('DESC');

@@ -334,7 +334,7 @@ export function candidatesForAccess(
   // GIN: JSONB containment needs jsonb_path_ops or jsonb_ops; key existence needs jsonb_ops; arrays
   // array_ops. On a column, or on a jsonb path expression (payload -> 'attrs').
   const ginPreds = usable.filter((p) =>
-    ['jsonb_contains', 'jsonb_exists', 'array_overlap', 'array_contained'].includes(p.kind),
+    ['jsonb_contains', 'jsonb_exists', 'array_overlap', 'array_contained', 'text_match'].includes(p.kind),
   );
   for (const id of unique(ginPreds.map((p) => p.expression?.sql ?? p.column))) {
     const preds = ginPreds.filter((p) => (p.expression?.sql ?? p.column) === id);
@@ -344,7 +344,13 @@ export function candidatesForAccess(
     const kinds = preds.map((p) => p.kind);
     let opclass: string;
     const jsonb = first.expression ? first.expression.jsonb : info.type === 'jsonb';
-    if (jsonb) {
+    if (kinds.includes('text_match')) {
+      // Full-text search: a GIN over the tsvector the statement matches (a tsvector column, or the
+      // to_tsvector(...) expression as written: the index serves only that exact expression).
+      if (kinds.some((k) => k !== 'text_match')) continue;
+      if (!first.expression && info.type !== 'tsvector') continue;
+      opclass = 'tsvector_ops';
+    } else if (jsonb) {
       if (kinds.includes('array_contained') || kinds.includes('array_overlap')) continue;
       opclass = kinds.includes('jsonb_exists') ? 'jsonb_ops' : 'jsonb_path_ops';
     } else if (!first.expression && info.typeCategory === 'A') opclass = 'array_ops';
@@ -362,7 +368,7 @@ export function candidatesForAccess(
           },
         ],
         0,
-        `${kinds.includes('jsonb_exists') ? 'key existence (?)' : opclass === 'array_ops' ? 'array operators' : 'containment (@>)'} on ${id}`,
+        `${opclass === 'tsvector_ops' ? 'full-text search (@@)' : kinds.includes('jsonb_exists') ? 'key existence (?)' : opclass === 'array_ops' ? 'array operators' : 'containment (@>)'} on ${id}`,
         statementId,
         { opclass },
       ),

@@ -28,6 +28,7 @@ export const COMMUTED: Record<string, string> = {
   '<@': '@>',
   '@>': '<@',
   '&&': '&&',
+  '@@': '@@',
 };
 
 /** The operator at the top of an expression (for `a -> 'k'`: ->). */
@@ -106,6 +107,7 @@ export const OPERATOR_KIND: Record<string, PredicateKind> = {
   '?&': 'jsonb_exists',
   '&&': 'array_overlap',
   '<@': 'array_contained',
+  '@@': 'text_match',
 };
 
 export function isNullConst(node: unknown): boolean {

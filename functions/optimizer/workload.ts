@@ -1,6 +1,7 @@
 import { fingerprintSync } from 'libpg-query';
 import type pg from 'pg';
 import { quoteIdent } from '../db/identifiers.ts';
+import { preparedStatementBody } from '../db/parse-tree.ts';
 import { errorMessage } from '../errors.ts';
 import {
   type NotWorkloadReason,
@@ -125,7 +126,7 @@ export async function fetchStatementTexts(
      ORDER BY s.queryid, s.calls DESC`,
     [queryids],
   );
-  for (const r of rows) out.set(r.queryid, r.query);
+  for (const r of rows) out.set(r.queryid, preparedStatementBody(r.query));
   return out;
 }
 

@@ -96,6 +96,12 @@ const SHAPES: Shape[] = [
     sample: `SELECT id FROM kinds.comments WHERE body LIKE '%needle-77%'`,
   },
   {
+    name: 'comment_fulltext',
+    sql: `SELECT id FROM kinds.comments WHERE to_tsvector('simple', body) @@ plainto_tsquery('simple', $1)`,
+    params: ['needle'],
+    sample: `SELECT id FROM kinds.comments WHERE to_tsvector('simple', body) @@ plainto_tsquery('simple', 'needle')`,
+  },
+  {
     name: 'comments_of_author',
     sql: 'SELECT c.id, c.body FROM kinds.articles a JOIN kinds.comments c ON c.article_id = a.id WHERE a.author_id = $1 AND a.published_at > $2',
     params: [23, '2025-06-01'],
@@ -381,6 +387,14 @@ describe('candidate kinds, from pg_stat_statements plus a literal sample', () =>
     expect(r.verdict).toBe('improved');
     expect(r.definitions).toContain(
       'CREATE INDEX NAME ON "kinds"."comments" USING gin ("body" "public".gin_trgm_ops)',
+    );
+  });
+
+  it('full-text search: GIN on the to_tsvector expression the statement matches', () => {
+    const r = served('comment_fulltext');
+    expect(r.verdict).toBe('improved');
+    expect(r.definitions).toContain(
+      `CREATE INDEX NAME ON "kinds"."comments" USING gin ((to_tsvector('simple', "body")))`,
     );
   });
 

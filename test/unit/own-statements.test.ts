@@ -39,13 +39,21 @@ describe('only the application statements are workload', () => {
       'ALTER TABLE app.orders SET (fillfactor = 90)',
       'EXPLAIN (FORMAT JSON) SELECT * FROM app.orders WHERE id = $1',
       'SET statement_timeout = $1',
-      'PREPARE p AS SELECT * FROM app.orders WHERE id = $1',
+      'EXECUTE p($1)',
+      'DEALLOCATE p',
       'COPY app.orders FROM STDIN',
       'CALL dgm.run_partition_maintenance()',
       'BEGIN',
     ]) {
       expect(judge(sql), sql).toBe('utility');
     }
+  });
+
+  it('judges a statement prepared with SQL PREPARE by what it prepares (pg_stat_statements lists it under the PREPARE text)', () => {
+    expect(judge('PREPARE p AS SELECT * FROM app.orders WHERE id = $1')).toBeNull();
+    expect(judge('prepare "Q 1" (int, numeric(10,2)) as UPDATE app.orders SET total = $2 WHERE id = $1')).toBeNull();
+    expect(judge('PREPARE p AS SELECT * FROM pg_catalog.pg_class WHERE oid = $1')).toBe('system catalogs');
+    expect(judge('PREPARE p AS VACUUM app.orders')).toBe('utility');
   });
 
   it("leaves out calls of the tool's own functions, even next to application tables", () => {

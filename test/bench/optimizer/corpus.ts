@@ -530,4 +530,69 @@ export const queue = fromScript({
   ],
 });
 
-export const CORPUS: readonly BenchWorkload[] = [helpdesk, shop, telemetry, cms, inventory, saas, queue];
+export const library = fromScript({
+  name: 'library',
+  description: 'a lending library: member lookup by a case-folded card code, overdue loans, full-text search of titles, a date-cast report, a join from loans to books',
+  rows: 420_000,
+  script: `
+      CREATE SCHEMA library;
+      CREATE TABLE library.books (
+        id int PRIMARY KEY, title text NOT NULL, isbn text NOT NULL, published date NOT NULL, shelf text NOT NULL);
+      CREATE TABLE library.loans (
+        id bigserial PRIMARY KEY, book_id int NOT NULL REFERENCES library.books (id), member_code text NOT NULL,
+        loaned_at timestamptz NOT NULL, due_at timestamptz NOT NULL, returned_at timestamptz);
+      INSERT INTO library.books
+      SELECT g, (ARRAY['River', 'Garden', 'Winter', 'Harbor', 'Stone', 'Atlas'])[1 + g % 6] || ' '
+               || (ARRAY['of Glass', 'at Dawn', 'Tales', 'Letters', 'Chronicle'])[1 + (g / 6) % 5] || ' ' || g
+               || CASE WHEN g % 2000 = 0 THEN ' lighthouse' ELSE '' END,
+             '978' || lpad(g::text, 10, '0'), date '1950-01-01' + (g % 25000), 'S' || (g % 300)
+      FROM generate_series(1, 120000) g;
+      INSERT INTO library.loans (book_id, member_code, loaned_at, due_at, returned_at)
+      SELECT 1 + (g::bigint * 7919) % 120000, 'M-' || ((g::bigint * 104729) % 40000),
+             timestamptz '2024-01-01' + g * interval '90 seconds',
+             timestamptz '2024-01-15' + g * interval '90 seconds',
+             CASE WHEN g % 200 = 0 THEN NULL ELSE timestamptz '2024-01-10' + g * interval '90 seconds' END
+      FROM generate_series(1, 300000) g;`,
+  statements: [
+    {
+      name: 'member_loans',
+      sql: 'SELECT id, book_id, loaned_at FROM library.loans WHERE upper(member_code) = $1 ORDER BY loaned_at DESC LIMIT 10',
+      params: (r) => [`M-${(r * 7717) % 40000}`],
+    },
+    {
+      name: 'overdue',
+      sql: 'SELECT id, member_code, due_at FROM library.loans WHERE returned_at IS NULL AND due_at < $1 ORDER BY due_at LIMIT 100',
+      params: (r) => [new Date(Date.UTC(2024, 3, 1 + (r % 20)))],
+    },
+    {
+      name: 'title_search',
+      sql: `SELECT id, title FROM library.books WHERE to_tsvector('simple', title) @@ plainto_tsquery('simple', $1)`,
+      params: () => ['lighthouse'],
+    },
+    {
+      name: 'published_on',
+      sql: 'SELECT count(*) FROM library.books WHERE published = $1::date',
+      params: (r) => [`19${50 + (r % 40)}-03-0${1 + (r % 8)}`],
+    },
+    {
+      name: 'book_history',
+      sql: 'SELECT l.loaned_at, l.member_code FROM library.loans l JOIN library.books b ON b.id = l.book_id WHERE b.isbn = $1',
+      params: (r) => [`978${String(1 + ((r * 9973) % 120000)).padStart(10, '0')}`],
+    },
+    {
+      name: 'return_book',
+      sql: 'UPDATE library.loans SET returned_at = now() WHERE id = $1',
+      params: (r) => [1 + ((r * 4391) % 300000)],
+    },
+  ],
+  handIndexes: [
+    'CREATE INDEX ON library.loans (upper(member_code), loaned_at DESC)',
+    'CREATE INDEX ON library.loans (due_at) WHERE returned_at IS NULL',
+    `CREATE INDEX ON library.books USING gin (to_tsvector('simple', title))`,
+    'CREATE INDEX ON library.books (published)',
+    'CREATE INDEX ON library.books (isbn)',
+    'CREATE INDEX ON library.loans (book_id)',
+  ],
+});
+
+export const CORPUS: readonly BenchWorkload[] = [helpdesk, shop, telemetry, cms, inventory, saas, queue, library];
