@@ -352,6 +352,8 @@ export interface VacuumFindings {
   databaseXidAge: number;
   freezeMaxAge: number;
   tablesToFreeze: number;
+  /** Tables measured as high-write (whether or not their settings were already in place). */
+  highWriteTables: string[];
 }
 
 /** Weekly: autovacuum settings per table (every leaf partition), and VACUUM (FREEZE) against wraparound. */
@@ -369,6 +371,7 @@ export const vacuumTask: MaintenanceTaskDefinition<'vacuum', typeof VACUUM_CONFI
         databaseXidAge: facts.databaseXidAge,
         freezeMaxAge: facts.freezeMaxAge,
         tablesToFreeze: facts.freeze.length,
+        highWriteTables: facts.targets.filter((t) => t.highWrite && !t.configured).map((t) => t.key),
       },
       note: `${plan.actions.length} action(s)`,
     };
@@ -376,5 +379,8 @@ export const vacuumTask: MaintenanceTaskDefinition<'vacuum', typeof VACUUM_CONFI
   describeFindings: (v) => [
     `wraparound: database transaction ID age ${v.databaseXidAge.toLocaleString('en-US')} ` +
       `(autovacuum_freeze_max_age ${v.freezeMaxAge.toLocaleString('en-US')}), ${v.tablesToFreeze} table(s) over the freeze threshold`,
+    `high-write tables (updates + deletes since the statistics reset >= highWriteChurnRatio x rows): ${
+      v.highWriteTables.length > 0 ? v.highWriteTables.join(', ') : 'none'
+    }`,
   ],
 };

@@ -51,7 +51,9 @@ describe('only the application statements are workload', () => {
 
   it('judges a statement prepared with SQL PREPARE by what it prepares (pg_stat_statements lists it under the PREPARE text)', () => {
     expect(judge('PREPARE p AS SELECT * FROM app.orders WHERE id = $1')).toBeNull();
-    expect(judge('prepare "Q 1" (int, numeric(10,2)) as UPDATE app.orders SET total = $2 WHERE id = $1')).toBeNull();
+    expect(
+      judge('prepare "Q 1" (int, numeric(10,2)) as UPDATE app.orders SET total = $2 WHERE id = $1'),
+    ).toBeNull();
     expect(judge('PREPARE p AS SELECT * FROM pg_catalog.pg_class WHERE oid = $1')).toBe('system catalogs');
     expect(judge('PREPARE p AS VACUUM app.orders')).toBe('utility');
   });

@@ -532,7 +532,8 @@ export const queue = fromScript({
 
 export const library = fromScript({
   name: 'library',
-  description: 'a lending library: member lookup by a case-folded card code, overdue loans, full-text search of titles, a date-cast report, a join from loans to books',
+  description:
+    'a lending library: member lookup by a case-folded card code, overdue loans, full-text search of titles, a date-cast report, a join from loans to books',
   rows: 420_000,
   script: `
       CREATE SCHEMA library;
@@ -595,4 +596,13 @@ export const library = fromScript({
   ],
 });
 
-export const CORPUS: readonly BenchWorkload[] = [helpdesk, shop, telemetry, cms, inventory, saas, queue, library];
+export const CORPUS: readonly BenchWorkload[] = [
+  helpdesk,
+  shop,
+  telemetry,
+  cms,
+  inventory,
+  saas,
+  queue,
+  library,
+];
