@@ -336,7 +336,10 @@ export const VACUUM_CONFIG = {
    * this multiple of its row count is a high-write table and gets highWriteAutovacuum (0: off).
    */
   highWriteChurnRatio: z.number().min(0).default(1),
-  /** Smaller tables are never high-write tables: autovacuum's base threshold already dominates them. */
+  /**
+   * Smaller tables are never high-write tables: autovacuum already visits them after a few thousand
+   * dead rows at most, and a small table's churn ratio says little (lower it for small, hot queue tables).
+   */
   highWriteMinRows: z.number().int().min(0).default(10_000),
   /** The settings a high-write table gets. */
   highWriteAutovacuum: z
