@@ -596,6 +596,71 @@ export const library = fromScript({
   ],
 });
 
+export const crm = fromScript({
+  name: 'crm',
+  description:
+    'a sales CRM (holdout): ANY($1) arrays, OR of two columns, top-N without a filter, date_trunc, an anti-join, a grouped count',
+  rows: 450_000,
+  script: `
+      CREATE SCHEMA crm;
+      CREATE TABLE crm.accounts (id int PRIMARY KEY, name text NOT NULL, owner_id int NOT NULL, region text NOT NULL);
+      CREATE TABLE crm.deals (
+        id bigserial PRIMARY KEY, account_id int NOT NULL REFERENCES crm.accounts (id), owner_id int NOT NULL,
+        stage text NOT NULL, amount numeric NOT NULL, contact_email text NOT NULL, phone text NOT NULL,
+        created_at timestamptz NOT NULL);
+      INSERT INTO crm.accounts
+      SELECT g, 'Account ' || g, g % 400, 'r' || (g % 12) FROM generate_series(1, 50000) g;
+      INSERT INTO crm.deals (account_id, owner_id, stage, amount, contact_email, phone, created_at)
+      SELECT 1 + (g::bigint * 7919) % 45000, g % 400,
+             (ARRAY['lead', 'qualified', 'proposal', 'won', 'lost'])[1 + g % 5], (g % 1000) * 10,
+             'c' || g || '@mail.test', '+1-555-' || lpad((g % 9999999)::text, 7, '0'),
+             timestamptz '2023-06-01' + g * interval '70 seconds'
+      FROM generate_series(1, 400000) g;`,
+  statements: [
+    {
+      name: 'team_deals',
+      sql: 'SELECT id, amount FROM crm.deals WHERE owner_id = ANY($1) AND stage = $2',
+      params: (r) => [[r % 400, (r * 7) % 400, (r * 13) % 400], 'proposal'],
+    },
+    {
+      name: 'contact_lookup',
+      sql: 'SELECT id FROM crm.deals WHERE contact_email = $1 OR phone = $2',
+      params: (r) => [
+        `c${1 + ((r * 9973) % 400000)}@mail.test`,
+        `+1-555-${String((r * 7717) % 400000).padStart(7, '0')}`,
+      ],
+    },
+    {
+      name: 'newest',
+      sql: 'SELECT id, stage, amount FROM crm.deals ORDER BY created_at DESC LIMIT 20',
+      params: () => [],
+    },
+    {
+      name: 'deals_on_day',
+      sql: `SELECT count(*) FROM crm.deals WHERE date_trunc('day', created_at) = $1`,
+      params: (r) => [new Date(Date.UTC(2023, 6, 1 + (r % 28)))],
+    },
+    {
+      name: 'accounts_without_deals',
+      sql: 'SELECT a.id FROM crm.accounts a WHERE a.region = $1 AND NOT EXISTS (SELECT 1 FROM crm.deals d WHERE d.account_id = a.id)',
+      params: (r) => [`r${r % 12}`],
+    },
+    {
+      name: 'move_stage',
+      sql: 'UPDATE crm.deals SET stage = $1 WHERE id = $2',
+      params: (r) => ['won', 1 + ((r * 4391) % 400000)],
+    },
+  ],
+  handIndexes: [
+    'CREATE INDEX ON crm.deals (owner_id, stage)',
+    'CREATE INDEX ON crm.deals (contact_email)',
+    'CREATE INDEX ON crm.deals (phone)',
+    'CREATE INDEX ON crm.deals (created_at DESC)',
+    // date_trunc on a timestamptz is not immutable: no index serves deals_on_day as written.
+    'CREATE INDEX ON crm.deals (account_id)',
+  ],
+});
+
 export const CORPUS: readonly BenchWorkload[] = [
   helpdesk,
   shop,
@@ -605,4 +670,5 @@ export const CORPUS: readonly BenchWorkload[] = [
   saas,
   queue,
   library,
+  crm,
 ];
