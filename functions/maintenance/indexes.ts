@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { MaintenanceConfig } from '../config.ts';
 import { parseQualifiedName, quoteQualified } from '../db/identifiers.ts';
 import { fitIdentifier, type MaintenanceAction } from './plan.ts';
+import { rollingIndexSpecs } from './rolling-index.ts';
 import auditedBuildsSql from './sql/audited-index-builds.sql';
 import widthSql from './sql/btree-width.sql';
 import indexHealthSql from './sql/index-health.sql';
@@ -436,7 +437,8 @@ export const indexesTask: MaintenanceTaskDefinition<'indexes', typeof INDEXES_CO
   config: INDEXES_CONFIG,
   async plan({ client, settings, dryRun, finishInterruptedIndexBuilds }) {
     const done = dryRun ? [] : await finishInterruptedIndexBuilds();
-    const facts = () => collectIndexFacts(client, settings.schemas, settings.rollingIndexes);
+    const rollingIndexes = await rollingIndexSpecs(client, settings.rollingIndexes);
+    const facts = () => collectIndexFacts(client, settings.schemas, rollingIndexes);
     const final = (p: ReturnType<typeof planIndexMaintenance>): TaskPlan<IndexFindings> => ({
       actions: p.actions,
       findings: p.findings,

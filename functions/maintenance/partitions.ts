@@ -1,7 +1,12 @@
 import type pg from 'pg';
 import { z } from 'zod';
 import type { MaintenanceAction } from './plan.ts';
-import { collectRollingIndexFacts, planRollingIndex, type RollingIndexSpec } from './rolling-index.ts';
+import {
+  collectRollingIndexFacts,
+  planRollingIndex,
+  type RollingIndexSpec,
+  rollingIndexSpecs,
+} from './rolling-index.ts';
 import type { MaintenanceTaskDefinition } from './task.ts';
 
 /** One row of dgm.partition_maintenance_plan(): the one planner the psql API uses too. */
@@ -104,11 +109,12 @@ export async function planRollingIndexes(
 export const PARTITIONS_CONFIG = {
   /**
    * Partial indexes whose predicate is `column >= <constant>`, rolled forward to the first day of the
-   * month keepMonths before the current one (the design's "recent metrics" index).
+   * month keepMonths before the current one; added to those registered in dgm.rolling_indexes (where
+   * migration 012 registers the design's "recent metrics" index), and winning for the same index.
    */
   rollingIndexes: z
     .array(z.object({ index: z.string().min(1), keepMonths: z.number().int().min(0).max(120) }).strict())
-    .default([{ index: 'dgm.idx_performance_metrics_recent', keepMonths: 1 }]),
+    .default([]),
 };
 
 /**
@@ -126,7 +132,10 @@ export const partitionsTask: MaintenanceTaskDefinition<'partitions', typeof PART
     return {
       actions: await planPartitions(client, { now }),
       next: async () => {
-        const rolling = await planRollingIndexes(client, { now, rollingIndexes: settings.rollingIndexes });
+        const rolling = await planRollingIndexes(client, {
+          now,
+          rollingIndexes: await rollingIndexSpecs(client, settings.rollingIndexes),
+        });
         return {
           actions: rolling,
           note: rolling.length > 0 ? `${rolling.length} rolling index action(s)` : '',

@@ -17,6 +17,34 @@ export interface RollingIndexSpec {
   keepMonths: number;
 }
 
+/**
+ * The rolling indexes to maintain: the config's, then those registered in dgm.rolling_indexes (the
+ * design's "recent metrics" index is registered by migration 012); the config wins for the same index.
+ */
+export async function rollingIndexSpecs(
+  client: pg.Client,
+  configured: RollingIndexSpec[],
+): Promise<RollingIndexSpec[]> {
+  const { rows } = await client.query<{ index_name: string; keep_months: number }>(
+    'SELECT index_name, keep_months FROM dgm.rolling_indexes ORDER BY index_name',
+  );
+  const keyOf = (text: string) => {
+    try {
+      const p = parseQualifiedName(text);
+      return `${p.schema ?? 'public'}\u0000${p.name}`;
+    } catch {
+      return text;
+    }
+  };
+  const seen = new Set(configured.map((c) => keyOf(c.index)));
+  return [
+    ...configured,
+    ...rows
+      .filter((r) => !seen.has(keyOf(r.index_name)))
+      .map((r) => ({ index: r.index_name, keepMonths: Number(r.keep_months) })),
+  ];
+}
+
 export interface RollingIndexRow {
   indexrelid: number;
   indrelid: number;

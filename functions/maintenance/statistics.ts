@@ -4,6 +4,7 @@ import type { MaintenanceConfig } from '../config.ts';
 import { parseQualifiedName, quoteIdent, quoteQualified } from '../db/identifiers.ts';
 import { fitIdentifier, type MaintenanceAction } from './plan.ts';
 import extendedSql from './sql/extended-statistics.sql';
+import parentExtendedSql from './sql/parent-extended-statistics.sql';
 import resolveSql from './sql/resolve-tables.sql';
 import factsSql from './sql/statistics-facts.sql';
 import { type MaintenanceTaskDefinition, problemAction } from './task.ts';
@@ -267,6 +268,49 @@ export async function collectStatisticsFacts(
   return { columns, extended, resolved };
 }
 
+type ExtendedStatisticsSpec = StatisticsConfig['extendedStatistics'][number];
+type ExtendedKind = ExtendedStatisticsSpec['kinds'][number];
+// pg_statistic_ext.stxkind: d ndistinct, f functional dependencies, m most common values, e expressions.
+const KIND_OF: Record<string, ExtendedKind> = { d: 'ndistinct', f: 'dependencies', m: 'mcv' };
+
+/**
+ * The extended statistics to maintain: the configured ones, then those defined on the partitioned
+ * tables looked after (schemas or partition sets), which go on their leaves too - a leaf partition's own
+ * queries use its own statistics. A configured entry for the same table and columns wins.
+ */
+export async function extendedStatisticsSpecs(
+  client: pg.Client,
+  schemas: string[],
+  partitionSets: string[],
+  configured: ExtendedStatisticsSpec[],
+): Promise<ExtendedStatisticsSpec[]> {
+  const { rows } = await client.query<{ table_name: string; columns: string[]; kinds: string[] }>(
+    parentExtendedSql,
+    [schemas, partitionSets],
+  );
+  const keyOf = (table: string, columns: string[]) => {
+    const t = tableKey(table);
+    return JSON.stringify([t.schema, t.name, [...columns].sort()]);
+  };
+  const seen = new Set<string>();
+  for (const c of configured) {
+    try {
+      seen.add(keyOf(c.table, c.columns));
+    } catch {
+      // A malformed configured name is reported by the planner.
+    }
+  }
+  const out = [...configured];
+  for (const r of rows) {
+    const kinds = r.kinds.map((k) => KIND_OF[k]).filter((k): k is ExtendedKind => k !== undefined);
+    const key = keyOf(r.table_name, r.columns);
+    if (kinds.length === 0 || seen.has(key)) continue;
+    seen.add(key);
+    out.push({ table: r.table_name, columns: r.columns, kinds });
+  }
+  return out;
+}
+
 /** The statistics task's part of the maintenance config. */
 export const STATISTICS_CONFIG = {
   /** Per-column statistics targets: { "<table>": { "<column>": 1000 } }. */
@@ -279,7 +323,11 @@ export const STATISTICS_CONFIG = {
    */
   highCardinalityStatisticsTarget: z.number().int().min(0).max(10_000).default(500),
   highCardinalityMinDistinct: z.number().int().positive().default(10_000),
-  /** Extended statistics for correlated columns (CREATE STATISTICS). */
+  /**
+   * Extended statistics for correlated columns (CREATE STATISTICS), on the table and its leaf
+   * partitions; besides these, extended statistics defined on a partitioned table looked after go on
+   * its leaves.
+   */
   extendedStatistics: z
     .array(
       z
@@ -293,23 +341,7 @@ export const STATISTICS_CONFIG = {
         })
         .strict(),
     )
-    .default([
-      {
-        table: 'dgm.performance_metrics',
-        columns: ['metric_name', 'timestamp'],
-        kinds: ['ndistinct', 'dependencies'],
-      },
-      {
-        table: 'dgm.dgm_archive',
-        columns: ['status', 'workspace_id'],
-        kinds: ['ndistinct', 'dependencies', 'mcv'],
-      },
-      {
-        table: 'dgm.compliance_logs',
-        columns: ['compliance_level', 'workspace_id'],
-        kinds: ['ndistinct', 'dependencies', 'mcv'],
-      },
-    ]),
+    .default([]),
 };
 
 export interface StatisticsFindings {
@@ -334,13 +366,18 @@ export const statisticsTask: MaintenanceTaskDefinition<
     const { rows: sets } = await client.query<{ parent_table: string }>(
       'SELECT parent_table FROM dgm.partition_config WHERE enabled',
     );
-    const facts = await collectStatisticsFacts(
-      client,
-      settings.schemas,
-      settings,
-      sets.map((s) => s.parent_table),
-    );
-    const plan = planStatistics(facts, settings, { analyzeAll: false });
+    const parents = sets.map((s) => s.parent_table);
+    const effective = {
+      ...settings,
+      extendedStatistics: await extendedStatisticsSpecs(
+        client,
+        settings.schemas,
+        parents,
+        settings.extendedStatistics,
+      ),
+    };
+    const facts = await collectStatisticsFacts(client, settings.schemas, effective, parents);
+    const plan = planStatistics(facts, effective, { analyzeAll: false });
     return {
       actions: [...plan.problems.map((p) => problemAction('statistics', p)), ...plan.actions],
       findings: { tablesCurrent: plan.current.length },

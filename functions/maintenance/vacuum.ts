@@ -4,14 +4,22 @@ import type { MaintenanceConfig } from '../config.ts';
 import { quoteIdent, quoteQualified } from '../db/identifiers.ts';
 import type { MaintenanceAction, Statement } from './plan.ts';
 import freezeSql from './sql/freeze-candidates.sql';
+import highWriteSql from './sql/high-write-tables.sql';
 import leavesSql from './sql/vacuum-leaves.sql';
 import { tableKey } from './statistics.ts';
 import { type MaintenanceTaskDefinition, problemAction } from './task.ts';
 
 /**
- * Vacuum: per-table autovacuum settings from the config (partitioned parents take none, so they go on
- * every leaf, and into dgm.partition_config so new partitions are created with them), and the
- * wraparound guard: a time-boxed VACUUM (FREEZE) of the tables with the oldest transaction IDs first.
+ * Vacuum: per-table autovacuum settings (partitioned parents take none, so they go on every leaf), and
+ * the wraparound guard: a time-boxed VACUUM (FREEZE) of the tables with the oldest transaction IDs first.
+ *
+ * Which tables get which settings, lowest precedence first:
+ * - measured: a table in the schemas looked after whose rows were updated or deleted at least
+ *   highWriteChurnRatio times its row count since the statistics reset (pg_stat_user_tables, summed over
+ *   a partitioned table's leaves), with at least highWriteMinRows rows, gets highWriteAutovacuum;
+ * - a registered partition set's storage_parameters (dgm.partition_config);
+ * - config.autovacuum's entry for the table, which replaces the measured choice entirely (an empty
+ *   entry opts a table out of it) and is also stored in dgm.partition_config for new partitions.
  */
 
 export type StorageValue = number | boolean | string;
@@ -23,8 +31,46 @@ export interface SettingsTarget {
   partitionConfig?: { parentTable: string; storageParameters: Record<string, StorageValue> };
   /** The configured settings (config.autovacuum), if any. */
   configured?: Record<string, number | boolean>;
+  /** Set when the table's measured write churn makes it a high-write table (and it has no config entry). */
+  highWrite?: HighWriteFigure;
   exists: boolean;
   leaves: Array<{ schema: string; name: string; reloptions: string[] }>;
+}
+
+/** The measurement behind a high-write decision. */
+export interface HighWriteFigure {
+  /** Rows updated or deleted since the statistics reset (all leaves of a partitioned table). */
+  churn: number;
+  /** Its rows (reltuples; the live-tuple count for a table never vacuumed or analyzed). */
+  rows: number;
+  /** When the database's statistics were last reset; null: never since the cluster began. */
+  since: string | null;
+  settings: Record<string, StorageValue>;
+}
+
+/** A table's measured write churn (high-write-tables.sql). */
+export interface HighWriteRow {
+  schema_name: string;
+  table_name: string;
+  churn: number;
+  row_count: number;
+  stats_reset: Date | string | null;
+}
+
+/** Whether a measured table is a high-write table: churn at least ratio × its rows (ratio 0: never). */
+export function isHighWrite(
+  row: { churn: number; row_count: number },
+  ratio: number,
+  minRows: number,
+): boolean {
+  return ratio > 0 && row.row_count >= minRows && row.row_count > 0 && row.churn >= ratio * row.row_count;
+}
+
+function describeHighWrite(f: HighWriteFigure): string {
+  const n = (x: number) => Math.round(x).toLocaleString('en-US');
+  return `high write rate: ${n(f.churn)} rows updated or deleted ${
+    f.since ? `since the statistics reset of ${f.since}` : 'since the statistics began'
+  }, ${(f.churn / f.rows).toFixed(2)}x its ${n(f.rows)} rows`;
 }
 
 export interface FreezeCandidate {
@@ -100,6 +146,7 @@ export function planVacuum(
       continue;
     }
     const wanted: Record<string, StorageValue> = {
+      ...(t.configured ? {} : (t.highWrite?.settings ?? {})),
       ...(t.partitionConfig?.storageParameters ?? {}),
       ...(t.configured ?? {}),
     };
@@ -139,10 +186,16 @@ export function planVacuum(
       target: t.key,
       reason: `${changed.length} table(s) without the wanted autovacuum settings${
         syncsConfig ? '; new partitions will get them too' : ''
-      }`,
+      }${t.highWrite && !t.configured ? ` (${describeHighWrite(t.highWrite)})` : ''}`,
       statements,
       mode: 'transaction',
-      details: { settings: wanted, tables: changed },
+      details: {
+        settings: wanted,
+        tables: changed,
+        ...(t.highWrite && !t.configured
+          ? { highWrite: { churn: t.highWrite.churn, rows: t.highWrite.rows, since: t.highWrite.since } }
+          : {}),
+      },
     });
   }
   for (const c of facts.freeze) {
@@ -164,7 +217,15 @@ export function planVacuum(
 /** Reads the facts of the vacuum task. */
 export async function collectVacuumFacts(
   client: pg.Client,
-  config: Pick<MaintenanceConfig, 'autovacuum' | 'freezeAgeThreshold'>,
+  config: Pick<
+    MaintenanceConfig,
+    | 'autovacuum'
+    | 'freezeAgeThreshold'
+    | 'schemas'
+    | 'highWriteAutovacuum'
+    | 'highWriteChurnRatio'
+    | 'highWriteMinRows'
+  >,
 ): Promise<VacuumFacts> {
   const { rows: sets } = await client.query<{
     parent_table: string;
@@ -196,6 +257,31 @@ export async function collectVacuumFacts(
       t.configured = settings;
     });
   }
+  if (config.highWriteChurnRatio > 0 && Object.keys(config.highWriteAutovacuum).length > 0) {
+    const { rows: measured } = await client.query<HighWriteRow>(highWriteSql, [
+      config.schemas,
+      config.highWriteMinRows,
+    ]);
+    for (const r of measured) {
+      const row = { churn: Number(r.churn), row_count: Number(r.row_count) };
+      if (!isHighWrite(row, config.highWriteChurnRatio, config.highWriteMinRows)) continue;
+      const id = `${r.schema_name}\u0000${r.table_name}`;
+      const t = targets.get(id) ?? {
+        key: quoteQualified(r.schema_name, r.table_name),
+        exists: false,
+        leaves: [],
+        schema: r.schema_name,
+        name: r.table_name,
+      };
+      t.highWrite = {
+        churn: row.churn,
+        rows: row.row_count,
+        since: r.stats_reset ? new Date(r.stats_reset).toISOString() : null,
+        settings: config.highWriteAutovacuum,
+      };
+      targets.set(id, t);
+    }
+  }
   const list = [...targets.values()].filter((t) => t.schema !== '');
   const { rows } = await client.query<{
     ord: number;
@@ -224,7 +310,7 @@ export async function collectVacuumFacts(
   };
 }
 
-/** The design's settings for high-write tables (ALTER TABLE ... SET (...) in its "Autovacuum Tuning"). */
+/** The settings for high-write tables (the reference design's "Autovacuum Tuning"): vacuum and analyze twice as often, throttled less. */
 export const HIGH_WRITE_AUTOVACUUM = {
   autovacuum_vacuum_scale_factor: 0.1,
   autovacuum_analyze_scale_factor: 0.05,
@@ -240,17 +326,25 @@ const storageParameterName = z
 export const VACUUM_CONFIG = {
   /**
    * Per-table autovacuum settings, applied to every leaf partition of a partitioned table (partitioned
-   * parents take none); the design's high-write settings for the DGM tables by default.
+   * parents take none). An entry replaces the measured high-write choice for its table; {} opts it out.
    */
   autovacuum: z
     .record(z.string(), z.record(storageParameterName, z.union([z.number(), z.boolean()])))
-    .default({
-      'dgm.performance_metrics': { ...HIGH_WRITE_AUTOVACUUM },
-      'dgm.compliance_logs': { ...HIGH_WRITE_AUTOVACUUM },
-      'dgm.dgm_archive': { ...HIGH_WRITE_AUTOVACUUM },
-      'dgm.workspaces': { ...HIGH_WRITE_AUTOVACUUM },
-      'dgm.bandit_states': { ...HIGH_WRITE_AUTOVACUUM },
-    }),
+    .default({}),
+  /**
+   * A table in the schemas looked after whose rows updated + deleted since the statistics reset reach
+   * this multiple of its row count is a high-write table and gets highWriteAutovacuum (0: off).
+   */
+  highWriteChurnRatio: z.number().min(0).default(1),
+  /**
+   * Smaller tables are never high-write tables: autovacuum already visits them after a few thousand
+   * dead rows at most, and a small table's churn ratio says little (lower it for small, hot queue tables).
+   */
+  highWriteMinRows: z.number().int().min(0).default(10_000),
+  /** The settings a high-write table gets. */
+  highWriteAutovacuum: z
+    .record(storageParameterName, z.union([z.number(), z.boolean()]))
+    .default({ ...HIGH_WRITE_AUTOVACUUM }),
   /** Time box for the wraparound VACUUM (FREEZE) pass. */
   freezeTimeBoxMs: z.number().int().positive().default(300_000),
   /** Tables whose transaction ID age (table or TOAST) reaches this get a VACUUM (FREEZE), oldest first. */
@@ -261,6 +355,8 @@ export interface VacuumFindings {
   databaseXidAge: number;
   freezeMaxAge: number;
   tablesToFreeze: number;
+  /** Tables measured as high-write (whether or not their settings were already in place). */
+  highWriteTables: string[];
 }
 
 /** Weekly: autovacuum settings per table (every leaf partition), and VACUUM (FREEZE) against wraparound. */
@@ -278,6 +374,7 @@ export const vacuumTask: MaintenanceTaskDefinition<'vacuum', typeof VACUUM_CONFI
         databaseXidAge: facts.databaseXidAge,
         freezeMaxAge: facts.freezeMaxAge,
         tablesToFreeze: facts.freeze.length,
+        highWriteTables: facts.targets.filter((t) => t.highWrite && !t.configured).map((t) => t.key),
       },
       note: `${plan.actions.length} action(s)`,
     };
@@ -285,5 +382,8 @@ export const vacuumTask: MaintenanceTaskDefinition<'vacuum', typeof VACUUM_CONFI
   describeFindings: (v) => [
     `wraparound: database transaction ID age ${v.databaseXidAge.toLocaleString('en-US')} ` +
       `(autovacuum_freeze_max_age ${v.freezeMaxAge.toLocaleString('en-US')}), ${v.tablesToFreeze} table(s) over the freeze threshold`,
+    `high-write tables (updates + deletes since the statistics reset >= highWriteChurnRatio x rows): ${
+      v.highWriteTables.length > 0 ? v.highWriteTables.join(', ') : 'none'
+    }`,
   ],
 };

@@ -69,6 +69,7 @@ export const OWN_TABLES: ReadonlySet<string> = new Set([
   'governance_events',
   'server_log_positions',
   'settings',
+  'rolling_indexes',
   'index_usage',
   'slow_queries',
   'partition_sizes',

@@ -25,7 +25,7 @@ import {
   distinctEstimate,
   planStatistics,
 } from '../../functions/maintenance/statistics.ts';
-import { planVacuum, renderSetting, sameSetting } from '../../functions/maintenance/vacuum.ts';
+import { isHighWrite, planVacuum, renderSetting, sameSetting } from '../../functions/maintenance/vacuum.ts';
 
 const maint = parseConfig({}).maintenance;
 
@@ -380,6 +380,63 @@ describe('vacuum plan', () => {
       ['vacuum_freeze', '"app"."old"', true, 'autocommit'],
       ['vacuum_freeze', '"app"."newer"', true, 'autocommit'],
     ]);
+  });
+
+  it('a measured high-write table: the rule, the settings under a partition set and config, the figure', () => {
+    expect(isHighWrite({ churn: 20_000, row_count: 20_000 }, 1, 10_000)).toBe(true);
+    expect(isHighWrite({ churn: 19_999, row_count: 20_000 }, 1, 10_000)).toBe(false);
+    expect(isHighWrite({ churn: 90_000, row_count: 9_999 }, 1, 10_000)).toBe(false);
+    expect(isHighWrite({ churn: 90_000, row_count: 20_000 }, 0, 0)).toBe(false);
+    expect(isHighWrite({ churn: 0, row_count: 0 }, 1, 0)).toBe(false);
+    const measured = {
+      churn: 50_000,
+      rows: 20_000,
+      since: '2026-11-01T00:00:00.000Z',
+      settings: { autovacuum_vacuum_scale_factor: 0.1, autovacuum_vacuum_cost_delay: 10 },
+    };
+    const leaf = (name: string) => ({ schema: 'app', name, reloptions: [] });
+    const plan = planVacuum(
+      {
+        targets: [
+          // Under a partition set: the set's parameters win over the measured ones.
+          {
+            key: '"app"."hot"',
+            partitionConfig: {
+              parentTable: 'app.hot',
+              storageParameters: { autovacuum_vacuum_scale_factor: 0.05 },
+            },
+            highWrite: measured,
+            exists: true,
+            leaves: [leaf('hot_1')],
+          },
+          // A config entry replaces the measured settings entirely.
+          {
+            key: 'app.mine',
+            configured: { autovacuum_enabled: true },
+            highWrite: measured,
+            exists: true,
+            leaves: [leaf('mine')],
+          },
+        ],
+        freeze: [],
+        databaseXidAge: 1,
+        freezeMaxAge: 200_000_000,
+      },
+      maint,
+    );
+    expect(plan.actions.map((a) => [a.target, a.statements[0]])).toEqual([
+      [
+        '"app"."hot"',
+        'ALTER TABLE "app"."hot_1" SET ("autovacuum_vacuum_scale_factor" = 0.05, "autovacuum_vacuum_cost_delay" = 10)',
+      ],
+      ['app.mine', 'ALTER TABLE "app"."mine" SET ("autovacuum_enabled" = true)'],
+    ]);
+    expect(plan.actions[0]!.reason).toBe(
+      '1 table(s) without the wanted autovacuum settings (high write rate: 50,000 rows updated or deleted since the statistics reset of 2026-11-01T00:00:00.000Z, 2.50x its 20,000 rows)',
+    );
+    // The measured choice never writes the set's registered parameters.
+    expect(plan.actions[0]!.statements).toHaveLength(1);
+    expect(plan.actions[1]!.reason).toBe('1 table(s) without the wanted autovacuum settings');
   });
 });
 

@@ -8,6 +8,7 @@ import workloadSamples from './008_workload_samples.sql';
 import partitionSetIsolation from './009_partition_set_isolation.sql';
 import sqlApiComments from './010_sql_api_comments.sql';
 import settings from './011_settings.sql';
+import designMaintenanceObjects from './012_design_maintenance_objects.sql';
 
 export interface Migration {
   version: number;
@@ -27,4 +28,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 9, name: '009_partition_set_isolation', sql: partitionSetIsolation },
   { version: 10, name: '010_sql_api_comments', sql: sqlApiComments },
   { version: 11, name: '011_settings', sql: settings },
+  { version: 12, name: '012_design_maintenance_objects', sql: designMaintenanceObjects },
 ];
