@@ -171,13 +171,15 @@ describe('index health', () => {
       SELECT count(*) FROM ix.t WHERE v = 7;
       RESET enable_seqscan;
       SELECT pg_stat_force_next_flush()`);
-    // Index usage statistics are flushed asynchronously: wait until that scan is counted.
-    for (let i = 0; i < 100; i++) {
+    // Index usage statistics are flushed asynchronously: wait until that scan is counted (under load the
+    // flush can take seconds; going on without it, both copies of (v) look unused and both are dropped).
+    for (let i = 0; ; i++) {
       const { rows } = await db.client.query<{ n: string }>(
         `SELECT coalesce(sum(idx_scan), 0) AS n FROM pg_stat_all_indexes WHERE indexrelname IN ('t_v_idx', 't_v_dup')`,
       );
       if (Number(rows[0]!.n) > 0) break;
-      await new Promise((r) => setTimeout(r, 50));
+      if (i >= 600) throw new Error('the index scan on ix.t (v) was never counted in pg_stat_all_indexes');
+      await new Promise((r) => setTimeout(r, 100));
     }
     const dupes = (r: Awaited<ReturnType<typeof maintain>>) =>
       r.findings.indexes!.duplicates.map((d) => [d.index, d.duplicateOf, d.action]);
