@@ -50,7 +50,7 @@ const integration = (name: string, extra: Record<string, string>, exclude: strin
     testTimeout: 120_000,
     hookTimeout: 180_000,
     fileParallelism: true,
-    maxWorkers: 2,
+    maxWorkers: 3,
   },
 });
 
