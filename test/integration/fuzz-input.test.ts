@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { COMMANDS as REGISTERED } from '../../bin/cli/commands.ts';
 import { runCliInProcess, runCliProcess } from '../support/cli.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { tempDir } from '../support/tmp.ts';
@@ -47,17 +48,8 @@ async function fingerprint(): Promise<Record<string, unknown>> {
   return rows[0]!;
 }
 
-const COMMANDS = [
-  'migrate',
-  'sample',
-  'metrics',
-  'alerts',
-  'maintain',
-  'optimize',
-  'report',
-  'invoke',
-  'demo',
-];
+// Every registered command (bin/cli/commands.ts): a new command gets the same bad input.
+const COMMANDS = REGISTERED.map((c) => c.name);
 
 interface Case {
   name: string;
