@@ -5,6 +5,7 @@ import { repairNormalizedText } from './analyze.ts';
 import { coveringIndex, mergeCandidates } from './candidate-merge.ts';
 import { candidateName, createIndexSql } from './candidate-sql.ts';
 import { type CandidateIndex, candidatesForAccess } from './candidates.ts';
+import { chooseJoinGroups } from './join-groups.ts';
 import { type ExplainTarget, type PlanResult, type WhatIfMethod, withWhatIf } from './planner.ts';
 import { OPS_TABLES, type Workload, type WorkloadStatement } from './workload.ts';
 import { tableWrites, writeCostOf } from './write-cost.ts';
@@ -417,7 +418,16 @@ export async function adviseIndexes(
         return left;
       };
       let leftover = greedy(remaining, current);
-      const pool = [...leftover, ...secondLook];
+      // Joins that need an index on each side at once (join-groups.ts).
+      const groupInput = { evaluations, chosen, base: baseCosts, current, calls, bar, session };
+      for (const g of await chooseJoinGroups({
+        ...groupInput,
+        statements: ok.map((s) => ({ id: s.id, tables: s.resolved!.tables.map((t) => t.oid) })),
+        writeCost: (e) => writeCostOf(e.candidate, writes.get(e.candidate.table.oid)),
+        explain: (id) => explain(ok.find((s) => s.id === id)!),
+      }))
+        chosen.push(...g.members);
+      const pool = [...leftover, ...secondLook].filter((e) => !chosen.includes(e));
       if (chosen.length > 0 && pool.length > 0) {
         // Second look: the chosen set in place, each leftover added on top of it and taken out again.
         for (const e of chosen) await session.add(e.candidate);
