@@ -54,6 +54,7 @@ function access(
     table,
     occurrence: 0,
     predicates,
+    orGroups: [],
     joinColumns: [],
     columns: new Set(),
     allColumns: true,
