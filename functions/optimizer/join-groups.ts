@@ -17,7 +17,11 @@ import type { CandidateIndex } from './candidates.ts';
  */
 
 export interface GroupEvaluation {
+  key: string;
+  /** The first member: its table. */
   candidate: CandidateIndex;
+  /** Every index of the unit (one candidate, or an OR bundle's indexes), added together. */
+  members: CandidateIndex[];
   /** The statement's plan cost with this candidate alone, and whether the plan uses it. */
   costs: Map<string, { cost: number; uses: boolean }>;
 }
@@ -50,7 +54,11 @@ async function planWith<E extends GroupEvaluation>(
 ): Promise<{ cost: number; uses: boolean[] } | undefined> {
   const names: string[][] = [];
   try {
-    for (const e of group) names.push((await input.session.add(e.candidate)).names);
+    for (const e of group) {
+      const added: string[] = [];
+      for (const m of e.members) added.push(...(await input.session.add(m)).names);
+      names.push(added);
+    }
     const r = await input.explain(statementId);
     if (!Number.isFinite(r.cost)) return undefined;
     return { cost: r.cost, uses: names.map((n) => r.indexes.some((x) => n.includes(x))) };
@@ -88,8 +96,7 @@ export async function chooseJoinGroups<E extends GroupEvaluation>(
       if (!prior || r.cost < prior.costs.get(s.id)!.cost) best.set(oid, e);
     }
     let group = [...best.values()].sort(
-      (a, b) =>
-        b.costs.get(s.id)!.cost - a.costs.get(s.id)!.cost || a.candidate.key.localeCompare(b.candidate.key),
+      (a, b) => b.costs.get(s.id)!.cost - a.costs.get(s.id)!.cost || a.key.localeCompare(b.key),
     );
     if (group.length < 2) continue;
     let planned = await planWith(input, s.id, group);

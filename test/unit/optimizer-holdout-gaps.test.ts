@@ -53,6 +53,7 @@ const ordered = (direction: 'asc' | 'desc', nulls: 'first' | 'last' | 'default')
   predicates: [{ column: 'carrier_id', kind: 'eq', operator: '=', params: [1] }],
   order: { items: [{ column: 'delivered_at', direction, nulls }], limit: true },
   joinColumns: [],
+  orGroups: [],
   columns: new Set(),
   allColumns: true,
 });
@@ -134,6 +135,7 @@ describe('IN lists and = ANY on an expression of one column', () => {
         },
       ],
       joinColumns: [],
+      orGroups: [],
       columns: new Set(),
       allColumns: true,
     };
@@ -212,7 +214,9 @@ describe('join groups: an index on each side of a join at once', () => {
     statements: new Set(['join']),
   });
   const evaluation = (key: string, oid: number, cost: number, other?: [string, number]): GroupEvaluation => ({
+    key,
     candidate: candidate(key, oid),
+    members: [candidate(key, oid)],
     costs: new Map([
       ['join', { cost, uses: true }],
       ...(other ? [[other[0], { cost: other[1], uses: true }] as const] : []),
