@@ -234,6 +234,22 @@ export const iot = fromScript({
       },
     },
     {
+      // A site's dashboard: every device of the site with its latest reading (LATERAL, top-1 per row).
+      name: 'site_latest',
+      sql: `SELECT d.id, d.serial, r.ts, r.value FROM iot.devices d
+            CROSS JOIN LATERAL (SELECT ts, value FROM iot.readings WHERE device_id = d.id ORDER BY ts DESC LIMIT 1) r
+            WHERE d.site = $1`,
+      params: (r) => [`site-${(r * 7) % 250}`],
+    },
+    {
+      // Alerting: a site's devices silent for the last hour (NOT EXISTS on the partitioned table).
+      name: 'site_silent',
+      sql: `SELECT d.id, d.serial FROM iot.devices d
+            WHERE d.site = $1
+              AND NOT EXISTS (SELECT 1 FROM iot.readings r WHERE r.device_id = d.id AND r.ts >= now() - interval '1 hour')`,
+      params: (r) => [`site-${(r * 11) % 250}`],
+    },
+    {
       name: 'ingest',
       sql: 'INSERT INTO iot.readings (device_id, ts, value, battery) VALUES ($1, localtimestamp, $2, $3)',
       params: (r) => [1 + (r % ACTIVE_DEVICES), (r % 500) / 10, 90],
@@ -247,5 +263,7 @@ export const iot = fromScript({
     // date_trunc on a timestamp without time zone is immutable
     `CREATE INDEX ON iot.readings ((date_trunc('day', ts)))`,
     'CREATE INDEX ON iot.devices (lower(serial))',
+    // site_latest, site_silent: the site's devices (their readings through (device_id, ts DESC))
+    'CREATE INDEX ON iot.devices (site)',
   ],
 });
