@@ -22,7 +22,10 @@ export interface AccessPredicate {
 }
 
 export interface AccessOrderItem {
+  /** The column, or the one column the expression reads. */
   column: string;
+  /** ORDER BY an expression of the column. */
+  expression?: IndexExpression;
   direction: 'asc' | 'desc';
   nulls: 'first' | 'last' | 'default';
 }
@@ -196,7 +199,12 @@ export function resolveStatement(analysis: StatementAnalysis, catalog: Catalog):
     const access = accessFor(first);
     if (!access) continue;
     access.order = {
-      items: o.items.map((i) => ({ column: i.column.column, direction: i.direction, nulls: i.nulls })),
+      items: o.items.map((i) => ({
+        column: i.column.column,
+        ...(i.expression ? { expression: i.expression } : {}),
+        direction: i.direction,
+        nulls: i.nulls,
+      })),
       limit: o.limit,
     };
   }

@@ -80,7 +80,10 @@ export interface RawJoin {
 }
 
 export interface RawOrderItem {
+  /** The column, or the one column the expression reads. */
   column: ColumnRef;
+  /** ORDER BY an expression of one column (lower(title)): an expression index returns that order. */
+  expression?: IndexExpression;
   direction: 'asc' | 'desc';
   nulls: 'first' | 'last' | 'default';
 }

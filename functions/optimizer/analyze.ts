@@ -334,7 +334,11 @@ class Analyzer extends ConditionReader {
         }
       }
       const op = this.operand(target, scope);
-      if (op.kind !== 'column') return;
+      // A column, or an expression of one column (ORDER BY lower(name)) that an expression index returns;
+      // not after GROUP BY, where an expression may be an aggregate (max(ts)), which no index holds.
+      const grouped = list(body.groupClause).length > 0;
+      const key = op.kind === 'column' || grouped ? undefined : this.indexOperand(target, scope);
+      if (op.kind !== 'column' && !key?.expression) return;
       const dir = sb[1].sortby_dir === 'SORTBY_DESC' ? 'desc' : 'asc';
       const nulls =
         sb[1].sortby_nulls === 'SORTBY_NULLS_FIRST'
@@ -342,7 +346,8 @@ class Analyzer extends ConditionReader {
           : sb[1].sortby_nulls === 'SORTBY_NULLS_LAST'
             ? 'last'
             : 'default';
-      items.push({ column: op.ref, direction: dir, nulls });
+      if (key?.expression) items.push({ column: key.ref, expression: key.expression, direction: dir, nulls });
+      else if (op.kind === 'column') items.push({ column: op.ref, direction: dir, nulls });
     }
     this.orders.push({ scope: scope.id, items, limit: hasLimit, limitParam });
   }

@@ -34,7 +34,13 @@ export const nullsFirstOf = (c: Pick<CandidateColumn, 'desc' | 'nullsFirst'>): b
 function orderedColumn(o: AccessOrderItem): CandidateColumn {
   const desc = o.direction === 'desc';
   const nullsFirst = o.nulls === 'default' ? desc : o.nulls === 'first';
-  return { column: o.column, desc, ...(nullsFirst !== desc ? { nullsFirst } : {}), ordered: true };
+  return {
+    column: o.column,
+    ...(o.expression ? { expression: o.expression.sql } : {}),
+    desc,
+    ...(nullsFirst !== desc ? { nullsFirst } : {}),
+    ordered: true,
+  };
 }
 
 export interface PartialPredicate {
@@ -202,13 +208,18 @@ export function candidatesForAccess(
     const opclass = patternOpclass(col(p.column), p.expression !== undefined);
     rangeCols.push({ ...keyOf(p), ...(opclass ? { opclass } : {}) });
   }
-  const order = access.order?.items.filter((i) => btreeable(col(i.column))) ?? [];
+  // An order on an expression: a btree key unless its value is jsonb, and not while its key is a $n.
+  const order =
+    access.order?.items.filter((i) =>
+      i.expression ? !i.expression.jsonb && i.expression.params.length === 0 : btreeable(col(i.column)),
+    ) ?? [];
+  const orderId = (o: AccessOrderItem) => o.expression?.sql ?? o.column;
   const orderUsable = access.order !== undefined && order.length === access.order.items.length;
   const eqNames = (cols: CandidateColumn[]) => cols.map((c) => c.expression ?? c.column);
 
   // Equality, then the sort order: rows come out sorted, a LIMIT stops early.
   if (orderUsable && order.length > 0) {
-    const rest = order.filter((o) => !eqIds.has(o.column));
+    const rest = order.filter((o) => !eqIds.has(orderId(o)));
     if (rest.length > 0) {
       const ordered = rest.map(orderedColumn);
       out.push(
@@ -268,7 +279,12 @@ export function candidatesForAccess(
     const otherEq = eqCols.filter((c) => c.expression !== undefined || c.column !== own);
     let key: CandidateColumn[];
     if (orderUsable && order.length > 0) {
-      key = [...otherEq, ...order.filter((x) => x.column !== own && !eqIds.has(x.column)).map(orderedColumn)];
+      key = [
+        ...otherEq,
+        ...order
+          .filter((x) => (x.expression || x.column !== own) && !eqIds.has(orderId(x)))
+          .map(orderedColumn),
+      ];
     } else {
       const r = rangeCols[0];
       key = [

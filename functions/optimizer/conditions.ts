@@ -269,7 +269,7 @@ export abstract class ConditionReader {
    * A column of this scope, or an expression an index can be built on that reads exactly one column of
    * this scope (function calls, casts, jsonb paths, arithmetic with constants); undefined otherwise.
    */
-  private indexOperand(
+  protected indexOperand(
     node: unknown,
     scope: ScopeState,
   ): { ref: ColumnRef; expression?: IndexExpression } | undefined {

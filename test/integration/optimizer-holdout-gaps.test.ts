@@ -18,7 +18,7 @@ import { testServer } from '../support/db.ts';
 import { type LoggingServer, startLoggingServer } from '../support/logging-server.ts';
 
 // The gaps the second holdout benchmark (test/bench/optimizer/holdout-b.ts, a logistics application)
-// found, end to end as optimizer-kinds.test.ts runs its kinds: an application of its own runs its
+// found (and a probe after it: ORDER BY an expression), end to end as optimizer-kinds.test.ts runs its kinds: an application of its own runs its
 // statements with $n parameters (pg_stat_statements holds them normalized), the server log holds each
 // with its parameters, the optimizer reads its literal samples from there, and the advisor runs once over
 // the whole workload. PostgreSQL 18: candidates built for real and rolled back; 15: HypoPG for btree.
@@ -60,6 +60,12 @@ const SHAPES: Shape[] = [
     sql: `SELECT p.id FROM gaps.parcels p LEFT JOIN gaps.lines l ON l.parcel_id = p.id
           WHERE p.depot_id = $1 AND p.created_at >= $2 AND l.id IS NULL`,
     params: [42, '2025-06-01'],
+  },
+  {
+    // ORDER BY an expression of one column, with LIMIT (a list sorted case-insensitively).
+    name: 'carrier_customers',
+    sql: 'SELECT id, customer_ref FROM gaps.parcels WHERE carrier_id = $1 ORDER BY lower(customer_ref) LIMIT $2',
+    params: [9, 20],
   },
 ];
 
@@ -175,6 +181,14 @@ describe('holdout gaps, from pg_stat_statements plus a literal sample', () => {
     const { verdict, definitions } = served('customs_holds');
     expect(verdict.verdict).toBe('improved');
     expect(definitions).toContain(`CREATE INDEX NAME ON "gaps"."parcels" ((("attrs" ->> 'customs')))`);
+  });
+
+  it('ORDER BY lower(col) LIMIT: equality, then the expression, so the scan stops early', () => {
+    const { verdict, definitions } = served('carrier_customers');
+    expect(verdict.verdict).toBe('improved');
+    expect(definitions).toContain(
+      `CREATE INDEX NAME ON "gaps"."parcels" ("carrier_id", (lower("customer_ref")))`,
+    );
   });
 
   for (const [name, filter] of [

@@ -318,3 +318,65 @@ describe('join groups: an index on each side of a join at once', () => {
     expect(chosenInput.current.get('other')).toBe(100);
   });
 });
+
+describe('ORDER BY an expression of one column', () => {
+  it('reads ORDER BY lower(col) as an ordered expression, by itself, by alias and by position', () => {
+    for (const sql of [
+      'SELECT id, title FROM app.shipments WHERE carrier_id = $1 ORDER BY lower(title) DESC LIMIT 20',
+      'SELECT id, lower(title) AS t FROM app.shipments WHERE carrier_id = $1 ORDER BY t DESC LIMIT 20',
+      'SELECT id, lower(title) FROM app.shipments WHERE carrier_id = $1 ORDER BY 2 DESC LIMIT 20',
+    ]) {
+      const a = analyzeStatementSync(sql).analysis!;
+      expect(a.orders, sql).toHaveLength(1);
+      expect(a.orders[0]!.items).toEqual([
+        {
+          column: { column: 'title' },
+          expression: { sql: 'lower("title")', params: [], jsonb: false },
+          direction: 'desc',
+          nulls: 'default',
+        },
+      ]);
+      expect(a.orders[0]!.limit).toBe(true);
+    }
+  });
+
+  it('reads no order from an aggregate after GROUP BY, nor from an expression of two columns', () => {
+    const grouped = analyzeStatementSync(
+      'SELECT carrier_id, max(delivered_at) FROM app.shipments GROUP BY carrier_id ORDER BY max(delivered_at) DESC LIMIT 5',
+    ).analysis!;
+    expect(grouped.orders).toEqual([]);
+    const two = analyzeStatementSync(
+      'SELECT id FROM app.shipments ORDER BY coalesce(delivered_at, created_at) LIMIT 5',
+    ).analysis!;
+    expect(two.orders).toEqual([]);
+  });
+
+  it('proposes equality, then the expression in the order asked, as an expression btree', () => {
+    const a: TableAccess = {
+      ...ordered('asc', 'default'),
+      order: {
+        items: [
+          {
+            column: 'attrs',
+            expression: { sql: `("attrs" ->> 'ref')`, params: [], jsonb: false },
+            direction: 'desc',
+            nulls: 'last',
+          },
+        ],
+        limit: true,
+      },
+    };
+    const c = orderCandidate(a);
+    expect(createIndexSql(c, { name: 'x' })).toBe(
+      `CREATE INDEX "x" ON "app"."shipments" ("carrier_id", (("attrs" ->> 'ref')) DESC NULLS LAST)`,
+    );
+    // A jsonb value (->) or a key still a $n gives no ordered key.
+    for (const expression of [
+      { sql: `("attrs" -> 'ref')`, params: [], jsonb: true },
+      { sql: `("attrs" ->> $2)`, params: [2], jsonb: false },
+    ]) {
+      const b = { ...a, order: { items: [{ ...a.order!.items[0]!, expression }], limit: true } };
+      expect(candidatesForAccess(b, 's1').some((x) => x.columns.some((k) => k.ordered))).toBe(false);
+    }
+  });
+});
