@@ -150,7 +150,8 @@ export function resolveStatement(analysis: StatementAnalysis, catalog: Catalog):
   const accessOf = (p: RawPredicate): TableAccess | undefined => {
     const occ = occurrence(p.column, p.scope);
     const access = occ ? accessFor(occ) : undefined;
-    return access?.table.columns.some((c) => c.name === p.column.column) ? access : undefined;
+    const has = (name: string) => access?.table.columns.some((c) => c.name === name) === true;
+    return has(p.column.column) && (p.expression?.others ?? []).every(has) ? access : undefined;
   };
   for (const p of analysis.predicates) {
     const access = accessOf(p);
@@ -198,6 +199,8 @@ export function resolveStatement(analysis: StatementAnalysis, catalog: Catalog):
     if (!first || occs.some((x) => x !== first)) continue;
     const access = accessFor(first);
     if (!access) continue;
+    const others = o.items.flatMap((i) => i.expression?.others ?? []);
+    if (!others.every((name) => access.table.columns.some((c) => c.name === name))) continue;
     access.order = {
       items: o.items.map((i) => ({
         column: i.column.column,

@@ -48,6 +48,8 @@ export interface IndexExpression {
   params: number[];
   /** The expression ends in a jsonb `->` / `#>` path: its value is jsonb. */
   jsonb: boolean;
+  /** The other columns of the same table it reads (coalesce(closed_at, opened_at)), besides its column. */
+  others?: string[];
 }
 
 export interface RawPredicate {

@@ -13,6 +13,8 @@ export interface CandidateColumn {
   column: string;
   /** An index expression on the column, e.g. lower("title") or ("payload" ->> 'kind'). */
   expression?: string;
+  /** The other columns the expression reads (coalesce("closed_at", "opened_at")): an UPDATE of any stops HOT. */
+  others?: string[];
   /** Operator class when not the type's default (text_pattern_ops, gin_trgm_ops, jsonb_path_ops). */
   opclass?: string;
   desc: boolean;
@@ -37,6 +39,7 @@ function orderedColumn(o: AccessOrderItem): CandidateColumn {
   return {
     column: o.column,
     ...(o.expression ? { expression: o.expression.sql } : {}),
+    ...(o.expression?.others ? { others: o.expression.others } : {}),
     desc,
     ...(nullsFirst !== desc ? { nullsFirst } : {}),
     ordered: true,
@@ -180,6 +183,7 @@ export function candidatesForAccess(
   const keyOf = (p: AccessPredicate): CandidateColumn => ({
     column: p.column,
     ...(p.expression ? { expression: p.expression.sql } : {}),
+    ...(p.expression?.others ? { others: p.expression.others } : {}),
     desc: false,
     ordered: false,
   });

@@ -167,11 +167,12 @@ export abstract class ConditionReader {
       return;
     }
     if (kind === 'AEXPR_BETWEEN' || kind === 'AEXPR_BETWEEN_SYM') {
-      const left = this.operand(body.lexpr, scope);
+      // On a column, or on an expression of its table (ts::date BETWEEN ..., coalesce(a, b) BETWEEN ...).
+      const left = this.indexOperand(body.lexpr, scope);
       const bounds = list((unwrap(body.rexpr)?.[1] as Node | undefined)?.items ?? body.rexpr).map((v) =>
         this.operand(v, scope),
       );
-      if (left.kind === 'column' && !left.outer) this.pushValues(scope, left.ref, 'range', 'BETWEEN', bounds);
+      if (left) this.pushValues(scope, left.ref, 'range', 'BETWEEN', bounds, left.expression);
       return;
     }
     if ((kind === 'AEXPR_LIKE' || kind === 'AEXPR_ILIKE') && (op === '~~' || op === '~~*')) {
@@ -266,8 +267,10 @@ export abstract class ConditionReader {
   }
 
   /**
-   * A column of this scope, or an expression an index can be built on that reads exactly one column of
-   * this scope (function calls, casts, jsonb paths, arithmetic with constants); undefined otherwise.
+   * A column of this scope, or an expression an index can be built on that reads columns of one table
+   * of this scope (function calls, casts, jsonb paths, arithmetic; coalesce(closed_at, opened_at)), all
+   * written with the same qualifier; undefined otherwise. The first column is its column, the rest its
+   * others (the access checks that its table has them all).
    */
   protected indexOperand(
     node: unknown,
@@ -280,9 +283,11 @@ export abstract class ConditionReader {
     const sql = renderIndexExpression(node, refs, params);
     if (!sql || refs.length === 0) return undefined;
     const first = refs[0]!;
-    if (refs.some((r) => r.column !== first.column || r.qualifier !== first.qualifier)) return undefined;
-    if (this.isOuter(first, scope)) return undefined;
-    return { ref: first, expression: { sql, params, jsonb: /(->|#>)$/.test(lastOperator(node) ?? '') } };
+    if (refs.some((r) => r.qualifier !== first.qualifier || r.schema !== first.schema)) return undefined;
+    if (refs.some((r) => this.isOuter(r, scope))) return undefined;
+    const others = [...new Set(refs.map((r) => r.column))].filter((c) => c !== first.column);
+    const jsonb = /(->|#>)$/.test(lastOperator(node) ?? '');
+    return { ref: first, expression: { sql, params, jsonb, ...(others.length > 0 ? { others } : {}) } };
   }
 
   /** Classifies one side of a comparison. */

@@ -83,6 +83,14 @@ export function renderIndexExpression(
       if (args.some((a) => a === undefined)) return undefined;
       return `${(fn as string[]).join('.')}(${args.join(', ')})`;
     }
+    case 'CoalesceExpr':
+    case 'MinMaxExpr': {
+      // COALESCE(closed_at, opened_at), GREATEST(a, b), LEAST(a, b).
+      const fn = type === 'CoalesceExpr' ? 'COALESCE' : body.op === 'IS_GREATEST' ? 'GREATEST' : 'LEAST';
+      const args = list(body.args).map((a) => renderIndexExpression(a, refs, params));
+      if (args.length === 0 || args.some((a) => a === undefined)) return undefined;
+      return `${fn}(${args.join(', ')})`;
+    }
     case 'A_Expr': {
       const op = opName(body.name);
       if (body.kind !== 'AEXPR_OP' || !EXPRESSION_OPERATORS.has(op) || !body.lexpr) return undefined;

