@@ -102,6 +102,11 @@ export abstract class ConditionReader {
       }
     } else if (type === 'BoolExpr' && body.boolop === 'OR_EXPR') {
       this.disjunction(body, scope);
+    } else if (type === 'BoolExpr' && body.boolop === 'NOT_EXPR' && this.bareColumn(body.args, scope)) {
+      // NOT flag: a boolean column equal to false (a partial index WHERE NOT flag serves it).
+      const ref = this.bareColumn(body.args, scope)!;
+      const literals = [{ text: 'false', sql: 'false' }];
+      this.predicates.push({ scope: scope.id, column: ref, kind: 'eq', operator: '=', literals, params: [] });
     } else if (type === 'BoolExpr') {
       this.notes.add('NOT condition');
     } else if (type === 'SubLink') {
@@ -113,6 +118,14 @@ export abstract class ConditionReader {
         }
       }
     }
+  }
+
+  /** The one argument of a NOT, when it is a bare column of this scope. */
+  private bareColumn(args: unknown, scope: ScopeState): ColumnRef | undefined {
+    const a = list(args);
+    if (a.length !== 1 || unwrap(a[0])?.[0] !== 'ColumnRef') return undefined;
+    const op = this.operand(a[0], scope);
+    return op.kind === 'column' && !op.outer ? op.ref : undefined;
   }
 
   /**

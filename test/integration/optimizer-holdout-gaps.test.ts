@@ -18,7 +18,7 @@ import { testServer } from '../support/db.ts';
 import { type LoggingServer, startLoggingServer } from '../support/logging-server.ts';
 
 // The gaps the second holdout benchmark (test/bench/optimizer/holdout-b.ts, a logistics application)
-// found (and a probe after it: ORDER BY an expression, BETWEEN on coalesce() of two columns), end to end as optimizer-kinds.test.ts runs its kinds: an application of its own runs its
+// found (and a probe after it: ORDER BY an expression, BETWEEN on coalesce() of two columns, NOT on a boolean column), end to end as optimizer-kinds.test.ts runs its kinds: an application of its own runs its
 // statements with $n parameters (pg_stat_statements holds them normalized), the server log holds each
 // with its parameters, the optimizer reads its literal samples from there, and the advisor runs once over
 // the whole workload. PostgreSQL 18: candidates built for real and rolled back; 15: HypoPG for btree.
@@ -73,6 +73,12 @@ const SHAPES: Shape[] = [
     sql: 'SELECT id FROM gaps.parcels WHERE coalesce(delivered_at, created_at) BETWEEN $1 AND $2',
     params: ['2025-03-01', '2025-03-01 02:00'],
   },
+  {
+    // A NOT on a boolean column (the uninsured tenth), newest first.
+    name: 'uninsured_recent',
+    sql: 'SELECT id FROM gaps.parcels WHERE depot_id = $1 AND NOT insured ORDER BY created_at DESC LIMIT $2',
+    params: [17, 20],
+  },
 ];
 
 const PARCELS = 150_000;
@@ -82,7 +88,7 @@ async function load(): Promise<void> {
     CREATE SCHEMA gaps;
     CREATE TABLE gaps.parcels (
       id bigint PRIMARY KEY, depot_id int NOT NULL, carrier_id int NOT NULL, customer_ref text NOT NULL,
-      created_at timestamptz NOT NULL, delivered_at timestamptz, attrs jsonb NOT NULL);
+      created_at timestamptz NOT NULL, delivered_at timestamptz, attrs jsonb NOT NULL, insured boolean NOT NULL);
     CREATE TABLE gaps.lines (
       id bigint PRIMARY KEY, parcel_id bigint NOT NULL REFERENCES gaps.parcels (id), qty int NOT NULL);
     INSERT INTO gaps.parcels
@@ -90,7 +96,8 @@ async function load(): Promise<void> {
       timestamptz '2025-01-01' + g * interval '2 minutes',
       CASE WHEN g % 9 = 0 THEN NULL ELSE timestamptz '2025-01-03' + g * interval '2 minutes' END,
       jsonb_build_object('customs', CASE WHEN g % 500 = 0 THEN 'held' WHEN g % 700 = 3 THEN 'inspection'
-                                         ELSE 'cleared' END, 'incoterm', 'DAP')
+                                         ELSE 'cleared' END, 'incoterm', 'DAP'),
+      g % 10 <> 0
     FROM generate_series(1, ${PARCELS}) g;
     INSERT INTO gaps.lines
     SELECT row_number() OVER (), s, 1 + (s + k) % 12
@@ -203,6 +210,19 @@ describe('holdout gaps, from pg_stat_statements plus a literal sample', () => {
     expect(definitions).toContain(
       `CREATE INDEX NAME ON "gaps"."parcels" ((COALESCE("delivered_at", "created_at")))`,
     );
+  });
+
+  it('NOT flag on a boolean column: the flag in the key or as the partial predicate', () => {
+    const { verdict, definitions } = served('uninsured_recent');
+    expect(verdict.verdict).toBe('improved');
+    expect(
+      definitions.some(
+        (d) =>
+          /\("depot_id", "insured", "created_at" DESC\)/.test(d) ||
+          /WHERE \(?"insured" = false|WHERE \(?NOT "?insured/.test(d),
+      ),
+      definitions.join('\n'),
+    ).toBe(true);
   });
 
   for (const [name, filter] of [

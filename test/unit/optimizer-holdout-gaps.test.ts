@@ -450,3 +450,24 @@ describe('expressions of two columns of one table', () => {
     expect(writeCostOf(key(), writes)).toBe(0);
   });
 });
+
+describe('NOT on a boolean column', () => {
+  it('reads NOT flag as the flag equal to false; a NOT of anything else stays a note', () => {
+    const a = analyzeStatementSync(
+      'SELECT id FROM app.shipments s WHERE s.carrier_id = $1 AND NOT s.insured ORDER BY created_at DESC LIMIT 20',
+    ).analysis!;
+    expect(a.predicates).toEqual([
+      expect.objectContaining({ column: { qualifier: 's', column: 'carrier_id' }, kind: 'eq' }),
+      expect.objectContaining({
+        column: { qualifier: 's', column: 'insured' },
+        kind: 'eq',
+        operator: '=',
+        literals: [{ text: 'false', sql: 'false' }],
+        params: [],
+      }),
+    ]);
+    const other = analyzeStatementSync('SELECT id FROM app.shipments WHERE NOT (carrier_id = $1)').analysis!;
+    expect(other.predicates).toEqual([]);
+    expect(other.notes).toContain('NOT condition');
+  });
+});
