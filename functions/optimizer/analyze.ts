@@ -247,6 +247,7 @@ class Analyzer extends ConditionReader {
     this.where(body.whereClause, scope);
     if (body.havingClause) this.scanSublinks(body.havingClause, scope);
     this.orderBy(body, scope);
+    this.minMax(body, scope);
     for (const part of [
       body.targetList,
       body.whereClause,
@@ -297,6 +298,38 @@ class Analyzer extends ConditionReader {
       // A derived table sees no sibling FROM items unless LATERAL; treat it as its own statement.
       this.anySelect(body.subquery, body.lateral ? scope : scope.parent);
     }
+  }
+
+  /**
+   * `SELECT max(ts) FROM t WHERE k = $1`: with no GROUP BY and only min() / max() of one column in the
+   * select list, the planner reads it as ORDER BY ts DESC LIMIT 1 (min: ascending) when an index returns
+   * that order; an order of its own for the candidates.
+   */
+  private minMax(body: Node, scope: ScopeState): void {
+    if (list(body.sortClause).length > 0 || list(body.groupClause).length > 0 || body.havingClause) return;
+    const aggs: Array<{ name: string; arg: unknown }> = [];
+    for (const t of scope.targets) {
+      const f = unwrap(t.val);
+      if (f?.[0] !== 'FuncCall' || f[1].over || f[1].agg_distinct || f[1].agg_filter) return;
+      const name = list(f[1].funcname).map(str).at(-1);
+      const args = list(f[1].args);
+      if ((name !== 'min' && name !== 'max') || args.length !== 1) return;
+      aggs.push({ name, arg: args[0] });
+    }
+    if (aggs.length === 0) return;
+    const op = this.operand(aggs[0]!.arg, scope);
+    if (op.kind !== 'column' || op.outer) return;
+    const same = (a: unknown) => {
+      const o = this.operand(a, scope);
+      return o.kind === 'column' && o.ref.column === op.ref.column && o.ref.qualifier === op.ref.qualifier;
+    };
+    if (!aggs.every((a) => same(a.arg)) || new Set(aggs.map((a) => a.name)).size !== 1) return;
+    const direction = aggs[0]!.name === 'max' ? 'desc' : 'asc';
+    this.orders.push({
+      scope: scope.id,
+      items: [{ column: op.ref, direction, nulls: 'default' }],
+      limit: true,
+    });
   }
 
   private orderBy(body: Node, scope: ScopeState): void {

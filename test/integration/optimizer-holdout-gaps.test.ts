@@ -18,7 +18,7 @@ import { testServer } from '../support/db.ts';
 import { type LoggingServer, startLoggingServer } from '../support/logging-server.ts';
 
 // The gaps the second holdout benchmark (test/bench/optimizer/holdout-b.ts, a logistics application)
-// found (and a probe after it: ORDER BY an expression, BETWEEN on coalesce() of two columns, NOT on a boolean column), end to end as optimizer-kinds.test.ts runs its kinds: an application of its own runs its
+// found (and a probe after it: ORDER BY an expression, BETWEEN on coalesce() of two columns, NOT on a boolean column, max() for one key), end to end as optimizer-kinds.test.ts runs its kinds: an application of its own runs its
 // statements with $n parameters (pg_stat_statements holds them normalized), the server log holds each
 // with its parameters, the optimizer reads its literal samples from there, and the advisor runs once over
 // the whole workload. PostgreSQL 18: candidates built for real and rolled back; 15: HypoPG for btree.
@@ -78,6 +78,12 @@ const SHAPES: Shape[] = [
     name: 'uninsured_recent',
     sql: 'SELECT id FROM gaps.parcels WHERE depot_id = $1 AND NOT insured ORDER BY created_at DESC LIMIT $2',
     params: [17, 20],
+  },
+  {
+    // max() of a column for one key: the planner reads it as ORDER BY created_at DESC LIMIT 1.
+    name: 'carrier_last_pickup',
+    sql: 'SELECT max(created_at) FROM gaps.parcels WHERE carrier_id = $1',
+    params: [23],
   },
 ];
 
@@ -221,6 +227,15 @@ describe('holdout gaps, from pg_stat_statements plus a literal sample', () => {
           /\("depot_id", "insured", "created_at" DESC\)/.test(d) ||
           /WHERE \(?"insured" = false|WHERE \(?NOT "?insured/.test(d),
       ),
+      definitions.join('\n'),
+    ).toBe(true);
+  });
+
+  it('max(col) for one key: equality, then the column, so the planner reads one entry', () => {
+    const { verdict, definitions } = served('carrier_last_pickup');
+    expect(verdict.verdict).toBe('improved');
+    expect(
+      definitions.some((d) => /\("carrier_id", "created_at"( DESC)?\)/.test(d)),
       definitions.join('\n'),
     ).toBe(true);
   });

@@ -471,3 +471,35 @@ describe('NOT on a boolean column', () => {
     expect(other.notes).toContain('NOT condition');
   });
 });
+
+describe('min() / max() of one column with no GROUP BY', () => {
+  it('reads max(col) as ORDER BY col DESC LIMIT 1 and min(col) as ascending', () => {
+    const max = analyzeStatementSync('SELECT max(created_at) FROM app.shipments WHERE carrier_id = $1')
+      .analysis!;
+    expect(max.orders).toEqual([
+      {
+        scope: 0,
+        items: [{ column: { column: 'created_at' }, direction: 'desc', nulls: 'default' }],
+        limit: true,
+      },
+    ]);
+    const min = analyzeStatementSync(
+      'SELECT min(s.created_at) AS first FROM app.shipments s WHERE s.carrier_id = $1',
+    ).analysis!;
+    expect(min.orders[0]!.items[0]).toMatchObject({
+      column: { qualifier: 's', column: 'created_at' },
+      direction: 'asc',
+    });
+  });
+
+  it('reads no order with GROUP BY, another aggregate beside it, or both min and max', () => {
+    for (const sql of [
+      'SELECT carrier_id, max(created_at) FROM app.shipments GROUP BY carrier_id',
+      'SELECT count(*), max(created_at) FROM app.shipments WHERE carrier_id = $1',
+      'SELECT min(created_at), max(created_at) FROM app.shipments WHERE carrier_id = $1',
+      'SELECT max(created_at) OVER () FROM app.shipments WHERE carrier_id = $1',
+    ]) {
+      expect(analyzeStatementSync(sql).analysis!.orders, sql).toEqual([]);
+    }
+  });
+});
