@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { tickets } from './holdout-lead.ts';
+import { orm, tickets } from './holdout-lead.ts';
 
 /**
  * The optimizer benchmark's corpus: applications built for it, each with its own schema, data (a few
@@ -673,4 +673,5 @@ export const CORPUS: readonly BenchWorkload[] = [
   library,
   crm,
   tickets,
+  orm,
 ];

@@ -84,3 +84,98 @@ export const tickets: BenchWorkload = {
     'CREATE INDEX ON tix.events (tenant_id, starts_at)',
   ],
 };
+
+/**
+ * The SQL that ORMs send, on a schema an ORM created: quoted CamelCase tables and columns, columns
+ * qualified by schema and table (Prisma), table aliases equal to the model name (Sequelize), Django's
+ * case-insensitive contains (`UPPER("col"::text) LIKE UPPER($1)`) on a varchar, a view the application
+ * reads through, an inner join ordered by the joined table's column, a count per parent, a counter UPDATE
+ * and an INSERT ... RETURNING.
+ */
+export const orm: BenchWorkload = {
+  name: 'orm',
+  description:
+    'an ORM-built blog (holdout): quoted CamelCase identifiers, schema.table.column references, Django icontains on varchar, a view, join ordered by the other table',
+  rows: 550_000,
+  async setup(client) {
+    await client.query(`
+      CREATE EXTENSION IF NOT EXISTS pg_trgm;
+      CREATE SCHEMA app;
+      CREATE TABLE app."User" (id serial PRIMARY KEY, email varchar(200) NOT NULL, name varchar(100) NOT NULL,
+        "createdAt" timestamp(3) NOT NULL DEFAULT now());
+      CREATE TABLE app."Post" (id serial PRIMARY KEY, "authorId" int NOT NULL REFERENCES app."User" (id),
+        "categoryId" int NOT NULL, title varchar(200) NOT NULL, "viewCount" int NOT NULL DEFAULT 0,
+        "createdAt" timestamp(3) NOT NULL, "deletedAt" timestamp(3));
+      CREATE TABLE app."Comment" (id serial PRIMARY KEY, "postId" int NOT NULL REFERENCES app."Post" (id),
+        "authorId" int NOT NULL REFERENCES app."User" (id), body text NOT NULL, "createdAt" timestamp(3) NOT NULL);
+      CREATE VIEW app.active_posts AS SELECT * FROM app."Post" WHERE "deletedAt" IS NULL;
+      INSERT INTO app."User" (email, name)
+      SELECT 'user' || g || '@example.org', 'User ' || g FROM generate_series(1, 100000) g;
+      INSERT INTO app."Post" ("authorId", "categoryId", title, "createdAt", "deletedAt")
+      SELECT 1 + (g * 7919) % 100000, g % 500,
+             (ARRAY['Notes on', 'Thoughts about', 'A guide to', 'Why I like', 'Against'])[1 + g % 5] || ' ' ||
+             (ARRAY['gardens', 'rust', 'sailing', 'databases', 'tea', 'chess', 'trains'])[1 + (g / 5) % 7] || ' #' || g
+             || CASE WHEN g % 1000 = 0 THEN ' lighthouse' ELSE '' END,
+             timestamp '2024-01-01' + g * interval '3 minutes',
+             CASE WHEN g % 10 = 0 THEN timestamp '2025-01-01' END
+      FROM generate_series(1, 150000) g;
+      INSERT INTO app."Comment" ("postId", "authorId", body, "createdAt")
+      SELECT 1 + (g::bigint * 104729) % 150000, 1 + (g * 31) % 100000, 'comment ' || g,
+             timestamp '2024-01-01' + g * interval '90 seconds'
+      FROM generate_series(1, 300000) g;`);
+  },
+  statements: [
+    {
+      name: 'prisma_user',
+      sql: 'SELECT "app"."User"."id", "app"."User"."email", "app"."User"."name" FROM "app"."User" WHERE ("app"."User"."email" = $1 AND 1=1) LIMIT $2 OFFSET $3',
+      params: (r) => [`user${1 + ((r * 9973) % 100000)}@example.org`, 1, 0],
+    },
+    {
+      name: 'sequelize_posts',
+      sql: 'SELECT "Post"."id", "Post"."title", "Post"."createdAt" FROM "app"."Post" AS "Post" WHERE "Post"."authorId" = $1 AND "Post"."deletedAt" IS NULL ORDER BY "Post"."createdAt" DESC LIMIT 20',
+      params: (r) => [1 + ((r * 4391) % 100000)],
+    },
+    {
+      name: 'django_icontains',
+      sql: 'SELECT "Post"."id", "Post"."title" FROM "app"."Post" "Post" WHERE UPPER("Post"."title"::text) LIKE UPPER($1) ORDER BY "Post"."id" DESC LIMIT 21',
+      params: () => ['%lighthouse%'],
+    },
+    {
+      name: 'category_view',
+      sql: 'SELECT id, title FROM app.active_posts WHERE "categoryId" = $1 ORDER BY "createdAt" DESC LIMIT 10',
+      params: (r) => [(r * 13) % 500],
+    },
+    {
+      name: 'author_comments',
+      sql: 'SELECT "Comment".* FROM "app"."Comment" INNER JOIN "app"."Post" ON "Post"."id" = "Comment"."postId" WHERE "Post"."authorId" = $1 ORDER BY "Comment"."createdAt" DESC LIMIT 50',
+      params: (r) => [1 + ((r * 6007) % 100000)],
+    },
+    {
+      name: 'comment_count',
+      sql: 'SELECT COUNT(*) AS "_count" FROM "app"."Comment" WHERE "Comment"."postId" = $1',
+      params: (r) => [1 + ((r * 7717) % 150000)],
+    },
+    {
+      name: 'view_post',
+      sql: 'UPDATE "app"."Post" SET "viewCount" = "viewCount" + 1 WHERE "id" = $1',
+      params: (r) => [1 + ((r * 1231) % 150000)],
+    },
+    {
+      name: 'add_comment',
+      sql: 'INSERT INTO "app"."Comment" ("postId", "authorId", "body", "createdAt") VALUES ($1, $2, $3, $4) RETURNING "id"',
+      params: (r) => [
+        1 + (r % 150000),
+        1 + (r % 100000),
+        `new comment ${r}`,
+        new Date(Date.UTC(2025, 5, 1, 0, r)),
+      ],
+    },
+  ],
+  handIndexes: [
+    'CREATE INDEX ON app."User" (email)',
+    'CREATE INDEX ON app."Post" ("authorId", "createdAt" DESC)',
+    'CREATE INDEX ON app."Post" USING gin (upper(title::text) gin_trgm_ops)',
+    'CREATE INDEX ON app."Post" ("categoryId", "createdAt" DESC) WHERE "deletedAt" IS NULL',
+    'CREATE INDEX ON app."Comment" ("postId")',
+  ],
+};
