@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { quoteIdent, quoteQualified } from '../db/identifiers.ts';
-import type { CandidateIndex } from './candidates.ts';
+import { type CandidateIndex, nullsSql } from './candidates.ts';
 
 /** A candidate's name and CREATE INDEX statement, every identifier quoted. Pure. */
 
@@ -32,7 +32,7 @@ export function columnListSql(c: CandidateIndex): string {
       parts.push(c.opclass);
     if (x.opclass) parts.push(x.opclass);
     if (x.desc) parts.push('DESC');
-    return parts.join(' ');
+    return parts.join(' ') + nullsSql(x);
   });
   return `(${cols.join(', ')})`;
 }

@@ -1,5 +1,5 @@
 import { quoteIdent } from '../db/identifiers.ts';
-import type { AccessPredicate, TableAccess } from './access.ts';
+import type { AccessOrderItem, AccessPredicate, TableAccess } from './access.ts';
 import type { Literal } from './analyze.ts';
 import { byteOrderCollation, type ColumnInfo, distinctValues, type TableInfo } from './catalog.ts';
 
@@ -16,8 +16,25 @@ export interface CandidateColumn {
   /** Operator class when not the type's default (text_pattern_ops, gin_trgm_ops, jsonb_path_ops). */
   opclass?: string;
   desc: boolean;
+  /**
+   * NULLS FIRST (true) or LAST (false), set only where the sort order asks for the other than the
+   * direction's default (NULLS FIRST for DESC, LAST for ASC): `ORDER BY x DESC NULLS LAST` can use
+   * neither (x) nor (x DESC), read either way.
+   */
+  nullsFirst?: boolean;
   /** Part of a required sort order: its direction relative to the others matters. */
   ordered: boolean;
+}
+
+/** Whether a key column sorts its NULLs first. */
+export const nullsFirstOf = (c: Pick<CandidateColumn, 'desc' | 'nullsFirst'>): boolean =>
+  c.nullsFirst ?? c.desc;
+
+/** An ORDER BY item as a key column: its direction, and its NULLS placement where not the default. */
+function orderedColumn(o: AccessOrderItem): CandidateColumn {
+  const desc = o.direction === 'desc';
+  const nullsFirst = o.nulls === 'default' ? desc : o.nulls === 'first';
+  return { column: o.column, desc, ...(nullsFirst !== desc ? { nullsFirst } : {}), ordered: true };
 }
 
 export interface PartialPredicate {
@@ -93,12 +110,19 @@ export function keyId(c: Pick<CandidateColumn, 'column' | 'expression' | 'opclas
   return `${c.expression ?? c.column}${c.opclass ? ` ${c.opclass}` : ''}`;
 }
 
+/** ' NULLS FIRST' / ' NULLS LAST' where the column's placement is not its direction's default. */
+export function nullsSql(c: Pick<CandidateColumn, 'desc' | 'nullsFirst'>): string {
+  return nullsFirstOf(c) === c.desc ? '' : nullsFirstOf(c) ? ' NULLS FIRST' : ' NULLS LAST';
+}
+
 function label(c: CandidateColumn): string {
-  return `${c.expression ?? c.column}${c.opclass ? ` ${c.opclass}` : ''}${c.desc ? ' DESC' : ''}`;
+  return `${c.expression ?? c.column}${c.opclass ? ` ${c.opclass}` : ''}${c.desc ? ' DESC' : ''}${nullsSql(c)}`;
 }
 
 function candidateKey(c: Omit<CandidateIndex, 'key' | 'statements' | 'reason'>): string {
-  const cols = c.columns.map((x) => `${keyId(x)}${x.desc ? ' desc' : ''}`).join(',');
+  const cols = c.columns
+    .map((x) => `${keyId(x)}${x.desc ? ' desc' : ''}${nullsSql(x).toLowerCase()}`)
+    .join(',');
   return `${c.table.oid}|${c.method}|${c.opclass ?? ''}|${cols}|${c.predicate?.sql ?? ''}|${(c.include ?? []).join(',')}`;
 }
 
@@ -186,7 +210,7 @@ export function candidatesForAccess(
   if (orderUsable && order.length > 0) {
     const rest = order.filter((o) => !eqIds.has(o.column));
     if (rest.length > 0) {
-      const ordered = rest.map((o) => ({ column: o.column, desc: o.direction === 'desc', ordered: true }));
+      const ordered = rest.map(orderedColumn);
       out.push(
         make(
           t,
@@ -244,12 +268,7 @@ export function candidatesForAccess(
     const otherEq = eqCols.filter((c) => c.expression !== undefined || c.column !== own);
     let key: CandidateColumn[];
     if (orderUsable && order.length > 0) {
-      key = [
-        ...otherEq,
-        ...order
-          .filter((x) => x.column !== own && !eqIds.has(x.column))
-          .map((x) => ({ column: x.column, desc: x.direction === 'desc', ordered: true })),
-      ];
+      key = [...otherEq, ...order.filter((x) => x.column !== own && !eqIds.has(x.column)).map(orderedColumn)];
     } else {
       const r = rangeCols[0];
       key = [

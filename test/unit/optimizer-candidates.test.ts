@@ -93,7 +93,8 @@ function index(name: string, keys: Array<[string, boolean?]>, extra: Partial<Ind
       column,
       expression: null,
       desc: desc ?? false,
-      nullsFirst: false,
+      // As the catalog reports a key written without NULLS FIRST / LAST: NULLs first when DESC.
+      nullsFirst: desc ?? false,
       opclass: 'text_ops',
       included: false,
     })),

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { iot, logistics } from './holdout-b.ts';
 import { orm, tickets } from './holdout-lead.ts';
 
 /**
@@ -674,4 +675,6 @@ export const CORPUS: readonly BenchWorkload[] = [
   crm,
   tickets,
   orm,
+  logistics,
+  iot,
 ];
