@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { iot, logistics } from './holdout-b.ts';
+import { orm, tickets } from './holdout-lead.ts';
 
 /**
  * The optimizer benchmark's corpus: applications built for it, each with its own schema, data (a few
@@ -672,6 +673,8 @@ export const CORPUS: readonly BenchWorkload[] = [
   queue,
   library,
   crm,
+  tickets,
+  orm,
   logistics,
   iot,
 ];
