@@ -197,7 +197,7 @@ export const sync: BenchWorkload = {
         payload jsonb NOT NULL, version int NOT NULL DEFAULT 1, deleted boolean NOT NULL DEFAULT false,
         updated_at timestamptz NOT NULL);
       INSERT INTO sync.items (id, owner_id, kind, payload, version, deleted, updated_at)
-      SELECT g, (g * 7919) % 20000, (ARRAY['note', 'task', 'contact', 'event'])[1 + g % 4],
+      SELECT g, (g::bigint * 7919) % 20000, (ARRAY['note', 'task', 'contact', 'event'])[1 + g % 4],
              jsonb_build_object('v', g), 1 + g % 9, g % 40 = 0,
              timestamptz '2025-01-01' + g * interval '40 seconds'
       FROM generate_series(1, 400000) g;
