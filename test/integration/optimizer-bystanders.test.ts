@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditTrail } from '../../functions/compliance/audit.ts';
-import type { IndexRecommendation } from '../../functions/optimizer/advisor.ts';
 import { planIndexBuilds, readPartitionTrees } from '../../functions/optimizer/build-plan.ts';
 import { candidateName, createIndexSql } from '../../functions/optimizer/candidate-sql.ts';
 import { candidatesForAccess } from '../../functions/optimizer/candidates.ts';
 import { applyIndexPlan } from '../../functions/optimizer/verify.ts';
 import { collectWorkload, type WorkloadStatement } from '../../functions/optimizer/workload.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
+import { recommendationOf } from '../support/optimizer-fixtures.ts';
 
 // A build must not make the workload's other statements slower (bystanders.ts). The classic trap: an
 // index on created_at for "the newest 20" makes the planner walk it for "the newest 5 legacy rows" too,
@@ -53,24 +53,7 @@ async function planFor(s: WorkloadStatement) {
   )!;
   expect(c, 'a (created_at DESC) candidate').toBeDefined();
   const name = candidateName(c);
-  const rec: IndexRecommendation = {
-    kind: 'index',
-    name,
-    table: 'trap.events',
-    schema: 'trap',
-    tableName: 'events',
-    method: c.method,
-    partitioned: false,
-    definition: createIndexSql(c, { name }),
-    reason: c.reason,
-    evaluation: 'real_build',
-    statements: [{ id: s.id, queryid: s.queryid, name: s.name, calls: s.calls, costBefore: 2, costAfter: 1 }],
-    weightedCostBefore: 2,
-    weightedCostAfter: 1,
-    costReduction: 0.5,
-    estimatedBytes: 1000,
-    candidate: c,
-  };
+  const rec = recommendationOf(c, s);
   const plan = planIndexBuilds({
     recommendations: [rec],
     config: db.config.optimization,
