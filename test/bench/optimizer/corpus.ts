@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { iot, logistics } from './holdout-b.ts';
-import { orm, tickets } from './holdout-lead.ts';
+import { orm, sync, tickets } from './holdout-lead.ts';
 
 /**
  * The optimizer benchmark's corpus: applications built for it, each with its own schema, data (a few
@@ -675,6 +675,7 @@ export const CORPUS: readonly BenchWorkload[] = [
   crm,
   tickets,
   orm,
+  sync,
   logistics,
   iot,
 ];
