@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { booking, social } from './holdout-a.ts';
 
 /**
  * The optimizer benchmark's corpus: applications built for it, each with its own schema, data (a few
@@ -671,4 +672,6 @@ export const CORPUS: readonly BenchWorkload[] = [
   queue,
   library,
   crm,
+  booking,
+  social,
 ];
