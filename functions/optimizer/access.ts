@@ -4,6 +4,7 @@ import type {
   Literal,
   Operation,
   PredicateKind,
+  RawPredicate,
   RelationOccurrence,
   StatementAnalysis,
 } from './analyze.ts';
@@ -32,6 +33,11 @@ export interface TableAccess {
   occurrence: number;
   predicates: AccessPredicate[];
   order?: { items: AccessOrderItem[]; limit: boolean };
+  /**
+   * OR conditions on this table: per group its arms, per arm its predicates. One index per arm, used
+   * together through a BitmapOr, serves the group (optimizer/or-bundles.ts).
+   */
+  orGroups: AccessPredicate[][][];
   /** Columns compared with a column of another table (nested-loop lookups). */
   joinColumns: string[];
   /** Every column of this table the statement mentions (a SELECT), for covering indexes. */
@@ -105,6 +111,7 @@ export function resolveStatement(analysis: StatementAnalysis, catalog: Catalog):
         table,
         occurrence: occ.id,
         predicates: [],
+        orGroups: [],
         joinColumns: [],
         columns: new Set(),
         allColumns: analysis.operation !== 'select',
@@ -117,19 +124,15 @@ export function resolveStatement(analysis: StatementAnalysis, catalog: Catalog):
 
   const params: Record<number, ParamContext> = {};
   for (const [n, role] of Object.entries(analysis.paramRoles)) params[Number(n)] = { role };
-  for (const p of analysis.predicates) {
-    const occ = occurrence(p.column, p.scope);
-    if (!occ) continue;
-    const access = accessFor(occ);
-    if (!access?.table.columns.some((c) => c.name === p.column.column)) continue;
-    access.predicates.push({
-      column: p.column.column,
-      kind: p.kind,
-      operator: p.operator,
-      literals: p.literals,
-      params: p.params,
-      ...(p.expression ? { expression: p.expression } : {}),
-    });
+  const toAccess = (p: RawPredicate): AccessPredicate => ({
+    column: p.column.column,
+    kind: p.kind,
+    operator: p.operator,
+    literals: p.literals,
+    params: p.params,
+    ...(p.expression ? { expression: p.expression } : {}),
+  });
+  const noteParams = (access: TableAccess, p: RawPredicate) => {
     for (const n of p.params) {
       params[n] ??= {
         role: 'value',
@@ -139,6 +142,31 @@ export function resolveStatement(analysis: StatementAnalysis, catalog: Catalog):
         operator: p.operator,
       };
     }
+  };
+  /** The access a predicate's column belongs to, when the catalog knows the column there. */
+  const accessOf = (p: RawPredicate): TableAccess | undefined => {
+    const occ = occurrence(p.column, p.scope);
+    const access = occ ? accessFor(occ) : undefined;
+    return access?.table.columns.some((c) => c.name === p.column.column) ? access : undefined;
+  };
+  for (const p of analysis.predicates) {
+    const access = accessOf(p);
+    if (!access) continue;
+    access.predicates.push(toAccess(p));
+    noteParams(access, p);
+  }
+  const notes = [...analysis.notes];
+  for (const g of analysis.orGroups) {
+    // One table for every arm: a BitmapOr combines scans of one table only.
+    const owners = g.arms.flat().map(accessOf);
+    const access = owners[0];
+    if (!access || owners.some((a) => a !== access)) {
+      if (!notes.includes('OR condition')) notes.push('OR condition');
+      for (const [i, p] of g.arms.flat().entries()) if (owners[i]) noteParams(owners[i]!, p);
+      continue;
+    }
+    access.orGroups.push(g.arms.map((arm) => arm.map(toAccess)));
+    for (const p of g.arms.flat()) noteParams(access, p);
   }
   for (const j of analysis.joins) {
     for (const side of [j.left, j.right]) {
@@ -182,6 +210,6 @@ export function resolveStatement(analysis: StatementAnalysis, catalog: Catalog):
     unresolved,
     params,
     maxParam: analysis.maxParam,
-    notes: analysis.notes,
+    notes,
   };
 }

@@ -1,11 +1,26 @@
 import type pg from 'pg';
 import { errorMessage } from '../errors.ts';
-import type { Logger } from '../ports.ts';
+import type {
+  Advice,
+  AdvisorOptions,
+  IndexRecommendation,
+  RejectedCandidate,
+  StatementCost,
+  StatementVerdict,
+} from './advice.ts';
 import { repairNormalizedText } from './analyze.ts';
 import { coveringIndex, mergeCandidates } from './candidate-merge.ts';
 import { candidateName, createIndexSql } from './candidate-sql.ts';
 import { type CandidateIndex, candidatesForAccess } from './candidates.ts';
-import { type ExplainTarget, type PlanResult, type WhatIfMethod, withWhatIf } from './planner.ts';
+import { addUnit, definitionOf, type EvaluationUnit } from './evaluation-unit.ts';
+import { bundlesForAccess, mergeBundles, withoutCovered } from './or-bundles.ts';
+import {
+  type AddedCandidate,
+  type ExplainTarget,
+  type PlanResult,
+  type WhatIfMethod,
+  withWhatIf,
+} from './planner.ts';
 import { OPS_TABLES, type Workload, type WorkloadStatement } from './workload.ts';
 import { tableWrites, writeCostOf } from './write-cost.ts';
 
@@ -15,86 +30,15 @@ import { tableWrites, writeCostOf } from './write-cost.ts';
  * kept only when that cost falls by at least minCostReduction on the statements that use it.
  */
 
-export interface AdvisorOptions {
-  minCostReduction: number;
-  hypopg: 'auto' | 'off';
-  realBuildMaxBytes: number;
-  /** May create the hypopg extension inside the rolled-back evaluation transaction. */
-  createExtension: boolean;
-  statementTimeoutMs: number;
-  lockTimeoutMs: number;
-  logger?: Logger;
-}
-
-export interface StatementCost {
-  id: string;
-  queryid: string | null;
-  name?: string;
-  calls: number;
-  costBefore: number;
-  costAfter: number;
-}
-
-export interface IndexRecommendation {
-  kind: 'index';
-  name: string;
-  table: string;
-  schema: string;
-  tableName: string;
-  method: 'btree' | 'gin';
-  partitioned: boolean;
-  /** The statement that creates it (on a partitioned table: per partition, then attached). */
-  definition: string;
-  reason: string;
-  /** How its effect was evaluated: HypoPG, or built for real in a transaction that was rolled back. */
-  evaluation: WhatIfMethod;
-  statements: StatementCost[];
-  weightedCostBefore: number;
-  weightedCostAfter: number;
-  /** 1 - after/before over the statements that use it. */
-  costReduction: number;
-  estimatedBytes: number | null;
-  candidate: CandidateIndex;
-}
-
-export interface RejectedCandidate {
-  definition: string;
-  table: string;
-  reason: string;
-  evaluation?: WhatIfMethod;
-  costReduction?: number;
-}
-
-export type StatementVerdictKind =
-  | 'improved'
-  | 'no_index_helps'
-  | 'already_indexed'
-  | 'not_analyzed'
-  | 'no_candidates';
-
-export interface StatementVerdict {
-  id: string;
-  queryid: string | null;
-  name?: string;
-  query: string;
-  calls: number;
-  meanMs: number;
-  costBefore: number | null;
-  costAfter: number | null;
-  indexesBefore: string[];
-  verdict: StatementVerdictKind;
-  detail: string;
-}
-
-export interface Advice {
-  /** Which evaluation methods were used: one, both (mixed), or none (nothing to evaluate). */
-  method: WhatIfMethod | 'mixed' | 'none';
-  hypopgAvailable: boolean;
-  recommendations: IndexRecommendation[];
-  rejected: RejectedCandidate[];
-  statements: StatementVerdict[];
-  explains: number;
-}
+export type {
+  Advice,
+  AdvisorOptions,
+  IndexRecommendation,
+  RejectedCandidate,
+  StatementCost,
+  StatementVerdict,
+  StatementVerdictKind,
+} from './advice.ts';
 
 /** How the planner is asked about a statement: its literal example if any, else its generic plan. */
 export function explainTargetOf(s: WorkloadStatement): ExplainTarget {
@@ -191,7 +135,29 @@ export async function adviseIndexes(
       candidates.push(c);
     }
   }
+  // OR conditions: one index per arm, weighed as one unit. An arm an existing index serves needs none;
+  // a bundle left with one index is an ordinary candidate.
+  const bundles: EvaluationUnit[] = [];
+  const env = { extensions: workload.catalog.extensions };
+  const rawBundles = plannable.flatMap((s) =>
+    s
+      .resolved!.accesses.filter((a) => a.table.relkind !== 'v')
+      .flatMap((a) => bundlesForAccess(a, s.id, env)),
+  );
+  for (const b of mergeBundles(rawBundles)) {
+    const left = withoutCovered(b, (m) => coveringIndex(m, m.table.indexes) !== undefined);
+    if (!left) continue;
+    if (left.members.length > 1) {
+      bundles.push({ key: left.key, members: left.members, reason: left.reason });
+      continue;
+    }
+    const single = left.members[0]!;
+    const same = candidates.find((c) => c.key === single.key);
+    if (same) for (const id of single.statements) same.statements.add(id);
+    else candidates.push(single);
+  }
   candidates.sort((a, b) => a.key.localeCompare(b.key));
+  const units: EvaluationUnit[] = [...candidates.map((c) => ({ key: c.key, members: [c] })), ...bundles];
 
   return withWhatIf(
     client,
@@ -232,7 +198,7 @@ export async function adviseIndexes(
       }
       const ok = plannable.filter((s) => Number.isFinite(base.get(s.id)?.cost));
       const onTable = (oid: number) => ok.filter((s) => s.resolved!.tables.some((t) => t.oid === oid));
-      for (const c of candidates) {
+      for (const c of units.flatMap((u) => u.members)) {
         for (const id of c.statements) {
           const v = verdicts.get(id);
           if (v && v.verdict === 'no_candidates') {
@@ -261,10 +227,12 @@ export async function adviseIndexes(
        */
       const measuredBase = new Map<string, number | null>();
       for (const s of ok) {
-        const weakKinds = candidates.some(
-          (c) =>
-            c.statements.has(s.id) &&
-            (c.method === 'gin' || c.columns.some((x) => x.expression !== undefined)),
+        const weakKinds = units.some((u) =>
+          u.members.some(
+            (c) =>
+              c.statements.has(s.id) &&
+              (c.method === 'gin' || c.columns.some((x) => x.expression !== undefined)),
+          ),
         );
         if (!weakKinds || !s.example || s.resolved?.operation !== 'select' || s.meanMs < 1) continue;
         const m = await session.measure(explainTargetOf(s), Math.min(5_000, 2 * s.meanMs + 100));
@@ -274,11 +242,12 @@ export async function adviseIndexes(
         s: WorkloadStatement,
         planned: number,
         uses: boolean,
-        added: { candidate: CandidateIndex; method: WhatIfMethod; names: string[] },
+        added: { members: CandidateIndex[]; method: WhatIfMethod; names: string[] },
       ): Promise<number> => {
         const baseCost = base.get(s.id)?.cost ?? Number.NaN;
-        const weak =
-          added.candidate.method === 'gin' || added.candidate.columns.some((x) => x.expression !== undefined);
+        const weak = added.members.some(
+          (c) => c.method === 'gin' || c.columns.some((x) => x.expression !== undefined),
+        );
         if (
           !uses ||
           !weak ||
@@ -295,19 +264,23 @@ export async function adviseIndexes(
         return ratio < 1 ? Math.min(planned, baseCost * ratio) : planned;
       };
 
-      // Each candidate alone.
+      // Each candidate alone (an OR bundle's indexes together).
       interface Evaluation {
+        key: string;
+        /** The first member: its table, its kind. */
         candidate: CandidateIndex;
+        members: CandidateIndex[];
         method: WhatIfMethod;
         bytes: number | null;
         costs: Map<string, { cost: number; uses: boolean }>;
       }
       const evaluations: Evaluation[] = [];
       const methods = new Set<WhatIfMethod>();
-      for (const c of candidates) {
-        const added = await session.add(c);
+      for (const u of units) {
+        const added = await addUnit(session, u.members);
         methods.add(added.method);
-        const definition = createIndexSql(c, { name: candidateName(c) });
+        const definition = definitionOf(u.members);
+        const c = u.members[0]!;
         if (added.error || added.names.length === 0) {
           rejected.push({
             definition,
@@ -326,7 +299,14 @@ export async function adviseIndexes(
           costs.set(s.id, { cost: await measuredCost(s, r.cost, uses, added), uses });
         }
         await session.reset();
-        evaluations.push({ candidate: c, method: added.method, bytes: added.bytes, costs });
+        evaluations.push({
+          key: u.key,
+          candidate: c,
+          members: u.members,
+          method: added.method,
+          bytes: added.bytes,
+          costs,
+        });
         options.logger?.info(`evaluated ${definition} (${added.method})`);
       }
 
@@ -355,7 +335,7 @@ export async function adviseIndexes(
           before += calls.get(id)! * cur;
           after += calls.get(id)! * r.cost;
         }
-        const writeCost = writeCostOf(e.candidate, writes.get(e.candidate.table.oid));
+        const writeCost = e.members.reduce((sum, m) => sum + writeCostOf(m, writes.get(m.table.oid)), 0);
         return {
           gain,
           net: gain - writeCost,
@@ -374,7 +354,7 @@ export async function adviseIndexes(
         const alone = weigh(e, baseCosts);
         const usedByAny = [...e.costs.values()].some((r) => r.uses);
         rejected.push({
-          definition: createIndexSql(e.candidate, { name: candidateName(e.candidate) }),
+          definition: definitionOf(e.members),
           table: `${e.candidate.table.schema}.${e.candidate.table.name}`,
           reason: !usedByAny
             ? 'no statement plan uses it'
@@ -404,7 +384,7 @@ export async function adviseIndexes(
           const rank = (e: Evaluation) =>
             weigh(e, against).net *
             (e.candidate.predicate && !e.candidate.predicate.fixed ? PARTIAL_PREFERENCE : 1);
-          queue.sort((a, b) => rank(b) - rank(a) || a.candidate.key.localeCompare(b.candidate.key));
+          queue.sort((a, b) => rank(b) - rank(a) || a.key.localeCompare(b.key));
           const best = queue.shift()!;
           const marginal = weigh(best, against);
           if (marginal.gain <= 0 || marginal.net <= 0) {
@@ -420,7 +400,7 @@ export async function adviseIndexes(
       const pool = [...leftover, ...secondLook];
       if (chosen.length > 0 && pool.length > 0) {
         // Second look: the chosen set in place, each leftover added on top of it and taken out again.
-        for (const e of chosen) await session.add(e.candidate);
+        for (const e of chosen) await addUnit(session, e.members);
         const affected = new Set(pool.map((e) => e.candidate.table.oid));
         const withChosen = new Map(current);
         for (const s of ok.filter((x) => x.resolved!.tables.some((t) => affected.has(t.oid)))) {
@@ -429,8 +409,11 @@ export async function adviseIndexes(
         }
         const again: Evaluation[] = [];
         for (const e of pool) {
-          const added = await session.add(e.candidate);
-          if (added.error || added.names.length === 0) continue;
+          const added = await addUnit(session, e.members);
+          if (added.error || added.names.length === 0) {
+            for (const a of added.parts) await session.remove(a);
+            continue;
+          }
           const costs = new Map<string, { cost: number; uses: boolean }>();
           for (const s of onTable(e.candidate.table.oid)) {
             const r = await explain(s);
@@ -438,18 +421,16 @@ export async function adviseIndexes(
             const uses = r.indexes.some((n) => added.names.includes(n));
             costs.set(s.id, { cost: Math.min(r.cost, e.costs.get(s.id)?.cost ?? r.cost), uses });
           }
-          await session.remove(added);
+          for (const a of added.parts) await session.remove(a);
           again.push({ ...e, costs });
         }
         await session.reset();
         const before = chosen.length;
-        const left = new Set(greedy(again, withChosen).map((e) => e.candidate.key));
+        const left = new Set(greedy(again, withChosen).map((e) => e.key));
         for (const e of chosen.slice(before)) {
-          options.logger?.info(`chosen on top of the others: ${candidateName(e.candidate)}`);
+          options.logger?.info(`chosen on top of the others: ${e.members.map(candidateName).join(' + ')}`);
         }
-        leftover = pool.filter(
-          (e) => left.has(e.candidate.key) || !again.some((a) => a.candidate.key === e.candidate.key),
-        );
+        leftover = pool.filter((e) => left.has(e.key) || !again.some((a) => a.key === e.key));
       } else {
         leftover = pool;
       }
@@ -460,12 +441,12 @@ export async function adviseIndexes(
         }
         const marginal = weigh(e, current);
         rejected.push({
-          definition: createIndexSql(e.candidate, { name: candidateName(e.candidate) }),
+          definition: definitionOf(e.members),
           table: `${e.candidate.table.schema}.${e.candidate.table.name}`,
           reason: `adds too little over the indexes already chosen (${
             chosen
               .filter((c) => c.candidate.table.oid === e.candidate.table.oid)
-              .map((c) => candidateName(c.candidate))
+              .flatMap((c) => c.members.map(candidateName))
               .join(', ') || 'none'
           }): best statement ${(Math.max(0, marginal.best) * 100).toFixed(1)}% cheaper`,
           evaluation: e.method,
@@ -476,72 +457,94 @@ export async function adviseIndexes(
       // All chosen together: the final plans, and which index each statement then uses.
       const recommendations: IndexRecommendation[] = [];
       if (chosen.length > 0) {
-        const names = new Map<CandidateIndex, string[]>();
-        for (const e of chosen) {
-          const added = await session.add(e.candidate);
-          names.set(e.candidate, added.names);
-        }
+        const names = new Map<CandidateIndex, AddedCandidate>();
+        for (const e of chosen) for (const m of e.members) names.set(m, await session.add(m));
         const finals = new Map<string, PlanResult>();
         const tables = new Set(chosen.map((e) => e.candidate.table.oid));
         for (const s of ok.filter((x) => x.resolved!.tables.some((t) => tables.has(t.oid)))) {
           finals.set(s.id, await explain(s));
         }
         await session.reset();
+        const byKey = new Map<string, IndexRecommendation>();
         for (const e of chosen) {
-          const c = e.candidate;
-          const own = names.get(c) ?? [];
-          // A statement is served by the index when its plan uses it and the chosen set cuts its cost by the
-          // bar: a near-all-rows scan that merely switches to another statement's covering index is not.
-          const users = [...finals.entries()].filter(
-            ([id, r]) =>
-              r.indexes.some((n) => own.includes(n)) &&
-              // (or by what its measured sample showed, where the estimate is known to be weak)
-              Math.min(r.cost, current.get(id) ?? r.cost) <=
-                base.get(id)!.cost * (1 - options.minCostReduction) + 1e-9,
-          );
-          const name = candidateName(c);
-          const partitioned = c.table.relkind === 'p';
-          const definition = createIndexSql(c, { name, concurrently: !partitioned });
-          if (users.length === 0) {
-            rejected.push({
-              definition,
-              table: `${c.table.schema}.${c.table.name}`,
-              reason: 'the plans prefer the other recommended indexes over it',
-              evaluation: e.method,
+          const group =
+            e.members.length > 1 ? `or:${e.members.map(candidateName).sort().join('+')}` : undefined;
+          for (const c of e.members) {
+            const own = names.get(c)?.names ?? [];
+            // A statement is served by the index when its plan uses it and the chosen set cuts its cost by
+            // the bar: a near-all-rows scan that merely switches to another statement's covering index is not.
+            const users = [...finals.entries()].filter(
+              ([id, r]) =>
+                r.indexes.some((n) => own.includes(n)) &&
+                // (or by what its measured sample showed, where the estimate is known to be weak)
+                Math.min(r.cost, current.get(id) ?? r.cost) <=
+                  base.get(id)!.cost * (1 - options.minCostReduction) + 1e-9,
+            );
+            const name = candidateName(c);
+            const partitioned = c.table.relkind === 'p';
+            const definition = createIndexSql(c, { name, concurrently: !partitioned });
+            if (users.length === 0) {
+              rejected.push({
+                definition,
+                table: `${c.table.schema}.${c.table.name}`,
+                reason: 'the plans prefer the other recommended indexes over it',
+                evaluation: e.method,
+              });
+              continue;
+            }
+            const stmts: StatementCost[] = users.map(([id, r]) => {
+              const s = ok.find((x) => x.id === id)!;
+              return {
+                id,
+                queryid: s.queryid,
+                name: s.name,
+                calls: s.calls,
+                costBefore: round(base.get(id)!.cost),
+                costAfter: round(r.cost),
+              };
             });
-            continue;
-          }
-          const stmts: StatementCost[] = users.map(([id, r]) => {
-            const s = ok.find((x) => x.id === id)!;
-            return {
-              id,
-              queryid: s.queryid,
-              name: s.name,
-              calls: s.calls,
-              costBefore: round(base.get(id)!.cost),
-              costAfter: round(r.cost),
+            const same = byKey.get(c.key);
+            if (same) {
+              // The same index chosen alone and as an OR arm: one recommendation, built with its bundle.
+              for (const st of stmts)
+                if (!same.statements.some((x) => x.id === st.id)) same.statements.push(st);
+              same.group ??= group;
+              continue;
+            }
+            const rec: IndexRecommendation = {
+              kind: 'index',
+              name,
+              table: `${c.table.schema}.${c.table.name}`,
+              schema: c.table.schema,
+              tableName: c.table.name,
+              method: c.method,
+              partitioned,
+              definition,
+              reason: group
+                ? `${c.reason}; with ${e.members
+                    .filter((m) => m !== c)
+                    .map(candidateName)
+                    .join(', ')} (BitmapOr)`
+                : c.reason,
+              evaluation: e.method,
+              statements: stmts,
+              weightedCostBefore: 0,
+              weightedCostAfter: 0,
+              costReduction: 0,
+              estimatedBytes: names.get(c)?.bytes ?? (e.members.length === 1 ? e.bytes : null),
+              candidate: c,
+              ...(group ? { group } : {}),
             };
-          });
-          const before = stmts.reduce((sum, s) => sum + Math.max(1, s.calls) * s.costBefore, 0);
-          const after = stmts.reduce((sum, s) => sum + Math.max(1, s.calls) * s.costAfter, 0);
-          recommendations.push({
-            kind: 'index',
-            name,
-            table: `${c.table.schema}.${c.table.name}`,
-            schema: c.table.schema,
-            tableName: c.table.name,
-            method: c.method,
-            partitioned,
-            definition,
-            reason: c.reason,
-            evaluation: e.method,
-            statements: stmts,
-            weightedCostBefore: round(before),
-            weightedCostAfter: round(after),
-            costReduction: before > 0 ? round(1 - after / before) : 0,
-            estimatedBytes: e.bytes,
-            candidate: c,
-          });
+            byKey.set(c.key, rec);
+            recommendations.push(rec);
+          }
+        }
+        for (const rec of recommendations) {
+          const before = rec.statements.reduce((sum, s) => sum + Math.max(1, s.calls) * s.costBefore, 0);
+          const after = rec.statements.reduce((sum, s) => sum + Math.max(1, s.calls) * s.costAfter, 0);
+          rec.weightedCostBefore = round(before);
+          rec.weightedCostAfter = round(after);
+          rec.costReduction = before > 0 ? round(1 - after / before) : 0;
         }
         for (const [id, r] of finals) {
           const v = verdicts.get(id)!;

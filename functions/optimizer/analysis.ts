@@ -64,6 +64,15 @@ export interface RawPredicate {
   params: number[];
 }
 
+/**
+ * A disjunction `a = $1 OR b = $2` on one query level: each arm's predicates (an arm may be a
+ * conjunction). No single index serves it; one index per arm, together, do (a BitmapOr of their scans).
+ */
+export interface RawOrGroup {
+  scope: number;
+  arms: RawPredicate[][];
+}
+
 export interface RawJoin {
   scope: number;
   left: ColumnRef;
@@ -104,6 +113,8 @@ export interface StatementAnalysis {
   relations: RelationOccurrence[];
   scopes: Scope[];
   predicates: RawPredicate[];
+  /** OR conditions whose every arm has an indexable predicate (resolved to one table in access.ts). */
+  orGroups: RawOrGroup[];
   joins: RawJoin[];
   orders: RawOrder[];
   /** The relation an INSERT, UPDATE or DELETE writes (its occurrence id). */

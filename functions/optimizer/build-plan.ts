@@ -157,9 +157,25 @@ export function planIndexBuilds(inputs: PlanInputs): IndexBuildPlan {
   const ordered = [...inputs.recommendations].sort(
     (a, b) => b.weightedCostBefore - b.weightedCostAfter - (a.weightedCostBefore - a.weightedCostAfter),
   );
-  for (const r of ordered) {
-    const t = r.candidate.table;
-    const skip = (reason: string) => skipped.push({ name: r.name, table: r.table, reason });
+  const done = new Set<IndexRecommendation>();
+  for (const first of ordered) {
+    if (done.has(first)) continue;
+    // An OR bundle's indexes serve their statements only together: all of them, or none.
+    const unit = first.group ? ordered.filter((x) => x.group === first.group) : [first];
+    for (const r of unit) done.add(r);
+    const t = first.candidate.table;
+    const skip = (reason: string) => {
+      for (const r of unit) {
+        skipped.push({
+          name: r.name,
+          table: r.table,
+          reason:
+            unit.length > 1
+              ? `${reason} (built only with the ${unit.length - 1} other index(es) of its OR bundle)`
+              : reason,
+        });
+      }
+    };
     // Every index costs every write: a table written more often than it is read gets none automatically.
     const mix = inputs.mix.get(t.oid);
     if (mix && mix.writeCalls > config.writeHeavyRatio * mix.readCalls) {
@@ -168,15 +184,16 @@ export function planIndexBuilds(inputs: PlanInputs): IndexBuildPlan {
       );
       continue;
     }
-    if (steps.length >= config.maxIndexesPerRun) {
+    if (steps.length + unit.length > config.maxIndexesPerRun) {
       skip(`maxIndexesPerRun (${config.maxIndexesPerRun}) reached`);
       continue;
     }
-    if ((perTable.get(t.oid) ?? 0) >= config.maxIndexesPerTable) {
-      skip(`maxIndexesPerTable (${config.maxIndexesPerTable}) reached on ${r.table}`);
+    if ((perTable.get(t.oid) ?? 0) + unit.length > config.maxIndexesPerTable) {
+      skip(`maxIndexesPerTable (${config.maxIndexesPerTable}) reached on ${first.table}`);
       continue;
     }
-    const estimate = r.estimatedBytes ?? estimateIndexBytes(r.candidate);
+    const estimates = unit.map((r) => r.estimatedBytes ?? estimateIndexBytes(r.candidate));
+    const estimate = estimates.reduce((sum, x) => sum + x, 0);
     if (bytes + estimate > config.maxIndexBytesPerRun) {
       skip(
         `maxIndexBytesPerRun (${config.maxIndexBytesPerRun}) would be exceeded (${estimate} bytes estimated)`,
@@ -188,18 +205,20 @@ export function planIndexBuilds(inputs: PlanInputs): IndexBuildPlan {
       continue;
     }
     bytes += estimate;
-    perTable.set(t.oid, (perTable.get(t.oid) ?? 0) + 1);
-    steps.push({
-      name: r.name,
-      schema: t.schema,
-      table: r.table,
-      tableName: t.name,
-      partitioned: t.relkind === 'p',
-      definition: r.definition,
-      estimatedBytes: estimate,
-      statements: buildStatements(r.candidate, r.name, inputs.trees.get(t.oid)),
-      recommendation: r,
-    });
+    perTable.set(t.oid, (perTable.get(t.oid) ?? 0) + unit.length);
+    for (const [i, r] of unit.entries()) {
+      steps.push({
+        name: r.name,
+        schema: t.schema,
+        table: r.table,
+        tableName: t.name,
+        partitioned: t.relkind === 'p',
+        definition: r.definition,
+        estimatedBytes: estimates[i]!,
+        statements: buildStatements(r.candidate, r.name, inputs.trees.get(t.oid)),
+        recommendation: r,
+      });
+    }
   }
   return { steps, skipped };
 }

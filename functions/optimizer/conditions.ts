@@ -6,6 +6,7 @@ import type {
   PredicateKind,
   RawJoin,
   RawOrder,
+  RawOrGroup,
   RawPredicate,
   RelationOccurrence,
 } from './analysis.ts';
@@ -45,6 +46,9 @@ export type Operand =
 export abstract class ConditionReader {
   protected readonly relations: RelationOccurrence[] = [];
   protected readonly predicates: RawPredicate[] = [];
+  protected readonly orGroups: RawOrGroup[] = [];
+  /** Sub-selects already read: an expression is walked by its condition and again by its operands. */
+  private readonly scannedSublinks = new WeakSet<object>();
   protected readonly joins: RawJoin[] = [];
   protected readonly orders: RawOrder[] = [];
   protected readonly notes = new Set<string>();
@@ -96,8 +100,10 @@ export abstract class ConditionReader {
           params: [],
         });
       }
+    } else if (type === 'BoolExpr' && body.boolop === 'OR_EXPR') {
+      this.disjunction(body, scope);
     } else if (type === 'BoolExpr') {
-      this.notes.add(body.boolop === 'OR_EXPR' ? 'OR condition' : 'NOT condition');
+      this.notes.add('NOT condition');
     } else if (type === 'SubLink') {
       const test = body.testexpr;
       if (test && body.subLinkType === 'ANY_SUBLINK') {
@@ -107,6 +113,26 @@ export abstract class ConditionReader {
         }
       }
     }
+  }
+
+  /**
+   * `x = $1 OR y = $2`: each arm read as a WHERE of its own (an arm may be a conjunction). When every
+   * arm has an indexable predicate the disjunction is an OR group: one index per arm, used together
+   * (BitmapOr), serve it. Join keys and nested disjunctions inside an arm are not lookups: dropped.
+   */
+  private disjunction(body: Node, scope: ScopeState): void {
+    const arms: RawPredicate[][] = [];
+    for (const arm of list(body.args)) {
+      const p0 = this.predicates.length;
+      const j0 = this.joins.length;
+      const g0 = this.orGroups.length;
+      this.where(arm, scope);
+      arms.push(this.predicates.splice(p0));
+      this.joins.splice(j0);
+      this.orGroups.splice(g0);
+    }
+    if (arms.length > 1 && arms.every((a) => a.length > 0)) this.orGroups.push({ scope: scope.id, arms });
+    else this.notes.add('OR condition');
   }
 
   private aExpr(body: Node, scope: ScopeState): void {
@@ -334,6 +360,8 @@ export abstract class ConditionReader {
   protected scanSublinks(node: unknown, scope: ScopeState): void {
     walkNodes(node, (type, body) => {
       if (type === 'SubLink') {
+        if (this.scannedSublinks.has(body)) return false;
+        this.scannedSublinks.add(body);
         this.anySelect(body.subselect, scope);
         return false;
       }

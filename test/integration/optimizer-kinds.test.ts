@@ -144,6 +144,12 @@ const SHAPES: Shape[] = [
     sample: `DELETE FROM kinds.lists WHERE id = '3'`,
   },
   {
+    name: 'slug_or_edition',
+    sql: 'SELECT id, title FROM kinds.articles WHERE slug = $1 OR edition = $2',
+    params: ['SLUG-00077', '4343'],
+    sample: `SELECT id, title FROM kinds.articles WHERE slug = 'SLUG-00077' OR edition = '4343'`,
+  },
+  {
     name: 'score_window',
     sql: 'SELECT author_id, score FROM kinds.comments WHERE posted_at BETWEEN $1 AND $2',
     params: ['2024-03-01', '2024-03-02'],
@@ -410,6 +416,24 @@ describe('candidate kinds, from pg_stat_statements plus a literal sample', () =>
     expect(r.definitions).toContain(
       'CREATE INDEX NAME ON "kinds"."articles" USING gin ("title" "public".gin_trgm_ops)',
     );
+  });
+
+  it('OR of two columns: one index per arm, recommended as one bundle (a BitmapOr needs both)', () => {
+    const r = served('slug_or_edition');
+    expect(r.verdict).toBe('improved');
+    expect(r.definitions).toEqual(
+      expect.arrayContaining([
+        'CREATE INDEX NAME ON "kinds"."articles" ("slug")',
+        'CREATE INDEX NAME ON "kinds"."articles" ("edition")',
+      ]),
+    );
+    const statement = statementOf(SHAPES.find((s) => s.name === 'slug_or_edition')!)!;
+    const bundle = advice.recommendations.filter((x) => x.statements.some((st) => st.id === statement.id));
+    expect(new Set(bundle.map((x) => x.group)).size).toBe(1);
+    expect(bundle[0]!.group).toMatch(/^or:/);
+    // The plan with the chosen set uses both (their scans combined), as the verdict says.
+    expect(bundle).toHaveLength(2);
+    for (const x of bundle) expect(r.detail).toContain(x.name);
   });
 
   it('expression index on a cast', () => {

@@ -137,7 +137,16 @@ describe('statement analysis', () => {
     );
     expect(a.orders[0]!.items[0]!.column.column).toBe('updated_at');
     expect(a.predicates).toEqual([]);
-    expect(a.notes).toContain('OR condition');
+    // An OR of two indexable arms is an OR group (one index per arm); an arm with no indexable predicate
+    // leaves the disjunction a note.
+    expect(a.orGroups.map((g) => g.arms.map((arm) => arm.map((p) => p.column.column)))).toEqual([
+      [['name'], ['status']],
+    ]);
+    expect(a.notes).not.toContain('OR condition');
+    const b = analyze(`SELECT name FROM t WHERE a + b = 1 OR status = 'a'`);
+    expect(b.orGroups).toEqual([]);
+    expect(b.predicates).toEqual([]);
+    expect(b.notes).toContain('OR condition');
     // An expression on one column is an expression index's predicate; one on two columns is not.
     expect(analyze('SELECT name FROM t WHERE lower(name) = $1 ORDER BY 1').predicates).toEqual([
       expect.objectContaining({ kind: 'eq', expression: { sql: 'lower("name")', params: [], jsonb: false } }),
@@ -190,5 +199,37 @@ describe('statement analysis', () => {
     expect(resolveStatement(analyze('SELECT 1 FROM nowhere WHERE x = 1'), catalog).unresolved).toEqual([
       'nowhere',
     ]);
+  });
+
+  it('reads each arm of an OR as a condition of its own: conjunctions, sub-selects once, no join keys', () => {
+    const a = analyze(
+      `SELECT d.id FROM deals d JOIN accounts c ON c.id = d.account_id
+       WHERE d.stage = $1 AND ((d.email = $2 AND d.created_at > $3) OR d.phone = $4 OR d.owner_id = c.owner_id
+         OR d.id IN (SELECT deal_id FROM notes WHERE author = $5))`,
+    );
+    // The fourth arm is a sub-select membership; the third a join condition, which is not a lookup: the
+    // group is kept only when every arm has a predicate, so here it is a note, and the sub-select was read once.
+    expect(a.orGroups).toEqual([]);
+    expect(a.notes).toContain('OR condition');
+    expect(a.relations.map((r) => r.name)).toEqual(['deals', 'accounts', 'notes']);
+    expect(a.joins).toHaveLength(1);
+    expect(a.predicates.map((p) => [p.column.column, p.kind])).toEqual([
+      ['stage', 'eq'],
+      ['author', 'eq'],
+    ]);
+    const b = analyze(
+      `SELECT id FROM deals WHERE stage = $1 AND ((email = $2 AND created_at > $3) OR phone = $4 OR tags @> $5)`,
+    );
+    expect(b.predicates.map((p) => p.column.column)).toEqual(['stage']);
+    expect(b.orGroups).toHaveLength(1);
+    expect(b.orGroups[0]!.arms.map((arm) => arm.map((p) => `${p.column.column} ${p.kind}`))).toEqual([
+      ['email eq', 'created_at range'],
+      ['phone eq'],
+      ['tags jsonb_contains'],
+    ]);
+    // A scalar sub-select compared with a column is one scope, not two.
+    expect(
+      analyze('SELECT * FROM a WHERE a.x = (SELECT max(y) FROM b WHERE b.z = 1)').relations,
+    ).toHaveLength(2);
   });
 });

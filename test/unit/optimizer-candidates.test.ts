@@ -4,6 +4,7 @@ import { coveringIndex, mergeCandidates } from '../../functions/optimizer/candid
 import { candidateName, createIndexSql } from '../../functions/optimizer/candidate-sql.ts';
 import { candidatesForAccess } from '../../functions/optimizer/candidates.ts';
 import type { IndexInfo, TableInfo } from '../../functions/optimizer/catalog.ts';
+import { bundlesForAccess, mergeBundles, withoutCovered } from '../../functions/optimizer/or-bundles.ts';
 import { noActivity } from '../support/optimizer-fixtures.ts';
 
 const COLUMNS: Record<string, { type: string; cat: string; nd: number }> = {
@@ -54,6 +55,7 @@ function access(
     table,
     occurrence: 0,
     predicates,
+    orGroups: [],
     joinColumns: [],
     columns: new Set(),
     allColumns: true,
@@ -287,5 +289,60 @@ describe('covering candidates', () => {
     const cov = narrow.find((c) => c.include)!;
     expect(coveringIndex(cov, [index('plain', [['status'], ['created_at', true]])])?.name).toBe('plain');
     expect(coveringIndex(cov, [index('other', [['score']])])).toBeUndefined();
+  });
+});
+
+describe('OR bundles', () => {
+  const p = (column: string, kind: AccessPredicate['kind'], operator = '=') =>
+    ({ column, kind, operator, params: [1] }) as AccessPredicate;
+  const sql = (c: Parameters<typeof createIndexSql>[0]) => createIndexSql(c, { name: 'i' });
+
+  it('one index per arm, each arm read alone (no order, join or covering columns of the statement)', () => {
+    const a = access([p('status', 'eq')], {
+      orGroups: [
+        [
+          [p('name', 'eq')],
+          [p('workspace_id', 'eq'), p('created_at', 'range', '>')],
+          [p('metadata', 'jsonb_contains', '@>')],
+        ],
+      ],
+      order: { items: [{ column: 'updated_at', direction: 'desc', nulls: 'default' }], limit: true },
+      joinColumns: ['id'],
+      allColumns: false,
+      columns: new Set(['id', 'score']),
+    });
+    const bundles = bundlesForAccess(a, 'q');
+    expect(bundles).toHaveLength(1);
+    expect(bundles[0]!.members.map(sql)).toEqual([
+      'CREATE INDEX "i" ON "dgm"."dgm_archive" ("name")',
+      'CREATE INDEX "i" ON "dgm"."dgm_archive" ("workspace_id", "created_at")',
+      'CREATE INDEX "i" ON "dgm"."dgm_archive" USING gin ("metadata" jsonb_path_ops)',
+    ]);
+    expect(bundles[0]!.statements).toEqual(new Set(['q']));
+  });
+
+  it('none when an arm has no index; arms an identical index serves share it', () => {
+    // An arm on a jsonb column compared with `=`: no btree, no GIN serves it.
+    const none = access([], { orGroups: [[[p('name', 'eq')], [p('tags', 'eq')]]] });
+    expect(bundlesForAccess(none, 'q')).toEqual([]);
+    const same = access([], { orGroups: [[[p('status', 'eq')], [p('status', 'eq')]]] });
+    expect(bundlesForAccess(same, 'q')[0]!.members.map(sql)).toEqual([
+      'CREATE INDEX "i" ON "dgm"."dgm_archive" ("status")',
+    ]);
+  });
+
+  it('merges the same bundle from several statements, and drops the arms an existing index serves', () => {
+    const a = access([], { orGroups: [[[p('name', 'eq')], [p('score', 'eq')]]] });
+    const merged = mergeBundles([...bundlesForAccess(a, 'q1'), ...bundlesForAccess(a, 'q2')]);
+    expect(merged).toHaveLength(1);
+    expect(merged[0]!.statements).toEqual(new Set(['q1', 'q2']));
+    expect(merged[0]!.members.map((m) => [...m.statements])).toEqual([
+      ['q1', 'q2'],
+      ['q1', 'q2'],
+    ]);
+    const left = withoutCovered(merged[0]!, (m) => m.columns[0]!.column === 'name');
+    expect(left!.members.map(sql)).toEqual(['CREATE INDEX "i" ON "dgm"."dgm_archive" ("score")']);
+    expect(left!.key).not.toBe(merged[0]!.key);
+    expect(withoutCovered(merged[0]!, () => true)).toBeUndefined();
   });
 });

@@ -117,6 +117,44 @@ describe('build plan', () => {
     expect(perTable.skipped[0]!.reason).toContain('maxIndexesPerTable (2)');
   });
 
+  it("builds an OR bundle's indexes together or not at all", () => {
+    const a = table(1, 'a');
+    const b = table(2, 'b');
+    const arm1 = { ...recommendation(a, 300), name: 'arm_1', group: 'or:arm_1+arm_2' };
+    const arm2 = { ...recommendation(a, 200), name: 'arm_2', group: 'or:arm_1+arm_2' };
+    const other = recommendation(b, 250);
+    const plan = (over: Partial<typeof config>) =>
+      planIndexBuilds({
+        recommendations: [arm1, other, arm2],
+        config: { ...config, ...over },
+        existingPerTable: new Map(),
+        mix: new Map(),
+        trees: new Map(),
+      });
+    // The bundle goes where its best member ranks, both members at once.
+    expect(plan({ maxIndexesPerRun: 3 }).steps.map((s) => s.name)).toEqual(['arm_1', 'arm_2', other.name]);
+    // Room for two: the bundle, not one arm of it and the other table's index.
+    const two = plan({ maxIndexesPerRun: 2 });
+    expect(two.steps.map((s) => s.name)).toEqual(['arm_1', 'arm_2']);
+    expect(two.skipped.map((s) => s.name)).toEqual([other.name]);
+    // Room for one: not half a bundle.
+    const one = plan({ maxIndexesPerRun: 1 });
+    expect(one.steps.map((s) => s.name)).toEqual([other.name]);
+    expect(one.skipped).toEqual([
+      expect.objectContaining({
+        name: 'arm_1',
+        reason: expect.stringMatching(/maxIndexesPerRun \(1\).*OR bundle/),
+      }),
+      expect.objectContaining({
+        name: 'arm_2',
+        reason: expect.stringMatching(/maxIndexesPerRun \(1\).*OR bundle/),
+      }),
+    ]);
+    // The per-table cap counts the whole bundle too.
+    const perTable = plan({ maxIndexesPerTable: 1 });
+    expect(perTable.steps.map((s) => s.name)).toEqual([other.name]);
+  });
+
   it('skips write-heavy tables', () => {
     const a = table(1, 'events');
     const plan = planIndexBuilds({

@@ -49,7 +49,15 @@ function table(schema = 'app', indexes: IndexInfo[] = [], collation = 'en_US.UTF
 }
 
 function access(predicates: AccessPredicate[], t = table()): TableAccess {
-  return { table: t, occurrence: 0, predicates, joinColumns: [], columns: new Set(), allColumns: true };
+  return {
+    table: t,
+    occurrence: 0,
+    predicates,
+    orGroups: [],
+    joinColumns: [],
+    columns: new Set(),
+    allColumns: true,
+  };
 }
 
 const pred = (column: string, kind: AccessPredicate['kind'], extra: Partial<AccessPredicate> = {}) =>

@@ -1,0 +1,91 @@
+import type { Logger } from '../ports.ts';
+import type { CandidateIndex } from './candidates.ts';
+import type { WhatIfMethod } from './planner.ts';
+
+/** What the index advisor (advisor.ts) is given and what it returns: plain data. */
+
+export interface AdvisorOptions {
+  minCostReduction: number;
+  hypopg: 'auto' | 'off';
+  realBuildMaxBytes: number;
+  /** May create the hypopg extension inside the rolled-back evaluation transaction. */
+  createExtension: boolean;
+  statementTimeoutMs: number;
+  lockTimeoutMs: number;
+  logger?: Logger;
+}
+
+export interface StatementCost {
+  id: string;
+  queryid: string | null;
+  name?: string;
+  calls: number;
+  costBefore: number;
+  costAfter: number;
+}
+
+export interface IndexRecommendation {
+  kind: 'index';
+  name: string;
+  table: string;
+  schema: string;
+  tableName: string;
+  method: 'btree' | 'gin';
+  partitioned: boolean;
+  /** The statement that creates it (on a partitioned table: per partition, then attached). */
+  definition: string;
+  reason: string;
+  /** How its effect was evaluated: HypoPG, or built for real in a transaction that was rolled back. */
+  evaluation: WhatIfMethod;
+  statements: StatementCost[];
+  weightedCostBefore: number;
+  weightedCostAfter: number;
+  /** 1 - after/before over the statements that use it. */
+  costReduction: number;
+  estimatedBytes: number | null;
+  candidate: CandidateIndex;
+  /**
+   * Set on the indexes of an OR bundle (or-bundles.ts): the plans use them together, so they are built
+   * together or not at all.
+   */
+  group?: string;
+}
+
+export interface RejectedCandidate {
+  definition: string;
+  table: string;
+  reason: string;
+  evaluation?: WhatIfMethod;
+  costReduction?: number;
+}
+
+export type StatementVerdictKind =
+  | 'improved'
+  | 'no_index_helps'
+  | 'already_indexed'
+  | 'not_analyzed'
+  | 'no_candidates';
+
+export interface StatementVerdict {
+  id: string;
+  queryid: string | null;
+  name?: string;
+  query: string;
+  calls: number;
+  meanMs: number;
+  costBefore: number | null;
+  costAfter: number | null;
+  indexesBefore: string[];
+  verdict: StatementVerdictKind;
+  detail: string;
+}
+
+export interface Advice {
+  /** Which evaluation methods were used: one, both (mixed), or none (nothing to evaluate). */
+  method: WhatIfMethod | 'mixed' | 'none';
+  hypopgAvailable: boolean;
+  recommendations: IndexRecommendation[];
+  rejected: RejectedCandidate[];
+  statements: StatementVerdict[];
+  explains: number;
+}

@@ -1,0 +1,45 @@
+import { candidateName, createIndexSql } from './candidate-sql.ts';
+import type { CandidateIndex } from './candidates.ts';
+import type { AddedCandidate, WhatIfMethod, WhatIfSession } from './planner.ts';
+
+/** What the advisor weighs as one: a candidate index, or an OR bundle's indexes (or-bundles.ts). */
+export interface EvaluationUnit {
+  key: string;
+  members: CandidateIndex[];
+  reason?: string;
+}
+
+/** The CREATE INDEX statements of a unit, as reported. */
+export function definitionOf(members: CandidateIndex[]): string {
+  return members.map((c) => createIndexSql(c, { name: candidateName(c) })).join('; ');
+}
+
+/** Adds every index of a unit to the what-if session: the plans see them together. */
+export async function addUnit(
+  session: WhatIfSession,
+  members: CandidateIndex[],
+): Promise<{
+  method: WhatIfMethod;
+  names: string[];
+  bytes: number | null;
+  error?: string;
+  parts: AddedCandidate[];
+  members: CandidateIndex[];
+}> {
+  const parts: AddedCandidate[] = [];
+  for (const m of members) {
+    const added = await session.add(m);
+    parts.push(added);
+    if (added.error || added.names.length === 0) break;
+  }
+  const failed = parts.find((p) => p.error || p.names.length === 0);
+  const bytes = parts.every((p) => p.bytes !== null) ? parts.reduce((sum, p) => sum + p.bytes!, 0) : null;
+  return {
+    method: parts.some((p) => p.method === 'real_build') ? 'real_build' : parts[0]!.method,
+    names: failed ? [] : parts.flatMap((p) => p.names),
+    bytes,
+    ...(failed ? { error: failed.error ?? 'no index was created' } : {}),
+    parts,
+    members,
+  };
+}
