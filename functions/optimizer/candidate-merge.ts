@@ -67,7 +67,7 @@ export function coveringIndex(c: CandidateIndex, indexes: IndexInfo[]): IndexInf
       ...x,
       ...(x.expression ? { expression: normalizeExpression(x.expression) } : {}),
     }));
-    if (c.method === 'gin') {
+    if (c.method === 'gin' || c.method === 'gist') {
       const k = keys[0];
       const e = existing[0];
       const w = wanted[0]!;

@@ -5,7 +5,8 @@ import { byteOrderCollation, type ColumnInfo, distinctValues, type TableInfo } f
 
 /**
  * Candidate indexes from table accesses: multi-column btrees (equality, then range, then order), partial
- * btrees for constant predicates on low-cardinality columns, GIN for JSONB and array operators. Pure.
+ * btrees for constant predicates on low-cardinality columns, GIN for JSONB and array operators, GiST for
+ * range operators. Pure.
  */
 
 export interface CandidateColumn {
@@ -32,11 +33,14 @@ export interface PartialPredicate {
   fixed?: boolean;
 }
 
+/** Access methods of candidates: btree, GIN (jsonb, arrays, full text, trigrams), GiST (range types). */
+export type CandidateMethod = 'btree' | 'gin' | 'gist';
+
 export interface CandidateIndex {
   /** Identity: table, method, columns, opclass, predicate. */
   key: string;
   table: TableInfo;
-  method: 'btree' | 'gin';
+  method: CandidateMethod;
   columns: CandidateColumn[];
   /** The first eqPrefix columns are equality lookups: their order among themselves does not matter. */
   eqPrefix: number;
@@ -104,7 +108,7 @@ function candidateKey(c: Omit<CandidateIndex, 'key' | 'statements' | 'reason'>):
 
 function make(
   table: TableInfo,
-  method: 'btree' | 'gin',
+  method: CandidateMethod,
   columns: CandidateColumn[],
   eqPrefix: number,
   reason: string,
@@ -354,7 +358,21 @@ export function candidatesForAccess(
       if (kinds.includes('array_contained') || kinds.includes('array_overlap')) continue;
       opclass = kinds.includes('jsonb_exists') ? 'jsonb_ops' : 'jsonb_path_ops';
     } else if (!first.expression && info.typeCategory === 'A') opclass = 'array_ops';
-    else continue;
+    else if (!first.expression && info.typeCategory === 'R' && !kinds.includes('jsonb_exists')) {
+      // A range (or multirange) column: overlap `&&`, containment `@>` of a range or an element, `<@`.
+      // GIN has no operator class for ranges; GiST's default (range_ops) serves all three.
+      out.push(
+        make(
+          t,
+          'gist',
+          [{ column: first.column, desc: false, ordered: false }],
+          0,
+          `range operators (${unique(preds.map((p) => p.operator)).join(', ')}) on ${id}`,
+          statementId,
+        ),
+      );
+      continue;
+    } else continue;
     out.push(
       make(
         t,

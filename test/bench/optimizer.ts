@@ -117,7 +117,8 @@ async function runWorkloads(
       await new Promise((r) => setTimeout(r, 5));
     }
   })();
-  const exec = (c: pg.Client, s: BenchStatement, r: number) => c.query(inline(c, s.sql, s.params(r)));
+  const exec = (c: pg.Client, s: BenchStatement, r: number) =>
+    w.protocol === 'extended' ? c.query(s.sql, s.params(r)) : c.query(inline(c, s.sql, s.params(r)));
   try {
     for (let r = 0; r < 2; r++)
       for (const s of w.statements) for (const c of clients) await exec(c, s, firstRound + r);

@@ -155,6 +155,18 @@ const SHAPES: Shape[] = [
     params: ['2024-03-01', '2024-03-02'],
     sample: `SELECT author_id, score FROM kinds.comments WHERE posted_at BETWEEN '2024-03-01 00:00:00+00' AND '2024-03-02 00:00:00+00'`,
   },
+  {
+    name: 'slots_overlapping',
+    sql: 'SELECT id, room FROM kinds.slots WHERE during && tstzrange($1, $2)',
+    params: ['2024-03-01 10:00:00+00', '2024-03-01 12:00:00+00'],
+    sample: `SELECT id, room FROM kinds.slots WHERE during && tstzrange('2024-03-01 10:00:00+00', '2024-03-01 12:00:00+00')`,
+  },
+  {
+    name: 'slots_at',
+    sql: 'SELECT count(*) FROM kinds.slots WHERE during @> $1::timestamptz',
+    params: ['2024-04-02 09:30:00+00'],
+    sample: `SELECT count(*) FROM kinds.slots WHERE during @> '2024-04-02 09:30:00+00'::timestamptz`,
+  },
 ];
 
 const ROWS = 30_000;
@@ -194,7 +206,13 @@ async function load(): Promise<void> {
       list_id int NOT NULL REFERENCES kinds.lists (id) ON DELETE CASCADE, body text NOT NULL);
     INSERT INTO kinds.lists SELECT g, 'list ' || g FROM generate_series(1, 3000) g;
     INSERT INTO kinds.list_items SELECT g, 1 + g % 3000, 'item ' || g FROM generate_series(1, ${ROWS}) g;
+    -- Reservations as ranges: an hour or two each, one every 20 minutes.
+    CREATE TABLE kinds.slots (id bigint PRIMARY KEY, room int NOT NULL, during tstzrange NOT NULL);
+    INSERT INTO kinds.slots
+    SELECT g, g % 40, tstzrange(s, s + (1 + g % 2) * interval '1 hour')
+    FROM generate_series(1, ${ROWS}) g, LATERAL (SELECT timestamptz '2024-01-01' + g * interval '20 minutes' AS s) t;
   `);
+  await client.query('VACUUM ANALYZE kinds.slots');
   await client.query('VACUUM ANALYZE kinds.lists');
   await client.query('VACUUM ANALYZE kinds.list_items');
   await client.query('VACUUM ANALYZE kinds.articles');
@@ -479,6 +497,14 @@ describe('candidate kinds, from pg_stat_statements plus a literal sample', () =>
     expect(
       r.definitions.some((d) => /\("updated_at" DESC\).* WHERE "status" IN \('draft', 'review'\)/.test(d)),
     ).toBe(true);
+  });
+
+  it('range overlap (&&) and containment (@>): GiST on the range column (GIN has no range operator class)', () => {
+    for (const name of ['slots_overlapping', 'slots_at']) {
+      const r = served(name);
+      expect(r.verdict, name).toBe('improved');
+      expect(r.definitions, name).toContain('CREATE INDEX NAME ON "kinds"."slots" USING gist ("during")');
+    }
   });
 
   it("INCLUDE columns turn the range scan's heap fetches into an index-only scan", () => {

@@ -43,6 +43,7 @@ function table(schema = 'app', indexes: IndexInfo[] = [], collation = 'en_US.UTF
       col('doc', 'jsonb', 'U', -1),
       col('labels', 'text[]', 'A', -1),
       col('at', 'timestamp without time zone', 'D', -1),
+      col('span', 'tstzrange', 'R', -1),
     ],
     indexes,
   };
@@ -128,6 +129,44 @@ describe('expression and pattern candidates', () => {
     expect(sqlOf(access([pred('doc', 'jsonb_contains')]))).toEqual([
       'CREATE INDEX "i" ON "app"."items" USING gin ("doc" jsonb_path_ops)',
     ]);
+  });
+
+  it('GiST for range operators (GIN has no range operator class), covered by an existing GiST on the column', () => {
+    for (const kind of ['array_overlap', 'jsonb_contains', 'array_contained'] as const)
+      expect(sqlOf(access([pred('span', kind, { operator: '&&' })])), kind).toEqual([
+        'CREATE INDEX "i" ON "app"."items" USING gist ("span")',
+      ]);
+    const [c] = candidatesForAccess(access([pred('span', 'array_overlap', { operator: '&&' })]), 's1');
+    const existing = (method: string): IndexInfo => ({
+      oid: 1,
+      name: 'items_span',
+      schema: 'app',
+      method,
+      valid: true,
+      unique: false,
+      primary: false,
+      keyCount: 1,
+      predicate: null,
+      definition: '',
+      keys: [
+        {
+          column: 'span',
+          expression: null,
+          desc: false,
+          nullsFirst: false,
+          opclass: 'range_ops',
+          included: false,
+        },
+      ],
+      bytes: 0,
+      scans: 0,
+    });
+    expect(coveringIndex(c!, [existing('gist')])?.name).toBe('items_span');
+    // A btree on the range column serves none of these operators.
+    expect(coveringIndex(c!, [existing('btree')])).toBeUndefined();
+    // A GiST insertion costs more than a btree's, less than a GIN's several keys.
+    const writes = { insertRows: 100, updates: [], deleteRows: 0 };
+    expect(writeCostOf(c!, writes)).toBe(100 * 1.5);
   });
 
   it('IS NULL with a sort order: a partial index WHERE col IS NULL, so the order comes from the key', () => {

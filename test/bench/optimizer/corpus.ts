@@ -28,6 +28,11 @@ export interface BenchWorkload {
   handIndexes: string[];
   /** Rows loaded (for the table). */
   rows: number;
+  /**
+   * How the application sends its statements: SQL text with the values inlined (the default; psycopg2-style
+   * client-side binding), or the extended protocol with bind parameters (node-postgres, JDBC, asyncpg).
+   */
+  protocol?: 'literal' | 'extended';
 }
 
 const pick = <T>(xs: readonly T[], i: number): T => xs[i % xs.length]!;

@@ -34,7 +34,7 @@ const day = (offsetDays: number, base = Date.UTC(2025, 0, 1)): Date =>
 export const booking = fromScript({
   name: 'booking',
   description:
-    'a reservation system (holdout): resource calendar by overlap, free resources (anti-join), guest lookup by lower(email), upcoming bookings, a daily count, batch expiry',
+    'a reservation system (holdout): resource calendar by overlap, free resources (anti-join, tstzrange &&), occupancy (tstzrange @>), guest lookup by lower(email), upcoming bookings, a daily count, batch expiry',
   rows: 362_000,
   script: `
       CREATE SCHEMA booking;
@@ -48,7 +48,9 @@ export const booking = fromScript({
         customer_id int NOT NULL REFERENCES booking.customers (id),
         starts_at timestamptz NOT NULL, ends_at timestamptz NOT NULL,
         status text NOT NULL, price numeric(8, 2) NOT NULL,
-        created_at timestamptz NOT NULL, note text);
+        created_at timestamptz NOT NULL, note text,
+        -- For the overlap checks the application writes with range operators.
+        during tstzrange GENERATED ALWAYS AS (tstzrange(starts_at, ends_at)) STORED);
       INSERT INTO booking.resources
       SELECT g, 1 + g % 100, (ARRAY['room', 'desk', 'court', 'studio'])[1 + (g / 100) % 4],
              'Resource ' || g, 1 + g % 12
@@ -76,7 +78,7 @@ export const booking = fromScript({
       sql: `SELECT r.id, r.name FROM booking.resources r
             WHERE r.location_id = $1 AND r.kind = $2
               AND NOT EXISTS (SELECT 1 FROM booking.bookings b
-                              WHERE b.resource_id = r.id AND b.status <> 'cancelled' AND b.starts_at < $4 AND b.ends_at > $3)`,
+                              WHERE b.resource_id = r.id AND b.status <> 'cancelled' AND b.during && tstzrange($3, $4))`,
       params: (r) => {
         const from = new Date(day(200 + (r % 300)).getTime() + 10 * 3_600_000);
         return [
@@ -86,6 +88,13 @@ export const booking = fromScript({
           new Date(from.getTime() + 7_200_000),
         ];
       },
+    },
+    {
+      name: 'occupied_now',
+      // The front desk's board: confirmed bookings under way at a moment, per location.
+      sql: `SELECT r.location_id, count(*) FROM booking.bookings b JOIN booking.resources r ON r.id = b.resource_id
+            WHERE b.during @> $1::timestamptz AND b.status = 'confirmed' GROUP BY r.location_id`,
+      params: (r) => [new Date(day(100 + ((r * 7) % 500)).getTime() + 14 * 3_600_000)],
     },
     {
       name: 'guest_lookup',
@@ -124,6 +133,7 @@ export const booking = fromScript({
     'CREATE INDEX ON booking.bookings (customer_id, starts_at)',
     'CREATE INDEX ON booking.bookings (starts_at)',
     `CREATE INDEX ON booking.bookings (created_at) WHERE status = 'pending'`,
+    'CREATE INDEX ON booking.bookings USING gist (during)',
     // resources has 2000 rows: a DBA leaves free_resources' outer filter to a sequential scan.
   ],
 });
@@ -133,6 +143,8 @@ export const social = fromScript({
   description:
     'a social feed (holdout) on a posts table partitioned by month: uuid keys, feed of followed authors, keyset pages, replies, unread notifications, a purge by date',
   rows: 480_000,
+  // A Node.js service: node-postgres sends every statement with bind parameters.
+  protocol: 'extended',
   script: `
       CREATE SCHEMA social;
       CREATE TABLE social.users (id uuid PRIMARY KEY, handle text NOT NULL, created_at timestamptz NOT NULL);
