@@ -1,4 +1,10 @@
-import { type CandidateColumn, type CandidateIndex, keyId, type PartialPredicate } from './candidates.ts';
+import {
+  type CandidateColumn,
+  type CandidateIndex,
+  keyId,
+  nullsFirstOf,
+  type PartialPredicate,
+} from './candidates.ts';
 import type { IndexInfo } from './catalog.ts';
 
 /**
@@ -18,8 +24,10 @@ function isPrefix(inner: CandidateColumn[], innerEq: number, outer: CandidateCol
     const b = outer[i]!;
     if (keyId(a) !== keyId(b)) return false;
     if (a.ordered) {
-      // A btree reads backwards too: the directions must agree all the same way.
+      // A btree reads backwards too: the directions must agree all the same way, and a backward scan
+      // puts the NULLs at the other end as well.
       const f = a.desc !== b.desc;
+      if (f !== (nullsFirstOf(a) !== nullsFirstOf(b))) return false;
       if (flip === undefined) flip = f;
       else if (flip !== f) return false;
     }
@@ -61,6 +69,7 @@ export function coveringIndex(c: CandidateIndex, indexes: IndexInfo[]): IndexInf
       ...(k.column === null ? { expression: normalizeExpression(k.expression ?? '') } : {}),
       ...(k.opclass.endsWith('_pattern_ops') ? { opclass: k.opclass } : {}),
       desc: k.desc,
+      nullsFirst: k.nullsFirst,
       ordered: true,
     }));
     const wanted = c.columns.map((x) => ({

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { quoteIdent, quoteQualified } from '../db/identifiers.ts';
-import type { CandidateIndex } from './candidates.ts';
+import { type CandidateIndex, orderSuffix } from './candidates.ts';
 
 /** A candidate's name and CREATE INDEX statement, every identifier quoted. Pure. */
 
@@ -31,7 +31,8 @@ export function columnListSql(c: CandidateIndex): string {
     )
       parts.push(c.opclass);
     if (x.opclass) parts.push(x.opclass);
-    if (x.desc) parts.push('DESC');
+    const suffix = orderSuffix(x).trim();
+    if (suffix) parts.push(suffix);
     return parts.join(' ');
   });
   return `(${cols.join(', ')})`;

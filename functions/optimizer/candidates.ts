@@ -17,8 +17,39 @@ export interface CandidateColumn {
   /** Operator class when not the type's default (text_pattern_ops, gin_trgm_ops, jsonb_path_ops). */
   opclass?: string;
   desc: boolean;
+  /**
+   * Where NULLs sort, only when the sort order asks for the other end than the direction's default
+   * (ASC NULLS LAST, DESC NULLS FIRST): `ORDER BY x DESC NULLS LAST` is read from an index in that order.
+   */
+  nullsFirst?: boolean;
   /** Part of a required sort order: its direction relative to the others matters. */
   ordered: boolean;
+}
+
+/** Where a key column sorts its NULLs: as asked, else the default of its direction. */
+export const nullsFirstOf = (c: Pick<CandidateColumn, 'desc' | 'nullsFirst'>): boolean =>
+  c.nullsFirst ?? c.desc;
+
+/** The key column that gives one item of a sort order (its direction, and NULLs where they are asked). */
+function orderedColumn(o: {
+  column: string;
+  direction: 'asc' | 'desc';
+  nulls: 'first' | 'last' | 'default';
+}): CandidateColumn {
+  const desc = o.direction === 'desc';
+  const nullsFirst = o.nulls === 'default' ? desc : o.nulls === 'first';
+  return { column: o.column, desc, ...(nullsFirst !== desc ? { nullsFirst } : {}), ordered: true };
+}
+
+/** ` DESC`, ` NULLS FIRST` / ` NULLS LAST` as a key column is written. */
+export function orderSuffix(c: Pick<CandidateColumn, 'desc' | 'nullsFirst'>): string {
+  const nulls =
+    c.nullsFirst === undefined || c.nullsFirst === c.desc
+      ? ''
+      : c.nullsFirst
+        ? ' NULLS FIRST'
+        : ' NULLS LAST';
+  return `${c.desc ? ' DESC' : ''}${nulls}`;
 }
 
 export interface PartialPredicate {
@@ -98,11 +129,11 @@ export function keyId(c: Pick<CandidateColumn, 'column' | 'expression' | 'opclas
 }
 
 function label(c: CandidateColumn): string {
-  return `${c.expression ?? c.column}${c.opclass ? ` ${c.opclass}` : ''}${c.desc ? ' DESC' : ''}`;
+  return `${c.expression ?? c.column}${c.opclass ? ` ${c.opclass}` : ''}${orderSuffix(c)}`;
 }
 
 function candidateKey(c: Omit<CandidateIndex, 'key' | 'statements' | 'reason'>): string {
-  const cols = c.columns.map((x) => `${keyId(x)}${x.desc ? ' desc' : ''}`).join(',');
+  const cols = c.columns.map((x) => `${keyId(x)}${orderSuffix(x).toLowerCase()}`).join(',');
   return `${c.table.oid}|${c.method}|${c.opclass ?? ''}|${cols}|${c.predicate?.sql ?? ''}|${(c.include ?? []).join(',')}`;
 }
 
@@ -190,7 +221,7 @@ export function candidatesForAccess(
   if (orderUsable && order.length > 0) {
     const rest = order.filter((o) => !eqIds.has(o.column));
     if (rest.length > 0) {
-      const ordered = rest.map((o) => ({ column: o.column, desc: o.direction === 'desc', ordered: true }));
+      const ordered = rest.map(orderedColumn);
       out.push(
         make(
           t,
@@ -248,12 +279,7 @@ export function candidatesForAccess(
     const otherEq = eqCols.filter((c) => c.expression !== undefined || c.column !== own);
     let key: CandidateColumn[];
     if (orderUsable && order.length > 0) {
-      key = [
-        ...otherEq,
-        ...order
-          .filter((x) => x.column !== own && !eqIds.has(x.column))
-          .map((x) => ({ column: x.column, desc: x.direction === 'desc', ordered: true })),
-      ];
+      key = [...otherEq, ...order.filter((x) => x.column !== own && !eqIds.has(x.column)).map(orderedColumn)];
     } else {
       const r = rangeCols[0];
       key = [

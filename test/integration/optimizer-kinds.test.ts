@@ -167,6 +167,12 @@ const SHAPES: Shape[] = [
     params: ['2024-04-02 09:30:00+00'],
     sample: `SELECT count(*) FROM kinds.slots WHERE during @> '2024-04-02 09:30:00+00'::timestamptz`,
   },
+  {
+    name: 'latest_reviewed',
+    sql: 'SELECT id, title FROM kinds.articles ORDER BY reviewed_at DESC NULLS LAST LIMIT $1',
+    params: [15],
+    sample: `SELECT id, title FROM kinds.articles ORDER BY reviewed_at DESC NULLS LAST LIMIT '15'`,
+  },
 ];
 
 const ROWS = 30_000;
@@ -505,6 +511,14 @@ describe('candidate kinds, from pg_stat_statements plus a literal sample', () =>
       expect(r.verdict, name).toBe('improved');
       expect(r.definitions, name).toContain('CREATE INDEX NAME ON "kinds"."slots" USING gist ("during")');
     }
+  });
+
+  it('ORDER BY DESC NULLS LAST with LIMIT: the key sorts NULLs last too (a plain DESC index cannot give that order)', () => {
+    const r = served('latest_reviewed');
+    expect(r.verdict).toBe('improved');
+    expect(r.definitions.some((d) => /ON "kinds"."articles" \("reviewed_at" DESC NULLS LAST\)/.test(d))).toBe(
+      true,
+    );
   });
 
   it("INCLUDE columns turn the range scan's heap fetches into an index-only scan", () => {

@@ -93,7 +93,8 @@ function index(name: string, keys: Array<[string, boolean?]>, extra: Partial<Ind
       column,
       expression: null,
       desc: desc ?? false,
-      nullsFirst: false,
+      // As pg_index has it for a key without NULLS FIRST/LAST: DESC sorts NULLs first.
+      nullsFirst: desc ?? false,
       opclass: 'text_ops',
       included: false,
     })),

@@ -169,6 +169,54 @@ describe('expression and pattern candidates', () => {
     expect(writeCostOf(c!, writes)).toBe(100 * 1.5);
   });
 
+  it("ORDER BY ... NULLS LAST/FIRST against the direction's default: the key sorts its NULLs as asked", () => {
+    const ordered = (nulls: 'first' | 'last' | 'default', direction: 'asc' | 'desc' = 'desc') => {
+      const a = access([pred('state', 'eq')]);
+      a.order = { items: [{ column: 'at', direction, nulls }], limit: true };
+      return candidatesForAccess(a, 's1').find((c) => c.columns.some((x) => x.ordered))!;
+    };
+    const sql = (c: ReturnType<typeof ordered>) => createIndexSql(c, { name: 'i' });
+    expect(sql(ordered('last'))).toBe('CREATE INDEX "i" ON "app"."items" ("state", "at" DESC NULLS LAST)');
+    expect(sql(ordered('first', 'asc'))).toBe(
+      'CREATE INDEX "i" ON "app"."items" ("state", "at" NULLS FIRST)',
+    );
+    // The direction's default is written as such.
+    expect(sql(ordered('first'))).toBe('CREATE INDEX "i" ON "app"."items" ("state", "at" DESC)');
+    expect(sql(ordered('default'))).toBe('CREATE INDEX "i" ON "app"."items" ("state", "at" DESC)');
+    expect(ordered('last').key).not.toBe(ordered('default').key);
+    // An existing (state, at) serves DESC NULLS FIRST read backwards, not DESC NULLS LAST; one with
+    // (state, at DESC NULLS LAST) or (state, at NULLS FIRST) read backwards does.
+    const existing = (desc: boolean, nullsFirst: boolean): IndexInfo => ({
+      oid: 1,
+      name: 'x',
+      schema: 'app',
+      method: 'btree',
+      valid: true,
+      unique: false,
+      primary: false,
+      keyCount: 2,
+      predicate: null,
+      definition: '',
+      keys: [
+        {
+          column: 'state',
+          expression: null,
+          desc: false,
+          nullsFirst: false,
+          opclass: 'text_ops',
+          included: false,
+        },
+        { column: 'at', expression: null, desc, nullsFirst, opclass: 'timestamp_ops', included: false },
+      ],
+      bytes: 0,
+      scans: 0,
+    });
+    expect(coveringIndex(ordered('default'), [existing(false, false)])?.name).toBe('x');
+    expect(coveringIndex(ordered('last'), [existing(false, false)])).toBeUndefined();
+    expect(coveringIndex(ordered('last'), [existing(true, false)])?.name).toBe('x');
+    expect(coveringIndex(ordered('last'), [existing(false, true)])?.name).toBe('x');
+  });
+
   it('IS NULL with a sort order: a partial index WHERE col IS NULL, so the order comes from the key', () => {
     const a = access([pred('state', 'eq'), pred('at', 'is_null', { operator: 'IS NULL', params: [] })]);
     a.order = { items: [{ column: 'id', direction: 'asc', nulls: 'default' }], limit: true };

@@ -34,7 +34,7 @@ const day = (offsetDays: number, base = Date.UTC(2025, 0, 1)): Date =>
 export const booking = fromScript({
   name: 'booking',
   description:
-    'a reservation system (holdout): resource calendar by overlap, free resources (anti-join, tstzrange &&), occupancy (tstzrange @>), guest lookup by lower(email), upcoming bookings, a daily count, batch expiry',
+    'a reservation system (holdout): resource calendar by overlap, free resources (anti-join, tstzrange &&), occupancy (tstzrange @>), arrivals ORDER BY DESC NULLS LAST, guest lookup by lower(email), upcoming bookings, a daily count, batch expiry',
   rows: 362_000,
   script: `
       CREATE SCHEMA booking;
@@ -49,6 +49,8 @@ export const booking = fromScript({
         starts_at timestamptz NOT NULL, ends_at timestamptz NOT NULL,
         status text NOT NULL, price numeric(8, 2) NOT NULL,
         created_at timestamptz NOT NULL, note text,
+        -- Set by the front desk when the guest arrives.
+        checked_in_at timestamptz,
         -- For the overlap checks the application writes with range operators.
         during tstzrange GENERATED ALWAYS AS (tstzrange(starts_at, ends_at)) STORED);
       INSERT INTO booking.resources
@@ -60,12 +62,15 @@ export const booking = fromScript({
              timestamptz '2023-01-01' + g * interval '17 minutes'
       FROM generate_series(1, 60000) g;
       -- Two years of bookings, about 410 a day; 1 to 3 hours each.
-      INSERT INTO booking.bookings (resource_id, customer_id, starts_at, ends_at, status, price, created_at)
+      -- Confirmed bookings that have begun (before 2026-06) were checked in a few minutes before their start.
+      INSERT INTO booking.bookings (resource_id, customer_id, starts_at, ends_at, status, price, created_at, checked_in_at)
       SELECT 1 + (g::bigint * 7919) % 2000, 1 + (g::bigint * 104729) % 60000, s, s + (1 + g % 3) * interval '1 hour',
-             CASE WHEN g % 10 = 0 THEN 'cancelled' WHEN g % 33 = 1 THEN 'pending' WHEN g % 97 = 5 THEN 'no_show'
-                  ELSE 'confirmed' END,
-             20 + g % 80, s - (1 + g % 30) * interval '1 day'
-      FROM generate_series(1, 300000) g, LATERAL (SELECT timestamptz '2025-01-01' + g * interval '210 seconds' AS s) t;`,
+             st, 20 + g % 80, s - (1 + g % 30) * interval '1 day',
+             CASE WHEN st = 'confirmed' AND s < timestamptz '2026-06-01' THEN s - (g % 20) * interval '1 minute' END
+      FROM generate_series(1, 300000) g,
+           LATERAL (SELECT timestamptz '2025-01-01' + g * interval '210 seconds' AS s,
+                           CASE WHEN g % 10 = 0 THEN 'cancelled' WHEN g % 33 = 1 THEN 'pending' WHEN g % 97 = 5 THEN 'no_show'
+                                ELSE 'confirmed' END AS st) t;`,
   statements: [
     {
       name: 'calendar',
@@ -115,6 +120,13 @@ export const booking = fromScript({
       params: (r) => [day(50 + (r % 600)), day(57 + (r % 600))],
     },
     {
+      name: 'recent_arrivals',
+      // The front desk's arrivals list: the latest check-ins first, bookings not checked in (NULL) last.
+      sql: `SELECT b.id, b.resource_id, b.customer_id, b.checked_in_at FROM booking.bookings b
+            ORDER BY b.checked_in_at DESC NULLS LAST LIMIT 30`,
+      params: () => [],
+    },
+    {
       name: 'expire_pending',
       // A batch job: pending bookings not confirmed in time expire, one day's worth at a time.
       sql: `UPDATE booking.bookings SET status = 'expired' WHERE status = 'pending' AND created_at < $1`,
@@ -134,6 +146,7 @@ export const booking = fromScript({
     'CREATE INDEX ON booking.bookings (starts_at)',
     `CREATE INDEX ON booking.bookings (created_at) WHERE status = 'pending'`,
     'CREATE INDEX ON booking.bookings USING gist (during)',
+    'CREATE INDEX ON booking.bookings (checked_in_at DESC NULLS LAST)',
     // resources has 2000 rows: a DBA leaves free_resources' outer filter to a sequential scan.
   ],
 });
