@@ -12,6 +12,8 @@ export type PredicateKind =
   | 'in'
   | 'range'
   | 'is_null'
+  /** `col IS NOT NULL`: the WHERE of a partial index where most of the column is NULL. */
+  | 'not_null'
   | 'jsonb_contains'
   | 'jsonb_exists'
   | 'array_overlap'

@@ -107,6 +107,9 @@ const MAX_INCLUDE = 4;
 /** Few enough distinct values that a constant predicate on the column is worth a partial index. */
 export const PARTIAL_MAX_DISTINCT = 64;
 
+/** `col IS NOT NULL` becomes a partial index's WHERE when at least this share of the column is NULL. */
+export const NOT_NULL_MIN_NULL_FRAC = 0.5;
+
 function renderPredicate(column: string, literals: Literal[]): string {
   if (literals.length === 1) return `${quoteIdent(column)} = ${literals[0]!.sql}`;
   return `${quoteIdent(column)} IN (${literals.map((l) => l.sql).join(', ')})`;
@@ -338,6 +341,16 @@ export function candidatesForAccess(
     partial(
       { column: p.column, literals: [], sql: `${quoteIdent(p.column)} IS NULL`, fixed: true },
       { withIn: true, ownColumnKey: false },
+    );
+  }
+  // IS NOT NULL on a column that is mostly NULL (a reported_at, a deleted_at of a trash view): the WHERE
+  // of a partial index holding just those rows, keyed by the rest of the access (its order, equality,
+  // range), else by the column itself. Where most rows have a value the condition selects nothing.
+  for (const p of usable.filter((x) => x.kind === 'not_null' && !x.expression && btreeable(col(x.column)))) {
+    if ((col(p.column)?.nullFrac ?? 0) < NOT_NULL_MIN_NULL_FRAC) continue;
+    partial(
+      { column: p.column, literals: [], sql: `${quoteIdent(p.column)} IS NOT NULL`, fixed: true },
+      { withIn: true, ownColumnKey: true },
     );
   }
   // Covering variants: the statement's other (narrow) columns as INCLUDE, so a read needs no heap visit.

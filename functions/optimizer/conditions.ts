@@ -79,12 +79,13 @@ export abstract class ConditionReader {
       this.aExpr(body, scope);
     } else if (type === 'NullTest') {
       const arg = this.operand(body.arg, scope);
-      if (arg.kind === 'column' && !arg.outer && body.nulltesttype === 'IS_NULL') {
+      if (arg.kind === 'column' && !arg.outer) {
+        const isNull = body.nulltesttype === 'IS_NULL';
         this.predicates.push({
           scope: scope.id,
           column: arg.ref,
-          kind: 'is_null',
-          operator: 'IS NULL',
+          kind: isNull ? 'is_null' : 'not_null',
+          operator: isNull ? 'IS NULL' : 'IS NOT NULL',
           params: [],
         });
       }
@@ -127,7 +128,8 @@ export abstract class ConditionReader {
       const j0 = this.joins.length;
       const g0 = this.orGroups.length;
       this.where(arm, scope);
-      arms.push(this.predicates.splice(p0));
+      // IS NOT NULL selects by a partial index's WHERE only, no lookup an OR arm can be answered with.
+      arms.push(this.predicates.splice(p0).filter((p) => p.kind !== 'not_null'));
       this.joins.splice(j0);
       this.orGroups.splice(g0);
     }

@@ -173,6 +173,12 @@ const SHAPES: Shape[] = [
     params: [15],
     sample: `SELECT id, title FROM kinds.articles ORDER BY reviewed_at DESC NULLS LAST LIMIT '15'`,
   },
+  {
+    name: 'cancelled_slots',
+    sql: 'SELECT id, room FROM kinds.slots WHERE cancelled_at IS NOT NULL ORDER BY booked_at DESC LIMIT $1',
+    params: [15],
+    sample: `SELECT id, room FROM kinds.slots WHERE cancelled_at IS NOT NULL ORDER BY booked_at DESC LIMIT '15'`,
+  },
 ];
 
 const ROWS = 30_000;
@@ -213,9 +219,12 @@ async function load(): Promise<void> {
     INSERT INTO kinds.lists SELECT g, 'list ' || g FROM generate_series(1, 3000) g;
     INSERT INTO kinds.list_items SELECT g, 1 + g % 3000, 'item ' || g FROM generate_series(1, ${ROWS}) g;
     -- Reservations as ranges: an hour or two each, one every 20 minutes.
-    CREATE TABLE kinds.slots (id bigint PRIMARY KEY, room int NOT NULL, during tstzrange NOT NULL);
+    -- One in 500 cancelled (cancelled_at set), the rest NULL.
+    CREATE TABLE kinds.slots (id bigint PRIMARY KEY, room int NOT NULL, during tstzrange NOT NULL,
+      booked_at timestamptz NOT NULL, cancelled_at timestamptz);
     INSERT INTO kinds.slots
-    SELECT g, g % 40, tstzrange(s, s + (1 + g % 2) * interval '1 hour')
+    SELECT g, g % 40, tstzrange(s, s + (1 + g % 2) * interval '1 hour'), s - interval '3 days',
+      CASE WHEN g % 500 = 3 THEN s - interval '1 day' END
     FROM generate_series(1, ${ROWS}) g, LATERAL (SELECT timestamptz '2024-01-01' + g * interval '20 minutes' AS s) t;
   `);
   await client.query('VACUUM ANALYZE kinds.slots');
@@ -519,6 +528,19 @@ describe('candidate kinds, from pg_stat_statements plus a literal sample', () =>
     expect(r.definitions.some((d) => /ON "kinds"."articles" \("reviewed_at" DESC NULLS LAST\)/.test(d))).toBe(
       true,
     );
+  });
+
+  it('IS NOT NULL on a mostly NULL column: a partial index WHERE col IS NOT NULL, keyed by the order', () => {
+    const r = served('cancelled_slots');
+    expect(r.verdict).toBe('improved');
+    expect(
+      r.definitions.some((d) =>
+        /ON "kinds"."slots" \("booked_at" DESC\)( INCLUDE \([^)]*\))? WHERE "cancelled_at" IS NOT NULL$/.test(
+          d,
+        ),
+      ),
+      r.definitions.join('; '),
+    ).toBe(true);
   });
 
   it("INCLUDE columns turn the range scan's heap fetches into an index-only scan", () => {

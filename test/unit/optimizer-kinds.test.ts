@@ -217,6 +217,37 @@ describe('expression and pattern candidates', () => {
     expect(coveringIndex(ordered('last'), [existing(false, true)])?.name).toBe('x');
   });
 
+  it('reads IS NOT NULL as a predicate of its own, and not as an OR arm', async () => {
+    const { analysis } = await analyzeStatement(
+      'SELECT id FROM app.items WHERE at IS NOT NULL AND title IS NULL ORDER BY id DESC LIMIT 5',
+    );
+    expect(analysis!.predicates.map((p) => [p.column.column, p.kind, p.operator])).toEqual([
+      ['at', 'not_null', 'IS NOT NULL'],
+      ['title', 'is_null', 'IS NULL'],
+    ]);
+    const or = await analyzeStatement('SELECT id FROM app.items WHERE at IS NOT NULL OR state = $1');
+    expect(or.analysis!.orGroups).toEqual([]);
+  });
+
+  it('IS NOT NULL on a mostly NULL column: a partial index WHERE col IS NOT NULL, keyed by the order', () => {
+    const withNulls = (nullFrac: number) => {
+      const t = table();
+      t.columns = t.columns.map((c) => (c.name === 'at' ? { ...c, notNull: false, nullFrac } : c));
+      return t;
+    };
+    const a = access([pred('at', 'not_null', { operator: 'IS NOT NULL', params: [] })], withNulls(0.98));
+    a.order = { items: [{ column: 'id', direction: 'desc', nulls: 'default' }], limit: true };
+    expect(sqlOf(a)).toContain('CREATE INDEX "i" ON "app"."items" ("id" DESC) WHERE "at" IS NOT NULL');
+    // No order: the column itself is the key.
+    expect(
+      sqlOf(access([pred('at', 'not_null', { operator: 'IS NOT NULL', params: [] })], withNulls(0.98))),
+    ).toEqual(['CREATE INDEX "i" ON "app"."items" ("at") WHERE "at" IS NOT NULL']);
+    // Most rows have a value: the condition selects nothing worth an index.
+    expect(
+      sqlOf(access([pred('at', 'not_null', { operator: 'IS NOT NULL', params: [] })], withNulls(0.1))),
+    ).toEqual([]);
+  });
+
   it('IS NULL with a sort order: a partial index WHERE col IS NULL, so the order comes from the key', () => {
     const a = access([pred('state', 'eq'), pred('at', 'is_null', { operator: 'IS NULL', params: [] })]);
     a.order = { items: [{ column: 'id', direction: 'asc', nulls: 'default' }], limit: true };

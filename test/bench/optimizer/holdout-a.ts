@@ -154,7 +154,7 @@ export const booking = fromScript({
 export const social = fromScript({
   name: 'social',
   description:
-    'a social feed (holdout) on a posts table partitioned by month: uuid keys, feed of followed authors, keyset pages, replies, unread notifications, a purge by date',
+    'a social feed (holdout) on a posts table partitioned by month: uuid keys, feed of followed authors, keyset pages, replies, a moderation queue (IS NOT NULL), unread notifications, a purge by date',
   rows: 480_000,
   // A Node.js service: node-postgres sends every statement with bind parameters.
   protocol: 'extended',
@@ -166,7 +166,10 @@ export const social = fromScript({
         created_at timestamptz NOT NULL, PRIMARY KEY (follower, followee));
       CREATE TABLE social.posts (
         id uuid NOT NULL, author_id uuid NOT NULL, created_at timestamptz NOT NULL, body text NOT NULL,
-        reply_to uuid, likes int NOT NULL DEFAULT 0, PRIMARY KEY (id, created_at)) PARTITION BY RANGE (created_at);
+        reply_to uuid, likes int NOT NULL DEFAULT 0,
+        -- Set when a user reports the post; the moderators' queue reads the reported ones.
+        flagged_at timestamptz,
+        PRIMARY KEY (id, created_at)) PARTITION BY RANGE (created_at);
       DO $$
       BEGIN
         FOR m IN 0..12 LOOP
@@ -184,11 +187,13 @@ export const social = fromScript({
       INSERT INTO social.follows
       SELECT md5('u' || f)::uuid, md5('u' || (1 + (f + k * 997) % 10000))::uuid, timestamptz '2024-06-01' + f * interval '1 minute'
       FROM generate_series(1, 10000) f, generate_series(1, 10) k;
-      INSERT INTO social.posts (id, author_id, created_at, body, reply_to)
+      -- One post in 500 reported.
+      INSERT INTO social.posts (id, author_id, created_at, body, reply_to, flagged_at)
       SELECT md5('p' || g)::uuid, md5('u' || (1 + (g::bigint * 7919) % 10000))::uuid,
-             timestamptz '2025-01-01' + g * interval '126 seconds', 'post number ' || g || ' ' || repeat('x', g % 120),
-             CASE WHEN g % 10 = 0 THEN md5('p' || (g - 1 - g % 7))::uuid END
-      FROM generate_series(1, 250000) g;
+             c, 'post number ' || g || ' ' || repeat('x', g % 120),
+             CASE WHEN g % 10 = 0 THEN md5('p' || (g - 1 - g % 7))::uuid END,
+             CASE WHEN g % 500 = 7 THEN c + interval '2 hours' END
+      FROM generate_series(1, 250000) g, LATERAL (SELECT timestamptz '2025-01-01' + g * interval '126 seconds' AS c) t;
       -- Notifications of the year; the last two weeks' mostly unread.
       INSERT INTO social.notifications (user_id, kind, post_id, created_at, read_at)
       SELECT md5('u' || (1 + (g::bigint * 104729) % 10000))::uuid, (ARRAY['like', 'reply', 'follow', 'mention'])[1 + g % 4],
@@ -213,6 +218,13 @@ export const social = fromScript({
       name: 'thread',
       sql: 'SELECT id, author_id, created_at, body FROM social.posts WHERE reply_to = $1 ORDER BY created_at',
       params: (r) => [uuidOf('p', 1 + ((r * 7919) % 249000))],
+    },
+    {
+      name: 'moderation_queue',
+      // Reported posts, newest first, a page at a time.
+      sql: `SELECT id, author_id, created_at, flagged_at FROM social.posts
+            WHERE flagged_at IS NOT NULL ORDER BY created_at DESC LIMIT 50`,
+      params: () => [],
     },
     {
       name: 'unread',
@@ -241,6 +253,7 @@ export const social = fromScript({
     'CREATE INDEX ON social.posts (reply_to, created_at) WHERE reply_to IS NOT NULL',
     'CREATE INDEX ON social.notifications (user_id, created_at DESC) WHERE read_at IS NULL',
     'CREATE INDEX ON social.notifications (created_at)',
+    `CREATE INDEX ON social.posts (created_at DESC) WHERE flagged_at IS NOT NULL`,
     // follows' primary key (follower, followee) already serves the feed's sub-select.
   ],
 });
