@@ -14,6 +14,7 @@ import {
   COMMUTED,
   collectColumnsAndParams,
   constLiteral,
+  foldedConcat,
   lastOperator,
   OPERATOR_KIND,
   opName,
@@ -332,6 +333,8 @@ export abstract class ConditionReader {
         this.scanSublinks(node, scope);
         return { kind: 'value', params: [] };
       default: {
+        const folded = type === 'A_Expr' ? foldedConcat(node) : undefined;
+        if (folded) return { kind: 'value', literals: [folded], params: [] };
         // Any other expression: a value for this scan when it refers to no column of this scope.
         const refs: ColumnRef[] = [];
         const params: number[] = [];

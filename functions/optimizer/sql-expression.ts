@@ -138,6 +138,30 @@ export function constLiteral(body: Node): Literal {
   return { text: s, sql: `'${s.replaceAll("'", "''")}'` };
 }
 
+/**
+ * A string the planner folds to a constant: literals joined by `||` (`'gue' || '%'`, as a LIKE pattern is
+ * often written around a bind parameter and then logged with its value), or undefined.
+ */
+export function foldedConcat(node: unknown): Literal | undefined {
+  const u = unwrap(node);
+  if (!u) return undefined;
+  const [type, body] = u;
+  let text: string | undefined;
+  if (type === 'A_Const' && !body.isnull && body.boolval === undefined && body.bsval === undefined) {
+    text = constLiteral(body).text;
+  } else if (
+    type === 'TypeCast' &&
+    /^(text|varchar|character varying)$/.test(typeNameSql(body.typeName) ?? '')
+  ) {
+    text = foldedConcat(body.arg)?.text;
+  } else if (type === 'A_Expr' && body.kind === 'AEXPR_OP' && opName(body.name) === '||') {
+    const l = foldedConcat(body.lexpr);
+    const r = l && foldedConcat(body.rexpr);
+    if (l && r) text = l.text + r.text;
+  }
+  return text === undefined ? undefined : { text, sql: `'${text.replaceAll("'", "''")}'` };
+}
+
 export function typeNameSql(typeName: unknown): string | undefined {
   const t = typeName as Node | undefined;
   if (!t) return undefined;

@@ -179,6 +179,12 @@ const SHAPES: Shape[] = [
     params: [15],
     sample: `SELECT id, room FROM kinds.slots WHERE cancelled_at IS NOT NULL ORDER BY booked_at DESC LIMIT '15'`,
   },
+  {
+    name: 'slot_code_prefix',
+    sql: `SELECT id, room FROM kinds.slots WHERE code LIKE $1 || '%'`,
+    params: ['R00012'],
+    sample: `SELECT id, room FROM kinds.slots WHERE code LIKE 'R00012' || '%'`,
+  },
 ];
 
 const ROWS = 30_000;
@@ -221,10 +227,10 @@ async function load(): Promise<void> {
     -- Reservations as ranges: an hour or two each, one every 20 minutes.
     -- One in 500 cancelled (cancelled_at set), the rest NULL.
     CREATE TABLE kinds.slots (id bigint PRIMARY KEY, room int NOT NULL, during tstzrange NOT NULL,
-      booked_at timestamptz NOT NULL, cancelled_at timestamptz);
+      booked_at timestamptz NOT NULL, cancelled_at timestamptz, code text NOT NULL);
     INSERT INTO kinds.slots
     SELECT g, g % 40, tstzrange(s, s + (1 + g % 2) * interval '1 hour'), s - interval '3 days',
-      CASE WHEN g % 500 = 3 THEN s - interval '1 day' END
+      CASE WHEN g % 500 = 3 THEN s - interval '1 day' END, 'R' || lpad(g::text, 6, '0')
     FROM generate_series(1, ${ROWS}) g, LATERAL (SELECT timestamptz '2024-01-01' + g * interval '20 minutes' AS s) t;
   `);
   await client.query('VACUUM ANALYZE kinds.slots');
@@ -397,6 +403,19 @@ describe('candidate kinds, from pg_stat_statements plus a literal sample', () =>
     expect(r.verdict).toBe('improved');
     const opclass = rows[0]!.c === 'C' || rows[0]!.c === 'POSIX' ? '' : ' text_pattern_ops';
     expect(r.definitions).toContain(`CREATE INDEX NAME ON "kinds"."articles" ((lower("title"))${opclass})`);
+  });
+
+  it("LIKE prefix written around a parameter ($1 || '%'): the sample's pattern folded", async () => {
+    const { rows } = await client.query<{ c: string }>(
+      `SELECT datcollate AS c FROM pg_database WHERE datname = current_database()`,
+    );
+    const r = served('slot_code_prefix');
+    expect(r.verdict).toBe('improved');
+    const opclass = rows[0]!.c === 'C' || rows[0]!.c === 'POSIX' ? '' : ' text_pattern_ops';
+    expect(
+      r.definitions.some((d) => d.startsWith(`CREATE INDEX NAME ON "kinds"."slots" ("code"${opclass})`)),
+      r.definitions.join('; '),
+    ).toBe(true);
   });
 
   it('jsonb ->> path whose key pg_stat_statements replaced by $1: the key comes from the sample', () => {

@@ -87,6 +87,19 @@ describe('expression and pattern candidates', () => {
     expect(normalized.analysis!.maxParam).toBe(2);
   });
 
+  it("folds a pattern written around a parameter ($1 || '%') from its sample: a LIKE prefix", async () => {
+    const { analysis } = await analyzeStatement(
+      `SELECT id FROM app.items WHERE lower(title) LIKE 'abc' || '%' AND code LIKE ('x' || 'y')::text || '%'`,
+    );
+    expect(analysis!.predicates.map((p) => [p.kind, p.literals?.map((l) => l.text)])).toEqual([
+      ['like', ['abc%']],
+      ['like', ['xy%']],
+    ]);
+    // Normalized, the parts are $n: no literal until a sample gives them.
+    const normalized = await analyzeStatement('SELECT id FROM app.items WHERE lower(title) LIKE $1 || $2');
+    expect(normalized.analysis!.predicates[0]!.literals ?? []).toEqual([]);
+  });
+
   it('builds an expression index, and none while the jsonb key is still a $n', () => {
     const known = pred('doc', 'eq', { expression: { sql: `("doc" ->> 'kind')`, params: [], jsonb: false } });
     expect(sqlOf(access([known]))).toEqual([`CREATE INDEX "i" ON "app"."items" ((("doc" ->> 'kind')))`]);
