@@ -64,6 +64,11 @@ export interface RawPredicate {
   literals?: Literal[];
   /** $n parameters among the compared values. */
   params: number[];
+  /**
+   * The value is part of the statement's text, not a constant pg_stat_statements replaces: a boolean
+   * column tested bare (`flag`, `NOT flag`).
+   */
+  fixed?: boolean;
 }
 
 /**

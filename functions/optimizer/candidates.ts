@@ -322,13 +322,14 @@ export function candidatesForAccess(
   for (const p of constant) {
     const literals = [...p.literals!].sort((a, b) => a.sql.localeCompare(b.sql));
     // A list of several constants (status IN ('violation', 'critical')) is written into the application's
-    // SQL; a single `= 3` may as well be one value of many the statement is run with.
+    // SQL, as is a bare boolean test (`NOT flag`); a single `= 3` may as well be one value of many the
+    // statement is run with.
     partial(
       {
         column: p.column,
         literals,
         sql: renderPredicate(p.column, literals),
-        ...(literals.length > 1 ? { fixed: true } : {}),
+        ...(literals.length > 1 || p.fixed ? { fixed: true } : {}),
       },
       { withIn: false, ownColumnKey: true },
     );

@@ -100,12 +100,30 @@ export abstract class ConditionReader {
           operator: '=',
           literals: [{ text: 'true', sql: 'true' }],
           params: [],
+          fixed: true,
         });
       }
     } else if (type === 'BoolExpr' && body.boolop === 'OR_EXPR') {
       this.disjunction(body, scope);
     } else if (type === 'BoolExpr') {
-      this.notes.add('NOT condition');
+      // `NOT flag` on a boolean column (as Django writes `flag=False`) is `flag = false`: the planner
+      // reads both alike, and a partial index `WHERE NOT flag` serves either.
+      const args = list(body.args);
+      const arg =
+        body.boolop === 'NOT_EXPR' && args.length === 1 && unwrap(args[0])?.[0] === 'ColumnRef'
+          ? this.operand(args[0], scope)
+          : undefined;
+      if (arg?.kind === 'column' && !arg.outer) {
+        this.predicates.push({
+          scope: scope.id,
+          column: arg.ref,
+          kind: 'eq',
+          operator: '=',
+          literals: [{ text: 'false', sql: 'false' }],
+          params: [],
+          fixed: true,
+        });
+      } else this.notes.add('NOT condition');
     } else if (type === 'SubLink') {
       const test = body.testexpr;
       if (test && body.subLinkType === 'ANY_SUBLINK') {

@@ -185,6 +185,12 @@ const SHAPES: Shape[] = [
     params: ['R00012'],
     sample: `SELECT id, room FROM kinds.slots WHERE code LIKE 'R00012' || '%'`,
   },
+  {
+    name: 'to_notify',
+    sql: 'SELECT id, room FROM kinds.slots WHERE NOT notified ORDER BY booked_at LIMIT $1',
+    params: [20],
+    sample: `SELECT id, room FROM kinds.slots WHERE NOT notified ORDER BY booked_at LIMIT '20'`,
+  },
 ];
 
 const ROWS = 30_000;
@@ -227,10 +233,11 @@ async function load(): Promise<void> {
     -- Reservations as ranges: an hour or two each, one every 20 minutes.
     -- One in 500 cancelled (cancelled_at set), the rest NULL.
     CREATE TABLE kinds.slots (id bigint PRIMARY KEY, room int NOT NULL, during tstzrange NOT NULL,
-      booked_at timestamptz NOT NULL, cancelled_at timestamptz, code text NOT NULL);
+      booked_at timestamptz NOT NULL, cancelled_at timestamptz, code text NOT NULL, notified boolean NOT NULL);
+    -- Everyone but the latest 1% notified.
     INSERT INTO kinds.slots
     SELECT g, g % 40, tstzrange(s, s + (1 + g % 2) * interval '1 hour'), s - interval '3 days',
-      CASE WHEN g % 500 = 3 THEN s - interval '1 day' END, 'R' || lpad(g::text, 6, '0')
+      CASE WHEN g % 500 = 3 THEN s - interval '1 day' END, 'R' || lpad(g::text, 6, '0'), g <= ${ROWS} * 0.99
     FROM generate_series(1, ${ROWS}) g, LATERAL (SELECT timestamptz '2024-01-01' + g * interval '20 minutes' AS s) t;
     -- The application shipped an index on booked_at (its list by booking time).
     CREATE INDEX slots_booked_at ON kinds.slots (booked_at);
@@ -561,6 +568,21 @@ describe('candidate kinds, from pg_stat_statements plus a literal sample', () =>
         /ON "kinds"."slots" \("booked_at" DESC\)( INCLUDE \([^)]*\))? WHERE "cancelled_at" IS NOT NULL$/.test(
           d,
         ),
+      ),
+      r.definitions.join('; '),
+    ).toBe(true);
+  });
+
+  it('NOT on a boolean column (Django writes flag=False so): the flag as an equality, then the order', () => {
+    // The existing index on booked_at scans the 99% notified rows first. Served by the flag as the key's
+    // equality column, or as the WHERE of a partial index keyed by the order.
+    const r = served('to_notify');
+    expect(r.verdict).toBe('improved');
+    expect(
+      r.definitions.some(
+        (d) =>
+          /ON "kinds"."slots" \("notified", "booked_at"\)/.test(d) ||
+          /ON "kinds"."slots" \("booked_at"\)( INCLUDE \([^)]*\))? WHERE "notified" = false$/.test(d),
       ),
       r.definitions.join('; '),
     ).toBe(true);

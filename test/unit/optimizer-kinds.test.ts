@@ -242,6 +242,19 @@ describe('expression and pattern candidates', () => {
     expect(or.analysis!.orGroups).toEqual([]);
   });
 
+  it('reads NOT on a boolean column as = false (a partial index WHERE NOT flag serves it), and other NOTs not', async () => {
+    const { analysis } = await analyzeStatement(
+      'SELECT id FROM app.items WHERE NOT done AND state = $1 AND NOT (title = $2) ORDER BY at LIMIT 5',
+    );
+    expect(analysis!.predicates.map((p) => [p.column.column, p.kind, p.literals?.map((l) => l.sql)])).toEqual(
+      [
+        ['done', 'eq', ['false']],
+        ['state', 'eq', undefined],
+      ],
+    );
+    expect(analysis!.notes).toContain('NOT condition');
+  });
+
   it('IS NOT NULL on a mostly NULL column: a partial index WHERE col IS NOT NULL, keyed by the order', () => {
     const withNulls = (nullFrac: number) => {
       const t = table();

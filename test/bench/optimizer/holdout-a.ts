@@ -34,7 +34,7 @@ const day = (offsetDays: number, base = Date.UTC(2025, 0, 1)): Date =>
 export const booking = fromScript({
   name: 'booking',
   description:
-    'a reservation system (holdout): resource calendar by overlap, free resources (anti-join, tstzrange &&), occupancy (tstzrange @>), arrivals ORDER BY DESC NULLS LAST, guest lookup by lower(email) and search by its prefix, upcoming bookings, a daily count, batch expiry',
+    'a reservation system (holdout): resource calendar by overlap, free resources (anti-join, tstzrange &&), occupancy (tstzrange @>), arrivals ORDER BY DESC NULLS LAST, guest lookup by lower(email) and search by its prefix, upcoming bookings, due reminders (NOT boolean), a daily count, batch expiry',
   rows: 362_000,
   script: `
       CREATE SCHEMA booking;
@@ -51,6 +51,8 @@ export const booking = fromScript({
         created_at timestamptz NOT NULL, note text,
         -- Set by the front desk when the guest arrives.
         checked_in_at timestamptz,
+        -- The reminder job sets it once the guest has been reminded, a day ahead.
+        reminder_sent boolean NOT NULL DEFAULT false,
         -- For the overlap checks the application writes with range operators.
         during tstzrange GENERATED ALWAYS AS (tstzrange(starts_at, ends_at)) STORED);
       INSERT INTO booking.resources
@@ -63,10 +65,13 @@ export const booking = fromScript({
       FROM generate_series(1, 60000) g;
       -- Two years of bookings, about 410 a day; 1 to 3 hours each.
       -- Confirmed bookings that have begun (before 2026-06) were checked in a few minutes before their start.
-      INSERT INTO booking.bookings (resource_id, customer_id, starts_at, ends_at, status, price, created_at, checked_in_at)
+      -- Reminders went out for everything up to a day before 2026-06-01.
+      INSERT INTO booking.bookings (resource_id, customer_id, starts_at, ends_at, status, price, created_at, checked_in_at,
+                                    reminder_sent)
       SELECT 1 + (g::bigint * 7919) % 2000, 1 + (g::bigint * 104729) % 60000, s, s + (1 + g % 3) * interval '1 hour',
              st, 20 + g % 80, s - (1 + g % 30) * interval '1 day',
-             CASE WHEN st = 'confirmed' AND s < timestamptz '2026-06-01' THEN s - (g % 20) * interval '1 minute' END
+             CASE WHEN st = 'confirmed' AND s < timestamptz '2026-06-01' THEN s - (g % 20) * interval '1 minute' END,
+             s < timestamptz '2026-06-02'
       FROM generate_series(1, 300000) g,
            LATERAL (SELECT timestamptz '2025-01-01' + g * interval '210 seconds' AS s,
                            CASE WHEN g % 10 = 0 THEN 'cancelled' WHEN g % 33 = 1 THEN 'pending' WHEN g % 97 = 5 THEN 'no_show'
@@ -133,6 +138,13 @@ export const booking = fromScript({
       params: () => [],
     },
     {
+      name: 'due_reminders',
+      // The reminder job (a Django app: a boolean filter reads `NOT "reminder_sent"`): what starts within a day.
+      sql: `SELECT id, customer_id, starts_at FROM booking.bookings
+            WHERE NOT reminder_sent AND starts_at < $1 AND status = 'confirmed' ORDER BY starts_at LIMIT 100`,
+      params: (r) => [new Date(Date.UTC(2026, 5, 2) + (r % 24) * 3_600_000)],
+    },
+    {
       name: 'expire_pending',
       // A batch job: pending bookings not confirmed in time expire, one day's worth at a time.
       sql: `UPDATE booking.bookings SET status = 'expired' WHERE status = 'pending' AND created_at < $1`,
@@ -154,6 +166,7 @@ export const booking = fromScript({
     `CREATE INDEX ON booking.bookings (created_at) WHERE status = 'pending'`,
     'CREATE INDEX ON booking.bookings USING gist (during)',
     'CREATE INDEX ON booking.bookings (checked_in_at DESC NULLS LAST)',
+    'CREATE INDEX ON booking.bookings (starts_at) WHERE NOT reminder_sent',
     // resources has 2000 rows: a DBA leaves free_resources' outer filter to a sequential scan.
   ],
 });
