@@ -13,6 +13,7 @@ import { coveringIndex, mergeCandidates } from './candidate-merge.ts';
 import { candidateName, createIndexSql } from './candidate-sql.ts';
 import { type CandidateIndex, candidatesForAccess } from './candidates.ts';
 import { addUnit, definitionOf, type EvaluationUnit } from './evaluation-unit.ts';
+import { chooseJoinGroups } from './join-groups.ts';
 import { bundlesForAccess, mergeBundles, withoutCovered } from './or-bundles.ts';
 import {
   type AddedCandidate,
@@ -397,7 +398,16 @@ export async function adviseIndexes(
         return left;
       };
       let leftover = greedy(remaining, current);
-      const pool = [...leftover, ...secondLook];
+      // Joins that need an index on each side at once (join-groups.ts).
+      const groupInput = { evaluations, chosen, base: baseCosts, current, calls, bar, session };
+      for (const g of await chooseJoinGroups({
+        ...groupInput,
+        statements: ok.map((s) => ({ id: s.id, tables: s.resolved!.tables.map((t) => t.oid) })),
+        writeCost: (e) => e.members.reduce((sum, m) => sum + writeCostOf(m, writes.get(m.table.oid)), 0),
+        explain: (id) => explain(ok.find((s) => s.id === id)!),
+      }))
+        chosen.push(...g.members);
+      const pool = [...leftover, ...secondLook].filter((e) => !chosen.includes(e));
       if (chosen.length > 0 && pool.length > 0) {
         // Second look: the chosen set in place, each leftover added on top of it and taken out again.
         for (const e of chosen) await addUnit(session, e.members);

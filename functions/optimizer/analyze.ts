@@ -18,6 +18,7 @@ import type {
 } from './analysis.ts';
 import { ConditionReader, type ScopeState } from './conditions.ts';
 import { columnRefOf, isNullConst } from './sql-expression.ts';
+import { inlineViews, type ViewLookup } from './views.ts';
 
 /**
  * Statement analysis with the real PostgreSQL parser (libpg-query): which tables a statement reads or
@@ -72,8 +73,14 @@ export async function analyzeStatement(
   return analyzeStatementSync(sql);
 }
 
-/** As analyzeStatement, once loadParser() has resolved. */
-export function analyzeStatementSync(sql: string): { analysis?: StatementAnalysis; error?: string } {
+/**
+ * As analyzeStatement, once loadParser() has resolved. With `views`, a statement reading views is read as
+ * reading the tables beneath them (views.ts).
+ */
+export function analyzeStatementSync(
+  sql: string,
+  views?: ViewLookup,
+): { analysis?: StatementAnalysis; error?: string } {
   let tree: { stmts?: Array<{ stmt?: unknown }> };
   try {
     tree = parseStatements(repairNormalizedText(sql));
@@ -82,11 +89,12 @@ export function analyzeStatementSync(sql: string): { analysis?: StatementAnalysi
   }
   const stmts = tree.stmts ?? [];
   if (stmts.length !== 1) return { error: `expected one statement, found ${stmts.length}` };
+  const stmt = views ? inlineViews(stmts[0]!.stmt, views).stmt : stmts[0]!.stmt;
   const a = new Analyzer();
-  a.statement(stmts[0]!.stmt);
+  a.statement(stmt);
   // Every $n of the text, wherever it stands (LIKE, function arguments, select list): a statement is
   // only planned with as many parameters as it has.
-  walkNodes(stmts[0]!.stmt, (type, body) => {
+  walkNodes(stmt, (type, body) => {
     if (type === 'ParamRef') a.maxParam = Math.max(a.maxParam, body.number as number);
     return true;
   });

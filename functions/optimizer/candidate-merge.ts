@@ -24,10 +24,10 @@ function isPrefix(inner: CandidateColumn[], innerEq: number, outer: CandidateCol
     const b = outer[i]!;
     if (keyId(a) !== keyId(b)) return false;
     if (a.ordered) {
-      // A btree reads backwards too: the directions must agree all the same way, and a backward scan
+      // A btree reads backwards too: the directions must agree all the same way, and a backward read
       // puts the NULLs at the other end as well.
+      if ((a.desc !== b.desc) !== (nullsFirstOf(a) !== nullsFirstOf(b))) return false;
       const f = a.desc !== b.desc;
-      if (f !== (nullsFirstOf(a) !== nullsFirstOf(b))) return false;
       if (flip === undefined) flip = f;
       else if (flip !== f) return false;
     }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { quoteIdent, quoteQualified } from '../db/identifiers.ts';
-import { type CandidateIndex, orderSuffix } from './candidates.ts';
+import { type CandidateIndex, nullsSql } from './candidates.ts';
 
 /** A candidate's name and CREATE INDEX statement, every identifier quoted. Pure. */
 
@@ -31,9 +31,8 @@ export function columnListSql(c: CandidateIndex): string {
     )
       parts.push(c.opclass);
     if (x.opclass) parts.push(x.opclass);
-    const suffix = orderSuffix(x).trim();
-    if (suffix) parts.push(suffix);
-    return parts.join(' ');
+    if (x.desc) parts.push('DESC');
+    return parts.join(' ') + nullsSql(x);
   });
   return `(${cols.join(', ')})`;
 }

@@ -1,5 +1,5 @@
 import { quoteIdent } from '../db/identifiers.ts';
-import type { AccessPredicate, TableAccess } from './access.ts';
+import type { AccessOrderItem, AccessPredicate, TableAccess } from './access.ts';
 import type { Literal } from './analyze.ts';
 import { byteOrderCollation, type ColumnInfo, distinctValues, type TableInfo } from './catalog.ts';
 
@@ -18,38 +18,24 @@ export interface CandidateColumn {
   opclass?: string;
   desc: boolean;
   /**
-   * Where NULLs sort, only when the sort order asks for the other end than the direction's default
-   * (ASC NULLS LAST, DESC NULLS FIRST): `ORDER BY x DESC NULLS LAST` is read from an index in that order.
+   * NULLS FIRST (true) or LAST (false), set only where the sort order asks for the other than the
+   * direction's default (NULLS FIRST for DESC, LAST for ASC): `ORDER BY x DESC NULLS LAST` can use
+   * neither (x) nor (x DESC), read either way.
    */
   nullsFirst?: boolean;
   /** Part of a required sort order: its direction relative to the others matters. */
   ordered: boolean;
 }
 
-/** Where a key column sorts its NULLs: as asked, else the default of its direction. */
+/** Whether a key column sorts its NULLs first. */
 export const nullsFirstOf = (c: Pick<CandidateColumn, 'desc' | 'nullsFirst'>): boolean =>
   c.nullsFirst ?? c.desc;
 
-/** The key column that gives one item of a sort order (its direction, and NULLs where they are asked). */
-function orderedColumn(o: {
-  column: string;
-  direction: 'asc' | 'desc';
-  nulls: 'first' | 'last' | 'default';
-}): CandidateColumn {
+/** An ORDER BY item as a key column: its direction, and its NULLS placement where not the default. */
+function orderedColumn(o: AccessOrderItem): CandidateColumn {
   const desc = o.direction === 'desc';
   const nullsFirst = o.nulls === 'default' ? desc : o.nulls === 'first';
   return { column: o.column, desc, ...(nullsFirst !== desc ? { nullsFirst } : {}), ordered: true };
-}
-
-/** ` DESC`, ` NULLS FIRST` / ` NULLS LAST` as a key column is written. */
-export function orderSuffix(c: Pick<CandidateColumn, 'desc' | 'nullsFirst'>): string {
-  const nulls =
-    c.nullsFirst === undefined || c.nullsFirst === c.desc
-      ? ''
-      : c.nullsFirst
-        ? ' NULLS FIRST'
-        : ' NULLS LAST';
-  return `${c.desc ? ' DESC' : ''}${nulls}`;
 }
 
 export interface PartialPredicate {
@@ -131,12 +117,19 @@ export function keyId(c: Pick<CandidateColumn, 'column' | 'expression' | 'opclas
   return `${c.expression ?? c.column}${c.opclass ? ` ${c.opclass}` : ''}`;
 }
 
+/** ' NULLS FIRST' / ' NULLS LAST' where the column's placement is not its direction's default. */
+export function nullsSql(c: Pick<CandidateColumn, 'desc' | 'nullsFirst'>): string {
+  return nullsFirstOf(c) === c.desc ? '' : nullsFirstOf(c) ? ' NULLS FIRST' : ' NULLS LAST';
+}
+
 function label(c: CandidateColumn): string {
-  return `${c.expression ?? c.column}${c.opclass ? ` ${c.opclass}` : ''}${orderSuffix(c)}`;
+  return `${c.expression ?? c.column}${c.opclass ? ` ${c.opclass}` : ''}${c.desc ? ' DESC' : ''}${nullsSql(c)}`;
 }
 
 function candidateKey(c: Omit<CandidateIndex, 'key' | 'statements' | 'reason'>): string {
-  const cols = c.columns.map((x) => `${keyId(x)}${orderSuffix(x).toLowerCase()}`).join(',');
+  const cols = c.columns
+    .map((x) => `${keyId(x)}${x.desc ? ' desc' : ''}${nullsSql(x).toLowerCase()}`)
+    .join(',');
   return `${c.table.oid}|${c.method}|${c.opclass ?? ''}|${cols}|${c.predicate?.sql ?? ''}|${(c.include ?? []).join(',')}`;
 }
 

@@ -159,28 +159,30 @@ export abstract class ConditionReader {
   private aExpr(body: Node, scope: ScopeState): void {
     const kind = body.kind as string;
     const op = opName(body.name);
+    // IN lists and = ANY on a column, or on an expression of one column (payload ->> 'state' IN (...)).
     if (kind === 'AEXPR_IN') {
-      const left = this.operand(body.lexpr, scope);
-      if (left.kind !== 'column' || left.outer || op !== '=') {
+      const left = op === '=' ? this.indexOperand(body.lexpr, scope) : undefined;
+      if (!left) {
         if (op !== '=') this.notes.add('NOT IN condition');
         return;
       }
       const values = list((unwrap(body.rexpr)?.[1] as Node | undefined)?.items ?? body.rexpr).map((v) =>
         this.operand(v, scope),
       );
-      this.pushValues(scope, left.ref, 'in', 'IN', values);
+      this.pushValues(scope, left.ref, 'in', 'IN', values, left.expression);
       return;
     }
     if (kind === 'AEXPR_OP_ANY') {
-      const left = this.operand(body.lexpr, scope);
+      const left = op === '=' ? this.indexOperand(body.lexpr, scope) : undefined;
       const right = this.operand(body.rexpr, scope);
-      if (left.kind === 'column' && !left.outer && op === '=' && right.kind === 'value') {
+      if (left && right.kind === 'value') {
         this.predicates.push({
           scope: scope.id,
           column: left.ref,
           kind: 'in',
           operator: '= ANY',
           params: right.params,
+          ...(left.expression ? { expression: left.expression } : {}),
         });
       }
       return;

@@ -16,6 +16,7 @@ import { type ResolvedStatement, resolveStatement } from './access.ts';
 import { analyzeStatementSync, loadParser, repairNormalizedText, type StatementAnalysis } from './analyze.ts';
 import { type Catalog, loadCatalog } from './catalog.ts';
 import { foreignKeyLookups, loadReferencingKeys } from './foreign-keys.ts';
+import { loadViews } from './views.ts';
 
 /**
  * The workload: statements from pg_stat_statements (statistics for all, without text; text only for the
@@ -478,9 +479,16 @@ export async function collectWorkload(client: pg.Client, options: WorkloadOption
     ...statements.filter((s) => s.queryid).slice(0, options.maxStatements),
     ...statements.filter((s) => !s.queryid),
   ];
-  const names = kept.flatMap(
-    (s) => s.analysis?.relations.map((r) => ({ schema: r.schema, name: r.name })) ?? [],
-  );
+  const relationsOf = (ss: typeof kept) =>
+    ss.flatMap((s) => s.analysis?.relations.map((r) => ({ schema: r.schema, name: r.name })) ?? []);
+  // A statement reading views is read again as reading the tables beneath them (views.ts).
+  const viewOf = await loadViews(client, relationsOf(kept));
+  for (const s of kept) {
+    if (!s.analysis?.relations.some((r) => viewOf(r.schema, r.name))) continue;
+    const again = analyzeStatementSync(s.example?.sql ?? s.text, viewOf);
+    if (again.analysis) s.analysis = again.analysis;
+  }
+  const names = relationsOf(kept);
   // The tables the workload's DELETEs and UPDATEs write may be referenced by foreign keys: their children
   // are looked up by every such write (foreign-keys.ts), named in a statement or not.
   const written = kept.flatMap((s) => {

@@ -191,6 +191,13 @@ const SHAPES: Shape[] = [
     params: [20],
     sample: `SELECT id, room FROM kinds.slots WHERE NOT notified ORDER BY booked_at LIMIT '20'`,
   },
+  {
+    // Through a view that renames a column: the index is on the table beneath, under the column's own name.
+    name: 'feed_through_view',
+    sql: 'SELECT id, body FROM kinds.commenter_feed WHERE commenter = $1 ORDER BY posted_at DESC LIMIT 5',
+    params: ['77'],
+    sample: `SELECT id, body FROM kinds.commenter_feed WHERE commenter = '77' ORDER BY posted_at DESC LIMIT 5`,
+  },
 ];
 
 const ROWS = 30_000;
@@ -229,6 +236,8 @@ async function load(): Promise<void> {
     CREATE TABLE kinds.list_items (id bigint PRIMARY KEY,
       list_id int NOT NULL REFERENCES kinds.lists (id) ON DELETE CASCADE, body text NOT NULL);
     INSERT INTO kinds.lists SELECT g, 'list ' || g FROM generate_series(1, 3000) g;
+    CREATE VIEW kinds.commenter_feed AS
+      SELECT c.id, c.author_id AS commenter, c.posted_at, c.body FROM kinds.comments c;
     INSERT INTO kinds.list_items SELECT g, 1 + g % 3000, 'item ' || g FROM generate_series(1, ${ROWS}) g;
     -- Reservations as ranges: an hour or two each, one every 20 minutes.
     -- One in 500 cancelled (cancelled_at set), the rest NULL.
@@ -495,6 +504,16 @@ describe('candidate kinds, from pg_stat_statements plus a literal sample', () =>
     // The plan with the chosen set uses both (their scans combined), as the verdict says.
     expect(bundle).toHaveLength(2);
     for (const x of bundle) expect(r.detail).toContain(x.name);
+  });
+
+  it('a statement reading a view: the index on the table beneath, with the view column under its own name', () => {
+    const r = served('feed_through_view');
+    expect(r.verdict).toBe('improved');
+    expect(
+      r.definitions.some((d) =>
+        d.startsWith('CREATE INDEX NAME ON "kinds"."comments" ("author_id", "posted_at" DESC)'),
+      ),
+    ).toBe(true);
   });
 
   it('expression index on a cast', () => {

@@ -93,7 +93,7 @@ function index(name: string, keys: Array<[string, boolean?]>, extra: Partial<Ind
       column,
       expression: null,
       desc: desc ?? false,
-      // As pg_index has it for a key without NULLS FIRST/LAST: DESC sorts NULLs first.
+      // As the catalog reports a key written without NULLS FIRST / LAST: NULLs first when DESC.
       nullsFirst: desc ?? false,
       opclass: 'text_ops',
       included: false,

@@ -1,5 +1,7 @@
 import type pg from 'pg';
 import { booking, social } from './holdout-a.ts';
+import { iot, logistics } from './holdout-b.ts';
+import { orm, tickets } from './holdout-lead.ts';
 
 /**
  * The optimizer benchmark's corpus: applications built for it, each with its own schema, data (a few
@@ -679,4 +681,8 @@ export const CORPUS: readonly BenchWorkload[] = [
   crm,
   booking,
   social,
+  tickets,
+  orm,
+  logistics,
+  iot,
 ];
