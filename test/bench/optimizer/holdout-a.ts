@@ -15,11 +15,14 @@ const fromScript = ({
 
 /**
  * Two more holdouts (issue 15), written as the applications would be, not around what the optimizer
- * handles: a booking system (overlap on start/end timestamps, an anti-join for free resources,
- * `lower(email) = lower($1)`, `<>` and `NOT IN` status filters, a grouped daily count, an upcoming list
- * with ORDER BY LIMIT, a batch expiry UPDATE) and a social feed on a declaratively partitioned posts
- * table (uuid keys, a feed through `IN (SELECT ...)`, keyset pagination with a row comparison, replies,
- * unread notifications, a purge by date).
+ * handles: a booking system (overlap on start/end timestamps, an anti-join for free resources with a
+ * tstzrange `&&`, occupancy by `@>`, `lower(email) = lower($1)` and a prefix search `LIKE $1 || '%'`,
+ * `<>` and `NOT IN` status filters, arrivals `ORDER BY ... DESC NULLS LAST`, a reminder job on
+ * `NOT reminder_sent`, a grouped daily count, an upcoming list with ORDER BY LIMIT, a batch expiry UPDATE)
+ * and a social feed on a declaratively partitioned posts table, sent with bind parameters (uuid keys, a
+ * feed through `IN (SELECT ...)`, keyset pagination with a row comparison, replies, a moderation queue on
+ * `flagged_at IS NOT NULL`, unread notifications, a purge by date). Each of those written-as-the-app-does
+ * shapes found a gap (docs/optimizer.md, Benchmark).
  */
 
 /** The uuid the scripts below give entity `prefix || n`: md5(prefix || n)::uuid. */
