@@ -50,6 +50,11 @@ export interface IndexExpression {
   params: number[];
   /** The expression ends in a jsonb `->` / `#>` path: its value is jsonb. */
   jsonb: boolean;
+  /**
+   * The expression builds a range from the row's columns (`tstzrange(starts_at, ends_at)`): GiST serves
+   * its operators. The one expression allowed to read more than one column.
+   */
+  range?: boolean;
 }
 
 export interface RawPredicate {

@@ -391,14 +391,25 @@ export function candidatesForAccess(
       if (kinds.includes('array_contained') || kinds.includes('array_overlap')) continue;
       opclass = kinds.includes('jsonb_exists') ? 'jsonb_ops' : 'jsonb_path_ops';
     } else if (!first.expression && info.typeCategory === 'A') opclass = 'array_ops';
-    else if (!first.expression && info.typeCategory === 'R' && !kinds.includes('jsonb_exists')) {
-      // A range (or multirange) column: overlap `&&`, containment `@>` of a range or an element, `<@`.
-      // GIN has no operator class for ranges; GiST's default (range_ops) serves all three.
+    else if (
+      (first.expression ? first.expression.range === true : info.typeCategory === 'R') &&
+      !kinds.includes('jsonb_exists')
+    ) {
+      // A range (or multirange) column, or a range built from columns (`tstzrange(starts_at, ends_at)`):
+      // overlap `&&`, containment `@>` of a range or an element, `<@`. GIN has no operator class for
+      // ranges; GiST's default (range_ops) serves all three.
       out.push(
         make(
           t,
           'gist',
-          [{ column: first.column, desc: false, ordered: false }],
+          [
+            {
+              column: first.column,
+              ...(first.expression ? { expression: first.expression.sql } : {}),
+              desc: false,
+              ordered: false,
+            },
+          ],
           0,
           `range operators (${unique(preds.map((p) => p.operator)).join(', ')}) on ${id}`,
           statementId,

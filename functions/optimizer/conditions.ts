@@ -15,6 +15,7 @@ import {
   collectColumnsAndParams,
   constLiteral,
   foldedConcat,
+  isRangeConstructor,
   lastOperator,
   OPERATOR_KIND,
   opName,
@@ -301,9 +302,20 @@ export abstract class ConditionReader {
     const sql = renderIndexExpression(node, refs, params);
     if (!sql || refs.length === 0) return undefined;
     const first = refs[0]!;
-    if (refs.some((r) => r.column !== first.column || r.qualifier !== first.qualifier)) return undefined;
-    if (this.isOuter(first, scope)) return undefined;
-    return { ref: first, expression: { sql, params, jsonb: /(->|#>)$/.test(lastOperator(node) ?? '') } };
+    // One column, or a range built from columns of one table (`tstzrange(starts_at, ends_at)`).
+    const range = isRangeConstructor(node);
+    if (refs.some((r) => (range ? false : r.column !== first.column) || r.qualifier !== first.qualifier))
+      return undefined;
+    if (refs.some((r) => this.isOuter(r, scope))) return undefined;
+    return {
+      ref: first,
+      expression: {
+        sql,
+        params,
+        jsonb: /(->|#>)$/.test(lastOperator(node) ?? ''),
+        ...(range ? { range } : {}),
+      },
+    };
   }
 
   /** Classifies one side of a comparison. */

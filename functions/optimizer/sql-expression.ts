@@ -95,6 +95,26 @@ export function renderIndexExpression(
   }
 }
 
+/** The built-in range constructors: an expression index on `tstzrange(a, b)` is a GiST of ranges. */
+const RANGE_CONSTRUCTORS = new Set([
+  'tstzrange',
+  'tsrange',
+  'daterange',
+  'int4range',
+  'int8range',
+  'numrange',
+]);
+
+/** Whether the expression is a call of a built-in range constructor. */
+export function isRangeConstructor(node: unknown): boolean {
+  const u = unwrap(node);
+  if (u?.[0] !== 'FuncCall') return false;
+  const fn = list(u[1].funcname).map(str);
+  return (
+    fn.length > 0 && (fn.length === 1 || fn[0] === 'pg_catalog') && RANGE_CONSTRUCTORS.has(fn.at(-1) ?? '')
+  );
+}
+
 export const OPERATOR_KIND: Record<string, PredicateKind> = {
   '=': 'eq',
   '<': 'range',

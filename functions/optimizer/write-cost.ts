@@ -57,6 +57,10 @@ export function writeCostOf(c: CandidateIndex, w: TableWrites | undefined): numb
   const entry = INDEX_ENTRY_COST[c.method];
   const reads = new Set([
     ...c.columns.map((x) => x.column),
+    // An expression may read more columns than the one it is filed under (a range of two columns).
+    ...c.columns.flatMap((x) =>
+      [...(x.expression ?? '').matchAll(/"((?:[^"]|"")+)"/g)].map((m) => m[1]!.replaceAll('""', '"')),
+    ),
     ...(c.include ?? []),
     ...(c.predicate ? [c.predicate.column] : []),
   ]);

@@ -192,6 +192,12 @@ const SHAPES: Shape[] = [
     sample: `SELECT id, room FROM kinds.slots WHERE NOT notified ORDER BY booked_at LIMIT '20'`,
   },
   {
+    name: 'slots_overlapping_columns',
+    sql: 'SELECT id, room FROM kinds.slots WHERE tstzrange(starts_at, ends_at) && tstzrange($1, $2)',
+    params: ['2024-05-01 10:00:00+00', '2024-05-01 12:00:00+00'],
+    sample: `SELECT id, room FROM kinds.slots WHERE tstzrange(starts_at, ends_at) && tstzrange('2024-05-01 10:00:00+00', '2024-05-01 12:00:00+00')`,
+  },
+  {
     // Through a view that renames a column: the index is on the table beneath, under the column's own name.
     name: 'feed_through_view',
     sql: 'SELECT id, body FROM kinds.commenter_feed WHERE commenter = $1 ORDER BY posted_at DESC LIMIT 5',
@@ -242,11 +248,13 @@ async function load(): Promise<void> {
     -- Reservations as ranges: an hour or two each, one every 20 minutes.
     -- One in 500 cancelled (cancelled_at set), the rest NULL.
     CREATE TABLE kinds.slots (id bigint PRIMARY KEY, room int NOT NULL, during tstzrange NOT NULL,
-      booked_at timestamptz NOT NULL, cancelled_at timestamptz, code text NOT NULL, notified boolean NOT NULL);
+      booked_at timestamptz NOT NULL, cancelled_at timestamptz, code text NOT NULL, notified boolean NOT NULL,
+      starts_at timestamptz NOT NULL, ends_at timestamptz NOT NULL);
     -- Everyone but the latest 1% notified.
     INSERT INTO kinds.slots
     SELECT g, g % 40, tstzrange(s, s + (1 + g % 2) * interval '1 hour'), s - interval '3 days',
-      CASE WHEN g % 500 = 3 THEN s - interval '1 day' END, 'R' || lpad(g::text, 6, '0'), g <= ${ROWS} * 0.99
+      CASE WHEN g % 500 = 3 THEN s - interval '1 day' END, 'R' || lpad(g::text, 6, '0'), g <= ${ROWS} * 0.99,
+      s, s + (1 + g % 2) * interval '1 hour'
     FROM generate_series(1, ${ROWS}) g, LATERAL (SELECT timestamptz '2024-01-01' + g * interval '20 minutes' AS s) t;
     -- The application shipped an index on booked_at (its list by booking time).
     CREATE INDEX slots_booked_at ON kinds.slots (booked_at);
@@ -567,6 +575,14 @@ describe('candidate kinds, from pg_stat_statements plus a literal sample', () =>
       expect(r.verdict, name).toBe('improved');
       expect(r.definitions, name).toContain('CREATE INDEX NAME ON "kinds"."slots" USING gist ("during")');
     }
+  });
+
+  it('overlap of a range built from two columns: GiST on the range expression', () => {
+    const r = served('slots_overlapping_columns');
+    expect(r.verdict).toBe('improved');
+    expect(r.definitions).toContain(
+      'CREATE INDEX NAME ON "kinds"."slots" USING gist ((tstzrange("starts_at", "ends_at")))',
+    );
   });
 
   it('ORDER BY DESC NULLS LAST with LIMIT: the key sorts NULLs last too (a plain DESC index cannot give that order)', () => {

@@ -274,6 +274,52 @@ describe('expression and pattern candidates', () => {
     ).toEqual([]);
   });
 
+  it('a range built from two columns (tstzrange(a, b) && ...): GiST on the expression, whose write cost reads both', async () => {
+    const { analysis } = await analyzeStatement(
+      'SELECT id FROM app.items WHERE tstzrange(at, at2) && tstzrange($1, $2) AND lower(title || code) = $3',
+    );
+    // The range is the one expression read over two columns; other two-column expressions are not.
+    expect(
+      analysis!.predicates.map((p) => [p.column.column, p.kind, p.expression?.sql, p.expression?.range]),
+    ).toEqual([['at', 'array_overlap', 'tstzrange("at", "at2")', true]]);
+    const expression = { sql: 'tstzrange("at", "at2")', params: [], jsonb: false, range: true };
+    const [c] = candidatesForAccess(
+      access([pred('at', 'array_overlap', { operator: '&&', expression })]),
+      's1',
+    );
+    expect(createIndexSql(c!, { name: 'i' })).toBe(
+      'CREATE INDEX "i" ON "app"."items" USING gist ((tstzrange("at", "at2")))',
+    );
+    const existing: IndexInfo = {
+      oid: 1,
+      name: 'items_span',
+      schema: 'app',
+      method: 'gist',
+      valid: true,
+      unique: false,
+      primary: false,
+      keyCount: 1,
+      predicate: null,
+      definition: '',
+      keys: [
+        {
+          column: null,
+          expression: 'tstzrange(at, at2)',
+          desc: false,
+          nullsFirst: false,
+          opclass: 'range_ops',
+          included: false,
+        },
+      ],
+      bytes: 0,
+      scans: 0,
+    };
+    expect(coveringIndex(c!, [existing])?.name).toBe('items_span');
+    // An UPDATE of the second column changes the range: it is no longer HOT, and takes an entry.
+    const writes = { insertRows: 0, updates: [{ rows: 10, setColumns: ['at2'] }], deleteRows: 0 };
+    expect(writeCostOf(c!, writes)).toBe(10 * 1.5);
+  });
+
   it('IS NULL with a sort order: a partial index WHERE col IS NULL, so the order comes from the key', () => {
     const a = access([pred('state', 'eq'), pred('at', 'is_null', { operator: 'IS NULL', params: [] })]);
     a.order = { items: [{ column: 'id', direction: 'asc', nulls: 'default' }], limit: true };
