@@ -22,6 +22,7 @@ import {
   type WhatIfMethod,
   withWhatIf,
 } from './planner.ts';
+import { redundancyRejection, redundantUnits } from './redundant.ts';
 import { OPS_TABLES, type Workload, type WorkloadStatement } from './workload.ts';
 import { tableWrites, writeCostOf } from './write-cost.ts';
 
@@ -399,12 +400,13 @@ export async function adviseIndexes(
       };
       let leftover = greedy(remaining, current);
       // Joins that need an index on each side at once (join-groups.ts).
+      const explainById = (id: string) => explain(ok.find((s) => s.id === id)!);
       const groupInput = { evaluations, chosen, base: baseCosts, current, calls, bar, session };
       for (const g of await chooseJoinGroups({
         ...groupInput,
         statements: ok.map((s) => ({ id: s.id, tables: s.resolved!.tables.map((t) => t.oid) })),
         writeCost: (e) => e.members.reduce((sum, m) => sum + writeCostOf(m, writes.get(m.table.oid)), 0),
-        explain: (id) => explain(ok.find((s) => s.id === id)!),
+        explain: explainById,
       }))
         chosen.push(...g.members);
       const pool = [...leftover, ...secondLook].filter((e) => !chosen.includes(e));
@@ -464,6 +466,13 @@ export async function adviseIndexes(
         });
       }
 
+      const statementsOn = (oid: number) => onTable(oid).map((s) => s.id);
+      const worth = (e: Evaluation) => weigh(e, baseCosts).gain;
+      const input = { chosen, session, statementsOn, explain: explainById, valueOf: worth };
+      for (const e of await redundantUnits(input)) {
+        chosen.splice(chosen.indexOf(e), 1);
+        rejected.push(redundancyRejection(e));
+      }
       // All chosen together: the final plans, and which index each statement then uses.
       const recommendations: IndexRecommendation[] = [];
       if (chosen.length > 0) {
