@@ -223,7 +223,7 @@ export async function adviseIndexes(
        * (a default 1% of the rows for `@>` without statistics on the value). For those kinds (GIN and
        * expression indexes), where the candidate is built for real, its plan uses it, the statement is a
        * SELECT with a literal sample slower than 1 ms a call, and the estimate falls short of the bar, the
-       * sample is run twice (EXPLAIN ANALYZE, rolled back, time-boxed): once without the candidates (kept
+       * sample is measured (EXPLAIN ANALYZE, rolled back, time-boxed, the fastest of three runs) without the candidates (kept
        * per statement) and once with this one; the measured ratio scales the base cost. Measured in the
        * same session, warm both times.
        */

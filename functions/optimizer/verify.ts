@@ -6,6 +6,7 @@ import type { Logger } from '../ports.ts';
 import { explainTargetOf } from './advisor.ts';
 import { type BuildOutcome, ddlOptions, dropAutoIndex, executeBuild, indexTreeNames } from './apply.ts';
 import type { IndexBuildPlan } from './build-plan.ts';
+import { type KeptBuild, measureBystanders, slowedBystanders } from './bystanders.ts';
 import { judgeBuild, type LatencyComparison, type VerificationResult } from './judge.ts';
 import {
   type ExecutableInstance,
@@ -72,6 +73,11 @@ export async function applyIndexPlan(
         );
     }
   }
+
+  // The costliest other reads of the same tables: a new index must not make them slower (bystanders.ts).
+  const timeout = opt.evaluationTimeoutMs;
+  const bystanders = await measureBystanders(client, plan, ctx.statements.values(), opt.verifyRuns, timeout);
+  const kept: Array<KeptBuild & { step: IndexBuildPlan['steps'][number]; registryId: number }> = [];
 
   const outcomes: Array<BuildOutcome | undefined> = [];
   for (const step of plan.steps) {
@@ -184,7 +190,30 @@ export async function applyIndexPlan(
       });
     } else {
       out.changes.push({ action: 'create_index', index: qualified, table: step.table });
+      const calls = (id: string) => Math.max(1, ctx.statements.get(id)?.calls ?? 1);
+      const savedMs = latency.reduce(
+        (sum, l) => sum + calls(l.id) * Math.max(0, l.before_ms - l.after_ms),
+        0,
+      );
+      kept.push({ index: qualified, names, savedMs, step, registryId: built.registryId });
     }
+  }
+  for (const slow of await slowedBystanders(client, bystanders, kept, opt.verifyRuns, timeout)) {
+    const k = kept.find((x) => x.index === slow.index)!;
+    const reason = `it slowed ${slow.statement} from ${slow.beforeMs.toFixed(2)} to ${slow.afterMs.toFixed(2)} ms a call, ${Math.round(slow.lostMs)} ms over its calls, more than the ${Math.round(slow.savedMs)} ms it saved`;
+    const row = { id: k.registryId, index_schema: k.step.schema, index_name: k.step.name };
+    const table = { table_schema: k.step.schema, table_name: k.step.tableName };
+    const dropped = await dropAutoIndex(client, { ...row, ...table }, 'no_benefit', reason, { audit, ddl });
+    out.actions.push({
+      action: 'drop_index',
+      target: slow.index,
+      status: dropped.status === 'dropped' ? 'succeeded' : 'failed',
+      detail: dropped.error ?? reason,
+      sql: [dropped.sql],
+    });
+    const v = out.verification.find((x) => x.index === slow.index);
+    if (v) Object.assign(v, { verdict: 'drop', reason });
+    if (dropped.status === 'dropped') out.changes = out.changes.filter((c) => c.index !== slow.index);
   }
   return out;
 }

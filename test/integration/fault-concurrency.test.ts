@@ -3,14 +3,13 @@ import { AuditTrail } from '../../functions/compliance/audit.ts';
 import { parseConfig } from '../../functions/config.ts';
 import { maintain } from '../../functions/jobs/maintain.ts';
 import { optimizeDatabase } from '../../functions/jobs/optimize.ts';
-import type { IndexRecommendation } from '../../functions/optimizer/advisor.ts';
 import { type DdlOptions, executeBuild, indexIncompleteness } from '../../functions/optimizer/apply.ts';
 import { planIndexBuilds, readPartitionTrees } from '../../functions/optimizer/build-plan.ts';
-import { candidateName, createIndexSql } from '../../functions/optimizer/candidate-sql.ts';
 import { candidatesForAccess } from '../../functions/optimizer/candidates.ts';
 import { collectWorkload } from '../../functions/optimizer/workload.ts';
 import { silentLogger } from '../../functions/ports.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
+import { recommendationOf } from '../support/optimizer-fixtures.ts';
 
 // Builds racing partition maintenance: a build is reported created only when the catalog says it is
 // valid on the root and on every partition, including partitions created while it ran.
@@ -52,25 +51,8 @@ describe('builds racing partition maintenance', () => {
     const c = candidatesForAccess(s.resolved!.accesses[0]!, s.id).find(
       (x) => x.columns.map((y) => y.column).join() === 'k' && !x.include?.length,
     )!;
-    const name = candidateName(c);
-    const rec: IndexRecommendation = {
-      kind: 'index',
-      name,
-      table: 'conc.events',
-      schema: 'conc',
-      tableName: 'events',
-      method: c.method,
-      partitioned: true,
-      definition: createIndexSql(c, { name }),
-      reason: c.reason,
-      evaluation: 'real_build',
-      statements: [{ id: s.id, queryid: s.queryid, name: 'k', calls: 3, costBefore: 2, costAfter: 1 }],
-      weightedCostBefore: 2,
-      weightedCostAfter: 1,
-      costReduction: 0.5,
-      estimatedBytes: 1000,
-      candidate: c,
-    };
+    const rec = recommendationOf(c, { ...s, name: 'k', calls: 3 });
+    const name = rec.name;
     const plan = planIndexBuilds({
       recommendations: [rec],
       config: db.config.optimization,

@@ -13,11 +13,11 @@ import {
   planIndexBuilds,
   readPartitionTrees,
 } from '../../functions/optimizer/build-plan.ts';
-import { candidateName, createIndexSql } from '../../functions/optimizer/candidate-sql.ts';
 import { type CandidateIndex, candidatesForAccess } from '../../functions/optimizer/candidates.ts';
 import { applyIndexPlan } from '../../functions/optimizer/verify.ts';
 import { collectWorkload, type WorkloadStatement } from '../../functions/optimizer/workload.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
+import { recommendationOf } from '../support/optimizer-fixtures.ts';
 
 // Automatic index creation: concurrent builds (per partition on partitioned tables), caps, lock_timeout
 // with retries, the check right after a build and the drop of an index that brings nothing, probation,
@@ -52,25 +52,7 @@ function recommendationFor(s: WorkloadStatement, pick: (c: CandidateIndex) => bo
   const access = s.resolved!.accesses[0]!;
   const c = candidatesForAccess(access, s.id).find(pick);
   if (!c) throw new Error('no such candidate');
-  const name = candidateName(c);
-  return {
-    kind: 'index',
-    name,
-    table: `${c.table.schema}.${c.table.name}`,
-    schema: c.table.schema,
-    tableName: c.table.name,
-    method: c.method,
-    partitioned: c.table.relkind === 'p',
-    definition: createIndexSql(c, { name }),
-    reason: c.reason,
-    evaluation: 'real_build',
-    statements: [{ id: s.id, queryid: s.queryid, name: s.name, calls: s.calls, costBefore: 2, costAfter: 1 }],
-    weightedCostBefore: 2,
-    weightedCostAfter: 1,
-    costReduction: 0.5,
-    estimatedBytes: 1000,
-    candidate: c,
-  };
+  return recommendationOf(c, s);
 }
 
 async function stepFor(rec: IndexRecommendation, config: RuntimeConfig): Promise<IndexBuildStep> {

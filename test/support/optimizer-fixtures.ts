@@ -1,4 +1,8 @@
+import type { IndexRecommendation } from '../../functions/optimizer/advisor.ts';
+import { candidateName, createIndexSql } from '../../functions/optimizer/candidate-sql.ts';
+import type { CandidateIndex } from '../../functions/optimizer/candidates.ts';
 import type { TableActivity } from '../../functions/optimizer/catalog.ts';
+import type { WorkloadStatement } from '../../functions/optimizer/workload.ts';
 
 /** A table's activity counters with nothing counted yet (the unit fixtures of the optimizer). */
 export function noActivity(): TableActivity {
@@ -12,5 +16,34 @@ export function noActivity(): TableActivity {
     n_tup_del: 0,
     n_live_tup: 0,
     n_dead_tup: 0,
+  };
+}
+
+/**
+ * A recommendation of one candidate for one statement, as the advisor would give it (costs nominal): for
+ * tests that build and verify an index without running the advisor.
+ */
+export function recommendationOf(
+  c: CandidateIndex,
+  s: Pick<WorkloadStatement, 'id' | 'queryid' | 'name' | 'calls'>,
+): IndexRecommendation {
+  const name = candidateName(c);
+  return {
+    kind: 'index',
+    name,
+    table: `${c.table.schema}.${c.table.name}`,
+    schema: c.table.schema,
+    tableName: c.table.name,
+    method: c.method,
+    partitioned: c.table.relkind === 'p',
+    definition: createIndexSql(c, { name }),
+    reason: c.reason,
+    evaluation: 'real_build',
+    statements: [{ id: s.id, queryid: s.queryid, name: s.name, calls: s.calls, costBefore: 2, costAfter: 1 }],
+    weightedCostBefore: 2,
+    weightedCostAfter: 1,
+    costReduction: 0.5,
+    estimatedBytes: 1000,
+    candidate: c,
   };
 }

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { booking, social } from './holdout-a.ts';
 import { iot, logistics } from './holdout-b.ts';
-import { orm, tickets } from './holdout-lead.ts';
+import { orm, sync, tickets } from './holdout-lead.ts';
 
 /**
  * The optimizer benchmark's corpus: applications built for it, each with its own schema, data (a few
@@ -683,6 +683,7 @@ export const CORPUS: readonly BenchWorkload[] = [
   social,
   tickets,
   orm,
+  sync,
   logistics,
   iot,
 ];

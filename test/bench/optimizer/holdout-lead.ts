@@ -179,3 +179,67 @@ export const orm: BenchWorkload = {
     'CREATE INDEX ON app."Comment" ("postId")',
   ],
 };
+
+/**
+ * A sync service: clients poll for rows changed since their last sync (`updated_at > $1 ORDER BY
+ * updated_at LIMIT`), and every write sets updated_at (so an index on it stops HOT updates, and the write
+ * cost matters); a per-owner listing and count, a tombstone filter, upserts with ON CONFLICT.
+ */
+export const sync: BenchWorkload = {
+  name: 'sync',
+  description:
+    'a sync service (holdout): changed-since polling ORDER BY updated_at LIMIT, HOT-breaking updates of updated_at, per-owner count, ON CONFLICT upsert',
+  rows: 420_000,
+  async setup(client) {
+    await client.query(`
+      CREATE SCHEMA sync;
+      CREATE TABLE sync.items (id bigint PRIMARY KEY, owner_id int NOT NULL, kind text NOT NULL,
+        payload jsonb NOT NULL, version int NOT NULL DEFAULT 1, deleted boolean NOT NULL DEFAULT false,
+        updated_at timestamptz NOT NULL);
+      INSERT INTO sync.items (id, owner_id, kind, payload, version, deleted, updated_at)
+      SELECT g, (g::bigint * 7919) % 20000, (ARRAY['note', 'task', 'contact', 'event'])[1 + g % 4],
+             jsonb_build_object('v', g), 1 + g % 9, g % 40 = 0,
+             timestamptz '2025-01-01' + g * interval '40 seconds'
+      FROM generate_series(1, 400000) g;
+      CREATE TABLE sync.devices (id int PRIMARY KEY, owner_id int NOT NULL, last_sync timestamptz NOT NULL);
+      INSERT INTO sync.devices SELECT g, g % 20000, timestamptz '2025-06-01' + g * interval '1 minute'
+      FROM generate_series(1, 20000) g;`);
+  },
+  statements: [
+    {
+      name: 'changed_since',
+      sql: 'SELECT id, version, deleted FROM sync.items WHERE updated_at > $1 ORDER BY updated_at LIMIT 500',
+      params: (r) => [new Date(Date.UTC(2025, 5, 1 + (r % 25), 10))],
+    },
+    {
+      name: 'owner_changes',
+      sql: 'SELECT id, kind, payload FROM sync.items WHERE owner_id = $1 AND updated_at > $2 AND NOT deleted',
+      params: (r) => [(r * 131) % 20000, new Date(Date.UTC(2025, 2, 1))],
+    },
+    {
+      name: 'owner_count',
+      sql: 'SELECT kind, count(*) FROM sync.items WHERE owner_id = $1 GROUP BY kind',
+      params: (r) => [(r * 977) % 20000],
+    },
+    {
+      name: 'touch',
+      sql: `UPDATE sync.items SET payload = payload || $1::jsonb, version = version + 1, updated_at = now() WHERE id = $2`,
+      params: (r) => [JSON.stringify({ r }), 1 + ((r * 4391) % 400000)],
+    },
+    {
+      name: 'upsert',
+      sql: `INSERT INTO sync.items (id, owner_id, kind, payload, updated_at) VALUES ($1, $2, 'note', '{}', now())
+            ON CONFLICT (id) DO UPDATE SET payload = EXCLUDED.payload, version = sync.items.version + 1, updated_at = now()`,
+      params: (r) => [400000 + (r % 500), r % 20000],
+    },
+    {
+      name: 'device_sync',
+      sql: 'UPDATE sync.devices SET last_sync = now() WHERE id = $1',
+      params: (r) => [1 + (r % 20000)],
+    },
+  ],
+  handIndexes: [
+    'CREATE INDEX ON sync.items (updated_at)',
+    'CREATE INDEX ON sync.items (owner_id, updated_at)',
+  ],
+};
