@@ -53,6 +53,12 @@ export interface PartialPredicate {
 /** Access methods of candidates: btree, GIN (jsonb, arrays, full text, trigrams), GiST (range types). */
 export type CandidateMethod = 'btree' | 'gin' | 'gist';
 
+/**
+ * A partial candidate's benefit counts this much when ranked against full ones, unless its WHERE is fixed
+ * in the statement's text: one sample cannot show that a sampled constant is fixed.
+ */
+export const PARTIAL_PREFERENCE = 0.7;
+
 export interface CandidateIndex {
   /** Identity: table, method, columns, opclass, predicate. */
   key: string;
