@@ -19,6 +19,8 @@ export interface AccessPredicate {
   operator: string;
   literals?: Literal[];
   params: number[];
+  /** The value is written into the statement (`NOT flag`), not a constant of one sample. */
+  fixed?: boolean;
 }
 
 export interface AccessOrderItem {
@@ -134,6 +136,7 @@ export function resolveStatement(analysis: StatementAnalysis, catalog: Catalog):
     literals: p.literals,
     params: p.params,
     ...(p.expression ? { expression: p.expression } : {}),
+    ...(p.fixed ? { fixed: true } : {}),
   });
   const noteParams = (access: TableAccess, p: RawPredicate) => {
     for (const n of p.params) {

@@ -30,7 +30,7 @@ export interface IndexRecommendation {
   table: string;
   schema: string;
   tableName: string;
-  method: 'btree' | 'gin';
+  method: CandidateIndex['method'];
   partitioned: boolean;
   /** The statement that creates it (on a partitioned table: per partition, then attached). */
   definition: string;

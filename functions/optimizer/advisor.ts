@@ -11,7 +11,7 @@ import type {
 import { repairNormalizedText } from './analyze.ts';
 import { coveringIndex, mergeCandidates } from './candidate-merge.ts';
 import { candidateName, createIndexSql } from './candidate-sql.ts';
-import { type CandidateIndex, candidatesForAccess } from './candidates.ts';
+import { type CandidateIndex, candidatesForAccess, PARTIAL_PREFERENCE } from './candidates.ts';
 import { addUnit, definitionOf, type EvaluationUnit } from './evaluation-unit.ts';
 import { chooseJoinGroups } from './join-groups.ts';
 import { bundlesForAccess, mergeBundles, withoutCovered } from './or-bundles.ts';
@@ -54,8 +54,7 @@ export function explainTargetOf(s: WorkloadStatement): ExplainTarget {
   return { sql: repairNormalizedText(s.text), maxParam: s.analysis?.maxParam ?? 0 };
 }
 
-/** A partial candidate's benefit counts this much when ranked against full ones. */
-export const PARTIAL_PREFERENCE = 0.7;
+export { PARTIAL_PREFERENCE } from './candidates.ts';
 
 function shortText(text: string, max = 160): string {
   const one = text.replace(/\s+/g, ' ').trim();

@@ -12,6 +12,8 @@ export type PredicateKind =
   | 'in'
   | 'range'
   | 'is_null'
+  /** `col IS NOT NULL`: the WHERE of a partial index where most of the column is NULL. */
+  | 'not_null'
   | 'jsonb_contains'
   | 'jsonb_exists'
   | 'array_overlap'
@@ -50,6 +52,11 @@ export interface IndexExpression {
   jsonb: boolean;
   /** The other columns of the same table it reads (coalesce(closed_at, opened_at)), besides its column. */
   others?: string[];
+  /**
+   * The expression builds a range from the row's columns (`tstzrange(starts_at, ends_at)`): GiST serves
+   * its operators.
+   */
+  range?: boolean;
 }
 
 export interface RawPredicate {
@@ -64,6 +71,11 @@ export interface RawPredicate {
   literals?: Literal[];
   /** $n parameters among the compared values. */
   params: number[];
+  /**
+   * The value is part of the statement's text, not a constant pg_stat_statements replaces: a boolean
+   * column tested bare (`flag`, `NOT flag`).
+   */
+  fixed?: boolean;
 }
 
 /**

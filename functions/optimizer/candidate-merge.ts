@@ -76,7 +76,7 @@ export function coveringIndex(c: CandidateIndex, indexes: IndexInfo[]): IndexInf
       ...x,
       ...(x.expression ? { expression: normalizeExpression(x.expression) } : {}),
     }));
-    if (c.method === 'gin') {
+    if (c.method === 'gin' || c.method === 'gist') {
       const k = keys[0];
       const e = existing[0];
       const w = wanted[0]!;
@@ -90,7 +90,11 @@ export function coveringIndex(c: CandidateIndex, indexes: IndexInfo[]): IndexInf
     }
     // A covering variant of a key an index already has would be a second index on the same key: the
     // existing one serves it (its INCLUDE columns are not worth the duplicate).
-    // A full index whose key starts with the candidate's key serves a partial candidate as well.
+    // A full index whose key starts with the candidate's key serves a partial candidate on a constant seen
+    // in a sample as well; not one whose WHERE the statement's text fixes (IS NULL, IS NOT NULL, an IN
+    // list): that index holds only the rows the statement reads (a queue's few pending rows, the reported
+    // posts), and the planner judges whether that is worth it against the full one.
+    if (c.predicate?.fixed && !ix.predicate) continue;
     if (isPrefix(wanted, c.eqPrefix, existing)) return ix;
   }
   return undefined;

@@ -9,7 +9,7 @@ export function candidateName(c: CandidateIndex): string {
   const hash = createHash('sha256').update(c.key).digest('hex').slice(0, 8);
   const cols = c.columns.map((x) => (x.expression ? `${x.column}_expr` : x.column)).join('_');
   const base =
-    `dgm_auto_${c.table.name}_${cols}${c.predicate ? '_part' : ''}${c.include?.length ? '_cov' : ''}${c.method === 'gin' ? (c.opclass?.endsWith('gin_trgm_ops') ? '_trgm' : '_gin') : ''}`
+    `dgm_auto_${c.table.name}_${cols}${c.predicate ? '_part' : ''}${c.include?.length ? '_cov' : ''}${c.method === 'gin' ? (c.opclass?.endsWith('gin_trgm_ops') ? '_trgm' : '_gin') : c.method === 'gist' ? '_gist' : ''}`
       .toLowerCase()
       .replace(/[^a-z0-9_]+/g, '_');
   const room = 63 - hash.length - 1;
@@ -57,7 +57,7 @@ export function createIndexSql(c: CandidateIndex, o: CreateIndexOptions): string
     'ON',
     o.only ? 'ONLY' : '',
     quoteQualified(on.schema, on.name),
-    c.method === 'gin' ? 'USING gin' : '',
+    c.method === 'btree' ? '' : `USING ${c.method}`,
     columnListSql(c),
     c.include?.length ? `INCLUDE (${c.include.map(quoteIdent).join(', ')})` : '',
     c.predicate ? `WHERE ${c.predicate.sql}` : '',

@@ -5,7 +5,8 @@ import { byteOrderCollation, type ColumnInfo, distinctValues, type TableInfo } f
 
 /**
  * Candidate indexes from table accesses: multi-column btrees (equality, then range, then order), partial
- * btrees for constant predicates on low-cardinality columns, GIN for JSONB and array operators. Pure.
+ * btrees for constant predicates on low-cardinality columns, GIN for JSONB and array operators, GiST for
+ * range operators. Pure.
  */
 
 export interface CandidateColumn {
@@ -13,8 +14,6 @@ export interface CandidateColumn {
   column: string;
   /** An index expression on the column, e.g. lower("title") or ("payload" ->> 'kind'). */
   expression?: string;
-  /** The other columns the expression reads (coalesce("closed_at", "opened_at")): an UPDATE of any stops HOT. */
-  others?: string[];
   /** Operator class when not the type's default (text_pattern_ops, gin_trgm_ops, jsonb_path_ops). */
   opclass?: string;
   desc: boolean;
@@ -39,7 +38,6 @@ function orderedColumn(o: AccessOrderItem): CandidateColumn {
   return {
     column: o.column,
     ...(o.expression ? { expression: o.expression.sql } : {}),
-    ...(o.expression?.others ? { others: o.expression.others } : {}),
     desc,
     ...(nullsFirst !== desc ? { nullsFirst } : {}),
     ordered: true,
@@ -58,11 +56,20 @@ export interface PartialPredicate {
   fixed?: boolean;
 }
 
+/** Access methods of candidates: btree, GIN (jsonb, arrays, full text, trigrams), GiST (range types). */
+export type CandidateMethod = 'btree' | 'gin' | 'gist';
+
+/**
+ * A partial candidate's benefit counts this much when ranked against full ones, unless its WHERE is fixed
+ * in the statement's text: one sample cannot show that a sampled constant is fixed.
+ */
+export const PARTIAL_PREFERENCE = 0.7;
+
 export interface CandidateIndex {
   /** Identity: table, method, columns, opclass, predicate. */
   key: string;
   table: TableInfo;
-  method: 'btree' | 'gin';
+  method: CandidateMethod;
   columns: CandidateColumn[];
   /** The first eqPrefix columns are equality lookups: their order among themselves does not matter. */
   eqPrefix: number;
@@ -97,6 +104,9 @@ const MAX_INCLUDE = 4;
 
 /** Few enough distinct values that a constant predicate on the column is worth a partial index. */
 export const PARTIAL_MAX_DISTINCT = 64;
+
+/** `col IS NOT NULL` becomes a partial index's WHERE when at least this share of the column is NULL. */
+export const NOT_NULL_MIN_NULL_FRAC = 0.5;
 
 function renderPredicate(column: string, literals: Literal[]): string {
   if (literals.length === 1) return `${quoteIdent(column)} = ${literals[0]!.sql}`;
@@ -137,7 +147,7 @@ function candidateKey(c: Omit<CandidateIndex, 'key' | 'statements' | 'reason'>):
 
 function make(
   table: TableInfo,
-  method: 'btree' | 'gin',
+  method: CandidateMethod,
   columns: CandidateColumn[],
   eqPrefix: number,
   reason: string,
@@ -183,7 +193,6 @@ export function candidatesForAccess(
   const keyOf = (p: AccessPredicate): CandidateColumn => ({
     column: p.column,
     ...(p.expression ? { expression: p.expression.sql } : {}),
-    ...(p.expression?.others ? { others: p.expression.others } : {}),
     desc: false,
     ordered: false,
   });
@@ -328,13 +337,14 @@ export function candidatesForAccess(
   for (const p of constant) {
     const literals = [...p.literals!].sort((a, b) => a.sql.localeCompare(b.sql));
     // A list of several constants (status IN ('violation', 'critical')) is written into the application's
-    // SQL; a single `= 3` may as well be one value of many the statement is run with.
+    // SQL, as is a bare boolean test (`NOT flag`); a single `= 3` may as well be one value of many the
+    // statement is run with.
     partial(
       {
         column: p.column,
         literals,
         sql: renderPredicate(p.column, literals),
-        ...(literals.length > 1 ? { fixed: true } : {}),
+        ...(literals.length > 1 || p.fixed ? { fixed: true } : {}),
       },
       { withIn: false, ownColumnKey: true },
     );
@@ -347,6 +357,16 @@ export function candidatesForAccess(
     partial(
       { column: p.column, literals: [], sql: `${quoteIdent(p.column)} IS NULL`, fixed: true },
       { withIn: true, ownColumnKey: false },
+    );
+  }
+  // IS NOT NULL on a column that is mostly NULL (a reported_at, a deleted_at of a trash view): the WHERE
+  // of a partial index holding just those rows, keyed by the rest of the access (its order, equality,
+  // range), else by the column itself. Where most rows have a value the condition selects nothing.
+  for (const p of usable.filter((x) => x.kind === 'not_null' && !x.expression && btreeable(col(x.column)))) {
+    if ((col(p.column)?.nullFrac ?? 0) < NOT_NULL_MIN_NULL_FRAC) continue;
+    partial(
+      { column: p.column, literals: [], sql: `${quoteIdent(p.column)} IS NOT NULL`, fixed: true },
+      { withIn: true, ownColumnKey: true },
     );
   }
   // Covering variants: the statement's other (narrow) columns as INCLUDE, so a read needs no heap visit.
@@ -393,7 +413,32 @@ export function candidatesForAccess(
       if (kinds.includes('array_contained') || kinds.includes('array_overlap')) continue;
       opclass = kinds.includes('jsonb_exists') ? 'jsonb_ops' : 'jsonb_path_ops';
     } else if (!first.expression && info.typeCategory === 'A') opclass = 'array_ops';
-    else continue;
+    else if (
+      (first.expression ? first.expression.range === true : info.typeCategory === 'R') &&
+      !kinds.includes('jsonb_exists')
+    ) {
+      // A range (or multirange) column, or a range built from columns (`tstzrange(starts_at, ends_at)`):
+      // overlap `&&`, containment `@>` of a range or an element, `<@`. GIN has no operator class for
+      // ranges; GiST's default (range_ops) serves all three.
+      out.push(
+        make(
+          t,
+          'gist',
+          [
+            {
+              column: first.column,
+              ...(first.expression ? { expression: first.expression.sql } : {}),
+              desc: false,
+              ordered: false,
+            },
+          ],
+          0,
+          `range operators (${unique(preds.map((p) => p.operator)).join(', ')}) on ${id}`,
+          statementId,
+        ),
+      );
+      continue;
+    } else continue;
     out.push(
       make(
         t,

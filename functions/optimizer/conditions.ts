@@ -14,6 +14,8 @@ import {
   COMMUTED,
   collectColumnsAndParams,
   constLiteral,
+  foldedConcat,
+  isRangeConstructor,
   lastOperator,
   OPERATOR_KIND,
   opName,
@@ -79,12 +81,13 @@ export abstract class ConditionReader {
       this.aExpr(body, scope);
     } else if (type === 'NullTest') {
       const arg = this.operand(body.arg, scope);
-      if (arg.kind === 'column' && !arg.outer && body.nulltesttype === 'IS_NULL') {
+      if (arg.kind === 'column' && !arg.outer) {
+        const isNull = body.nulltesttype === 'IS_NULL';
         this.predicates.push({
           scope: scope.id,
           column: arg.ref,
-          kind: 'is_null',
-          operator: 'IS NULL',
+          kind: isNull ? 'is_null' : 'not_null',
+          operator: isNull ? 'IS NULL' : 'IS NOT NULL',
           params: [],
         });
       }
@@ -98,17 +101,30 @@ export abstract class ConditionReader {
           operator: '=',
           literals: [{ text: 'true', sql: 'true' }],
           params: [],
+          fixed: true,
         });
       }
     } else if (type === 'BoolExpr' && body.boolop === 'OR_EXPR') {
       this.disjunction(body, scope);
-    } else if (type === 'BoolExpr' && body.boolop === 'NOT_EXPR' && this.bareColumn(body.args, scope)) {
-      // NOT flag: a boolean column equal to false (a partial index WHERE NOT flag serves it).
-      const ref = this.bareColumn(body.args, scope)!;
-      const literals = [{ text: 'false', sql: 'false' }];
-      this.predicates.push({ scope: scope.id, column: ref, kind: 'eq', operator: '=', literals, params: [] });
     } else if (type === 'BoolExpr') {
-      this.notes.add('NOT condition');
+      // `NOT flag` on a boolean column (as Django writes `flag=False`) is `flag = false`: the planner
+      // reads both alike, and a partial index `WHERE NOT flag` serves either.
+      const args = list(body.args);
+      const arg =
+        body.boolop === 'NOT_EXPR' && args.length === 1 && unwrap(args[0])?.[0] === 'ColumnRef'
+          ? this.operand(args[0], scope)
+          : undefined;
+      if (arg?.kind === 'column' && !arg.outer) {
+        this.predicates.push({
+          scope: scope.id,
+          column: arg.ref,
+          kind: 'eq',
+          operator: '=',
+          literals: [{ text: 'false', sql: 'false' }],
+          params: [],
+          fixed: true,
+        });
+      } else this.notes.add('NOT condition');
     } else if (type === 'SubLink') {
       const test = body.testexpr;
       if (test && body.subLinkType === 'ANY_SUBLINK') {
@@ -118,14 +134,6 @@ export abstract class ConditionReader {
         }
       }
     }
-  }
-
-  /** The one argument of a NOT, when it is a bare column of this scope. */
-  private bareColumn(args: unknown, scope: ScopeState): ColumnRef | undefined {
-    const a = list(args);
-    if (a.length !== 1 || unwrap(a[0])?.[0] !== 'ColumnRef') return undefined;
-    const op = this.operand(a[0], scope);
-    return op.kind === 'column' && !op.outer ? op.ref : undefined;
   }
 
   /**
@@ -140,7 +148,8 @@ export abstract class ConditionReader {
       const j0 = this.joins.length;
       const g0 = this.orGroups.length;
       this.where(arm, scope);
-      arms.push(this.predicates.splice(p0));
+      // IS NOT NULL selects by a partial index's WHERE only, no lookup an OR arm can be answered with.
+      arms.push(this.predicates.splice(p0).filter((p) => p.kind !== 'not_null'));
       this.joins.splice(j0);
       this.orGroups.splice(g0);
     }
@@ -296,11 +305,22 @@ export abstract class ConditionReader {
     const sql = renderIndexExpression(node, refs, params);
     if (!sql || refs.length === 0) return undefined;
     const first = refs[0]!;
+    // Columns of one table, all written with the same qualifier: one column (lower(email)), several
+    // (coalesce(closed_at, opened_at)), or a range built from them (`tstzrange(starts_at, ends_at)`).
+    const range = isRangeConstructor(node);
     if (refs.some((r) => r.qualifier !== first.qualifier || r.schema !== first.schema)) return undefined;
     if (refs.some((r) => this.isOuter(r, scope))) return undefined;
     const others = [...new Set(refs.map((r) => r.column))].filter((c) => c !== first.column);
-    const jsonb = /(->|#>)$/.test(lastOperator(node) ?? '');
-    return { ref: first, expression: { sql, params, jsonb, ...(others.length > 0 ? { others } : {}) } };
+    return {
+      ref: first,
+      expression: {
+        sql,
+        params,
+        jsonb: /(->|#>)$/.test(lastOperator(node) ?? ''),
+        ...(others.length > 0 ? { others } : {}),
+        ...(range ? { range } : {}),
+      },
+    };
   }
 
   /** Classifies one side of a comparison. */
@@ -350,6 +370,8 @@ export abstract class ConditionReader {
         this.scanSublinks(node, scope);
         return { kind: 'value', params: [] };
       default: {
+        const folded = type === 'A_Expr' ? foldedConcat(node) : undefined;
+        if (folded) return { kind: 'value', literals: [folded], params: [] };
         // Any other expression: a value for this scan when it refers to no column of this scope.
         const refs: ColumnRef[] = [];
         const params: number[] = [];

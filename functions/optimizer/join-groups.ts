@@ -1,4 +1,4 @@
-import type { CandidateIndex } from './candidates.ts';
+import { type CandidateIndex, PARTIAL_PREFERENCE } from './candidates.ts';
 
 /**
  * Join groups: a statement that joins tables (an EXISTS, an anti-join written as LEFT JOIN ... IS NULL,
@@ -92,8 +92,12 @@ export async function chooseJoinGroups<E extends GroupEvaluation>(
       const r = e.costs.get(s.id);
       if (!r?.uses || !(r.cost < before)) continue;
       const oid = e.candidate.table.oid;
+      // A partial index on a sampled constant serves only that constant: ranked as the greedy choice does.
+      const saving = (x: E) =>
+        (before - x.costs.get(s.id)!.cost) *
+        (x.candidate.predicate && !x.candidate.predicate.fixed ? PARTIAL_PREFERENCE : 1);
       const prior = best.get(oid);
-      if (!prior || r.cost < prior.costs.get(s.id)!.cost) best.set(oid, e);
+      if (!prior || saving(e) > saving(prior)) best.set(oid, e);
     }
     let group = [...best.values()].sort(
       (a, b) => b.costs.get(s.id)!.cost - a.costs.get(s.id)!.cost || a.key.localeCompare(b.key),

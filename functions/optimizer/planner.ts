@@ -311,7 +311,7 @@ export class WhatIfSession {
 
   async add(candidate: CandidateIndex): Promise<AddedCandidate> {
     // HypoPG handles btree, but its partial indexes are not matched on partitions (1.3): those are
-    // built for real, as GIN is.
+    // built for real, as GIN and GiST are (HypoPG supports neither).
     // An expression index is built for real where the table allows: ANALYZE then gives the planner the
     // expression's statistics and its correlation with the heap, which a hypothetical one cannot have
     // (a day's contiguous rows through `ts::date` otherwise look like scattered heap fetches).

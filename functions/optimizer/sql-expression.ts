@@ -103,6 +103,26 @@ export function renderIndexExpression(
   }
 }
 
+/** The built-in range constructors: an expression index on `tstzrange(a, b)` is a GiST of ranges. */
+const RANGE_CONSTRUCTORS = new Set([
+  'tstzrange',
+  'tsrange',
+  'daterange',
+  'int4range',
+  'int8range',
+  'numrange',
+]);
+
+/** Whether the expression is a call of a built-in range constructor. */
+export function isRangeConstructor(node: unknown): boolean {
+  const u = unwrap(node);
+  if (u?.[0] !== 'FuncCall') return false;
+  const fn = list(u[1].funcname).map(str);
+  return (
+    fn.length > 0 && (fn.length === 1 || fn[0] === 'pg_catalog') && RANGE_CONSTRUCTORS.has(fn.at(-1) ?? '')
+  );
+}
+
 export const OPERATOR_KIND: Record<string, PredicateKind> = {
   '=': 'eq',
   '<': 'range',
@@ -144,6 +164,30 @@ export function constLiteral(body: Node): Literal {
   }
   const s = String((body.sval as Node | undefined)?.sval ?? '');
   return { text: s, sql: `'${s.replaceAll("'", "''")}'` };
+}
+
+/**
+ * A string the planner folds to a constant: literals joined by `||` (`'gue' || '%'`, as a LIKE pattern is
+ * often written around a bind parameter and then logged with its value), or undefined.
+ */
+export function foldedConcat(node: unknown): Literal | undefined {
+  const u = unwrap(node);
+  if (!u) return undefined;
+  const [type, body] = u;
+  let text: string | undefined;
+  if (type === 'A_Const' && !body.isnull && body.boolval === undefined && body.bsval === undefined) {
+    text = constLiteral(body).text;
+  } else if (
+    type === 'TypeCast' &&
+    /^(text|varchar|character varying)$/.test(typeNameSql(body.typeName) ?? '')
+  ) {
+    text = foldedConcat(body.arg)?.text;
+  } else if (type === 'A_Expr' && body.kind === 'AEXPR_OP' && opName(body.name) === '||') {
+    const l = foldedConcat(body.lexpr);
+    const r = l && foldedConcat(body.rexpr);
+    if (l && r) text = l.text + r.text;
+  }
+  return text === undefined ? undefined : { text, sql: `'${text.replaceAll("'", "''")}'` };
 }
 
 export function typeNameSql(typeName: unknown): string | undefined {

@@ -42,9 +42,10 @@ export function tableWrites(workload: Workload): Map<number, TableWrites> {
 /**
  * Plan-cost units one index entry costs a write: a btree insertion reads a few cached pages and writes a
  * WAL record, about half a sequential page read (seq_page_cost 1); a GIN entry is several keys per row
- * (jsonb keys, array elements, trigrams).
+ * (jsonb keys, array elements, trigrams); a GiST insertion computes a penalty against every entry of
+ * each page it descends through and splits pages more often: taken as three btree insertions.
  */
-export const INDEX_ENTRY_COST = { btree: 0.5, gin: 4 } as const;
+export const INDEX_ENTRY_COST = { btree: 0.5, gin: 4, gist: 1.5 } as const;
 
 /**
  * The write cost of an index over the observed period, in plan-cost units: every inserted row adds an
@@ -55,7 +56,12 @@ export function writeCostOf(c: CandidateIndex, w: TableWrites | undefined): numb
   if (!w) return 0;
   const entry = INDEX_ENTRY_COST[c.method];
   const reads = new Set([
-    ...c.columns.flatMap((x) => [x.column, ...(x.others ?? [])]),
+    ...c.columns.map((x) => x.column),
+    // An expression may read more columns than the one it is filed under (a range of two columns,
+    // coalesce(closed_at, opened_at)).
+    ...c.columns.flatMap((x) =>
+      [...(x.expression ?? '').matchAll(/"((?:[^"]|"")+)"/g)].map((m) => m[1]!.replaceAll('""', '"')),
+    ),
     ...(c.include ?? []),
     ...(c.predicate ? [c.predicate.column] : []),
   ]);

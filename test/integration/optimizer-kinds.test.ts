@@ -156,6 +156,48 @@ const SHAPES: Shape[] = [
     sample: `SELECT author_id, score FROM kinds.comments WHERE posted_at BETWEEN '2024-03-01 00:00:00+00' AND '2024-03-02 00:00:00+00'`,
   },
   {
+    name: 'slots_overlapping',
+    sql: 'SELECT id, room FROM kinds.slots WHERE during && tstzrange($1, $2)',
+    params: ['2024-03-01 10:00:00+00', '2024-03-01 12:00:00+00'],
+    sample: `SELECT id, room FROM kinds.slots WHERE during && tstzrange('2024-03-01 10:00:00+00', '2024-03-01 12:00:00+00')`,
+  },
+  {
+    name: 'slots_at',
+    sql: 'SELECT count(*) FROM kinds.slots WHERE during @> $1::timestamptz',
+    params: ['2024-04-02 09:30:00+00'],
+    sample: `SELECT count(*) FROM kinds.slots WHERE during @> '2024-04-02 09:30:00+00'::timestamptz`,
+  },
+  {
+    name: 'latest_reviewed',
+    sql: 'SELECT id, title FROM kinds.articles ORDER BY reviewed_at DESC NULLS LAST LIMIT $1',
+    params: [15],
+    sample: `SELECT id, title FROM kinds.articles ORDER BY reviewed_at DESC NULLS LAST LIMIT '15'`,
+  },
+  {
+    name: 'cancelled_slots',
+    sql: 'SELECT id, room FROM kinds.slots WHERE cancelled_at IS NOT NULL ORDER BY booked_at DESC LIMIT $1',
+    params: [15],
+    sample: `SELECT id, room FROM kinds.slots WHERE cancelled_at IS NOT NULL ORDER BY booked_at DESC LIMIT '15'`,
+  },
+  {
+    name: 'slot_code_prefix',
+    sql: `SELECT id, room FROM kinds.slots WHERE code LIKE $1 || '%'`,
+    params: ['R00012'],
+    sample: `SELECT id, room FROM kinds.slots WHERE code LIKE 'R00012' || '%'`,
+  },
+  {
+    name: 'to_notify',
+    sql: 'SELECT id, room FROM kinds.slots WHERE NOT notified ORDER BY booked_at LIMIT $1',
+    params: [20],
+    sample: `SELECT id, room FROM kinds.slots WHERE NOT notified ORDER BY booked_at LIMIT '20'`,
+  },
+  {
+    name: 'slots_overlapping_columns',
+    sql: 'SELECT id, room FROM kinds.slots WHERE tstzrange(starts_at, ends_at) && tstzrange($1, $2)',
+    params: ['2024-05-01 10:00:00+00', '2024-05-01 12:00:00+00'],
+    sample: `SELECT id, room FROM kinds.slots WHERE tstzrange(starts_at, ends_at) && tstzrange('2024-05-01 10:00:00+00', '2024-05-01 12:00:00+00')`,
+  },
+  {
     // Through a view that renames a column: the index is on the table beneath, under the column's own name.
     name: 'feed_through_view',
     sql: 'SELECT id, body FROM kinds.commenter_feed WHERE commenter = $1 ORDER BY posted_at DESC LIMIT 5',
@@ -203,7 +245,21 @@ async function load(): Promise<void> {
     CREATE VIEW kinds.commenter_feed AS
       SELECT c.id, c.author_id AS commenter, c.posted_at, c.body FROM kinds.comments c;
     INSERT INTO kinds.list_items SELECT g, 1 + g % 3000, 'item ' || g FROM generate_series(1, ${ROWS}) g;
+    -- Reservations as ranges: an hour or two each, one every 20 minutes.
+    -- One in 500 cancelled (cancelled_at set), the rest NULL.
+    CREATE TABLE kinds.slots (id bigint PRIMARY KEY, room int NOT NULL, during tstzrange NOT NULL,
+      booked_at timestamptz NOT NULL, cancelled_at timestamptz, code text NOT NULL, notified boolean NOT NULL,
+      starts_at timestamptz NOT NULL, ends_at timestamptz NOT NULL);
+    -- Everyone but the latest 1% notified.
+    INSERT INTO kinds.slots
+    SELECT g, g % 40, tstzrange(s, s + (1 + g % 2) * interval '1 hour'), s - interval '3 days',
+      CASE WHEN g % 500 = 3 THEN s - interval '1 day' END, 'R' || lpad(g::text, 6, '0'), g <= ${ROWS} * 0.99,
+      s, s + (1 + g % 2) * interval '1 hour'
+    FROM generate_series(1, ${ROWS}) g, LATERAL (SELECT timestamptz '2024-01-01' + g * interval '20 minutes' AS s) t;
+    -- The application shipped an index on booked_at (its list by booking time).
+    CREATE INDEX slots_booked_at ON kinds.slots (booked_at);
   `);
+  await client.query('VACUUM ANALYZE kinds.slots');
   await client.query('VACUUM ANALYZE kinds.lists');
   await client.query('VACUUM ANALYZE kinds.list_items');
   await client.query('VACUUM ANALYZE kinds.articles');
@@ -375,6 +431,19 @@ describe('candidate kinds, from pg_stat_statements plus a literal sample', () =>
     expect(r.definitions).toContain(`CREATE INDEX NAME ON "kinds"."articles" ((lower("title"))${opclass})`);
   });
 
+  it("LIKE prefix written around a parameter ($1 || '%'): the sample's pattern folded", async () => {
+    const { rows } = await client.query<{ c: string }>(
+      `SELECT datcollate AS c FROM pg_database WHERE datname = current_database()`,
+    );
+    const r = served('slot_code_prefix');
+    expect(r.verdict).toBe('improved');
+    const opclass = rows[0]!.c === 'C' || rows[0]!.c === 'POSIX' ? '' : ' text_pattern_ops';
+    expect(
+      r.definitions.some((d) => d.startsWith(`CREATE INDEX NAME ON "kinds"."slots" ("code"${opclass})`)),
+      r.definitions.join('; '),
+    ).toBe(true);
+  });
+
   it('jsonb ->> path whose key pg_stat_statements replaced by $1: the key comes from the sample', () => {
     const statement = workload.statements.find((s) => s.text.includes('attrs ->> $1'))!;
     expect(statement.text).toContain('$1');
@@ -497,6 +566,60 @@ describe('candidate kinds, from pg_stat_statements plus a literal sample', () =>
     expect(r.verdict).toBe('improved');
     expect(
       r.definitions.some((d) => /\("updated_at" DESC\).* WHERE "status" IN \('draft', 'review'\)/.test(d)),
+    ).toBe(true);
+  });
+
+  it('range overlap (&&) and containment (@>): GiST on the range column (GIN has no range operator class)', () => {
+    for (const name of ['slots_overlapping', 'slots_at']) {
+      const r = served(name);
+      expect(r.verdict, name).toBe('improved');
+      expect(r.definitions, name).toContain('CREATE INDEX NAME ON "kinds"."slots" USING gist ("during")');
+    }
+  });
+
+  it('overlap of a range built from two columns: GiST on the range expression', () => {
+    const r = served('slots_overlapping_columns');
+    expect(r.verdict).toBe('improved');
+    expect(r.definitions).toContain(
+      'CREATE INDEX NAME ON "kinds"."slots" USING gist ((tstzrange("starts_at", "ends_at")))',
+    );
+  });
+
+  it('ORDER BY DESC NULLS LAST with LIMIT: the key sorts NULLs last too (a plain DESC index cannot give that order)', () => {
+    const r = served('latest_reviewed');
+    expect(r.verdict).toBe('improved');
+    expect(r.definitions.some((d) => /ON "kinds"."articles" \("reviewed_at" DESC NULLS LAST\)/.test(d))).toBe(
+      true,
+    );
+  });
+
+  it('IS NOT NULL on a mostly NULL column: a partial index WHERE col IS NOT NULL, keyed by the order', () => {
+    // Keyed like the existing full index on booked_at, which does not make it redundant: it holds the
+    // cancelled rows only.
+    const r = served('cancelled_slots');
+    expect(r.verdict).toBe('improved');
+    expect(
+      r.definitions.some((d) =>
+        /ON "kinds"."slots" \("booked_at" DESC\)( INCLUDE \([^)]*\))? WHERE "cancelled_at" IS NOT NULL$/.test(
+          d,
+        ),
+      ),
+      r.definitions.join('; '),
+    ).toBe(true);
+  });
+
+  it('NOT on a boolean column (Django writes flag=False so): the flag as an equality, then the order', () => {
+    // The existing index on booked_at scans the 99% notified rows first. Served by the flag as the key's
+    // equality column, or as the WHERE of a partial index keyed by the order.
+    const r = served('to_notify');
+    expect(r.verdict).toBe('improved');
+    expect(
+      r.definitions.some(
+        (d) =>
+          /ON "kinds"."slots" \("notified", "booked_at"\)/.test(d) ||
+          /ON "kinds"."slots" \("booked_at"\)( INCLUDE \([^)]*\))? WHERE "notified" = false$/.test(d),
+      ),
+      r.definitions.join('; '),
     ).toBe(true);
   });
 

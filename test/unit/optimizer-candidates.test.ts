@@ -232,6 +232,18 @@ describe('candidate indexes', () => {
         index('other', [['updated_at', true]], { predicate: "(status = ANY (ARRAY['archived'::text]))" }),
       ]),
     ).toBeUndefined();
+    // A full index on the same key does not: the IN list is written into the statement, and the partial
+    // index holds only its rows (the planner judges it against the full one).
+    expect(coveringIndex(partial, [index('full', [['updated_at', true]])])).toBeUndefined();
+    // A partial candidate on one constant of a sample (maybe one value of many) is served by the full one.
+    const oneConstant = candidatesForAccess(
+      access([p('status', 'eq', { literals: lit('active'), params: [] })], {
+        order: { items: [{ column: 'updated_at', direction: 'desc', nulls: 'default' }], limit: true },
+      }),
+      's5',
+    ).find((x) => x.predicate)!;
+    expect(oneConstant.predicate!.fixed).toBeUndefined();
+    expect(coveringIndex(oneConstant, [index('full', [['updated_at', true]])])?.name).toBe('full');
     // GIN: jsonb_ops serves containment; jsonb_path_ops does not serve existence.
     const [gin] = candidatesForAccess(access([p('tags', 'jsonb_exists')]), 's4');
     const pathOps = index('g', [['tags']], { method: 'gin' });

@@ -43,6 +43,7 @@ function table(schema = 'app', indexes: IndexInfo[] = [], collation = 'en_US.UTF
       col('doc', 'jsonb', 'U', -1),
       col('labels', 'text[]', 'A', -1),
       col('at', 'timestamp without time zone', 'D', -1),
+      col('span', 'tstzrange', 'R', -1),
     ],
     indexes,
   };
@@ -84,6 +85,19 @@ describe('expression and pattern candidates', () => {
       jsonb: false,
     });
     expect(normalized.analysis!.maxParam).toBe(2);
+  });
+
+  it("folds a pattern written around a parameter ($1 || '%') from its sample: a LIKE prefix", async () => {
+    const { analysis } = await analyzeStatement(
+      `SELECT id FROM app.items WHERE lower(title) LIKE 'abc' || '%' AND code LIKE ('x' || 'y')::text || '%'`,
+    );
+    expect(analysis!.predicates.map((p) => [p.kind, p.literals?.map((l) => l.text)])).toEqual([
+      ['like', ['abc%']],
+      ['like', ['xy%']],
+    ]);
+    // Normalized, the parts are $n: no literal until a sample gives them.
+    const normalized = await analyzeStatement('SELECT id FROM app.items WHERE lower(title) LIKE $1 || $2');
+    expect(normalized.analysis!.predicates[0]!.literals ?? []).toEqual([]);
   });
 
   it('builds an expression index, and none while the jsonb key is still a $n', () => {
@@ -128,6 +142,186 @@ describe('expression and pattern candidates', () => {
     expect(sqlOf(access([pred('doc', 'jsonb_contains')]))).toEqual([
       'CREATE INDEX "i" ON "app"."items" USING gin ("doc" jsonb_path_ops)',
     ]);
+  });
+
+  it('GiST for range operators (GIN has no range operator class), covered by an existing GiST on the column', () => {
+    for (const kind of ['array_overlap', 'jsonb_contains', 'array_contained'] as const)
+      expect(sqlOf(access([pred('span', kind, { operator: '&&' })])), kind).toEqual([
+        'CREATE INDEX "i" ON "app"."items" USING gist ("span")',
+      ]);
+    const [c] = candidatesForAccess(access([pred('span', 'array_overlap', { operator: '&&' })]), 's1');
+    const existing = (method: string): IndexInfo => ({
+      oid: 1,
+      name: 'items_span',
+      schema: 'app',
+      method,
+      valid: true,
+      unique: false,
+      primary: false,
+      keyCount: 1,
+      predicate: null,
+      definition: '',
+      keys: [
+        {
+          column: 'span',
+          expression: null,
+          desc: false,
+          nullsFirst: false,
+          opclass: 'range_ops',
+          included: false,
+        },
+      ],
+      bytes: 0,
+      scans: 0,
+    });
+    expect(coveringIndex(c!, [existing('gist')])?.name).toBe('items_span');
+    // A btree on the range column serves none of these operators.
+    expect(coveringIndex(c!, [existing('btree')])).toBeUndefined();
+    // A GiST insertion costs more than a btree's, less than a GIN's several keys.
+    const writes = { insertRows: 100, updates: [], deleteRows: 0 };
+    expect(writeCostOf(c!, writes)).toBe(100 * 1.5);
+  });
+
+  it("ORDER BY ... NULLS LAST/FIRST against the direction's default: the key sorts its NULLs as asked", () => {
+    const ordered = (nulls: 'first' | 'last' | 'default', direction: 'asc' | 'desc' = 'desc') => {
+      const a = access([pred('state', 'eq')]);
+      a.order = { items: [{ column: 'at', direction, nulls }], limit: true };
+      return candidatesForAccess(a, 's1').find((c) => c.columns.some((x) => x.ordered))!;
+    };
+    const sql = (c: ReturnType<typeof ordered>) => createIndexSql(c, { name: 'i' });
+    expect(sql(ordered('last'))).toBe('CREATE INDEX "i" ON "app"."items" ("state", "at" DESC NULLS LAST)');
+    expect(sql(ordered('first', 'asc'))).toBe(
+      'CREATE INDEX "i" ON "app"."items" ("state", "at" NULLS FIRST)',
+    );
+    // The direction's default is written as such.
+    expect(sql(ordered('first'))).toBe('CREATE INDEX "i" ON "app"."items" ("state", "at" DESC)');
+    expect(sql(ordered('default'))).toBe('CREATE INDEX "i" ON "app"."items" ("state", "at" DESC)');
+    expect(ordered('last').key).not.toBe(ordered('default').key);
+    // An existing (state, at) serves DESC NULLS FIRST read backwards, not DESC NULLS LAST; one with
+    // (state, at DESC NULLS LAST) or (state, at NULLS FIRST) read backwards does.
+    const existing = (desc: boolean, nullsFirst: boolean): IndexInfo => ({
+      oid: 1,
+      name: 'x',
+      schema: 'app',
+      method: 'btree',
+      valid: true,
+      unique: false,
+      primary: false,
+      keyCount: 2,
+      predicate: null,
+      definition: '',
+      keys: [
+        {
+          column: 'state',
+          expression: null,
+          desc: false,
+          nullsFirst: false,
+          opclass: 'text_ops',
+          included: false,
+        },
+        { column: 'at', expression: null, desc, nullsFirst, opclass: 'timestamp_ops', included: false },
+      ],
+      bytes: 0,
+      scans: 0,
+    });
+    expect(coveringIndex(ordered('default'), [existing(false, false)])?.name).toBe('x');
+    expect(coveringIndex(ordered('last'), [existing(false, false)])).toBeUndefined();
+    expect(coveringIndex(ordered('last'), [existing(true, false)])?.name).toBe('x');
+    expect(coveringIndex(ordered('last'), [existing(false, true)])?.name).toBe('x');
+  });
+
+  it('reads IS NOT NULL as a predicate of its own, and not as an OR arm', async () => {
+    const { analysis } = await analyzeStatement(
+      'SELECT id FROM app.items WHERE at IS NOT NULL AND title IS NULL ORDER BY id DESC LIMIT 5',
+    );
+    expect(analysis!.predicates.map((p) => [p.column.column, p.kind, p.operator])).toEqual([
+      ['at', 'not_null', 'IS NOT NULL'],
+      ['title', 'is_null', 'IS NULL'],
+    ]);
+    const or = await analyzeStatement('SELECT id FROM app.items WHERE at IS NOT NULL OR state = $1');
+    expect(or.analysis!.orGroups).toEqual([]);
+  });
+
+  it('reads NOT on a boolean column as = false (a partial index WHERE NOT flag serves it), and other NOTs not', async () => {
+    const { analysis } = await analyzeStatement(
+      'SELECT id FROM app.items WHERE NOT done AND state = $1 AND NOT (title = $2) ORDER BY at LIMIT 5',
+    );
+    expect(analysis!.predicates.map((p) => [p.column.column, p.kind, p.literals?.map((l) => l.sql)])).toEqual(
+      [
+        ['done', 'eq', ['false']],
+        ['state', 'eq', undefined],
+      ],
+    );
+    expect(analysis!.notes).toContain('NOT condition');
+  });
+
+  it('IS NOT NULL on a mostly NULL column: a partial index WHERE col IS NOT NULL, keyed by the order', () => {
+    const withNulls = (nullFrac: number) => {
+      const t = table();
+      t.columns = t.columns.map((c) => (c.name === 'at' ? { ...c, notNull: false, nullFrac } : c));
+      return t;
+    };
+    const a = access([pred('at', 'not_null', { operator: 'IS NOT NULL', params: [] })], withNulls(0.98));
+    a.order = { items: [{ column: 'id', direction: 'desc', nulls: 'default' }], limit: true };
+    expect(sqlOf(a)).toContain('CREATE INDEX "i" ON "app"."items" ("id" DESC) WHERE "at" IS NOT NULL');
+    // No order: the column itself is the key.
+    expect(
+      sqlOf(access([pred('at', 'not_null', { operator: 'IS NOT NULL', params: [] })], withNulls(0.98))),
+    ).toEqual(['CREATE INDEX "i" ON "app"."items" ("at") WHERE "at" IS NOT NULL']);
+    // Most rows have a value: the condition selects nothing worth an index.
+    expect(
+      sqlOf(access([pred('at', 'not_null', { operator: 'IS NOT NULL', params: [] })], withNulls(0.1))),
+    ).toEqual([]);
+  });
+
+  it('a range built from two columns (tstzrange(a, b) && ...): GiST on the expression, whose write cost reads both', async () => {
+    const { analysis } = await analyzeStatement(
+      'SELECT id FROM app.items WHERE tstzrange(at, at2) && tstzrange($1, $2) AND lower(title || code) = $3',
+    );
+    // The range is read over two columns, marked as a range; since the holdout-b merge any expression
+    // of one table's columns is too (coalesce(closed_at, opened_at)), as an expression btree.
+    expect(
+      analysis!.predicates.map((p) => [p.column.column, p.kind, p.expression?.sql, p.expression?.range]),
+    ).toEqual([
+      ['at', 'array_overlap', 'tstzrange("at", "at2")', true],
+      ['title', 'eq', 'lower(("title" || "code"))', undefined],
+    ]);
+    const expression = { sql: 'tstzrange("at", "at2")', params: [], jsonb: false, range: true };
+    const [c] = candidatesForAccess(
+      access([pred('at', 'array_overlap', { operator: '&&', expression })]),
+      's1',
+    );
+    expect(createIndexSql(c!, { name: 'i' })).toBe(
+      'CREATE INDEX "i" ON "app"."items" USING gist ((tstzrange("at", "at2")))',
+    );
+    const existing: IndexInfo = {
+      oid: 1,
+      name: 'items_span',
+      schema: 'app',
+      method: 'gist',
+      valid: true,
+      unique: false,
+      primary: false,
+      keyCount: 1,
+      predicate: null,
+      definition: '',
+      keys: [
+        {
+          column: null,
+          expression: 'tstzrange(at, at2)',
+          desc: false,
+          nullsFirst: false,
+          opclass: 'range_ops',
+          included: false,
+        },
+      ],
+      bytes: 0,
+      scans: 0,
+    };
+    expect(coveringIndex(c!, [existing])?.name).toBe('items_span');
+    // An UPDATE of the second column changes the range: it is no longer HOT, and takes an entry.
+    const writes = { insertRows: 0, updates: [{ rows: 10, setColumns: ['at2'] }], deleteRows: 0 };
+    expect(writeCostOf(c!, writes)).toBe(10 * 1.5);
   });
 
   it('IS NULL with a sort order: a partial index WHERE col IS NULL, so the order comes from the key', () => {

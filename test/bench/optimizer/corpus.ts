@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { booking, social } from './holdout-a.ts';
 import { iot, logistics } from './holdout-b.ts';
 import { orm, sync, tickets } from './holdout-lead.ts';
 
@@ -29,6 +30,11 @@ export interface BenchWorkload {
   handIndexes: string[];
   /** Rows loaded (for the table). */
   rows: number;
+  /**
+   * How the application sends its statements: SQL text with the values inlined (the default; psycopg2-style
+   * client-side binding), or the extended protocol with bind parameters (node-postgres, JDBC, asyncpg).
+   */
+  protocol?: 'literal' | 'extended';
 }
 
 const pick = <T>(xs: readonly T[], i: number): T => xs[i % xs.length]!;
@@ -673,6 +679,8 @@ export const CORPUS: readonly BenchWorkload[] = [
   queue,
   library,
   crm,
+  booking,
+  social,
   tickets,
   orm,
   sync,
