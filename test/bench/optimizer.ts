@@ -332,6 +332,10 @@ try {
   if (serverLog && v[0]!.collector !== 'on') {
     throw new Error('DGM_BENCH_SERVER_LOG=1 needs logging_collector on at the server');
   }
+  // The issue's corpus rule: each application 4 to 8 statement shapes.
+  for (const w of CORPUS)
+    if (w.statements.length < 4 || w.statements.length > 8)
+      throw new Error(`workload ${w.name} has ${w.statements.length} statement shapes (4 to 8)`);
   const workloads = [...CORPUS, dgm].filter((w) => !only || only.includes(w.name));
   for (const w of workloads) results.push(await benchOne(adminUrl, admin, w));
   process.stdout.write(`${report(version, results, (performance.now() - started) / 1000)}\n`);
@@ -364,7 +368,7 @@ function report(version: string, results: readonly Result[], seconds: number): s
       lines.push(`    ${s.name.padEnd(24)} ${cell(r.bare)} ${cell(r.after)} ${cell(r.hand)}`);
     }
   }
-  const header = `${'workload'.padEnd(12)} ${'rows'.padStart(9)} ${'shapes'.padStart(6)} ${'bare ms'.padStart(9)} ${'ours ms'.padStart(9)} ${'hand ms'.padStart(9)} ${'ours x'.padStart(7)} ${'hand x'.padStart(7)} ${'share'.padStart(6)} ${'round share'.padStart(11)}`;
+  const header = `${'workload'.padEnd(14)} ${'rows'.padStart(9)} ${'shapes'.padStart(6)} ${'bare ms'.padStart(9)} ${'ours ms'.padStart(9)} ${'hand ms'.padStart(9)} ${'ours x'.padStart(7)} ${'hand x'.padStart(7)} ${'share'.padStart(6)} ${'round share'.padStart(11)}`;
   lines.push('', 'workload time (sum over statements of the median of the rounds, x rounds):', header);
   const shares: number[] = [];
   for (const r of results) {
@@ -376,7 +380,7 @@ function report(version: string, results: readonly Result[], seconds: number): s
     // Round by round: our speedup over the hand-written one's in that round, (b/a)/(b/h) = h/a.
     const roundShare = median(r.hand.perRound.map((hr, i) => hr / r.after.perRound[i]!));
     lines.push(
-      `${r.workload.name.padEnd(12)} ${r.workload.rows.toLocaleString('en-US').padStart(9)} ${String(r.workload.statements.length).padStart(6)} ${b.toFixed(0).padStart(9)} ${a.toFixed(0).padStart(9)} ${h.toFixed(0).padStart(9)} ${`${(b / a).toFixed(1)}x`.padStart(7)} ${`${(b / h).toFixed(1)}x`.padStart(7)} ${share.toFixed(2).padStart(6)} ${roundShare.toFixed(2).padStart(11)}`,
+      `${r.workload.name.padEnd(14)} ${r.workload.rows.toLocaleString('en-US').padStart(9)} ${String(r.workload.statements.length).padStart(6)} ${b.toFixed(0).padStart(9)} ${a.toFixed(0).padStart(9)} ${h.toFixed(0).padStart(9)} ${`${(b / a).toFixed(1)}x`.padStart(7)} ${`${(b / h).toFixed(1)}x`.padStart(7)} ${share.toFixed(2).padStart(6)} ${roundShare.toFixed(2).padStart(11)}`,
     );
   }
   const changed = results.filter((r) => r.secondRun.length > 0).map((r) => r.workload.name);

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { booking, social } from './holdout-a.ts';
+import { booking, bookingOffice, social } from './holdout-a.ts';
 import { iot, logistics } from './holdout-b.ts';
 import { orm, sync, tickets } from './holdout-lead.ts';
 
@@ -680,6 +680,7 @@ export const CORPUS: readonly BenchWorkload[] = [
   library,
   crm,
   booking,
+  bookingOffice,
   social,
   tickets,
   orm,
