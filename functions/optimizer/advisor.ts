@@ -12,7 +12,7 @@ import { repairNormalizedText } from './analyze.ts';
 import { coveringIndex, mergeCandidates } from './candidate-merge.ts';
 import { candidateName, createIndexSql } from './candidate-sql.ts';
 import { type CandidateIndex, candidatesForAccess, PARTIAL_PREFERENCE } from './candidates.ts';
-import { addUnit, definitionOf, type EvaluationUnit } from './evaluation-unit.ts';
+import { addUnit, definitionOf, type EvaluationUnit, weakEstimate } from './evaluation-unit.ts';
 import { chooseJoinGroups } from './join-groups.ts';
 import { bundlesForAccess, mergeBundles, withoutCovered } from './or-bundles.ts';
 import {
@@ -228,13 +228,7 @@ export async function adviseIndexes(
        */
       const measuredBase = new Map<string, number | null>();
       for (const s of ok) {
-        const weakKinds = units.some((u) =>
-          u.members.some(
-            (c) =>
-              c.statements.has(s.id) &&
-              (c.method === 'gin' || c.columns.some((x) => x.expression !== undefined)),
-          ),
-        );
+        const weakKinds = units.some((u) => u.members.some((c) => c.statements.has(s.id) && weakEstimate(c)));
         if (!weakKinds || !s.example || s.resolved?.operation !== 'select' || s.meanMs < 1) continue;
         const m = await session.measure(explainTargetOf(s), Math.min(5_000, 2 * s.meanMs + 100));
         measuredBase.set(s.id, m ? m.ms : null);
@@ -246,9 +240,7 @@ export async function adviseIndexes(
         added: { members: CandidateIndex[]; method: WhatIfMethod; names: string[] },
       ): Promise<number> => {
         const baseCost = base.get(s.id)?.cost ?? Number.NaN;
-        const weak = added.members.some(
-          (c) => c.method === 'gin' || c.columns.some((x) => x.expression !== undefined),
-        );
+        const weak = added.members.some(weakEstimate);
         if (
           !uses ||
           !weak ||
@@ -498,6 +490,12 @@ export async function adviseIndexes(
                 Math.min(r.cost, current.get(id) ?? r.cost) <=
                   base.get(id)!.cost * (1 - options.minCostReduction) + 1e-9,
             );
+            // A weak estimate (no statistics on the expression yet: apply ANALYZEs after the build) may make
+            // the plans with the whole set prefer another index: the statements it was measured to serve count.
+            if (users.length === 0 && e.method === 'real_build' && weakEstimate(c))
+              for (const [id, r] of e.costs)
+                if (r.uses && r.cost <= base.get(id)!.cost * (1 - options.minCostReduction) && finals.has(id))
+                  users.push([id, { ...finals.get(id)!, cost: r.cost }]);
             const name = candidateName(c);
             const partitioned = c.table.relkind === 'p';
             const definition = createIndexSql(c, { name, concurrently: !partitioned });

@@ -9,6 +9,14 @@ export interface EvaluationUnit {
   reason?: string;
 }
 
+/**
+ * A candidate whose plan-cost estimate is known to be weak until ANALYZE has seen it: GIN (a jsonb
+ * containment, a trigram pattern) and expression indexes (no statistics on the expression before).
+ */
+export function weakEstimate(c: CandidateIndex): boolean {
+  return c.method === 'gin' || c.columns.some((x) => x.expression !== undefined);
+}
+
 /** The CREATE INDEX statements of a unit, as reported. */
 export function definitionOf(members: CandidateIndex[]): string {
   return members.map((c) => createIndexSql(c, { name: candidateName(c) })).join('; ');

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { AuditTrail } from '../compliance/audit.ts';
 import type { RuntimeConfig } from '../config.ts';
 import { quoteQualified } from '../db/identifiers.ts';
+import { errorMessage } from '../errors.ts';
 import type { Logger } from '../ports.ts';
 import { explainTargetOf } from './advisor.ts';
 import { type BuildOutcome, ddlOptions, dropAutoIndex, executeBuild, indexTreeNames } from './apply.ts';
@@ -109,6 +110,19 @@ export async function applyIndexPlan(
       sql: step.statements.map((s) => s.sql),
     });
     if (built.status === 'failed') out.failed++;
+  }
+
+  // An expression index has no statistics until ANALYZE: the planner would guess its selectivity, and the
+  // checks below (and the application, until autovacuum gets to it) would see plans made on the guess.
+  const analyzed = new Set<string>();
+  for (const [i, step] of plan.steps.entries()) {
+    const expression = step.recommendation.candidate?.columns.some((x) => x.expression !== undefined);
+    const table = quoteQualified(step.schema, step.tableName);
+    if (outcomes[i]?.status !== 'created' || !expression || analyzed.has(table)) continue;
+    analyzed.add(table);
+    await client.query(`ANALYZE ${table}`).catch((err: unknown) => {
+      logger?.warn(`optimize: ANALYZE ${table} after the build failed: ${errorMessage(err)}`);
+    });
   }
 
   for (const [i, step] of plan.steps.entries()) {

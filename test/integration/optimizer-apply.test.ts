@@ -213,6 +213,31 @@ describe('automatic index creation', () => {
     ]);
   });
 
+  it('ANALYZEs the table of an expression index right after the build: its statistics exist before the check', async () => {
+    const s = await statementOf(`SELECT id FROM dgm.workspaces WHERE lower(name) = 'workspace 42'`);
+    const rec = recommendationFor(s, (c) => c.columns.some((x) => x.expression?.includes('lower')));
+    const step = await stepFor(rec, db.config);
+    const stats = async () =>
+      Number(
+        (
+          await db.client.query(
+            `SELECT count(*) AS n FROM pg_stats WHERE schemaname = 'dgm' AND tablename = $1`,
+            [step.name],
+          )
+        ).rows[0].n,
+      );
+    const audit = new AuditTrail(db.client, 'optimize', db.config.constitutionalHash);
+    const out = await applyIndexPlan(
+      db.client,
+      { steps: [step], skipped: [] },
+      { audit, config: db.config, statements: new Map([[s.id, s]]) },
+    );
+    expect(out.actions[0]).toMatchObject({ action: 'create_index', status: 'succeeded' });
+    // Statistics on the expression (pg_stats lists them under the index's name) only come from ANALYZE.
+    expect(await stats()).toBe(1);
+    if (await exists(step.name)) await db.client.query(`DROP INDEX dgm.${step.name}`);
+  });
+
   it('rolls back an index whose measured latency does not improve enough', async () => {
     const s = await statementOf(`SELECT id, name FROM dgm.workspaces WHERE owner = 'team-7'`);
     const rec = recommendationFor(s, (c) => c.columns.map((x) => x.column).join() === 'owner');
