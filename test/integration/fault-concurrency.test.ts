@@ -4,12 +4,11 @@ import { parseConfig } from '../../functions/config.ts';
 import { maintain } from '../../functions/jobs/maintain.ts';
 import { optimizeDatabase } from '../../functions/jobs/optimize.ts';
 import { type DdlOptions, executeBuild, indexIncompleteness } from '../../functions/optimizer/apply.ts';
-import { planIndexBuilds, readPartitionTrees } from '../../functions/optimizer/build-plan.ts';
 import { candidatesForAccess } from '../../functions/optimizer/candidates.ts';
 import { collectWorkload } from '../../functions/optimizer/workload.ts';
 import { silentLogger } from '../../functions/ports.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
-import { recommendationOf } from '../support/optimizer-fixtures.ts';
+import { buildPlanOf, recommendationOf } from '../support/optimizer-fixtures.ts';
 
 // Builds racing partition maintenance: a build is reported created only when the catalog says it is
 // valid on the root and on every partition, including partitions created while it ran.
@@ -53,13 +52,7 @@ describe('builds racing partition maintenance', () => {
     )!;
     const rec = recommendationOf(c, { ...s, name: 'k', calls: 3 });
     const name = rec.name;
-    const plan = planIndexBuilds({
-      recommendations: [rec],
-      config: db.config.optimization,
-      existingPerTable: new Map(),
-      mix: new Map(),
-      trees: await readPartitionTrees(db.client, [c.table]),
-    });
+    const plan = await buildPlanOf(db.client, rec, db.config.optimization);
     const step = plan.steps[0]!;
     expect(step.statements.filter((x) => x.kind === 'create_concurrently')).toHaveLength(2);
     // Partition maintenance adds a partition between the plan and the build (before the root exists,

@@ -8,16 +8,12 @@ import { REFERENCE_QUERIES } from '../../functions/demo/reference-queries.ts';
 import { optimizeDatabase } from '../../functions/jobs/optimize.ts';
 import type { IndexRecommendation } from '../../functions/optimizer/advisor.ts';
 import { type DdlOptions, dropAutoIndex, executeBuild } from '../../functions/optimizer/apply.ts';
-import {
-  type IndexBuildStep,
-  planIndexBuilds,
-  readPartitionTrees,
-} from '../../functions/optimizer/build-plan.ts';
+import { type IndexBuildStep, readPartitionTrees } from '../../functions/optimizer/build-plan.ts';
 import { type CandidateIndex, candidatesForAccess } from '../../functions/optimizer/candidates.ts';
 import { applyIndexPlan } from '../../functions/optimizer/verify.ts';
 import { collectWorkload, type WorkloadStatement } from '../../functions/optimizer/workload.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
-import { recommendationOf } from '../support/optimizer-fixtures.ts';
+import { buildPlanOf, recommendationOf } from '../support/optimizer-fixtures.ts';
 
 // Automatic index creation: concurrent builds (per partition on partitioned tables), caps, lock_timeout
 // with retries, the check right after a build and the drop of an index that brings nothing, probation,
@@ -56,13 +52,7 @@ function recommendationFor(s: WorkloadStatement, pick: (c: CandidateIndex) => bo
 }
 
 async function stepFor(rec: IndexRecommendation, config: RuntimeConfig): Promise<IndexBuildStep> {
-  const plan = planIndexBuilds({
-    recommendations: [rec],
-    config: config.optimization,
-    existingPerTable: new Map(),
-    mix: new Map(),
-    trees: await readPartitionTrees(db.client, [rec.candidate.table]),
-  });
+  const plan = await buildPlanOf(db.client, rec, config.optimization);
   expect(plan.skipped).toEqual([]);
   return plan.steps[0]!;
 }

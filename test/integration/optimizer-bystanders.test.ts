@@ -1,12 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditTrail } from '../../functions/compliance/audit.ts';
-import { planIndexBuilds, readPartitionTrees } from '../../functions/optimizer/build-plan.ts';
 import { candidateName, createIndexSql } from '../../functions/optimizer/candidate-sql.ts';
 import { candidatesForAccess } from '../../functions/optimizer/candidates.ts';
 import { applyIndexPlan } from '../../functions/optimizer/verify.ts';
 import { collectWorkload, type WorkloadStatement } from '../../functions/optimizer/workload.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
-import { recommendationOf } from '../support/optimizer-fixtures.ts';
+import { buildPlanOf, recommendationOf } from '../support/optimizer-fixtures.ts';
 
 // A build must not make the workload's other statements slower (bystanders.ts). The classic trap: an
 // index on created_at for "the newest 20" makes the planner walk it for "the newest 5 legacy rows" too,
@@ -54,13 +53,7 @@ async function planFor(s: WorkloadStatement) {
   expect(c, 'a (created_at DESC) candidate').toBeDefined();
   const name = candidateName(c);
   const rec = recommendationOf(c, s);
-  const plan = planIndexBuilds({
-    recommendations: [rec],
-    config: db.config.optimization,
-    existingPerTable: new Map(),
-    mix: new Map(),
-    trees: await readPartitionTrees(db.client, [c.table]),
-  });
+  const plan = await buildPlanOf(db.client, rec, db.config.optimization);
   expect(plan.skipped).toEqual([]);
   return { plan, name, definition: createIndexSql(c, { name }) };
 }

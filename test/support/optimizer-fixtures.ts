@@ -1,4 +1,11 @@
+import type pg from 'pg';
+import type { OptimizationConfig } from '../../functions/config.ts';
 import type { IndexRecommendation } from '../../functions/optimizer/advisor.ts';
+import {
+  type IndexBuildPlan,
+  planIndexBuilds,
+  readPartitionTrees,
+} from '../../functions/optimizer/build-plan.ts';
 import { candidateName, createIndexSql } from '../../functions/optimizer/candidate-sql.ts';
 import type { CandidateIndex } from '../../functions/optimizer/candidates.ts';
 import type { TableActivity } from '../../functions/optimizer/catalog.ts';
@@ -46,4 +53,19 @@ export function recommendationOf(
     estimatedBytes: 1000,
     candidate: c,
   };
+}
+
+/** The build plan of one recommendation, as optimize makes it (no other auto index, no write mix). */
+export async function buildPlanOf(
+  client: pg.Client,
+  rec: IndexRecommendation,
+  config: OptimizationConfig,
+): Promise<IndexBuildPlan> {
+  return planIndexBuilds({
+    recommendations: [rec],
+    config,
+    existingPerTable: new Map(),
+    mix: new Map(),
+    trees: await readPartitionTrees(client, [rec.candidate.table]),
+  });
 }
