@@ -196,7 +196,11 @@ export async function executeBuild(
         ctx.logger?.info(`optimize: ${s.sql}`);
         try {
           retries += await ctx.audit.timed(
-            s.kind === 'attach' ? 'attach_index' : 'create_index',
+            s.kind === 'attach'
+              ? 'attach_index'
+              : s.kind === 'statistics'
+                ? 'set_statistics'
+                : 'create_index',
             s.index,
             s.sql,
             () => runDdl(client, s, ctx.ddl),

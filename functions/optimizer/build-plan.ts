@@ -3,7 +3,7 @@ import type pg from 'pg';
 import type { OptimizationConfig } from '../config.ts';
 import { quoteQualified } from '../db/identifiers.ts';
 import type { IndexRecommendation } from './advisor.ts';
-import { createIndexSql } from './candidate-sql.ts';
+import { createIndexSql, statisticsSql } from './candidate-sql.ts';
 import type { CandidateIndex } from './candidates.ts';
 import type { TableInfo } from './catalog.ts';
 
@@ -25,8 +25,8 @@ export interface PartitionNode {
 
 export interface BuildStatement {
   sql: string;
-  /** create: plain CREATE INDEX (ON ONLY) · create_concurrently · attach */
-  kind: 'create' | 'create_concurrently' | 'attach';
+  /** create: plain CREATE INDEX (ON ONLY) · create_concurrently · attach · statistics (ALTER INDEX ... SET STATISTICS) */
+  kind: 'create' | 'create_concurrently' | 'attach' | 'statistics';
   /** The index this statement creates or attaches ("schema"."name"). */
   index: string;
   /** For attach: the partitioned index it attaches to. */
@@ -79,6 +79,8 @@ export function buildStatements(
   tree: PartitionNode[] | undefined,
 ): BuildStatement[] {
   const root = quoteQualified(c.table.schema, name);
+  const statistics = (index: string): BuildStatement[] =>
+    statisticsSql(c, index).map((sql) => ({ sql, kind: 'statistics', index }));
   if (c.table.relkind !== 'p') {
     return [
       {
@@ -86,6 +88,7 @@ export function buildStatements(
         kind: 'create_concurrently',
         index: root,
       },
+      ...statistics(root),
     ];
   }
   const nodes = (tree ?? []).filter((n) => n.level > 0);
@@ -134,7 +137,10 @@ export function buildStatements(
         into: parent,
       };
     });
-  return [...creates, ...builds, ...attaches];
+  const leafStatistics = nodes
+    .filter((n) => n.isLeaf)
+    .flatMap((n) => statistics(indexOf.get(quoteQualified(n.schema, n.name))!));
+  return [...creates, ...builds, ...attaches, ...leafStatistics];
 }
 
 export interface PlanInputs {

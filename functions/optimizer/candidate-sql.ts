@@ -66,6 +66,28 @@ export function createIndexSql(c: CandidateIndex, o: CreateIndexOptions): string
     .join(' ');
 }
 
+/**
+ * The statistics target a DBA gives the expression of a trigram index. An infix pattern's selectivity is
+ * read from the expression's histogram: with the default target (100 entries from a 30,000-row sample) one
+ * entry holding a rare word makes the estimate 1% of the rows where the truth is 0.1%, and the planner then
+ * walks another index for a LIMIT instead of using the trigram index (measured on PostgreSQL 18: 7 of 30
+ * ANALYZEs of a 150,000-row table). At 1,000 entries the estimate was right in 150 of 150.
+ */
+export const PATTERN_STATISTICS_TARGET = 1000;
+
+/**
+ * ALTER INDEX ... SET STATISTICS for the expression columns of a trigram index (none for other kinds):
+ * the setting lives on the index and goes with it. Pure.
+ */
+export function statisticsSql(c: CandidateIndex, qualifiedIndex: string): string[] {
+  if (c.method !== 'gin' || !c.opclass?.endsWith('gin_trgm_ops')) return [];
+  return c.columns.flatMap((x, i) =>
+    x.expression
+      ? [`ALTER INDEX ${qualifiedIndex} ALTER COLUMN ${i + 1} SET STATISTICS ${PATTERN_STATISTICS_TARGET}`]
+      : [],
+  );
+}
+
 /** The definition people read: CREATE INDEX name ON table USING method (...) WHERE ... */
 export function describeCandidate(c: CandidateIndex, name = candidateName(c)): string {
   return createIndexSql(c, { name });

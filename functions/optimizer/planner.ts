@@ -1,7 +1,7 @@
 import type pg from 'pg';
-import { quoteIdent } from '../db/identifiers.ts';
+import { quoteIdent, quoteQualified } from '../db/identifiers.ts';
 import { errorMessage } from '../errors.ts';
-import { createIndexSql } from './candidate-sql.ts';
+import { createIndexSql, statisticsSql } from './candidate-sql.ts';
 import type { CandidateIndex } from './candidates.ts';
 
 /**
@@ -370,7 +370,7 @@ export class WhatIfSession {
         [`${quoteIdent(candidate.table.schema)}.${quoteIdent(name)}`],
       );
       await this.client.query('RELEASE SAVEPOINT dgm_whatif_one');
-      await this.expressionStatistics(candidate, true);
+      await this.expressionStatistics(candidate, true, name);
       return {
         candidate,
         method: 'real_build',
@@ -390,7 +390,11 @@ export class WhatIfSession {
    * hypothetical one from CREATE STATISTICS on the expression (14+). Both inside the rolled-back
    * transaction; once per expression; best effort (an estimate is still an estimate without them).
    */
-  private async expressionStatistics(candidate: CandidateIndex, realIndex: boolean): Promise<void> {
+  private async expressionStatistics(
+    candidate: CandidateIndex,
+    realIndex: boolean,
+    realName?: string,
+  ): Promise<void> {
     const exprs = candidate.columns.filter((c) => c.expression).map((c) => c.expression!);
     const table = `${quoteIdent(candidate.table.schema)}.${quoteIdent(candidate.table.name)}`;
     // Statistics objects stay for the whole session; a real index's statistics go with its rollback.
@@ -410,6 +414,11 @@ export class WhatIfSession {
           );
         }
       }
+      // The statistics target apply gives the built index (a trigram index's expression), so the
+      // evaluation sees the estimate the application will.
+      if (realName && candidate.table.relkind !== 'p')
+        for (const sql of statisticsSql(candidate, quoteQualified(candidate.table.schema, realName)))
+          await this.client.query(sql);
       await this.client.query(`ANALYZE ${table}`);
       await this.client.query('RELEASE SAVEPOINT dgm_whatif_stats');
     } catch {
