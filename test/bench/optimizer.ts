@@ -18,7 +18,9 @@
 // (comma separated workload names), DGM_BENCH_DGM_SCALE (the DGM demo's scale, default 0.3 = about 310k
 // rows), DGM_BENCH_SERVER_LOG=1 (log every statement of the bench database, and let the optimizer read
 // that log; a server given by DGM_BENCH_URL needs logging_collector on, the bench's own PostgreSQL 18 is
-// then started with it on).
+// then started with it on), DGM_BENCH_DEBUG=1 (the optimizer's rejections and verdicts, and each statement
+// once more under EXPLAIN ANALYZE on both databases), DGM_BENCH_AA=1 (a third database, an untouched copy of
+// ours, measured alongside: what two identical databases differ by in that run, the noise floor).
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,6 +40,7 @@ import { type BenchStatement, type BenchWorkload, CORPUS } from './optimizer/cor
 
 const rounds = Number(process.env.DGM_BENCH_ROUNDS ?? 15);
 const debug = process.env.DGM_BENCH_DEBUG === '1';
+const aa = process.env.DGM_BENCH_AA === '1';
 const dgmScale = Number(process.env.DGM_BENCH_DGM_SCALE ?? 0.3);
 const only = process.env.DGM_BENCH_ONLY?.split(',').map((x) => x.trim());
 const serverLog = process.env.DGM_BENCH_SERVER_LOG === '1';
@@ -150,6 +153,31 @@ async function runWorkloads(
   }
 }
 
+/**
+ * DGM_BENCH_DEBUG: each statement once more on each database under EXPLAIN (ANALYZE, BUFFERS), rolled
+ * back: planning and execution time and buffers, to tell a plan's cost from the state of a database.
+ */
+async function explainBoth(clients: pg.Client[], w: BenchWorkload, round: number): Promise<void> {
+  for (const s of w.statements) {
+    const parts: string[] = [];
+    for (const c of clients) {
+      const sql = `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${inline(c, s.sql, s.params(round))}`;
+      await c.query('BEGIN');
+      try {
+        const { rows } = await c.query(sql);
+        const top = rows[0]['QUERY PLAN'][0];
+        const p = top.Plan;
+        parts.push(
+          `plan ${top['Planning Time'].toFixed(2)} exec ${top['Execution Time'].toFixed(2)} hit ${p['Shared Hit Blocks']} read ${p['Shared Read Blocks']}`,
+        );
+      } finally {
+        await c.query('ROLLBACK');
+      }
+    }
+    log(`[${w.name}] explain ${s.name.padEnd(22)} ${parts.join('  |  ')}`);
+  }
+}
+
 interface Result {
   workload: BenchWorkload;
   bare: Run;
@@ -167,6 +195,7 @@ interface Result {
 async function benchOne(adminUrl: string, admin: pg.Client, w: BenchWorkload): Promise<Result> {
   const database = `optcand_bench_${w.name.replace(/\W/g, '_')}_${process.pid}`;
   const handDatabase = `${database}_hand`;
+  const twinDatabase = `${database}_twin`;
   const urlOf = (db: string) => {
     const url = new URL(adminUrl);
     url.pathname = `/${db}`;
@@ -244,6 +273,13 @@ async function benchOne(adminUrl: string, admin: pg.Client, w: BenchWorkload): P
     await admin.query(
       `CREATE DATABASE ${quoteIdent(handDatabase)} TEMPLATE ${quoteIdent(database)}${version >= 150000 ? ' STRATEGY = FILE_COPY' : ''}`,
     );
+    if (aa) {
+      await admin.query(
+        `CREATE DATABASE ${quoteIdent(twinDatabase)} TEMPLATE ${quoteIdent(database)}${version >= 150000 ? ' STRATEGY = FILE_COPY' : ''}`,
+      );
+      if (serverLog)
+        await admin.query(`ALTER DATABASE ${quoteIdent(twinDatabase)} SET log_min_duration_statement = 0`);
+    }
     // A copy does not take the database's settings: the same logging on both.
     if (serverLog) {
       await admin.query(`ALTER DATABASE ${quoteIdent(handDatabase)} SET log_min_duration_statement = 0`);
@@ -263,10 +299,22 @@ async function benchOne(adminUrl: string, admin: pg.Client, w: BenchWorkload): P
     // in (which has HypoPG's planner hooks loaded and its caches warmed by the evaluation).
     const ours = await connect(database);
     // Rounds of their own (a statement that deletes by the round's key finds rows again), the same on both.
-    const [after, handRun] = await runWorkloads([ours, hand], w, rounds + 2);
+    // DGM_BENCH_AA: a second copy of our database measured alongside, to see what two identical
+    // databases differ by in this run (the bench's own noise floor).
+    const twin = aa ? await connect(twinDatabase) : undefined;
+    const [after, handRun, twinRun] = await runWorkloads(
+      twin ? [ours, hand, twin] : [ours, hand],
+      w,
+      rounds + 2,
+    );
+    if (twinRun)
+      log(
+        `[${w.name}] A/A: ours ${after!.totalMs.toFixed(0)} ms, its copy ${twinRun.totalMs.toFixed(0)} ms (${w.statements.map((s) => `${s.name} ${after!.medians.get(s.name)!.toFixed(2)}/${twinRun.medians.get(s.name)!.toFixed(2)}`).join(', ')})`,
+      );
     log(
       `[${w.name}] after optimize --apply ${after!.totalMs.toFixed(0)} ms (${created.length} indexes), hand-written ${handRun!.totalMs.toFixed(0)} ms`,
     );
+    if (debug) await explainBoth([ours, hand], w, 2 * rounds + 4);
     // The second day: optimize --apply again on the same database, its indexes in place and the measured
     // rounds since in pg_stat_statements (probation can judge them now). A stable choice changes nothing.
     const again = await optimizeDatabase(ours, config, {
@@ -295,7 +343,7 @@ async function benchOne(adminUrl: string, admin: pg.Client, w: BenchWorkload): P
     };
   } finally {
     await Promise.all(clients.map((c) => c.end().catch(() => {})));
-    for (const db of [database, handDatabase])
+    for (const db of [database, handDatabase, twinDatabase])
       await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(db)} WITH (FORCE)`).catch(() => {});
   }
 }
