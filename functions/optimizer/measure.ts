@@ -5,6 +5,8 @@ import { errorMessage } from '../errors.ts';
 import { loadStatementParser, parseStatements } from '../monitor/statement-shape.ts';
 import type { ParamContext } from './access.ts';
 import { repairNormalizedText } from './analyze.ts';
+import writeSafetySql from './sql/write-safety.sql';
+import { loadViews } from './views.ts';
 import type { WorkloadStatement } from './workload.ts';
 
 /**
@@ -150,9 +152,51 @@ const OPERATOR_KINDS = new Set([
 
 export type WriteVerdict = { safe: true } | { safe: false; reason: string };
 
+/** The names a parsed statement uses, and the first thing in it that can write. */
+interface NamesUsed {
+  problem?: string;
+  functions: Array<[string | null, string]>;
+  operators: Array<[string | null, string]>;
+  /** Relations, CTE names excluded. */
+  relations: Array<[string | null, string]>;
+}
+
+function namesUsed(node: unknown): NamesUsed {
+  const out: NamesUsed = { functions: [], operators: [], relations: [] };
+  const relations: Array<[string | null, string]> = [];
+  const ctes = new Set<string>();
+  walkNodes(node, (type, body) => {
+    if (['InsertStmt', 'UpdateStmt', 'DeleteStmt', 'MergeStmt'].includes(type))
+      out.problem ??= 'a data-modifying statement inside';
+    else if (type === 'SelectStmt') {
+      if (body.intoClause) out.problem ??= 'SELECT INTO';
+      if (Array.isArray(body.lockingClause) && body.lockingClause.length > 0)
+        out.problem ??= 'FOR UPDATE/SHARE';
+    } else if (type === 'CommonTableExpr' && typeof body.ctename === 'string') ctes.add(body.ctename);
+    else if (type === 'FuncCall') {
+      const n = names(body.funcname);
+      out.functions.push(n.length > 1 ? [n[n.length - 2]!, n[n.length - 1]!] : [null, n[0] ?? '']);
+    } else if (type === 'A_Expr') {
+      const kind = String(body.kind ?? 'AEXPR_OP');
+      const n = names(body.name);
+      const op: [string | null, string] = n.length > 1 ? [n[0]!, n[1]!] : [null, n[0] ?? ''];
+      if (OPERATOR_KINDS.has(kind)) out.operators.push(op);
+      else if (kind.startsWith('AEXPR_BETWEEN') || kind.startsWith('AEXPR_NOT_BETWEEN'))
+        out.operators.push([null, '>='], [null, '<=']);
+    } else if (type === 'RangeVar' && typeof body.relname === 'string') {
+      relations.push([typeof body.schemaname === 'string' ? body.schemaname : null, body.relname]);
+    }
+  });
+  out.relations = relations.filter((r) => r[0] !== null || !ctes.has(r[1]));
+  return out;
+}
+
 /**
  * Whether executing sql can change anything, read from its parse tree and the catalog: a single plain
- * SELECT over tables, every function and operator resolving only to immutable or stable functions.
+ * SELECT over tables, materialized views and views, every function and operator it uses (and the
+ * definitions of the views it reads use, to any depth) resolving only to immutable or stable functions.
+ * A view is read from its definition (pg_get_viewdef): pg_depend does not record what a view calls among
+ * the built-in functions (nextval, pg_notify, set_config are volatile and pinned).
  */
 export async function cannotWrite(client: pg.Client, sql: string): Promise<WriteVerdict> {
   await loadStatementParser();
@@ -164,77 +208,58 @@ export async function cannotWrite(client: pg.Client, sql: string): Promise<Write
   }
   if (tree.stmts.length !== 1 || !tree.stmts[0]?.stmt?.SelectStmt)
     return { safe: false, reason: 'not a single SELECT' };
-  const functions: Array<[string | null, string]> = [];
-  const operators: Array<[string | null, string]> = [];
-  const relations: Array<[string | null, string]> = [];
-  const ctes = new Set<string>();
-  let problem: string | undefined;
-  walkNodes(tree.stmts[0].stmt, (type, body) => {
-    if (['InsertStmt', 'UpdateStmt', 'DeleteStmt', 'MergeStmt'].includes(type))
-      problem ??= 'a data-modifying statement inside';
-    else if (type === 'SelectStmt') {
-      if (body.intoClause) problem ??= 'SELECT INTO';
-      if (Array.isArray(body.lockingClause) && body.lockingClause.length > 0) problem ??= 'FOR UPDATE/SHARE';
-    } else if (type === 'CommonTableExpr' && typeof body.ctename === 'string') ctes.add(body.ctename);
-    else if (type === 'FuncCall') {
-      const n = names(body.funcname);
-      functions.push(n.length > 1 ? [n[n.length - 2]!, n[n.length - 1]!] : [null, n[0] ?? '']);
-    } else if (type === 'A_Expr') {
-      const kind = String(body.kind ?? 'AEXPR_OP');
-      const n = names(body.name);
-      const op: [string | null, string] = n.length > 1 ? [n[0]!, n[1]!] : [null, n[0] ?? ''];
-      if (OPERATOR_KINDS.has(kind)) operators.push(op);
-      else if (kind.startsWith('AEXPR_BETWEEN') || kind.startsWith('AEXPR_NOT_BETWEEN'))
-        operators.push([null, '>='], [null, '<=']);
-    } else if (type === 'RangeVar' && typeof body.relname === 'string') {
-      relations.push([typeof body.schemaname === 'string' ? body.schemaname : null, body.relname]);
-    }
-  });
-  if (problem) return { safe: false, reason: problem };
-  const { rows } = await client.query<{ kind: string; name: string; ok: boolean }>(
-    `WITH f AS (SELECT * FROM unnest($1::text[], $2::text[]) AS f(schema, name)),
-          o AS (SELECT * FROM unnest($3::text[], $4::text[]) AS o(schema, name)),
-          r AS (SELECT * FROM unnest($5::text[], $6::text[]) AS r(schema, name))
-     SELECT 'function' AS kind, coalesce(f.schema || '.', '') || f.name AS name,
-            coalesce(bool_and(p.provolatile IN ('i', 's')), false) AS ok
-     FROM f LEFT JOIN pg_proc p ON p.proname = f.name
-       AND p.pronamespace IN (SELECT oid FROM pg_namespace
-                              WHERE nspname = coalesce(f.schema, nspname)
-                                AND (f.schema IS NOT NULL OR nspname = ANY (current_schemas(true))))
-     GROUP BY f.schema, f.name
-     UNION ALL
-     SELECT 'operator', coalesce(o.schema || '.', '') || o.name,
-            coalesce(bool_and(p.provolatile IN ('i', 's')), false)
-     FROM o LEFT JOIN pg_operator op ON op.oprname = o.name
-       AND op.oprnamespace IN (SELECT oid FROM pg_namespace
-                               WHERE nspname = coalesce(o.schema, nspname)
-                                 AND (o.schema IS NOT NULL OR nspname = ANY (current_schemas(true))))
-     LEFT JOIN pg_proc p ON p.oid = op.oprcode
-     GROUP BY o.schema, o.name
-     UNION ALL
-     SELECT 'relation', coalesce(r.schema || '.', '') || r.name,
-            coalesce((SELECT c.relkind IN ('r', 'p', 'm') FROM pg_class c
-                      WHERE c.oid = to_regclass(CASE WHEN r.schema IS NULL THEN format('%I', r.name)
-                                                     ELSE format('%I.%I', r.schema, r.name) END)), false)
-     FROM r`,
-    [
-      functions.map((f) => f[0]),
-      functions.map((f) => f[1]),
-      operators.map((o) => o[0]),
-      operators.map((o) => o[1]),
-      relations.filter((r) => r[0] !== null || !ctes.has(r[1])).map((r) => r[0]),
-      relations.filter((r) => r[0] !== null || !ctes.has(r[1])).map((r) => r[1]),
-    ],
+  const used = namesUsed(tree.stmts[0].stmt);
+  if (used.problem) return { safe: false, reason: used.problem };
+  // The views it reads, and the views those read: their definitions join what the statement uses.
+  const lookup = await loadViews(
+    client,
+    used.relations.map(([schema, name]) => (schema === null ? { name } : { schema, name })),
   );
-  const bad = rows.find((r) => !r.ok);
-  if (bad)
+  const expanded = new Set<string>();
+  const pending = [...used.relations];
+  while (pending.length > 0) {
+    const [schema, name] = pending.pop()!;
+    const view = lookup(schema ?? undefined, name);
+    const id = JSON.stringify([schema, name]);
+    if (!view || expanded.has(id)) continue;
+    expanded.add(id);
+    const inner = namesUsed(view.select);
+    if (inner.problem)
+      return { safe: false, reason: `the view ${view.schema}.${view.name}: ${inner.problem}` };
+    used.functions.push(...inner.functions);
+    used.operators.push(...inner.operators);
+    used.relations.push(...inner.relations);
+    pending.push(...inner.relations);
+  }
+  const { rows } = await client.query<{
+    kind: string;
+    schema: string | null;
+    name: string;
+    ok: boolean | null;
+    relkind: string | null;
+  }>(writeSafetySql, [
+    used.functions.map((f) => f[0]),
+    used.functions.map((f) => f[1]),
+    used.operators.map((o) => o[0]),
+    used.operators.map((o) => o[1]),
+    used.relations.map((r) => r[0]),
+    used.relations.map((r) => r[1]),
+  ]);
+  const bad = rows.find(
+    (r) =>
+      !r.ok &&
+      !(r.kind === 'relation' && r.relkind === 'v' && expanded.has(JSON.stringify([r.schema, r.name]))),
+  );
+  if (bad) {
+    const name = `${bad.schema ? `${bad.schema}.` : ''}${bad.name}`;
     return {
       safe: false,
       reason:
         bad.kind === 'relation'
-          ? `reads ${bad.name}, which is not a table or materialized view`
-          : `${bad.kind} ${bad.name} is volatile or unknown`,
+          ? `reads ${name}, which is not a table, materialized view or a view it could read`
+          : `${bad.kind} ${name} is volatile or unknown`,
     };
+  }
   return { safe: true };
 }
 

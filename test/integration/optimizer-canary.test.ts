@@ -37,10 +37,14 @@ const state = async () =>
   ).rows[0]!;
 
 describe('optimize --apply executes only what cannot write', () => {
-  it('the catalog check: volatile functions, writes and views are refused, stable reads pass', async () => {
-    await db.client.query(
-      `CREATE VIEW public.hot_view AS SELECT id, public.side_effect() AS s FROM public.hot`,
-    );
+  it('the catalog check: volatile functions, writes and views that call them are refused, stable reads pass', async () => {
+    await db.client.query(`
+      CREATE VIEW public.hot_view AS SELECT id, public.side_effect() AS s FROM public.hot;
+      CREATE VIEW public.pure_view AS SELECT id, k, upper(pad) AS pad FROM public.hot WHERE k2 > 3;
+      CREATE VIEW public.pure_of_pure AS SELECT p.id FROM public.pure_view p JOIN public.hot h USING (id);
+      CREATE VIEW public.side_of_pure AS SELECT v.id, v.s FROM public.pure_view p JOIN public.hot_view v USING (id);
+      CREATE SEQUENCE public.ticket_seq;
+      CREATE VIEW public.numbered AS SELECT id, nextval('public.ticket_seq') AS n FROM public.hot;`);
     expect(await cannotWrite(db.client, PURE)).toEqual({ safe: true });
     expect(
       await cannotWrite(db.client, 'SELECT count(*) FROM public.hot WHERE k = 1 AND id > length($1)'),
@@ -52,7 +56,27 @@ describe('optimize --apply executes only what cannot write', () => {
       reason: 'function public.side_effect is volatile or unknown',
     });
     expect(await cannotWrite(db.client, 'SELECT random() FROM public.hot')).toMatchObject({ safe: false });
-    expect(await cannotWrite(db.client, 'SELECT * FROM public.hot_view')).toMatchObject({
+    // A view is read from its definition (pg_get_viewdef: names as the search path sees them), to any
+    // depth: what it calls decides.
+    expect(await cannotWrite(db.client, 'SELECT * FROM public.hot_view')).toEqual({
+      safe: false,
+      reason: 'function side_effect is volatile or unknown',
+    });
+    expect(await cannotWrite(db.client, 'SELECT id FROM public.pure_view WHERE k = 3')).toEqual({
+      safe: true,
+    });
+    expect(await cannotWrite(db.client, 'SELECT count(*) FROM pure_of_pure')).toEqual({ safe: true });
+    expect(await cannotWrite(db.client, 'SELECT * FROM public.side_of_pure')).toEqual({
+      safe: false,
+      reason: 'function side_effect is volatile or unknown',
+    });
+    // A built-in volatile function (pinned: pg_depend records no dependency on it) in a view.
+    expect(await cannotWrite(db.client, 'SELECT * FROM public.numbered WHERE id = 1')).toEqual({
+      safe: false,
+      reason: 'function nextval is volatile or unknown',
+    });
+    // System views are not read: refused.
+    expect(await cannotWrite(db.client, 'SELECT * FROM pg_stat_activity')).toMatchObject({
       safe: false,
       reason: expect.stringContaining('not a table'),
     });
@@ -65,7 +89,9 @@ describe('optimize --apply executes only what cannot write', () => {
     expect(await cannotWrite(db.client, 'SELECT * INTO public.copy FROM public.hot')).toMatchObject({
       safe: false,
     });
-    await db.client.query('DROP VIEW public.hot_view');
+    await db.client.query(
+      'DROP VIEW public.side_of_pure, public.pure_of_pure, public.pure_view, public.hot_view, public.numbered; DROP SEQUENCE public.ticket_seq',
+    );
   });
 
   it('the canary: the side-effect statement is planned, not run; the pure one is measured', async () => {
