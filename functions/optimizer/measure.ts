@@ -255,9 +255,11 @@ export async function cannotWrite(client: pg.Client, sql: string): Promise<Write
     return {
       safe: false,
       reason:
-        bad.kind === 'relation'
-          ? `reads ${name}, which is not a table, materialized view or a view it could read`
-          : `${bad.kind} ${name} is volatile or unknown`,
+        bad.kind === 'relation' && bad.relkind === 'policies'
+          ? `reads ${name}, whose row-level security policies apply to this role`
+          : bad.kind === 'relation'
+            ? `reads ${name}, which is not a table, materialized view or a view it could read`
+            : `${bad.kind} ${name} is volatile or unknown`,
     };
   }
   return { safe: true };

@@ -94,6 +94,30 @@ describe('optimize --apply executes only what cannot write', () => {
     );
   });
 
+  it('a table whose row-level security policies apply to the role is not run: the policy runs on every read', async () => {
+    const role = `dgm_rls_${process.pid}_${Date.now()}`;
+    await db.client.query(`
+      CREATE TABLE public.tenant_rows (id int PRIMARY KEY, tenant int NOT NULL);
+      ALTER TABLE public.tenant_rows ENABLE ROW LEVEL SECURITY;
+      CREATE POLICY audit_read ON public.tenant_rows FOR SELECT USING (public.side_effect() = 1);
+      CREATE ROLE ${role};
+      GRANT USAGE ON SCHEMA public TO ${role};
+      GRANT SELECT ON public.tenant_rows TO ${role};`);
+    try {
+      const sql = 'SELECT id FROM public.tenant_rows WHERE tenant = 3';
+      // The superuser bypasses the policies: nothing but the table is read.
+      expect(await cannotWrite(db.client, sql)).toEqual({ safe: true });
+      await db.client.query(`SET ROLE ${role}`);
+      expect(await cannotWrite(db.client, sql)).toEqual({
+        safe: false,
+        reason: 'reads public.tenant_rows, whose row-level security policies apply to this role',
+      });
+    } finally {
+      await db.client.query('RESET ROLE');
+      await db.client.query(`DROP TABLE public.tenant_rows; DROP OWNED BY ${role}; DROP ROLE ${role}`);
+    }
+  });
+
   it('the canary: the side-effect statement is planned, not run; the pure one is measured', async () => {
     const before = await state();
     expect(before.side).toBeGreaterThan(0);
