@@ -230,20 +230,26 @@ export function candidatesForAccess(
   const orderUsable = access.order !== undefined && order.length === access.order.items.length;
   const eqNames = (cols: CandidateColumn[]) => cols.map((c) => c.expression ?? c.column);
 
-  // Equality, then the sort order: rows come out sorted, a LIMIT stops early.
+  // Equality, then the sort order: rows come out sorted, a LIMIT stops early. An IS NULL column goes
+  // after the order (checked in the index): unlike an equality it makes no sort order redundant, so before
+  // it the rows would still need a sort (the partial index WHERE ... IS NULL, below, serves it best).
   if (orderUsable && order.length > 0) {
     const rest = order.filter((o) => !eqIds.has(orderId(o)));
     if (rest.length > 0) {
       const ordered = rest.map(orderedColumn);
+      const nullIds = new Set(byKind(['is_null']).map((p) => keyId(keyOf(p))));
+      const eqOnly = eqCols.filter((c) => !nullIds.has(keyId(c)));
+      const nullCols = eqCols.filter((c) => nullIds.has(keyId(c)));
       out.push(
         make(
           t,
           'btree',
-          [...eqCols, ...ordered],
-          eqCols.length,
+          [...eqOnly, ...ordered, ...nullCols],
+          eqOnly.length,
           describe([
-            ['equality on', eqNames(eqCols)],
+            ['equality on', eqNames(eqOnly)],
             ['order by', ordered.map(label)],
+            ['IS NULL on', eqNames(nullCols)],
           ]) + (access.order?.limit ? ' with LIMIT' : ''),
           statementId,
         ),

@@ -132,6 +132,30 @@ describe('candidate indexes', () => {
     ]);
   });
 
+  it('puts an IS NULL column after the sort order: it makes no order redundant, an equality does', () => {
+    const cs = candidatesForAccess(
+      access([p('workspace_id', 'eq'), p('updated_at', 'is_null', { params: [] })], {
+        order: { items: [{ column: 'created_at', direction: 'desc', nulls: 'default' }], limit: true },
+      }),
+      's1',
+    );
+    const ordered = cs.find((c) => c.reason.includes('order by'))!;
+    expect(createIndexSql(ordered, { name: 'i' })).toBe(
+      'CREATE INDEX "i" ON "dgm"."dgm_archive" ("workspace_id", "created_at" DESC, "updated_at")',
+    );
+    expect(ordered.eqPrefix).toBe(1);
+    expect(ordered.reason).toBe(
+      'equality on workspace_id; order by created_at DESC; IS NULL on updated_at with LIMIT',
+    );
+    // No candidate puts the IS NULL column before the order column.
+    const keys = cs.map((c) => c.columns.map((x) => x.column).join());
+    expect(keys).not.toContain('workspace_id,updated_at,created_at');
+    // The partial index holding only the NULL rows, keyed by the equality and the order.
+    expect(sqlOf(cs)).toContain(
+      'CREATE INDEX "i" ON "dgm"."dgm_archive" ("workspace_id", "created_at" DESC) WHERE "updated_at" IS NULL',
+    );
+  });
+
   it('puts the most selective equality first, then IN lists, then one range column', () => {
     const cs = candidatesForAccess(
       access([p('status', 'eq'), p('workspace_id', 'eq'), p('name', 'in'), p('created_at', 'range')]),
