@@ -33,7 +33,7 @@ import type {
   PublicIndexRecommendation,
   Recommendation,
 } from '../optimizer/recommendations.ts';
-import { reconcileInterruptedBuilds } from '../optimizer/reconcile.ts';
+import { reconcileInterruptedBuilds, reconcileStatisticsTargets } from '../optimizer/reconcile.ts';
 import { type ReviewDecision, reviewAutoIndexes } from '../optimizer/review.ts';
 import { readServerLogSamples, type ServerLogResult } from '../optimizer/server-log.ts';
 import { readSettingsFacts, recommendSettings } from '../optimizer/settings.ts';
@@ -306,11 +306,11 @@ export async function optimizeDatabase(
         // Builds an interrupted run left behind are finished or dropped before anything else, by what
         // the catalog says, so a crash never wedges the next run.
         if (!dryRun && audit) {
-          for (const r of await reconcileInterruptedBuilds(client, config.target, {
-            audit,
-            ddl: ddlOptions(config.maintenance),
-            logger,
-          })) {
+          const ctx = { audit, ddl: ddlOptions(config.maintenance), logger };
+          for (const r of [
+            ...(await reconcileInterruptedBuilds(client, config.target, ctx)),
+            ...(await reconcileStatisticsTargets(client, config.target, ctx)),
+          ]) {
             actions.push({
               action: 'reconcile_index',
               target: r.index,

@@ -1,15 +1,21 @@
 import type pg from 'pg';
 import type { AuditTrail } from '../compliance/audit.ts';
 import { quoteQualified } from '../db/identifiers.ts';
+import { errorMessage } from '../errors.ts';
 import type { Logger } from '../ports.ts';
-import { type DdlOptions, dropIndexTree, indexBytes, indexIncompleteness } from './apply.ts';
+import { type DdlOptions, dropIndexTree, indexBytes, indexIncompleteness, runDdl } from './apply.ts';
 import { partitionIndexName, readPartitionTree } from './build-plan.ts';
+import { PATTERN_STATISTICS_TARGET } from './candidate-sql.ts';
+import patternStatisticsSql from './sql/pattern-statistics.sql';
 
 export interface ReconciledBuild {
   id: number;
   index: string;
-  /** finished: the interrupted build had completed, kept on probation; dropped: its remains removed. */
-  outcome: 'finished' | 'dropped' | 'failed';
+  /**
+   * finished: the interrupted build had completed, kept on probation; dropped: its remains removed;
+   * statistics: a live index given the statistics target the build plan now sets.
+   */
+  outcome: 'finished' | 'dropped' | 'failed' | 'statistics';
   detail: string;
   sql: string[];
 }
@@ -123,4 +129,49 @@ async function leftovers(
     [names],
   );
   return rows.map((x) => x.name);
+}
+
+/**
+ * The registry's live trigram indexes brought to what a build now does: the statistics target on their
+ * expressions (candidate-sql.ts PATTERN_STATISTICS_TARGET), for indexes built before the build plan set
+ * it or by a build interrupted between the CREATE and the ALTER INDEX; then their tables ANALYZEd, so
+ * the planner reads the larger histogram at once. A kept database gets what a new one gets.
+ */
+export async function reconcileStatisticsTargets(
+  client: pg.Client,
+  target: string,
+  ctx: { audit: AuditTrail; ddl: DdlOptions; logger?: Logger },
+): Promise<ReconciledBuild[]> {
+  const { rows } = await client.query<{ id: string; index_name: string; table_name: string; attnum: number }>(
+    patternStatisticsSql,
+    [target, PATTERN_STATISTICS_TARGET],
+  );
+  const out: ReconciledBuild[] = [];
+  const tables = new Set<string>();
+  for (const r of rows) {
+    const sql = `ALTER INDEX ${r.index_name} ALTER COLUMN ${r.attnum} SET STATISTICS ${PATTERN_STATISTICS_TARGET}`;
+    const detail = `statistics target of expression column ${r.attnum} set to ${PATTERN_STATISTICS_TARGET}`;
+    try {
+      await ctx.audit.timed('set_statistics', r.index_name, sql, () =>
+        runDdl(client, { sql, kind: 'statistics', index: r.index_name }, ctx.ddl),
+      );
+      tables.add(r.table_name);
+      out.push({ id: Number(r.id), index: r.index_name, outcome: 'statistics', detail, sql: [sql] });
+    } catch (err) {
+      const error = errorMessage(err);
+      out.push({
+        id: Number(r.id),
+        index: r.index_name,
+        outcome: 'failed',
+        detail: `${detail}: ${error}`,
+        sql: [sql],
+      });
+    }
+  }
+  for (const t of tables) {
+    await client.query(`ANALYZE ${t}`).catch((err: unknown) => {
+      ctx.logger?.warn(`optimize: ANALYZE ${t} failed: ${errorMessage(err)}`);
+    });
+  }
+  return out;
 }
