@@ -8,7 +8,7 @@ import { reconcileStatisticsTargets } from '../../functions/optimizer/reconcile.
 import { applyIndexPlan } from '../../functions/optimizer/verify.ts';
 import { collectWorkload, type WorkloadStatement } from '../../functions/optimizer/workload.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
-import { buildPlanOf, recommendationOf } from '../support/optimizer-fixtures.ts';
+import { buildPlanOf, recommendationOf, WHAT_IF_OPTIONS } from '../support/optimizer-fixtures.ts';
 
 // A trigram index on an expression, for an ORM's case-insensitive "contains" with a LIMIT. The planner
 // reads the pattern's selectivity from the expression's histogram: with the default statistics target a
@@ -64,14 +64,7 @@ const targetOf = async (index: string) =>
 describe('the statistics of a trigram expression index', () => {
   it('are evaluated with the target the build gives them', async () => {
     const { c } = await trigramCandidate();
-    const options = {
-      hypopg: 'auto' as const,
-      realBuildMaxBytes: 1 << 30,
-      createExtension: true,
-      statementTimeoutMs: 60_000,
-      lockTimeoutMs: 2_000,
-    };
-    const target = await withWhatIf(db.client, options, async (session) => {
+    const target = await withWhatIf(db.client, WHAT_IF_OPTIONS, async (session) => {
       const added = await session.add(c);
       expect(added.error).toBeUndefined();
       expect(added.method).toBe('real_build');

@@ -7,6 +7,7 @@ import { loadCatalog } from '../../functions/optimizer/catalog.ts';
 import { withWhatIf } from '../../functions/optimizer/planner.ts';
 import { type ChosenUnit, redundantUnits } from '../../functions/optimizer/redundant.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
+import { WHAT_IF_OPTIONS } from '../support/optimizer-fixtures.ts';
 
 // The advisor's last pass (redundant.ts) on real PostgreSQL: of two chosen indexes that serve the same
 // statement about as well, the less valuable goes; an index sharing their leading column but serving a
@@ -55,14 +56,7 @@ async function dropped(order: string[]): Promise<string[]> {
     return { key: c!.key, candidate: c!, members: [c!] };
   });
   const definition = (e: ChosenUnit) => createIndexSql(e.candidate, { name: 'x' });
-  const options = {
-    hypopg: 'auto' as const,
-    realBuildMaxBytes: 1 << 30,
-    createExtension: true,
-    statementTimeoutMs: 60_000,
-    lockTimeoutMs: 2_000,
-  };
-  const out = await withWhatIf(db.client, options, (session) =>
+  const out = await withWhatIf(db.client, WHAT_IF_OPTIONS, (session) =>
     redundantUnits({
       chosen,
       session,

@@ -9,7 +9,17 @@ import {
 import { candidateName, createIndexSql } from '../../functions/optimizer/candidate-sql.ts';
 import type { CandidateIndex } from '../../functions/optimizer/candidates.ts';
 import type { TableActivity } from '../../functions/optimizer/catalog.ts';
+import type { WhatIfOptions } from '../../functions/optimizer/planner.ts';
 import type { WorkloadStatement } from '../../functions/optimizer/workload.ts';
+
+/** A what-if session as the advisor opens one, without its size limit: HypoPG where usable, else real builds. */
+export const WHAT_IF_OPTIONS: WhatIfOptions = {
+  hypopg: 'auto',
+  realBuildMaxBytes: 1 << 30,
+  createExtension: true,
+  statementTimeoutMs: 60_000,
+  lockTimeoutMs: 2_000,
+};
 
 /** A table's activity counters with nothing counted yet (the unit fixtures of the optimizer). */
 export function noActivity(): TableActivity {
