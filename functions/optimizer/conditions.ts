@@ -54,6 +54,12 @@ export abstract class ConditionReader {
   protected readonly joins: RawJoin[] = [];
   protected readonly orders: RawOrder[] = [];
   protected readonly notes = new Set<string>();
+  /**
+   * Relations (by id) on the nullable side of an outer join (`a LEFT JOIN b`: b), once their join's own
+   * ON clause is read: a WHERE test `b.col IS NULL` holds for the rows the join found no match for, after
+   * the join, and restricts no scan of b.
+   */
+  protected readonly nullable = new Set<number>();
   maxParam = 0;
 
   /** Reads a sub-select in its own scope, with `parent` as the outer query. */
@@ -81,8 +87,10 @@ export abstract class ConditionReader {
       this.aExpr(body, scope);
     } else if (type === 'NullTest') {
       const arg = this.operand(body.arg, scope);
+      const isNull = body.nulltesttype === 'IS_NULL';
+      // `LEFT JOIN b ... WHERE b.id IS NULL`, an anti-join: b is probed by its join key, not by this test.
+      if (arg.kind === 'column' && isNull && this.onNullableSide(arg.ref, scope)) return;
       if (arg.kind === 'column' && !arg.outer) {
-        const isNull = body.nulltesttype === 'IS_NULL';
         this.predicates.push({
           scope: scope.id,
           column: arg.ref,
@@ -427,6 +435,17 @@ export abstract class ConditionReader {
         return { kind: 'value', params };
       }
     }
+  }
+
+  /** A qualified column of a relation of this scope on the nullable side of an outer join. */
+  private onNullableSide(ref: ColumnRef, scope: ScopeState): boolean {
+    if (!ref.qualifier) return false;
+    const rel = scope.relations.find((r) =>
+      r.alias
+        ? r.alias === ref.qualifier
+        : r.name === ref.qualifier && (!ref.schema || r.schema === ref.schema),
+    );
+    return rel !== undefined && this.nullable.has(rel.id);
   }
 
   /** A column of an enclosing query (a correlated reference) rather than of this scope. */

@@ -29,6 +29,13 @@ const SHAPES = [
           WHERE (currency, kind) IN (($1, $2), ($3, $4)) AND posted_on >= $5 AND posted_on < $6 GROUP BY 1, 2`,
     params: ['EUR', 'fee', 'USD', 'fee', '2024-03-01', '2024-04-01'],
   },
+  {
+    // An account's entries no bank line matches: an anti-join, `b.id IS NULL` tested after the join.
+    name: 'unmatched',
+    sql: `SELECT e.id, e.amount FROM hd.entries e LEFT JOIN hd.bank_lines b ON b.entry_id = e.id
+          WHERE e.account_id = $1 AND b.id IS NULL`,
+    params: [4242],
+  },
 ];
 
 async function load(): Promise<void> {
@@ -42,8 +49,12 @@ async function load(): Promise<void> {
       CASE WHEN g % 47 = 0 THEN 'fee' WHEN g % 3 = 0 THEN 'transfer' ELSE 'payment' END,
       date '2023-01-01' + g / 300
     FROM generate_series(1, 200000) g;
+    CREATE TABLE hd.bank_lines (id bigint PRIMARY KEY, entry_id bigint REFERENCES hd.entries (id),
+      amount numeric(12, 2) NOT NULL);
+    INSERT INTO hd.bank_lines SELECT g, g, (g % 900) / 3.0 FROM generate_series(1, 200000) g WHERE g % 11 <> 3;
   `);
   await client.query('VACUUM ANALYZE hd.entries');
+  await client.query('VACUUM ANALYZE hd.bank_lines');
 }
 
 const fingerprint = (sql: string) => fingerprintSync(repairNormalizedText(sql));
@@ -117,6 +128,22 @@ describe('holdout-d gaps, from pg_stat_statements plus a literal sample', () => 
     const selecting = definitions.map((d) => d.replace(/ INCLUDE \([^)]*\)/, ''));
     expect(
       selecting.some((d) => /\("kind", "(currency", ")?posted_on"\)/.test(d) && /"currency"/.test(d)),
+      definitions.join('\n'),
+    ).toBe(true);
+  });
+
+  it('LEFT JOIN ... IS NULL: the inner table by its join key alone, chosen with the outer filter', () => {
+    const { verdict, definitions } = served('unmatched');
+    // Before, `b.id IS NULL` was read as a filter of bank_lines: its candidates were ("id", "entry_id")
+    // (no probe by entry_id) and a partial ("entry_id") WHERE "id" IS NULL (no row of it), so the
+    // nested-loop anti-join had no index on the inner side and the statement kept its hash join.
+    expect(verdict.verdict).toBe('improved');
+    expect(
+      definitions.some((d) => /ON "hd"."bank_lines" \("entry_id"\)( INCLUDE \("id"\))?$/.test(d)),
+      definitions.join('\n'),
+    ).toBe(true);
+    expect(
+      definitions.some((d) => /ON "hd"."entries" \("account_id"/.test(d)),
       definitions.join('\n'),
     ).toBe(true);
   });

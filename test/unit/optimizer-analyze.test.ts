@@ -268,4 +268,27 @@ describe('statement analysis', () => {
     // Rows of another arity than the left side's: nothing read, noted.
     expect(analyze('SELECT 1 FROM entries WHERE (a, b) IN ((1, 2), (3))').notes).toContain('row comparison');
   });
+
+  it('reads no IS NULL in WHERE on the nullable side of an outer join as a filter of that table', () => {
+    // An anti-join: bank_lines is probed by entry_id for each entry; `b.id IS NULL` holds after the
+    // join, for the entries with no line, and restricts no scan of bank_lines.
+    const a = analyze(
+      `SELECT e.id FROM entries e LEFT JOIN bank_lines b ON b.entry_id = e.id
+       WHERE e.account_id = $1 AND b.id IS NULL AND e.voided_at IS NULL`,
+    );
+    expect(a.predicates.map((p) => [p.column.qualifier, p.column.column, p.kind])).toEqual([
+      ['e', 'account_id', 'eq'],
+      ['e', 'voided_at', 'is_null'],
+    ]);
+    expect(a.joins).toHaveLength(1);
+    // In the join's own ON clause it restricts the scan of b; and the preserved side of a RIGHT JOIN.
+    const b = analyze(
+      `SELECT 1 FROM entries e LEFT JOIN bank_lines b ON b.entry_id = e.id AND b.voided_at IS NULL
+       RIGHT JOIN books k ON k.id = e.book_id WHERE k.closed_at IS NULL AND e.id IS NULL`,
+    );
+    expect(b.predicates.map((p) => [p.column.qualifier, p.column.column, p.kind])).toEqual([
+      ['b', 'voided_at', 'is_null'],
+      ['k', 'closed_at', 'is_null'],
+    ]);
+  });
 });
