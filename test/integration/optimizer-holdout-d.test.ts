@@ -21,7 +21,7 @@ let client: pg.Client;
 let workload: Workload;
 let advice: Advice;
 
-const SHAPES = [
+const SHAPES: Array<{ name: string; sql: string; params: unknown[] }> = [
   {
     // A multi-column IN: the planner reads it as kind = 'fee' AND (currency = 'EUR' OR currency = 'USD').
     name: 'fees',
