@@ -295,12 +295,25 @@ class Analyzer extends ConditionReader {
     if (type === 'RangeVar') {
       this.addRelation(scope, item);
     } else if (type === 'JoinExpr') {
+      const l0 = scope.relations.length;
       this.fromItem(body.larg, scope);
+      const r0 = scope.relations.length;
       this.fromItem(body.rarg, scope);
       if (body.quals) {
         this.where(body.quals, scope);
         this.noteColumns(body.quals, scope);
       }
+      // The nullable side of an outer join, for the WHERE read after the FROM list (its ON clause above
+      // restricts its scan as any join's does).
+      const side =
+        body.jointype === 'JOIN_LEFT'
+          ? scope.relations.slice(r0)
+          : body.jointype === 'JOIN_RIGHT'
+            ? scope.relations.slice(l0, r0)
+            : body.jointype === 'JOIN_FULL'
+              ? scope.relations.slice(l0)
+              : [];
+      for (const r of side) this.nullable.add(r.id);
       if (list(body.usingClause).length > 0) this.notes.add('JOIN USING');
     } else if (type === 'RangeSubselect') {
       // A derived table sees no sibling FROM items unless LATERAL; treat it as its own statement.

@@ -54,6 +54,12 @@ export abstract class ConditionReader {
   protected readonly joins: RawJoin[] = [];
   protected readonly orders: RawOrder[] = [];
   protected readonly notes = new Set<string>();
+  /**
+   * Relations (by id) on the nullable side of an outer join (`a LEFT JOIN b`: b), once their join's own
+   * ON clause is read: a WHERE test `b.col IS NULL` holds for the rows the join found no match for, after
+   * the join, and restricts no scan of b.
+   */
+  protected readonly nullable = new Set<number>();
   maxParam = 0;
 
   /** Reads a sub-select in its own scope, with `parent` as the outer query. */
@@ -81,8 +87,10 @@ export abstract class ConditionReader {
       this.aExpr(body, scope);
     } else if (type === 'NullTest') {
       const arg = this.operand(body.arg, scope);
+      const isNull = body.nulltesttype === 'IS_NULL';
+      // `LEFT JOIN b ... WHERE b.id IS NULL`, an anti-join: b is probed by its join key, not by this test.
+      if (arg.kind === 'column' && isNull && this.onNullableSide(arg.ref, scope)) return;
       if (arg.kind === 'column' && !arg.outer) {
-        const isNull = body.nulltesttype === 'IS_NULL';
         this.predicates.push({
           scope: scope.id,
           column: arg.ref,
@@ -162,6 +170,14 @@ export abstract class ConditionReader {
     const op = opName(body.name);
     // IN lists and = ANY on a column, or on an expression of one column (payload ->> 'state' IN (...)).
     if (kind === 'AEXPR_IN') {
+      if (op === '=' && unwrap(body.lexpr)?.[0] === 'RowExpr') {
+        this.rowComparison(
+          body.lexpr,
+          list((unwrap(body.rexpr)?.[1] as Node | undefined)?.items ?? body.rexpr),
+          scope,
+        );
+        return;
+      }
       const left = op === '=' ? this.indexOperand(body.lexpr, scope) : undefined;
       if (!left) {
         if (op !== '=') this.notes.add('NOT IN condition');
@@ -213,6 +229,10 @@ export abstract class ConditionReader {
       return;
     }
     if (kind !== 'AEXPR_OP') return;
+    if (op === '=' && unwrap(body.lexpr)?.[0] === 'RowExpr' && unwrap(body.rexpr)?.[0] === 'RowExpr') {
+      this.rowComparison(body.lexpr, [body.rexpr], scope);
+      return;
+    }
     let left = this.operand(body.lexpr, scope);
     let right = this.operand(body.rexpr, scope);
     let operator = op;
@@ -258,6 +278,39 @@ export abstract class ConditionReader {
       return;
     }
     this.pushValues(scope, left.ref, predicateKind, operator, [right]);
+  }
+
+  /**
+   * `(a, b) IN ((1, 'x'), (2, 'x'))` (and `(a, b) = (1, 'x')`), which the planner reads as
+   * `(a = 1 AND b = 'x') OR (a = 2 AND b = 'x')`: each column of the row is read with the values its
+   * position takes, an equality where every row gives it the same constant (b = 'x'), else an IN list
+   * (a IN (1, 2)). These are implied by the condition, and the btree a DBA writes on them, (b, a, ...),
+   * serves each arm of the planner's OR through a BitmapOr. A row of another arity is left alone.
+   */
+  private rowComparison(lexpr: unknown, rows: unknown[], scope: ScopeState): void {
+    const columns = list((unwrap(lexpr)?.[1] as Node | undefined)?.args);
+    const tuples = rows.map((r) => {
+      const u = unwrap(r);
+      return u?.[0] === 'RowExpr' ? list(u[1].args) : undefined;
+    });
+    if (tuples.length === 0 || tuples.some((t) => t?.length !== columns.length)) {
+      this.notes.add('row comparison');
+      return;
+    }
+    columns.forEach((c, i) => {
+      const left = this.indexOperand(c, scope);
+      if (!left) return;
+      const values = tuples.map((t) => this.operand(t![i], scope));
+      const seen = new Set<string>();
+      const distinct = values.filter((v) => {
+        if (v.kind !== 'value') return true;
+        const id = v.literals?.map((l) => l.sql).join(',') ?? `$${v.params.join(',$')}`;
+        return !seen.has(id) && seen.add(id);
+      });
+      const single =
+        distinct.length === 1 && distinct[0]!.kind === 'value' && distinct[0]!.params.length <= 1;
+      this.pushValues(scope, left.ref, single ? 'eq' : 'in', single ? '=' : 'IN', distinct, left.expression);
+    });
   }
 
   private pushValues(
@@ -382,6 +435,17 @@ export abstract class ConditionReader {
         return { kind: 'value', params };
       }
     }
+  }
+
+  /** A qualified column of a relation of this scope on the nullable side of an outer join. */
+  private onNullableSide(ref: ColumnRef, scope: ScopeState): boolean {
+    if (!ref.qualifier) return false;
+    const rel = scope.relations.find((r) =>
+      r.alias
+        ? r.alias === ref.qualifier
+        : r.name === ref.qualifier && (!ref.schema || r.schema === ref.schema),
+    );
+    return rel !== undefined && this.nullable.has(rel.id);
   }
 
   /** A column of an enclosing query (a correlated reference) rather than of this scope. */

@@ -242,4 +242,53 @@ describe('statement analysis', () => {
       analyze('SELECT * FROM a WHERE a.x = (SELECT max(y) FROM b WHERE b.z = 1)').relations,
     ).toHaveLength(2);
   });
+
+  it('reads a row IN list, (a, b) IN ((..), (..)), as each column with the values of its position', () => {
+    // The planner reads it as (currency = 'EUR' AND kind = 'fee') OR (currency = 'USD' AND kind = 'fee'):
+    // kind is an equality, currency an IN list, and a btree on (kind, currency, posted_on) serves each arm.
+    const a = analyze(
+      `SELECT count(*) FROM entries WHERE (currency, kind) IN (('EUR', 'fee'), ('USD', 'fee')) AND posted_on >= $1`,
+    );
+    expect(a.predicates.map((p) => [p.column.column, p.kind, p.literals?.map((l) => l.text)])).toEqual([
+      ['currency', 'in', ['EUR', 'USD']],
+      ['kind', 'eq', ['fee']],
+      ['posted_on', 'range', undefined],
+    ]);
+    // With parameters each position is a list of its own; a row equality is a row of one.
+    const b = analyze('SELECT 1 FROM entries WHERE (currency, kind) IN (($1, $2), ($3, $4))');
+    expect(b.predicates.map((p) => [p.column.column, p.kind, p.params])).toEqual([
+      ['currency', 'in', [1, 3]],
+      ['kind', 'in', [2, 4]],
+    ]);
+    const c = analyze(`SELECT 1 FROM entries e WHERE (e.account_id, e.kind) = ($1, 'fee')`);
+    expect(c.predicates.map((p) => [p.column.column, p.kind])).toEqual([
+      ['account_id', 'eq'],
+      ['kind', 'eq'],
+    ]);
+    // Rows of another arity than the left side's: nothing read, noted.
+    expect(analyze('SELECT 1 FROM entries WHERE (a, b) IN ((1, 2), (3))').notes).toContain('row comparison');
+  });
+
+  it('reads no IS NULL in WHERE on the nullable side of an outer join as a filter of that table', () => {
+    // An anti-join: bank_lines is probed by entry_id for each entry; `b.id IS NULL` holds after the
+    // join, for the entries with no line, and restricts no scan of bank_lines.
+    const a = analyze(
+      `SELECT e.id FROM entries e LEFT JOIN bank_lines b ON b.entry_id = e.id
+       WHERE e.account_id = $1 AND b.id IS NULL AND e.voided_at IS NULL`,
+    );
+    expect(a.predicates.map((p) => [p.column.qualifier, p.column.column, p.kind])).toEqual([
+      ['e', 'account_id', 'eq'],
+      ['e', 'voided_at', 'is_null'],
+    ]);
+    expect(a.joins).toHaveLength(1);
+    // In the join's own ON clause it restricts the scan of b; and the preserved side of a RIGHT JOIN.
+    const b = analyze(
+      `SELECT 1 FROM entries e LEFT JOIN bank_lines b ON b.entry_id = e.id AND b.voided_at IS NULL
+       RIGHT JOIN books k ON k.id = e.book_id WHERE k.closed_at IS NULL AND e.id IS NULL`,
+    );
+    expect(b.predicates.map((p) => [p.column.qualifier, p.column.column, p.kind])).toEqual([
+      ['b', 'voided_at', 'is_null'],
+      ['k', 'closed_at', 'is_null'],
+    ]);
+  });
 });
