@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { booking, bookingOffice, social } from './holdout-a.ts';
 import { iot, logistics } from './holdout-b.ts';
+import { forum, marketing } from './holdout-c.ts';
 import { orm, sync, tickets } from './holdout-lead.ts';
 
 /**
@@ -687,4 +688,6 @@ export const CORPUS: readonly BenchWorkload[] = [
   sync,
   logistics,
   iot,
+  marketing,
+  forum,
 ];
