@@ -132,6 +132,36 @@ describe('expression and pattern candidates', () => {
     expect(likePrefix('%x')).toBeUndefined();
   });
 
+  it('a regular expression (~, ~*) on a text column or expression: a pg_trgm GIN index, as for ILIKE', async () => {
+    const { analysis } = await analyzeStatement(
+      `SELECT id FROM app.items WHERE title ~* 'okonkwo' AND lower(code) ~ $1 AND state !~ 'x'`,
+    );
+    expect(analysis!.predicates.map((p) => [p.kind, p.operator, p.expression?.sql])).toEqual([
+      ['regex', '~*', undefined],
+      ['regex', '~', 'lower("code")'],
+    ]);
+    const regex = (column: string, extra: Partial<AccessPredicate> = {}) =>
+      pred(column, 'regex', {
+        operator: '~*',
+        literals: [{ text: 'abc', sql: `'abc'` }],
+        params: [],
+        ...extra,
+      });
+    const trgm = { extensions: new Map([['pg_trgm', 'ext']]) };
+    expect(sqlOf(access([regex('title')]), trgm)).toEqual([
+      'CREATE INDEX "i" ON "app"."items" USING gin ("title" "ext".gin_trgm_ops)',
+    ]);
+    expect(
+      sqlOf(
+        access([regex('code', { expression: { sql: 'lower("code")', params: [], jsonb: false } })]),
+        trgm,
+      ),
+    ).toEqual(['CREATE INDEX "i" ON "app"."items" USING gin ((lower("code")) "ext".gin_trgm_ops)']);
+    // No extension, or not a string column: nothing.
+    expect(sqlOf(access([regex('title')]))).toEqual([]);
+    expect(sqlOf(access([regex('id')]), trgm)).toEqual([]);
+  });
+
   it('GIN: array_ops for array operators, jsonb_ops for existence, jsonb_path_ops for containment only', () => {
     expect(sqlOf(access([pred('labels', 'array_contained')]))).toEqual([
       'CREATE INDEX "i" ON "app"."items" USING gin ("labels")',
