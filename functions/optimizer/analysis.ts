@@ -22,6 +22,8 @@ export type PredicateKind =
   /** LIKE / ILIKE: a btree serves a constant prefix (LIKE only), pg_trgm GIN any pattern. */
   | 'like'
   | 'ilike'
+  /** POSIX regular expression `~` / `~*`: pg_trgm GIN serves it (trigrams read from the expression). */
+  | 'regex'
   /** Full-text search `tsvector @@ tsquery`: GIN (tsvector_ops) on the tsvector column or expression. */
   | 'text_match';
 

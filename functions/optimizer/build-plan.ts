@@ -3,7 +3,7 @@ import type pg from 'pg';
 import type { OptimizationConfig } from '../config.ts';
 import { quoteQualified } from '../db/identifiers.ts';
 import type { IndexRecommendation } from './advisor.ts';
-import { createIndexSql, statisticsSql } from './candidate-sql.ts';
+import { columnStatisticsSql, createIndexSql, statisticsSql } from './candidate-sql.ts';
 import type { CandidateIndex } from './candidates.ts';
 import type { TableInfo } from './catalog.ts';
 
@@ -81,6 +81,12 @@ export function buildStatements(
   const root = quoteQualified(c.table.schema, name);
   const statistics = (index: string): BuildStatement[] =>
     statisticsSql(c, index).map((sql) => ({ sql, kind: 'statistics', index }));
+  // On a partitioned table ALTER TABLE recurses to the partitions: once, after the index is complete.
+  const columnStatistics: BuildStatement[] = columnStatisticsSql(c).map((sql) => ({
+    sql,
+    kind: 'statistics',
+    index: root,
+  }));
   if (c.table.relkind !== 'p') {
     return [
       {
@@ -89,6 +95,7 @@ export function buildStatements(
         index: root,
       },
       ...statistics(root),
+      ...columnStatistics,
     ];
   }
   const nodes = (tree ?? []).filter((n) => n.level > 0);
@@ -140,7 +147,7 @@ export function buildStatements(
   const leafStatistics = nodes
     .filter((n) => n.isLeaf)
     .flatMap((n) => statistics(indexOf.get(quoteQualified(n.schema, n.name))!));
-  return [...creates, ...builds, ...attaches, ...leafStatistics];
+  return [...creates, ...builds, ...attaches, ...leafStatistics, ...columnStatistics];
 }
 
 export interface PlanInputs {

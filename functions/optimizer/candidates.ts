@@ -465,16 +465,17 @@ export function candidatesForAccess(
     );
   }
   // pg_trgm GIN for LIKE / ILIKE that a btree cannot serve: an infix pattern, ILIKE, or a pattern seen
-  // only as $n. Only where the extension is installed (creating one is a DBA's decision).
+  // only as $n; and for a regular expression (`~`, `~*`), which gin_trgm_ops serves as it serves LIKE.
+  // Only where the extension is installed (creating one is a DBA's decision).
   const trgm = env.extensions?.get('pg_trgm');
   if (trgm) {
     const patterns = usable.filter((p) => {
-      if (p.kind !== 'like' && p.kind !== 'ilike') return false;
+      if (p.kind !== 'like' && p.kind !== 'ilike' && p.kind !== 'regex') return false;
       const info = col(p.column);
       if (!info || (!p.expression && info.typeCategory !== 'S')) return false;
       const lits = p.literals?.map((l) => l.text) ?? [];
       // A known prefix under LIKE is the btree's; otherwise the trigram index's.
-      return p.kind === 'ilike' || lits.length === 0 || lits.some((x) => likePrefix(x) === undefined);
+      return p.kind !== 'like' || lits.length === 0 || lits.some((x) => likePrefix(x) === undefined);
     });
     for (const id of unique(patterns.map((p) => p.expression?.sql ?? p.column))) {
       const p = patterns.find((x) => (x.expression?.sql ?? x.column) === id)!;
@@ -492,7 +493,7 @@ export function candidatesForAccess(
             },
           ],
           0,
-          `pattern match (${p.kind === 'ilike' ? 'ILIKE' : 'LIKE'}) on ${id}, trigram`,
+          `${p.kind === 'regex' ? `regular expression (${p.operator})` : `pattern match (${p.kind === 'ilike' ? 'ILIKE' : 'LIKE'})`} on ${id}, trigram`,
           statementId,
           { opclass },
         ),

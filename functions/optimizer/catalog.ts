@@ -16,6 +16,8 @@ export interface ColumnInfo {
   collation?: string | null;
   /** Whether the column's collation is C/POSIX by name. */
   collationC?: boolean | null;
+  /** pg_attribute.attstattarget: -1 (before 17) or null (17+) for the default. */
+  statisticsTarget?: number | null;
 }
 
 /** Whether LIKE 'prefix%' can use a plain btree on this column (C collation), or needs text_pattern_ops. */

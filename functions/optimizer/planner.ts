@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { quoteIdent, quoteQualified } from '../db/identifiers.ts';
 import { errorMessage } from '../errors.ts';
-import { createIndexSql, statisticsSql } from './candidate-sql.ts';
+import { columnStatisticsSql, createIndexSql, statisticsSql } from './candidate-sql.ts';
 import type { CandidateIndex } from './candidates.ts';
 
 /**
@@ -399,7 +399,9 @@ export class WhatIfSession {
     const table = `${quoteIdent(candidate.table.schema)}.${quoteIdent(candidate.table.name)}`;
     // Statistics objects stay for the whole session; a real index's statistics go with its rollback.
     const fresh = realIndex ? exprs : exprs.filter((e) => !this.analyzedExpressions.has(`${table} ${e}`));
-    if (fresh.length === 0) return;
+    // A trigram index's plain columns: the target apply gives them (rolled back with the rest).
+    const columnTargets = realIndex ? columnStatisticsSql(candidate) : [];
+    if (fresh.length === 0 && columnTargets.length === 0) return;
     if (!realIndex) for (const e of fresh) this.analyzedExpressions.add(`${table} ${e}`);
     try {
       await this.client.query('SAVEPOINT dgm_whatif_stats');
@@ -419,6 +421,7 @@ export class WhatIfSession {
       if (realName && candidate.table.relkind !== 'p')
         for (const sql of statisticsSql(candidate, quoteQualified(candidate.table.schema, realName)))
           await this.client.query(sql);
+      for (const sql of columnTargets) await this.client.query(sql);
       await this.client.query(`ANALYZE ${table}`);
       await this.client.query('RELEASE SAVEPOINT dgm_whatif_stats');
     } catch {

@@ -136,6 +136,8 @@ export const OPERATOR_KIND: Record<string, PredicateKind> = {
   '&&': 'array_overlap',
   '<@': 'array_contained',
   '@@': 'text_match',
+  '~': 'regex',
+  '~*': 'regex',
 };
 
 export function isNullConst(node: unknown): boolean {

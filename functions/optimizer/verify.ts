@@ -116,7 +116,10 @@ export async function applyIndexPlan(
   // checks below (and the application, until autovacuum gets to it) would see plans made on the guess.
   const analyzed = new Set<string>();
   for (const [i, step] of plan.steps.entries()) {
-    const expression = step.recommendation.candidate?.columns.some((x) => x.expression !== undefined);
+    // So does a column whose statistics target the build raised (a trigram index's plain column).
+    const expression =
+      step.recommendation.candidate?.columns.some((x) => x.expression !== undefined) ||
+      step.statements.some((s) => s.kind === 'statistics');
     const table = quoteQualified(step.schema, step.tableName);
     if (outcomes[i]?.status !== 'created' || !expression || analyzed.has(table)) continue;
     analyzed.add(table);

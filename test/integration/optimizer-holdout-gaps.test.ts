@@ -18,7 +18,7 @@ import { testServer } from '../support/db.ts';
 import { type LoggingServer, startLoggingServer } from '../support/logging-server.ts';
 
 // The gaps the second holdout benchmark (test/bench/optimizer/holdout-b.ts, a logistics application)
-// found (and a probe after it: ORDER BY an expression, BETWEEN on coalesce() of two columns, NOT on a boolean column, max() for one key), end to end as optimizer-kinds.test.ts runs its kinds: an application of its own runs its
+// found (and a probe after it: ORDER BY an expression, BETWEEN on coalesce() of two columns, NOT on a boolean column, max() for one key; from the marketing holdout, holdout-c.ts: a regular expression), end to end as optimizer-kinds.test.ts runs its kinds: an application of its own runs its
 // statements with $n parameters (pg_stat_statements holds them normalized), the server log holds each
 // with its parameters, the optimizer reads its literal samples from there, and the advisor runs once over
 // the whole workload. PostgreSQL 18: candidates built for real and rolled back; 15: HypoPG for btree.
@@ -85,6 +85,13 @@ const SHAPES: Shape[] = [
     sql: 'SELECT max(created_at) FROM gaps.parcels WHERE carrier_id = $1',
     params: [23],
   },
+  {
+    // A case-insensitive regular expression on a name (the marketing holdout's contact search), the first
+    // page by id: without a trigram index the planner walks the primary key and tests every name.
+    name: 'find_person',
+    sql: 'SELECT id, full_name FROM gaps.people WHERE full_name ~* $1 ORDER BY id LIMIT $2',
+    params: ['okonkwo', 25],
+  },
 ];
 
 const PARCELS = 150_000;
@@ -108,9 +115,17 @@ async function load(): Promise<void> {
     INSERT INTO gaps.lines
     SELECT row_number() OVER (), s, 1 + (s + k) % 12
     FROM generate_series(1, ${PARCELS}) s, generate_series(1, 1 + s % 2) k WHERE s % 97 <> 0;
+    CREATE EXTENSION IF NOT EXISTS pg_trgm;
+    CREATE TABLE gaps.people (id bigint PRIMARY KEY, full_name text NOT NULL);
+    INSERT INTO gaps.people
+    SELECT g, CASE WHEN g % 1500 = 0 THEN 'Siobhan Okonkwo-Whitfield'
+                   ELSE (ARRAY['Anna', 'Ben', 'Chloe', 'David', 'Emma'])[1 + g % 5] || ' '
+                        || (ARRAY['Smith', 'Miller', 'Garcia', 'Rossi', 'Nowak', 'Jensen'])[1 + (g / 5) % 6] END
+    FROM generate_series(1, ${PARCELS}) g;
   `);
   await client.query('VACUUM ANALYZE gaps.parcels');
   await client.query('VACUUM ANALYZE gaps.lines');
+  await client.query('VACUUM ANALYZE gaps.people');
 }
 
 const fingerprint = (sql: string) => {
@@ -238,6 +253,14 @@ describe('holdout gaps, from pg_stat_statements plus a literal sample', () => {
       definitions.some((d) => /\("carrier_id", "created_at"( DESC)?\)/.test(d)),
       definitions.join('\n'),
     ).toBe(true);
+  });
+
+  it('a regular expression (~*) on a text column: the pg_trgm GIN index a DBA writes, as for ILIKE', () => {
+    const { verdict, definitions } = served('find_person');
+    expect(verdict.verdict).toBe('improved');
+    expect(definitions).toContain(
+      'CREATE INDEX NAME ON "gaps"."people" USING gin ("full_name" "public".gin_trgm_ops)',
+    );
   });
 
   for (const [name, filter] of [

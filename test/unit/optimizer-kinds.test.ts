@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { AccessPredicate, TableAccess } from '../../functions/optimizer/access.ts';
 import { analyzeStatement } from '../../functions/optimizer/analyze.ts';
+import { buildStatements } from '../../functions/optimizer/build-plan.ts';
 import { coveringIndex } from '../../functions/optimizer/candidate-merge.ts';
-import { createIndexSql } from '../../functions/optimizer/candidate-sql.ts';
+import { columnStatisticsSql, createIndexSql } from '../../functions/optimizer/candidate-sql.ts';
 import { candidatesForAccess, likePrefix } from '../../functions/optimizer/candidates.ts';
 import type { IndexInfo, TableInfo } from '../../functions/optimizer/catalog.ts';
 import { writeCostOf } from '../../functions/optimizer/write-cost.ts';
@@ -130,6 +131,71 @@ describe('expression and pattern candidates', () => {
     ]);
     expect(likePrefix('ab_c%')).toBe('ab');
     expect(likePrefix('%x')).toBeUndefined();
+  });
+
+  it('a regular expression (~, ~*) on a text column or expression: a pg_trgm GIN index, as for ILIKE', async () => {
+    const { analysis } = await analyzeStatement(
+      `SELECT id FROM app.items WHERE title ~* 'okonkwo' AND lower(code) ~ $1 AND state !~ 'x'`,
+    );
+    expect(analysis!.predicates.map((p) => [p.kind, p.operator, p.expression?.sql])).toEqual([
+      ['regex', '~*', undefined],
+      ['regex', '~', 'lower("code")'],
+    ]);
+    const regex = (column: string, extra: Partial<AccessPredicate> = {}) =>
+      pred(column, 'regex', {
+        operator: '~*',
+        literals: [{ text: 'abc', sql: `'abc'` }],
+        params: [],
+        ...extra,
+      });
+    const trgm = { extensions: new Map([['pg_trgm', 'ext']]) };
+    expect(sqlOf(access([regex('title')]), trgm)).toEqual([
+      'CREATE INDEX "i" ON "app"."items" USING gin ("title" "ext".gin_trgm_ops)',
+    ]);
+    expect(
+      sqlOf(
+        access([regex('code', { expression: { sql: 'lower("code")', params: [], jsonb: false } })]),
+        trgm,
+      ),
+    ).toEqual(['CREATE INDEX "i" ON "app"."items" USING gin ((lower("code")) "ext".gin_trgm_ops)']);
+    // No extension, or not a string column: nothing.
+    expect(sqlOf(access([regex('title')]))).toEqual([]);
+    expect(sqlOf(access([regex('id')]), trgm)).toEqual([]);
+  });
+
+  it('a trigram index on a plain column raises the column statistics target, unless the user set one', () => {
+    const regex = pred('title', 'regex', {
+      operator: '~*',
+      literals: [{ text: 'abc', sql: `'abc'` }],
+      params: [],
+    });
+    const trgm = { extensions: new Map([['pg_trgm', 'ext']]) };
+    const withTarget = (target: number | null) => {
+      const t = table();
+      t.columns = t.columns.map((c) => (c.name === 'title' ? { ...c, statisticsTarget: target } : c));
+      return candidatesForAccess(access([regex], t), 's1', trgm)[0]!;
+    };
+    const alter = 'ALTER TABLE "app"."items" ALTER COLUMN "title" SET STATISTICS 1000';
+    // The default: -1 before PostgreSQL 17, NULL from 17.
+    expect(columnStatisticsSql(withTarget(-1))).toEqual([alter]);
+    expect(columnStatisticsSql(withTarget(null))).toEqual([alter]);
+    expect(columnStatisticsSql(withTarget(250))).toEqual([]);
+    // A step of the build, after the index.
+    expect(buildStatements(withTarget(null), 'i', undefined).map((s) => [s.kind, s.sql])).toEqual([
+      [
+        'create_concurrently',
+        'CREATE INDEX CONCURRENTLY IF NOT EXISTS "i" ON "app"."items" USING gin ("title" "ext".gin_trgm_ops)',
+      ],
+      ['statistics', alter],
+    ]);
+    // An expression's target is the index's own (statisticsSql); a btree's column is left alone.
+    const expr = pred('title', 'regex', {
+      operator: '~*',
+      params: [],
+      expression: { sql: 'lower("title")', params: [], jsonb: false },
+    });
+    expect(columnStatisticsSql(candidatesForAccess(access([expr]), 's1', trgm)[0]!)).toEqual([]);
+    expect(columnStatisticsSql(candidatesForAccess(access([pred('title', 'eq')]), 's1')[0]!)).toEqual([]);
   });
 
   it('GIN: array_ops for array operators, jsonb_ops for existence, jsonb_path_ops for containment only', () => {

@@ -36,7 +36,7 @@ SELECT r.oid::bigint AS oid, r.schema_name, r.table_name, r.relkind, r.is_partit
   (SELECT coalesce(jsonb_agg(jsonb_build_object(
      'name', a.attname, 'type', format_type(a.atttypid, a.atttypmod), 'typeCategory', t.typcategory,
      'notNull', a.attnotnull, 'nDistinct', st.n_distinct, 'nullFrac', st.null_frac, 'avgWidth', st.avg_width,
-     'correlation', st.correlation,
+     'correlation', st.correlation, 'statisticsTarget', a.attstattarget,
      'collation', CASE WHEN a.attcollation = 0 THEN NULL
                        WHEN a.attcollation = 100 THEN (SELECT datcollate FROM pg_database WHERE datname = current_database())
                        ELSE (SELECT collcollate FROM pg_collation WHERE oid = a.attcollation) END,

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { booking, bookingOffice, social } from './holdout-a.ts';
 import { iot, logistics } from './holdout-b.ts';
+import { forum, marketing } from './holdout-c.ts';
 import { jobs, ledger } from './holdout-d.ts';
 import { orm, sync, tickets } from './holdout-lead.ts';
 
@@ -688,6 +689,8 @@ export const CORPUS: readonly BenchWorkload[] = [
   sync,
   logistics,
   iot,
+  marketing,
+  forum,
   jobs,
   ledger,
 ];
