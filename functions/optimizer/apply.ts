@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { AuditTrail } from '../compliance/audit.ts';
 import type { MaintenanceConfig } from '../config.ts';
-import { quoteQualified } from '../db/identifiers.ts';
+import { quoteIdent, quoteQualified } from '../db/identifiers.ts';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../ports.ts';
 import {
@@ -11,7 +11,9 @@ import {
   partitionIndexName,
   readPartitionTree,
 } from './build-plan.ts';
+import { PATTERN_STATISTICS_TARGET } from './candidate-sql.ts';
 import { capTimeout } from './planner.ts';
+import columnStatisticsResetSql from './sql/column-statistics-reset.sql';
 
 /**
  * Automatic index creation, the execution of a plan (build-plan.ts): every statement under lock_timeout
@@ -236,9 +238,16 @@ export async function executeBuild(
     await client.query(
       `UPDATE dgm.auto_indexes SET status = 'active', bytes = $2,
          scans_at_creation = (SELECT coalesce(sum(s.idx_scan), 0) FROM pg_stat_all_indexes s
-           WHERE s.indexrelid IN (SELECT relid FROM pg_partition_tree(to_regclass($3)) UNION SELECT to_regclass($3)))
+           WHERE s.indexrelid IN (SELECT relid FROM pg_partition_tree(to_regclass($3)) UNION SELECT to_regclass($3))),
+         review = CASE WHEN cardinality($4::text[]) > 0
+                       THEN review || jsonb_build_object('column_statistics', to_jsonb($4::text[])) ELSE review END
        WHERE id = $1`,
-      [registryId, bytes, quoteQualified(step.schema, step.name)],
+      [
+        registryId,
+        bytes,
+        quoteQualified(step.schema, step.name),
+        step.statements.flatMap((x) => (x.column ? [x.column] : [])),
+      ],
     );
     return {
       name: step.name,
@@ -377,5 +386,23 @@ export async function dropAutoIndex(
      WHERE id = $1`,
     [row.id, reason, detail],
   );
-  return { status: 'dropped', sql };
+  // The statistics target the build raised on a column (a trigram index's plain column) goes back to the
+  // default, unless another trigram index still reads the column or the target was changed since.
+  const { rows } = await client.query<{ column_name: string; table_schema: string; table_name: string }>(
+    columnStatisticsResetSql,
+    [row.id, PATTERN_STATISTICS_TARGET],
+  );
+  const resets: string[] = [];
+  for (const r of rows) {
+    const table = quoteQualified(r.table_schema, r.table_name);
+    const reset = `ALTER TABLE ${table} ALTER COLUMN ${quoteIdent(r.column_name)} SET STATISTICS -1`;
+    const done = await ctx.audit
+      .timed('set_statistics', table, reset, () =>
+        runDdl(client, { sql: reset, kind: 'statistics', index: table }, ctx.ddl),
+      )
+      .then(() => true)
+      .catch(() => false);
+    if (done) resets.push(reset);
+  }
+  return { status: 'dropped', sql: [sql, ...resets].filter(Boolean).join(';\n') };
 }

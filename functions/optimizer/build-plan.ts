@@ -3,7 +3,12 @@ import type pg from 'pg';
 import type { OptimizationConfig } from '../config.ts';
 import { quoteQualified } from '../db/identifiers.ts';
 import type { IndexRecommendation } from './advisor.ts';
-import { columnStatisticsSql, createIndexSql, statisticsSql } from './candidate-sql.ts';
+import {
+  columnStatisticsSql,
+  createIndexSql,
+  raisedStatisticsColumns,
+  statisticsSql,
+} from './candidate-sql.ts';
 import type { CandidateIndex } from './candidates.ts';
 import type { TableInfo } from './catalog.ts';
 
@@ -29,6 +34,11 @@ export interface BuildStatement {
   kind: 'create' | 'create_concurrently' | 'attach' | 'statistics';
   /** The index this statement creates or attaches ("schema"."name"). */
   index: string;
+  /**
+   * For a column's statistics target (ALTER TABLE): the column. The registry records it, so dropping the
+   * index puts the target back (apply.ts dropAutoIndex).
+   */
+  column?: string;
   /** For attach: the partitioned index it attaches to. */
   into?: string;
 }
@@ -82,10 +92,12 @@ export function buildStatements(
   const statistics = (index: string): BuildStatement[] =>
     statisticsSql(c, index).map((sql) => ({ sql, kind: 'statistics', index }));
   // On a partitioned table ALTER TABLE recurses to the partitions: once, after the index is complete.
-  const columnStatistics: BuildStatement[] = columnStatisticsSql(c).map((sql) => ({
+  const raised = raisedStatisticsColumns(c);
+  const columnStatistics: BuildStatement[] = columnStatisticsSql(c).map((sql, i) => ({
     sql,
     kind: 'statistics',
     index: root,
+    column: raised[i]!,
   }));
   if (c.table.relkind !== 'p') {
     return [

@@ -97,16 +97,20 @@ export function statisticsSql(c: CandidateIndex, qualifiedIndex: string): string
  * the table's and stays when the index is dropped. Pure.
  */
 export function columnStatisticsSql(c: CandidateIndex): string[] {
-  if (c.method !== 'gin' || !c.opclass?.endsWith('gin_trgm_ops')) return [];
   const table = quoteQualified(c.table.schema, c.table.name);
+  return raisedStatisticsColumns(c).map(
+    (column) =>
+      `ALTER TABLE ${table} ALTER COLUMN ${quoteIdent(column)} SET STATISTICS ${PATTERN_STATISTICS_TARGET}`,
+  );
+}
+
+/** The plain columns of a trigram index at the default statistics target: those columnStatisticsSql raises. */
+export function raisedStatisticsColumns(c: CandidateIndex): string[] {
+  if (c.method !== 'gin' || !c.opclass?.endsWith('gin_trgm_ops')) return [];
   return c.columns.flatMap((x) => {
     if (x.expression) return [];
     const target = c.table.columns.find((col) => col.name === x.column)?.statisticsTarget;
-    return target === null || target === undefined || target < 0
-      ? [
-          `ALTER TABLE ${table} ALTER COLUMN ${quoteIdent(x.column)} SET STATISTICS ${PATTERN_STATISTICS_TARGET}`,
-        ]
-      : [];
+    return target === null || target === undefined || target < 0 ? [x.column] : [];
   });
 }
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditTrail } from '../../functions/compliance/audit.ts';
-import { ddlOptions } from '../../functions/optimizer/apply.ts';
+import { ddlOptions, dropAutoIndex } from '../../functions/optimizer/apply.ts';
 import { candidateName, PATTERN_STATISTICS_TARGET } from '../../functions/optimizer/candidate-sql.ts';
 import { type CandidateIndex, candidatesForAccess } from '../../functions/optimizer/candidates.ts';
 import { withWhatIf } from '../../functions/optimizer/planner.ts';
@@ -176,6 +176,55 @@ describe('the statistics of a trigram index on a plain column', () => {
       plans.push(JSON.stringify(rows[0]['QUERY PLAN']).includes(name) ? 'trigram' : 'other');
     }
     expect(plans).toEqual(Array(30).fill('trigram'));
-    await db.client.query(`DROP INDEX pat.${name}`);
+
+    // The column's target is the table's: dropping the index (probation, a failed check) puts it back.
+    const { rows: reg } = await db.client.query(
+      `SELECT id, review -> 'column_statistics' AS cols FROM dgm.auto_indexes
+       WHERE index_name = $1 AND status = 'active'`,
+      [name],
+    );
+    expect(reg[0].cols).toEqual(['full_name']);
+    const dropped = await dropAutoIndex(
+      db.client,
+      {
+        id: Number(reg[0].id),
+        index_schema: 'pat',
+        index_name: name,
+        table_schema: 'pat',
+        table_name: 'people',
+      },
+      'unused',
+      'test',
+      { audit, ddl: ddlOptions(db.config.maintenance) },
+    );
+    expect(dropped.status).toBe('dropped');
+    expect(dropped.sql).toContain('ALTER COLUMN "full_name" SET STATISTICS -1');
+    expect([null, -1]).toContain(await columnTarget('pat.people', 'full_name'));
+  });
+
+  it('are left as they are on drop while another trigram index reads the column', async () => {
+    const { s, c } = await trigramCandidate(SEARCH);
+    const name = candidateName(c);
+    const plan = await buildPlanOf(db.client, recommendationOf(c, s), db.config.optimization);
+    const audit = new AuditTrail(db.client, 'optimize', db.config.constitutionalHash);
+    await applyIndexPlan(db.client, plan, { audit, config: db.config, statements: new Map([[s.id, s]]) });
+    const { rows: reg } = await db.client.query(
+      `SELECT id FROM dgm.auto_indexes WHERE index_name = $1 AND status = 'active'`,
+      [name],
+    );
+    const row = {
+      id: Number(reg[0].id),
+      index_schema: 'pat',
+      index_name: name,
+      table_schema: 'pat',
+      table_name: 'people',
+    };
+    await db.client.query('CREATE INDEX people_name_trgm ON pat.people USING gin (full_name gin_trgm_ops)');
+    const ctx = { audit, ddl: ddlOptions(db.config.maintenance) };
+    expect((await dropAutoIndex(db.client, row, 'unused', 'test', ctx)).sql).not.toContain('SET STATISTICS');
+    expect(await columnTarget('pat.people', 'full_name')).toBe(PATTERN_STATISTICS_TARGET);
+    await db.client.query(
+      'DROP INDEX pat.people_name_trgm; ALTER TABLE pat.people ALTER COLUMN full_name SET STATISTICS -1',
+    );
   });
 });
