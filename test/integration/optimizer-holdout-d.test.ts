@@ -1,22 +1,19 @@
-import { fingerprintSync } from 'libpg-query';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ServerLogSource } from '../../functions/adapters/local/server-log-source.ts';
-import { parseConfig } from '../../functions/config.ts';
-import { connect } from '../../functions/db/connection.ts';
-import { migrate } from '../../functions/jobs/migrate.ts';
-import { type Advice, adviseIndexes } from '../../functions/optimizer/advisor.ts';
-import { loadParser, repairNormalizedText } from '../../functions/optimizer/analyze.ts';
-import { readServerLogSamples } from '../../functions/optimizer/server-log.ts';
-import { collectWorkload, storedQuerySamples, type Workload } from '../../functions/optimizer/workload.ts';
-import { testServer } from '../support/db.ts';
-import { type LoggingServer, startLoggingServer } from '../support/logging-server.ts';
+import type { Advice } from '../../functions/optimizer/advisor.ts';
+import type { Workload } from '../../functions/optimizer/workload.ts';
+import {
+  type AdvisedFromLog,
+  adviseFromServerLog,
+  definitionsServing,
+  fingerprintOf,
+} from '../support/advised-from-log.ts';
 
 // The gaps the fourth holdout benchmark (test/bench/optimizer/holdout-d.ts: a job queue and an accounting
 // ledger) found, end to end as optimizer-holdout-gaps.test.ts runs them: the application's statements with
 // $n parameters, their literal samples from the server log, one advisor run over the whole workload.
 
-let server: LoggingServer;
+let harness: AdvisedFromLog;
 let client: pg.Client;
 let workload: Workload;
 let advice: Advice;
@@ -57,7 +54,7 @@ async function load(): Promise<void> {
   await client.query('VACUUM ANALYZE hd.bank_lines');
 }
 
-const fingerprint = (sql: string) => fingerprintSync(repairNormalizedText(sql));
+const fingerprint = fingerprintOf;
 
 function served(name: string) {
   const shape = SHAPES.find((s) => s.name === name)!;
@@ -65,57 +62,19 @@ function served(name: string) {
   expect(s, `${name} in the workload`).toBeDefined();
   expect(s!.example).toMatchObject({ source: 'server_log' });
   const verdict = advice.statements.find((x) => x.id === s!.id)!;
-  const definitions = advice.recommendations
-    .filter((r) => r.statements.some((x) => x.id === s!.id))
-    .map((r) => r.definition.replace(/"dgm_auto_[^"]+"/, 'NAME').replace(' CONCURRENTLY', ''));
+  const definitions = definitionsServing(advice, s!.id);
   return { verdict, definitions };
 }
 
 beforeAll(async () => {
-  server = await startLoggingServer(testServer().label);
-  const admin = await connect({ url: server.url });
-  await admin.query('CREATE DATABASE hd');
-  await admin.query('ALTER DATABASE hd SET log_min_duration_statement = 0');
-  await admin.end();
-  const u = new URL(server.url);
-  u.pathname = '/hd';
-  client = await connect({ url: u.toString() });
-  await migrate(client, parseConfig({}));
-  await load();
-  const app = await connect({ url: u.toString() });
-  try {
-    for (let run = 0; run < 3; run++) for (const s of SHAPES) await app.query(s.sql, s.params);
-  } finally {
-    await app.end();
-  }
-  await loadParser();
-  const source = new ServerLogSource(client);
-  const until = Date.now() + 60_000;
-  let samples = await storedQuerySamples(client);
-  const missing = () =>
-    SHAPES.filter(
-      (s) => !samples.some((x) => x.source === 'server_log' && fingerprint(x.sql) === fingerprint(s.sql)),
-    );
-  while (missing().length > 0) {
-    if (Date.now() > until) throw new Error(`no sample in the log of ${missing().map((s) => s.name)}`);
-    const read = await readServerLogSamples(client, source, { target: 'local', maxBytes: 8 << 20 });
-    expect(read.available, read.reason).toBe(true);
-    samples = await storedQuerySamples(client);
-    if (missing().length > 0) await new Promise((r) => setTimeout(r, 100));
-  }
-  workload = await collectWorkload(client, { maxStatements: 50, minCalls: 1, examples: samples });
-  advice = await adviseIndexes(client, workload, {
-    minCostReduction: 0.5,
-    hypopg: 'auto',
-    realBuildMaxBytes: 512 * 1024 * 1024,
-    createExtension: true,
-    statementTimeoutMs: 120_000,
-    lockTimeoutMs: 2_000,
+  harness = await adviseFromServerLog('hd', SHAPES, async (c) => {
+    client = c;
+    await load();
   });
+  ({ workload, advice } = harness);
 }, 300_000);
 afterAll(async () => {
-  await client?.end().catch(() => {});
-  await server?.stop();
+  await harness?.stop();
 });
 
 describe('holdout-d gaps, from pg_stat_statements plus a literal sample', () => {

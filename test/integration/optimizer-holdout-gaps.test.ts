@@ -1,21 +1,13 @@
-import { fingerprintSync } from 'libpg-query';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ServerLogSource } from '../../functions/adapters/local/server-log-source.ts';
-import { parseConfig } from '../../functions/config.ts';
-import { connect } from '../../functions/db/connection.ts';
-import { migrate } from '../../functions/jobs/migrate.ts';
-import { type Advice, adviseIndexes } from '../../functions/optimizer/advisor.ts';
-import { loadParser, repairNormalizedText } from '../../functions/optimizer/analyze.ts';
-import { readServerLogSamples } from '../../functions/optimizer/server-log.ts';
+import type { Advice } from '../../functions/optimizer/advisor.ts';
+import type { Workload, WorkloadStatement } from '../../functions/optimizer/workload.ts';
 import {
-  collectWorkload,
-  storedQuerySamples,
-  type Workload,
-  type WorkloadStatement,
-} from '../../functions/optimizer/workload.ts';
-import { testServer } from '../support/db.ts';
-import { type LoggingServer, startLoggingServer } from '../support/logging-server.ts';
+  type AdvisedFromLog,
+  adviseFromServerLog,
+  definitionsServing,
+  fingerprintOf,
+} from '../support/advised-from-log.ts';
 
 // The gaps the second holdout benchmark (test/bench/optimizer/holdout-b.ts, a logistics application)
 // found (and a probe after it: ORDER BY an expression, BETWEEN on coalesce() of two columns, NOT on a boolean column, max() for one key; from the marketing holdout, holdout-c.ts: a regular expression), end to end as optimizer-kinds.test.ts runs its kinds: an application of its own runs its
@@ -23,7 +15,7 @@ import { type LoggingServer, startLoggingServer } from '../support/logging-serve
 // with its parameters, the optimizer reads its literal samples from there, and the advisor runs once over
 // the whole workload. PostgreSQL 18: candidates built for real and rolled back; 15: HypoPG for btree.
 
-let server: LoggingServer;
+let harness: AdvisedFromLog;
 let client: pg.Client;
 let workload: Workload;
 let advice: Advice;
@@ -128,13 +120,7 @@ async function load(): Promise<void> {
   await client.query('VACUUM ANALYZE gaps.people');
 }
 
-const fingerprint = (sql: string) => {
-  try {
-    return fingerprintSync(repairNormalizedText(sql));
-  } catch {
-    return undefined;
-  }
-};
+const fingerprint = fingerprintOf;
 const statementOf = (name: string): WorkloadStatement => {
   const shape = SHAPES.find((s) => s.name === name)!;
   const s = workload.statements.find((x) => x.queryid && fingerprint(x.text) === fingerprint(shape.sql));
@@ -149,58 +135,19 @@ const statementOf = (name: string): WorkloadStatement => {
 function served(name: string) {
   const s = statementOf(name);
   const v = advice.statements.find((x) => x.id === s.id)!;
-  const definitions = advice.recommendations
-    .filter((r) => r.statements.some((x) => x.id === s.id))
-    .map((r) => r.definition.replace(/"dgm_auto_[^"]+"/, 'NAME').replace(' CONCURRENTLY', ''));
+  const definitions = definitionsServing(advice, s.id);
   return { verdict: v, definitions };
 }
 
 beforeAll(async () => {
-  server = await startLoggingServer(testServer().label);
-  const admin = await connect({ url: server.url });
-  await admin.query('CREATE DATABASE gaps');
-  await admin.query('ALTER DATABASE gaps SET log_min_duration_statement = 0');
-  await admin.end();
-  const u = new URL(server.url);
-  u.pathname = '/gaps';
-  client = await connect({ url: u.toString() });
-  await migrate(client, parseConfig({}));
-  await load();
-  const app = await connect({ url: u.toString() });
-  try {
-    for (let run = 0; run < 3; run++) for (const s of SHAPES) await app.query(s.sql, s.params);
-  } finally {
-    await app.end();
-  }
-  await loadParser();
-  // The logging collector writes asynchronously: read the log on until every shape has its sample.
-  const source = new ServerLogSource(client);
-  const until = Date.now() + 60_000;
-  let samples = await storedQuerySamples(client);
-  const missing = () =>
-    SHAPES.filter(
-      (s) => !samples.some((x) => x.source === 'server_log' && fingerprint(x.sql) === fingerprint(s.sql)),
-    );
-  while (missing().length > 0) {
-    if (Date.now() > until) throw new Error(`no sample in the log of ${missing().map((s) => s.name)}`);
-    const read = await readServerLogSamples(client, source, { target: 'local', maxBytes: 8 << 20 });
-    expect(read.available, read.reason).toBe(true);
-    samples = await storedQuerySamples(client);
-    if (missing().length > 0) await new Promise((r) => setTimeout(r, 100));
-  }
-  workload = await collectWorkload(client, { maxStatements: 50, minCalls: 1, examples: samples });
-  advice = await adviseIndexes(client, workload, {
-    minCostReduction: 0.5,
-    hypopg: 'auto',
-    realBuildMaxBytes: 512 * 1024 * 1024,
-    createExtension: true,
-    statementTimeoutMs: 120_000,
-    lockTimeoutMs: 2_000,
+  harness = await adviseFromServerLog('gaps', SHAPES, async (c) => {
+    client = c;
+    await load();
   });
+  ({ workload, advice } = harness);
 }, 300_000);
 afterAll(async () => {
-  await client?.end().catch(() => {});
-  await server?.stop();
+  await harness?.stop();
 });
 
 describe('holdout gaps, from pg_stat_statements plus a literal sample', () => {

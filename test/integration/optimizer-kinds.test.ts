@@ -1,22 +1,15 @@
-import { fingerprintSync } from 'libpg-query';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ServerLogSource } from '../../functions/adapters/local/server-log-source.ts';
-import { parseConfig } from '../../functions/config.ts';
-import { connect } from '../../functions/db/connection.ts';
-import { migrate } from '../../functions/jobs/migrate.ts';
-import { type Advice, adviseIndexes } from '../../functions/optimizer/advisor.ts';
-import { analyzeStatementSync, loadParser, repairNormalizedText } from '../../functions/optimizer/analyze.ts';
+import type { Advice } from '../../functions/optimizer/advisor.ts';
+import { analyzeStatementSync } from '../../functions/optimizer/analyze.ts';
 import { withExplainer } from '../../functions/optimizer/planner.ts';
-import { readServerLogSamples } from '../../functions/optimizer/server-log.ts';
+import type { Workload, WorkloadStatement } from '../../functions/optimizer/workload.ts';
 import {
-  collectWorkload,
-  storedQuerySamples,
-  type Workload,
-  type WorkloadStatement,
-} from '../../functions/optimizer/workload.ts';
-import { testServer } from '../support/db.ts';
-import { type LoggingServer, startLoggingServer } from '../support/logging-server.ts';
+  type AdvisedFromLog,
+  adviseFromServerLog,
+  definitionsServing,
+  fingerprintOf,
+} from '../support/advised-from-log.ts';
 
 // One candidate kind per test, on a small application of its own (not the DGM schema), on a server with
 // the logging collector on and log_min_duration_statement = 0 for the database: the application runs its
@@ -26,7 +19,7 @@ import { type LoggingServer, startLoggingServer } from '../support/logging-serve
 // workload; each test asserts the index its kind calls for, and that the statement it serves is planned
 // cheaper with it. PostgreSQL 18: real builds rolled back; PostgreSQL 15: HypoPG for btree.
 
-let server: LoggingServer;
+let harness: AdvisedFromLog;
 let client: pg.Client;
 let workload: Workload;
 let advice: Advice;
@@ -277,78 +270,24 @@ async function load(): Promise<void> {
 }
 
 /** The statement pg_stat_statements knows a shape as: same fingerprint (an IN list squashed on 18). */
-const fingerprint = (sql: string) => {
-  try {
-    return fingerprintSync(repairNormalizedText(sql));
-  } catch {
-    return undefined;
-  }
-};
+const fingerprint = fingerprintOf;
 const statementOf = (shape: Shape): WorkloadStatement | undefined =>
   workload.statements.find((s) => s.queryid && fingerprint(s.text) === fingerprint(shape.sql));
 
 beforeAll(async () => {
-  server = await startLoggingServer(testServer().label);
-  const admin = await connect({ url: server.url });
-  await admin.query('CREATE DATABASE kinds');
-  await admin.query('ALTER DATABASE kinds SET log_min_duration_statement = 0');
-  await admin.end();
-  const u = new URL(server.url);
-  u.pathname = '/kinds';
-  client = await connect({ url: u.toString() });
-  await migrate(client, parseConfig({}));
-  await load();
-  // The application, on a connection of its own: every statement it runs is in the log with its
-  // parameters, and in pg_stat_statements normalized.
-  const app = await connect({ url: u.toString() });
-  try {
-    for (let run = 0; run < 3; run++)
-      for (const s of SHAPES)
-        await app.query(s.sql, typeof s.params === 'function' ? s.params(run) : s.params);
-  } finally {
-    await app.end();
-  }
-  await loadParser();
-  // The logging collector writes asynchronously: read the log on until every shape has its sample.
-  const source = new ServerLogSource(client);
-  const until = Date.now() + 60_000;
-  let samples = await storedQuerySamples(client);
-  const missing = () =>
-    SHAPES.filter(
-      (s) => !samples.some((x) => x.source === 'server_log' && fingerprint(x.sql) === fingerprint(s.sql)),
-    );
-  while (missing().length > 0) {
-    if (Date.now() > until)
-      throw new Error(
-        `no sample in the log of ${missing()
-          .map((s) => s.name)
-          .join(', ')}`,
-      );
-    const read = await readServerLogSamples(client, source, { target: 'local', maxBytes: 8 << 20 });
-    expect(read.available, read.reason).toBe(true);
-    samples = await storedQuerySamples(client);
-    if (missing().length > 0) await new Promise((r) => setTimeout(r, 100));
-  }
-  workload = await collectWorkload(client, { maxStatements: 50, minCalls: 1, examples: samples });
-  advice = await adviseIndexes(client, workload, {
-    minCostReduction: 0.5,
-    hypopg: 'auto',
-    realBuildMaxBytes: 512 * 1024 * 1024,
-    createExtension: true,
-    statementTimeoutMs: 120_000,
-    lockTimeoutMs: 2_000,
+  harness = await adviseFromServerLog('kinds', SHAPES, async (c) => {
+    client = c;
+    await load();
   });
+  ({ workload, advice } = harness);
 }, 300_000);
 afterAll(async () => {
-  await client?.end().catch(() => {});
-  await server?.stop();
+  await harness?.stop();
 });
 
 function verdictOf(statement: WorkloadStatement): { verdict: string; detail: string; definitions: string[] } {
   const v = advice.statements.find((x) => x.id === statement.id)!;
-  const definitions = advice.recommendations
-    .filter((r) => r.statements.some((x) => x.id === statement.id))
-    .map((r) => r.definition.replace(/"dgm_auto_[^"]+"/, 'NAME').replace(' CONCURRENTLY', ''));
+  const definitions = definitionsServing(advice, statement.id);
   return { verdict: v.verdict, detail: v.detail, definitions };
 }
 
