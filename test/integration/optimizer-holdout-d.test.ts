@@ -1,13 +1,6 @@
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Advice } from '../../functions/optimizer/advisor.ts';
-import type { Workload } from '../../functions/optimizer/workload.ts';
-import {
-  type AdvisedFromLog,
-  adviseFromServerLog,
-  definitionsServing,
-  fingerprintOf,
-} from '../support/advised-from-log.ts';
+import { type AdvisedFromLog, adviseFromServerLog } from '../support/advised-from-log.ts';
 
 // The gaps the fourth holdout benchmark (test/bench/optimizer/holdout-d.ts: a job queue and an accounting
 // ledger) found, end to end as optimizer-holdout-gaps.test.ts runs them: the application's statements with
@@ -15,8 +8,6 @@ import {
 
 let harness: AdvisedFromLog;
 let client: pg.Client;
-let workload: Workload;
-let advice: Advice;
 
 const SHAPES: Array<{ name: string; sql: string; params: unknown[] }> = [
   {
@@ -54,24 +45,13 @@ async function load(): Promise<void> {
   await client.query('VACUUM ANALYZE hd.bank_lines');
 }
 
-const fingerprint = fingerprintOf;
-
-function served(name: string) {
-  const shape = SHAPES.find((s) => s.name === name)!;
-  const s = workload.statements.find((x) => x.queryid && fingerprint(x.text) === fingerprint(shape.sql));
-  expect(s, `${name} in the workload`).toBeDefined();
-  expect(s!.example).toMatchObject({ source: 'server_log' });
-  const verdict = advice.statements.find((x) => x.id === s!.id)!;
-  const definitions = definitionsServing(advice, s!.id);
-  return { verdict, definitions };
-}
+const served = (name: string) => harness.served(name);
 
 beforeAll(async () => {
   harness = await adviseFromServerLog('hd', SHAPES, async (c) => {
     client = c;
     await load();
   });
-  ({ workload, advice } = harness);
 }, 300_000);
 afterAll(async () => {
   await harness?.stop();

@@ -1,13 +1,7 @@
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Advice } from '../../functions/optimizer/advisor.ts';
-import type { Workload, WorkloadStatement } from '../../functions/optimizer/workload.ts';
-import {
-  type AdvisedFromLog,
-  adviseFromServerLog,
-  definitionsServing,
-  fingerprintOf,
-} from '../support/advised-from-log.ts';
+import type { WorkloadStatement } from '../../functions/optimizer/workload.ts';
+import { type AdvisedFromLog, adviseFromServerLog } from '../support/advised-from-log.ts';
 
 // The gaps the second holdout benchmark (test/bench/optimizer/holdout-b.ts, a logistics application)
 // found (and a probe after it: ORDER BY an expression, BETWEEN on coalesce() of two columns, NOT on a boolean column, max() for one key; from the marketing holdout, holdout-c.ts: a regular expression), end to end as optimizer-kinds.test.ts runs its kinds: an application of its own runs its
@@ -17,8 +11,6 @@ import {
 
 let harness: AdvisedFromLog;
 let client: pg.Client;
-let workload: Workload;
-let advice: Advice;
 
 interface Shape {
   name: string;
@@ -120,31 +112,15 @@ async function load(): Promise<void> {
   await client.query('VACUUM ANALYZE gaps.people');
 }
 
-const fingerprint = fingerprintOf;
-const statementOf = (name: string): WorkloadStatement => {
-  const shape = SHAPES.find((s) => s.name === name)!;
-  const s = workload.statements.find((x) => x.queryid && fingerprint(x.text) === fingerprint(shape.sql));
-  expect(s, `${name} in the workload`).toBeDefined();
-  // Planned with the literal sample the log gave.
-  expect(s!.example).toMatchObject({ source: 'server_log' });
-  expect(s!.example!.sql).not.toMatch(/\$\d/);
-  return s!;
-};
-
-/** The recommended definitions that serve a statement (names replaced by NAME), and its verdict. */
-function served(name: string) {
-  const s = statementOf(name);
-  const v = advice.statements.find((x) => x.id === s.id)!;
-  const definitions = definitionsServing(advice, s.id);
-  return { verdict: v, definitions };
-}
+/** A shape's statement (planned with its literal sample from the log), its verdict and the definitions serving it. */
+const served = (name: string) => harness.served(name);
+const statementOf = (name: string): WorkloadStatement => harness.served(name).statement;
 
 beforeAll(async () => {
   harness = await adviseFromServerLog('gaps', SHAPES, async (c) => {
     client = c;
     await load();
   });
-  ({ workload, advice } = harness);
 }, 300_000);
 afterAll(async () => {
   await harness?.stop();

@@ -5,10 +5,16 @@ import { ServerLogSource } from '../../functions/adapters/local/server-log-sourc
 import { parseConfig } from '../../functions/config.ts';
 import { connect } from '../../functions/db/connection.ts';
 import { migrate } from '../../functions/jobs/migrate.ts';
+import type { StatementVerdict } from '../../functions/optimizer/advice.ts';
 import { type Advice, adviseIndexes } from '../../functions/optimizer/advisor.ts';
 import { loadParser, repairNormalizedText } from '../../functions/optimizer/analyze.ts';
 import { readServerLogSamples } from '../../functions/optimizer/server-log.ts';
-import { collectWorkload, storedQuerySamples, type Workload } from '../../functions/optimizer/workload.ts';
+import {
+  collectWorkload,
+  storedQuerySamples,
+  type Workload,
+  type WorkloadStatement,
+} from '../../functions/optimizer/workload.ts';
 import { testServer } from './db.ts';
 import { type LoggingServer, startLoggingServer } from './logging-server.ts';
 
@@ -25,6 +31,11 @@ export interface AdvisedFromLog {
   client: pg.Client;
   workload: Workload;
   advice: Advice;
+  /**
+   * A shape's statement in the workload, planned with the literal sample the log gave: its verdict and
+   * the recommended definitions that serve it.
+   */
+  served(name: string): { statement: WorkloadStatement; verdict: StatementVerdict; definitions: string[] };
   stop(): Promise<void>;
 }
 
@@ -102,6 +113,17 @@ export async function adviseFromServerLog(
     client,
     workload,
     advice,
+    served(name) {
+      const shape = shapes.find((x) => x.name === name)!;
+      const statement = workload.statements.find(
+        (x) => x.queryid && fingerprintOf(x.text) === fingerprintOf(shape.sql),
+      );
+      expect(statement, `${name} in the workload`).toBeDefined();
+      expect(statement!.example).toMatchObject({ source: 'server_log' });
+      expect(statement!.example!.sql).not.toMatch(/\$\d/);
+      const verdict = advice.statements.find((x) => x.id === statement!.id)!;
+      return { statement: statement!, verdict, definitions: definitionsServing(advice, statement!.id) };
+    },
     async stop() {
       await client.end().catch(() => {});
       await server.stop();
