@@ -150,6 +150,14 @@ const OPERATOR_KINDS = new Set([
   'AEXPR_SIMILAR',
 ]);
 
+interface SafetyRow {
+  kind: string;
+  schema: string | null;
+  name: string;
+  ok: boolean | null;
+  relkind: string | null;
+}
+
 export type WriteVerdict = { safe: true } | { safe: false; reason: string };
 
 /** The names a parsed statement uses, and the first thing in it that can write. */
@@ -210,45 +218,52 @@ export async function cannotWrite(client: pg.Client, sql: string): Promise<Write
     return { safe: false, reason: 'not a single SELECT' };
   const used = namesUsed(tree.stmts[0].stmt);
   if (used.problem) return { safe: false, reason: used.problem };
-  // The views it reads, and the views those read: their definitions join what the statement uses.
-  const lookup = await loadViews(
-    client,
-    used.relations.map(([schema, name]) => (schema === null ? { name } : { schema, name })),
-  );
+  // One catalog query says what each name is. The views among the relations (and the views those read)
+  // are then read from their definitions, whose names join the statement's, and the query runs again:
+  // a statement without views costs one round trip.
   const expanded = new Set<string>();
-  const pending = [...used.relations];
-  while (pending.length > 0) {
-    const [schema, name] = pending.pop()!;
-    const view = lookup(schema ?? undefined, name);
-    const id = JSON.stringify([schema, name]);
-    if (!view || expanded.has(id)) continue;
-    expanded.add(id);
-    const inner = namesUsed(view.select);
-    if (inner.problem)
-      return { safe: false, reason: `the view ${view.schema}.${view.name}: ${inner.problem}` };
-    used.functions.push(...inner.functions);
-    used.operators.push(...inner.operators);
-    used.relations.push(...inner.relations);
-    pending.push(...inner.relations);
+  const tried = new Set<string>();
+  const idOf = (schema: string | null, name: string) => JSON.stringify([schema, name]);
+  let rows: SafetyRow[];
+  for (;;) {
+    rows = (
+      await client.query<SafetyRow>(writeSafetySql, [
+        used.functions.map((f) => f[0]),
+        used.functions.map((f) => f[1]),
+        used.operators.map((o) => o[0]),
+        used.operators.map((o) => o[1]),
+        used.relations.map((r) => r[0]),
+        used.relations.map((r) => r[1]),
+      ])
+    ).rows;
+    const views = rows.filter(
+      (r) => r.kind === 'relation' && r.relkind === 'v' && !tried.has(idOf(r.schema, r.name)),
+    );
+    if (views.length === 0) break;
+    for (const r of views) tried.add(idOf(r.schema, r.name));
+    const lookup = await loadViews(
+      client,
+      views.map((r) => (r.schema === null ? { name: r.name } : { schema: r.schema, name: r.name })),
+    );
+    const pending: Array<[string | null, string]> = views.map((r) => [r.schema, r.name]);
+    while (pending.length > 0) {
+      const [schema, name] = pending.pop()!;
+      const view = lookup(schema ?? undefined, name);
+      const id = idOf(schema, name);
+      if (!view || expanded.has(id)) continue;
+      expanded.add(id);
+      tried.add(id);
+      const inner = namesUsed(view.select);
+      if (inner.problem)
+        return { safe: false, reason: `the view ${view.schema}.${view.name}: ${inner.problem}` };
+      used.functions.push(...inner.functions);
+      used.operators.push(...inner.operators);
+      used.relations.push(...inner.relations);
+      pending.push(...inner.relations);
+    }
   }
-  const { rows } = await client.query<{
-    kind: string;
-    schema: string | null;
-    name: string;
-    ok: boolean | null;
-    relkind: string | null;
-  }>(writeSafetySql, [
-    used.functions.map((f) => f[0]),
-    used.functions.map((f) => f[1]),
-    used.operators.map((o) => o[0]),
-    used.operators.map((o) => o[1]),
-    used.relations.map((r) => r[0]),
-    used.relations.map((r) => r[1]),
-  ]);
   const bad = rows.find(
-    (r) =>
-      !r.ok &&
-      !(r.kind === 'relation' && r.relkind === 'v' && expanded.has(JSON.stringify([r.schema, r.name]))),
+    (r) => !r.ok && !(r.kind === 'relation' && r.relkind === 'v' && expanded.has(idOf(r.schema, r.name))),
   );
   if (bad) {
     const name = `${bad.schema ? `${bad.schema}.` : ''}${bad.name}`;
