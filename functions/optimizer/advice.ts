@@ -51,6 +51,35 @@ export interface IndexRecommendation {
   group?: string;
 }
 
+/** A candidate's recommendation (pure): its names from the candidate, its costs weighed once its statements are known. */
+export function indexRecommendation(
+  c: CandidateIndex,
+  o: Pick<
+    IndexRecommendation,
+    'name' | 'definition' | 'reason' | 'evaluation' | 'statements' | 'estimatedBytes' | 'group'
+  >,
+): IndexRecommendation {
+  return {
+    kind: 'index',
+    name: o.name,
+    table: `${c.table.schema}.${c.table.name}`,
+    schema: c.table.schema,
+    tableName: c.table.name,
+    method: c.method,
+    partitioned: c.table.relkind === 'p',
+    definition: o.definition,
+    reason: o.reason,
+    evaluation: o.evaluation,
+    statements: o.statements,
+    weightedCostBefore: 0,
+    weightedCostAfter: 0,
+    costReduction: 0,
+    estimatedBytes: o.estimatedBytes,
+    candidate: c,
+    ...(o.group ? { group: o.group } : {}),
+  };
+}
+
 export interface RejectedCandidate {
   definition: string;
   table: string;

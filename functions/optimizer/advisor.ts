@@ -1,12 +1,13 @@
 import type pg from 'pg';
 import { errorMessage } from '../errors.ts';
-import type {
-  Advice,
-  AdvisorOptions,
-  IndexRecommendation,
-  RejectedCandidate,
-  StatementCost,
-  StatementVerdict,
+import {
+  type Advice,
+  type AdvisorOptions,
+  type IndexRecommendation,
+  indexRecommendation,
+  type RejectedCandidate,
+  type StatementCost,
+  type StatementVerdict,
 } from './advice.ts';
 import { repairNormalizedText } from './analyze.ts';
 import { coveringIndex, mergeCandidates } from './candidate-merge.ts';
@@ -527,14 +528,8 @@ export async function adviseIndexes(
               same.group ??= group;
               continue;
             }
-            const rec: IndexRecommendation = {
-              kind: 'index',
+            const rec = indexRecommendation(c, {
               name,
-              table: `${c.table.schema}.${c.table.name}`,
-              schema: c.table.schema,
-              tableName: c.table.name,
-              method: c.method,
-              partitioned,
               definition,
               reason: group
                 ? `${c.reason}; with ${e.members
@@ -544,13 +539,9 @@ export async function adviseIndexes(
                 : c.reason,
               evaluation: e.method,
               statements: stmts,
-              weightedCostBefore: 0,
-              weightedCostAfter: 0,
-              costReduction: 0,
               estimatedBytes: names.get(c)?.bytes ?? (e.members.length === 1 ? e.bytes : null),
-              candidate: c,
               ...(group ? { group } : {}),
-            };
+            });
             byKey.set(c.key, rec);
             recommendations.push(rec);
           }

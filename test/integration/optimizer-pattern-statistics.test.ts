@@ -85,6 +85,24 @@ const targetOf = async (index: string) =>
     ).rows[0]?.t,
   );
 
+/**
+ * The candidate's build plan (the CREATE, then the statistics step) applied and verified: kept, its plan
+ * using it. Returns the index's name and the audit trail the build wrote to.
+ */
+async function buildKept(s: WorkloadStatement, c: CandidateIndex) {
+  const name = candidateName(c);
+  const plan = await buildPlanOf(db.client, recommendationOf(c, s), db.config.optimization);
+  expect(plan.steps[0]!.statements.map((x) => x.kind)).toEqual(['create_concurrently', 'statistics']);
+  const audit = new AuditTrail(db.client, 'optimize', db.config.constitutionalHash);
+  const out = await applyIndexPlan(db.client, plan, {
+    audit,
+    config: db.config,
+    statements: new Map([[s.id, s]]),
+  });
+  expect(out.verification[0]).toMatchObject({ plan_uses: true, verdict: 'keep' });
+  return { name, audit };
+}
+
 describe('the statistics of a trigram expression index', () => {
   it('are evaluated with the target the build gives them', async () => {
     const { c } = await trigramCandidate();
@@ -99,16 +117,7 @@ describe('the statistics of a trigram expression index', () => {
 
   it('are raised by the build (and on a kept index by the next run), and the statement plans on the index after every ANALYZE', async () => {
     const { s, c } = await trigramCandidate();
-    const name = candidateName(c);
-    const plan = await buildPlanOf(db.client, recommendationOf(c, s), db.config.optimization);
-    expect(plan.steps[0]!.statements.map((x) => x.kind)).toEqual(['create_concurrently', 'statistics']);
-    const audit = new AuditTrail(db.client, 'optimize', db.config.constitutionalHash);
-    const out = await applyIndexPlan(db.client, plan, {
-      audit,
-      config: db.config,
-      statements: new Map([[s.id, s]]),
-    });
-    expect(out.verification[0]).toMatchObject({ plan_uses: true, verdict: 'keep' });
+    const { name, audit } = await buildKept(s, c);
     expect(await targetOf(`pat.${name}`)).toBe(PATTERN_STATISTICS_TARGET);
     // Each ANALYZE draws another sample: with the default target, 1 to 2 in 20 made the plan walk the key here.
     const plans: string[] = [];
@@ -157,16 +166,7 @@ describe('the statistics of a trigram index on a plain column', () => {
 
   it('are raised by the build, and the statement plans on the index after every ANALYZE', async () => {
     const { s, c } = await trigramCandidate(SEARCH);
-    const name = candidateName(c);
-    const plan = await buildPlanOf(db.client, recommendationOf(c, s), db.config.optimization);
-    expect(plan.steps[0]!.statements.map((x) => x.kind)).toEqual(['create_concurrently', 'statistics']);
-    const audit = new AuditTrail(db.client, 'optimize', db.config.constitutionalHash);
-    const out = await applyIndexPlan(db.client, plan, {
-      audit,
-      config: db.config,
-      statements: new Map([[s.id, s]]),
-    });
-    expect(out.verification[0]).toMatchObject({ plan_uses: true, verdict: 'keep' });
+    const { name, audit } = await buildKept(s, c);
     expect(await columnTarget('pat.people', 'full_name')).toBe(PATTERN_STATISTICS_TARGET);
     // With the default target, 1 in 10 ANALYZEs made the plan walk the key on this table.
     const plans: string[] = [];
@@ -204,10 +204,7 @@ describe('the statistics of a trigram index on a plain column', () => {
 
   it('are left as they are on drop while another trigram index reads the column', async () => {
     const { s, c } = await trigramCandidate(SEARCH);
-    const name = candidateName(c);
-    const plan = await buildPlanOf(db.client, recommendationOf(c, s), db.config.optimization);
-    const audit = new AuditTrail(db.client, 'optimize', db.config.constitutionalHash);
-    await applyIndexPlan(db.client, plan, { audit, config: db.config, statements: new Map([[s.id, s]]) });
+    const { name, audit } = await buildKept(s, c);
     const { rows: reg } = await db.client.query(
       `SELECT id FROM dgm.auto_indexes WHERE index_name = $1 AND status = 'active'`,
       [name],

@@ -15,6 +15,7 @@ import {
   type Workload,
   type WorkloadStatement,
 } from '../../functions/optimizer/workload.ts';
+import { options } from './advisor-fixture.ts';
 import { testServer } from './db.ts';
 import { type LoggingServer, startLoggingServer } from './logging-server.ts';
 
@@ -100,14 +101,7 @@ export async function adviseFromServerLog(
     if (missing().length > 0) await new Promise((r) => setTimeout(r, 100));
   }
   const workload = await collectWorkload(client, { maxStatements: 50, minCalls: 1, examples: samples });
-  const advice = await adviseIndexes(client, workload, {
-    minCostReduction: 0.5,
-    hypopg: 'auto',
-    realBuildMaxBytes: 512 * 1024 * 1024,
-    createExtension: true,
-    statementTimeoutMs: 120_000,
-    lockTimeoutMs: 2_000,
-  });
+  const advice = await adviseIndexes(client, workload, options());
   return {
     server,
     client,

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { OptimizationConfig } from '../../functions/config.ts';
-import type { IndexRecommendation } from '../../functions/optimizer/advisor.ts';
+import { type IndexRecommendation, indexRecommendation } from '../../functions/optimizer/advice.ts';
 import {
   type IndexBuildPlan,
   planIndexBuilds,
@@ -46,22 +46,19 @@ export function recommendationOf(
 ): IndexRecommendation {
   const name = candidateName(c);
   return {
-    kind: 'index',
-    name,
-    table: `${c.table.schema}.${c.table.name}`,
-    schema: c.table.schema,
-    tableName: c.table.name,
-    method: c.method,
-    partitioned: c.table.relkind === 'p',
-    definition: createIndexSql(c, { name }),
-    reason: c.reason,
-    evaluation: 'real_build',
-    statements: [{ id: s.id, queryid: s.queryid, name: s.name, calls: s.calls, costBefore: 2, costAfter: 1 }],
+    ...indexRecommendation(c, {
+      name,
+      definition: createIndexSql(c, { name }),
+      reason: c.reason,
+      evaluation: 'real_build',
+      statements: [
+        { id: s.id, queryid: s.queryid, name: s.name, calls: s.calls, costBefore: 2, costAfter: 1 },
+      ],
+      estimatedBytes: 1000,
+    }),
     weightedCostBefore: 2,
     weightedCostAfter: 1,
     costReduction: 0.5,
-    estimatedBytes: 1000,
-    candidate: c,
   };
 }
 
