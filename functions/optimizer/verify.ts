@@ -117,11 +117,11 @@ export async function applyIndexPlan(
   const analyzed = new Set<string>();
   for (const [i, step] of plan.steps.entries()) {
     // So does a column whose statistics target the build raised (a trigram index's plain column).
-    const expression =
+    const needsStatistics =
       step.recommendation.candidate?.columns.some((x) => x.expression !== undefined) ||
       step.statements.some((s) => s.kind === 'statistics');
     const table = quoteQualified(step.schema, step.tableName);
-    if (outcomes[i]?.status !== 'created' || !expression || analyzed.has(table)) continue;
+    if (outcomes[i]?.status !== 'created' || !needsStatistics || analyzed.has(table)) continue;
     analyzed.add(table);
     await client.query(`ANALYZE ${table}`).catch((err: unknown) => {
       logger?.warn(`optimize: ANALYZE ${table} after the build failed: ${errorMessage(err)}`);
