@@ -4,7 +4,7 @@
 // corpus.ts, and holdout-a/b/c/d.ts and holdout-lead.ts) and the DGM
 // reference mix: a fresh database, the application's schema and data without secondary indexes, the
 // workload run as deployed (statements sent as literal SQL, pg_stat_statements on, the sampler capturing
-// literal samples alongside, and with DGM_BENCH_SERVER_LOG=1 every statement in the server log through
+// literal samples alongside, and every statement in the server log through
 // log_min_duration_statement = 0 for that database), then one `optimize --apply` with the default
 // configuration (no workload file). Then a copy of that database (CREATE DATABASE ... TEMPLATE) gets the
 // DBA's hand-written index set instead of ours, and the workload runs on both side by side: each
@@ -16,11 +16,12 @@
 // times the round count. The anchor is the hand-written set, measured in the same run on the same data.
 //
 // Env: DGM_BENCH_URL (a server's superuser URL, e.g. PostgreSQL 15 with HypoPG; default a PostgreSQL 18
-// of the bench's own, which has none), DGM_BENCH_ROUNDS (measured rounds, default 15), DGM_BENCH_ONLY
+// of the bench's own, which has none), DGM_BENCH_ROUNDS (measured rounds, default 20), DGM_BENCH_ONLY
 // (comma separated workload names), DGM_BENCH_DGM_SCALE (the DGM demo's scale, default 0.3 = about 310k
-// rows), DGM_BENCH_SERVER_LOG=1 (log every statement of the bench database, and let the optimizer read
-// that log; a server given by DGM_BENCH_URL needs logging_collector on, the bench's own PostgreSQL 18 is
-// then started with it on), DGM_BENCH_DEBUG=1 (the optimizer's rejections and verdicts, and each statement
+// rows), DGM_BENCH_SERVER_LOG (default on, as the issue's bench is run: every statement of the bench
+// database logged, and the optimizer reads that log; the bench's own PostgreSQL 18 is started with the
+// logging collector on; on a server given by DGM_BENCH_URL whose collector is off the bench says so and
+// runs without the log, unless DGM_BENCH_SERVER_LOG=1 asked for it: then it stops; 0 turns it off), DGM_BENCH_DEBUG=1 (the optimizer's rejections and verdicts, and each statement
 // once more under EXPLAIN ANALYZE on both databases), DGM_BENCH_AA=1 (a third database, an untouched copy of
 // ours, measured alongside: what two identical databases differ by in that run, the noise floor).
 import { mkdtemp } from 'node:fs/promises';
@@ -40,12 +41,16 @@ import { captureQuerySamples } from '../../functions/optimizer/workload.ts';
 import { startLoggingServer } from '../support/logging-server.ts';
 import { type BenchStatement, type BenchWorkload, CORPUS } from './optimizer/corpus.ts';
 
-const rounds = Number(process.env.DGM_BENCH_ROUNDS ?? 15);
+const rounds = Number(process.env.DGM_BENCH_ROUNDS ?? 20);
 const debug = process.env.DGM_BENCH_DEBUG === '1';
 const aa = process.env.DGM_BENCH_AA === '1';
 const dgmScale = Number(process.env.DGM_BENCH_DGM_SCALE ?? 0.3);
 const only = process.env.DGM_BENCH_ONLY?.split(',').map((x) => x.trim());
-const serverLog = process.env.DGM_BENCH_SERVER_LOG === '1';
+const serverLogAsked = process.env.DGM_BENCH_SERVER_LOG;
+if (serverLogAsked !== undefined && serverLogAsked !== '0' && serverLogAsked !== '1')
+  throw new Error(`DGM_BENCH_SERVER_LOG must be 0 or 1, not ${JSON.stringify(serverLogAsked)}`);
+/** On unless DGM_BENCH_SERVER_LOG=0; off as well on a given server without the logging collector. */
+let serverLog = serverLogAsked !== '0';
 const log = (m: string) => process.stderr.write(`${m}\n`);
 
 /** The DGM demo and its reference mix, with the design's indexes as the hand-written set. */
@@ -245,7 +250,7 @@ async function benchOne(adminUrl: string, admin: pg.Client, w: BenchWorkload): P
     const optimizeMs = performance.now() - t0;
     const logRead = result.workload.serverLog;
     const fromLog = !serverLog
-      ? 'server log not read (DGM_BENCH_SERVER_LOG unset)'
+      ? `server log not read (${serverLogAsked === '0' ? 'DGM_BENCH_SERVER_LOG=0' : 'logging_collector is off at the server'})`
       : logRead?.available
         ? `server log: ${logRead.statements} literal statements, ${logRead.matched} samples stored`
         : `server log not read: ${logRead?.reason ?? 'no result'}`;
@@ -380,7 +385,12 @@ try {
   const version = `${v[0]!.v.split(' on ')[0]!}${v[0]!.hypopg ? ' with HypoPG' : ' without HypoPG'}`;
   log(version);
   if (serverLog && v[0]!.collector !== 'on') {
-    throw new Error('DGM_BENCH_SERVER_LOG=1 needs logging_collector on at the server');
+    if (serverLogAsked === '1')
+      throw new Error('DGM_BENCH_SERVER_LOG=1 needs logging_collector on at the server');
+    log(
+      'the server has logging_collector off: running without the server log (literal samples from the sampler only)',
+    );
+    serverLog = false;
   }
   // The issue's corpus rule: each application 4 to 8 statement shapes.
   for (const w of CORPUS)
