@@ -329,11 +329,12 @@ export function candidatesForAccess(
       ),
     );
   };
-  // A constant predicate on a low-cardinality column.
+  // A constant predicate on a low-cardinality column, unless the statement's samples show it varying.
   const constant = usable.filter(
     (p) =>
       !p.expression &&
       (p.kind === 'in' || p.kind === 'eq') &&
+      !access.varying?.has(p.column) &&
       p.literals !== undefined &&
       p.literals.length > 0 &&
       p.literals.every((l) => l.sql !== 'NULL') &&
