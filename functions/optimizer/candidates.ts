@@ -102,6 +102,18 @@ function btreeable(col: ColumnInfo | undefined): boolean {
 /** Columns at most in an INCLUDE list: a covering index should stay small. */
 const MAX_INCLUDE = 4;
 
+/**
+ * Whether columns make a covering index's INCLUDE list: at most MAX_INCLUDE, narrow scalar columns only (by
+ * their average width in pg_stats), 64 bytes together; JSON, arrays and long text would make the index as
+ * wide as the table.
+ */
+export function includable(t: TableInfo, columns: string[]): boolean {
+  const infos = columns.map((x) => t.columns.find((c) => c.name === x));
+  const narrow = infos.every((i) => i && btreeable(i) && i.type !== 'bytea' && (i.avgWidth ?? 64) <= 32);
+  const width = infos.reduce((sum, i) => sum + (i?.avgWidth ?? 64), 0);
+  return columns.length > 0 && columns.length <= MAX_INCLUDE && narrow && width <= 64;
+}
+
 /** Few enough distinct values that a constant predicate on the column is worth a partial index. */
 export const PARTIAL_MAX_DISTINCT = 64;
 
@@ -138,7 +150,7 @@ function label(c: CandidateColumn): string {
   return `${c.expression ?? c.column}${c.opclass ? ` ${c.opclass}` : ''}${c.desc ? ' DESC' : ''}${nullsSql(c)}`;
 }
 
-function candidateKey(c: Omit<CandidateIndex, 'key' | 'statements' | 'reason'>): string {
+export function candidateKey(c: Omit<CandidateIndex, 'key' | 'statements' | 'reason'>): string {
   const cols = c.columns
     .map((x) => `${keyId(x)}${x.desc ? ' desc' : ''}${nullsSql(x).toLowerCase()}`)
     .join(',');
@@ -383,12 +395,7 @@ export function candidatesForAccess(
       if (c.columns.some((x) => x.expression || x.opclass)) continue;
       const key = new Set(c.columns.map((x) => x.column));
       const rest = [...access.columns].filter((x) => !key.has(x)).sort();
-      const infos = rest.map(col);
-      // Narrow scalar columns only (by their average width in pg_stats): JSON, arrays and long text
-      // would make the index as wide as the table.
-      const narrow = infos.every((i) => i && btreeable(i) && i.type !== 'bytea' && (i.avgWidth ?? 64) <= 32);
-      const width = infos.reduce((sum, i) => sum + (i?.avgWidth ?? 64), 0);
-      if (rest.length === 0 || rest.length > MAX_INCLUDE || !narrow || width > 64) continue;
+      if (!includable(t, rest)) continue;
       out.push(
         make(t, 'btree', c.columns, c.eqPrefix, `${c.reason}; covering ${rest.join(', ')}`, statementId, {
           predicate: c.predicate,
