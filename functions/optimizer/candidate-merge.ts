@@ -79,11 +79,11 @@ export function coveringIndex(c: CandidateIndex, indexes: IndexInfo[]): IndexInf
       ...(x.expression ? { expression: normalizeExpression(x.expression) } : {}),
     }));
     if (c.method === 'gin' || c.method === 'gist') {
+      // The same columns (a multi-column GiST over several range columns: all of them, in order).
       const k = keys[0];
-      const e = existing[0];
-      const w = wanted[0]!;
-      if (keys.length !== 1 || !k || !e || (e.expression ?? e.column) !== (w.expression ?? w.column))
-        continue;
+      const same = (i: number) =>
+        (existing[i]!.expression ?? existing[i]!.column) === (wanted[i]!.expression ?? wanted[i]!.column);
+      if (!k || keys.length !== wanted.length || !wanted.every((_, i) => same(i))) continue;
       const bare = (o: string | undefined) => (o ?? '').replace(/^.*\./, '');
       if (bare(c.opclass) === 'gin_trgm_ops' || k.opclass === 'gin_trgm_ops') {
         if (bare(c.opclass) !== k.opclass) continue;

@@ -409,6 +409,7 @@ export function candidatesForAccess(
   const ginPreds = usable.filter((p) =>
     ['jsonb_contains', 'jsonb_exists', 'array_overlap', 'array_contained', 'text_match'].includes(p.kind),
   );
+  const gistColumns: CandidateColumn[] = [];
   for (const id of unique(ginPreds.map((p) => p.expression?.sql ?? p.column))) {
     const preds = ginPreds.filter((p) => (p.expression?.sql ?? p.column) === id);
     const first = preds[0]!;
@@ -434,18 +435,18 @@ export function candidatesForAccess(
       // A range (or multirange) column, or a range built from columns (`tstzrange(starts_at, ends_at)`):
       // overlap `&&`, containment `@>` of a range or an element, `<@`. GIN has no operator class for
       // ranges; GiST's default (range_ops) serves all three.
+      const key: CandidateColumn = {
+        column: first.column,
+        ...(first.expression ? { expression: first.expression.sql } : {}),
+        desc: false,
+        ordered: false,
+      };
+      gistColumns.push(key);
       out.push(
         make(
           t,
           'gist',
-          [
-            {
-              column: first.column,
-              ...(first.expression ? { expression: first.expression.sql } : {}),
-              desc: false,
-              ordered: false,
-            },
-          ],
+          [key],
           0,
           `range operators (${unique(preds.map((p) => p.operator)).join(', ')}) on ${id}`,
           statementId,
@@ -469,6 +470,21 @@ export function candidatesForAccess(
         `${opclass === 'tsvector_ops' ? 'full-text search (@@)' : kinds.includes('jsonb_exists') ? 'key existence (?)' : opclass === 'array_ops' ? 'array operators' : 'containment (@>)'} on ${id}`,
         statementId,
         { opclass },
+      ),
+    );
+  }
+  // Range operators on several range columns at once (`period @> $1 AND latency @> $2`): one GiST over them
+  // all, as a DBA writes it. A multi-column GiST narrows its search on every column together; one column's
+  // index leaves the others to a filter, and two single-column indexes to a BitmapAnd of two scans.
+  if (gistColumns.length > 1) {
+    out.push(
+      make(
+        t,
+        'gist',
+        gistColumns,
+        0,
+        `range operators on ${gistColumns.map((c) => c.expression ?? c.column).join(', ')}`,
+        statementId,
       ),
     );
   }
