@@ -49,6 +49,11 @@ export interface TableAccess {
   columns: Set<string>;
   /** The statement needs all columns (`*`), or is not a SELECT: no covering index. */
   allColumns: boolean;
+  /**
+   * Columns whose equality constant differs between the statement's literal samples (sample-constants.ts):
+   * no partial index on one of their values.
+   */
+  varying?: Set<string>;
 }
 
 /** What a $n stands for: a value compared with a column, or a LIMIT/OFFSET. */

@@ -323,8 +323,8 @@ class Analyzer extends ConditionReader {
 
   /**
    * `SELECT max(ts) FROM t WHERE k = $1`: with no GROUP BY and only min() / max() of one column in the
-   * select list, the planner reads it as ORDER BY ts DESC LIMIT 1 (min: ascending) when an index returns
-   * that order; an order of its own for the candidates.
+   * select list, the planner reads it as ORDER BY ts DESC LIMIT 1 (min: ascending; both, each its own
+   * read of one index) when an index returns that order; an order of its own for the candidates.
    */
   private minMax(body: Node, scope: ScopeState): void {
     if (list(body.sortClause).length > 0 || list(body.groupClause).length > 0 || body.havingClause) return;
@@ -344,8 +344,10 @@ class Analyzer extends ConditionReader {
       const o = this.operand(a, scope);
       return o.kind === 'column' && o.ref.column === op.ref.column && o.ref.qualifier === op.ref.qualifier;
     };
-    if (!aggs.every((a) => same(a.arg)) || new Set(aggs.map((a) => a.name)).size !== 1) return;
-    const direction = aggs[0]!.name === 'max' ? 'desc' : 'asc';
+    if (!aggs.every((a) => same(a.arg))) return;
+    // min() and max() together (a first and last seen): the planner answers each from the same index,
+    // one read forwards and one backwards.
+    const direction = aggs.every((a) => a.name === 'max') ? 'desc' : 'asc';
     this.orders.push({
       scope: scope.id,
       items: [{ column: op.ref, direction, nulls: 'default' }],

@@ -1,6 +1,8 @@
 import {
   type CandidateColumn,
   type CandidateIndex,
+  candidateKey,
+  includable,
   keyId,
   nullsFirstOf,
   type PartialPredicate,
@@ -77,11 +79,11 @@ export function coveringIndex(c: CandidateIndex, indexes: IndexInfo[]): IndexInf
       ...(x.expression ? { expression: normalizeExpression(x.expression) } : {}),
     }));
     if (c.method === 'gin' || c.method === 'gist') {
+      // The same columns (a multi-column GiST over several range columns: all of them, in order).
       const k = keys[0];
-      const e = existing[0];
-      const w = wanted[0]!;
-      if (keys.length !== 1 || !k || !e || (e.expression ?? e.column) !== (w.expression ?? w.column))
-        continue;
+      const same = (i: number) =>
+        (existing[i]!.expression ?? existing[i]!.column) === (wanted[i]!.expression ?? wanted[i]!.column);
+      if (!k || keys.length !== wanted.length || !wanted.every((_, i) => same(i))) continue;
       const bare = (o: string | undefined) => (o ?? '').replace(/^.*\./, '');
       if (bare(c.opclass) === 'gin_trgm_ops' || k.opclass === 'gin_trgm_ops') {
         if (bare(c.opclass) !== k.opclass) continue;
@@ -139,6 +141,12 @@ export function mergeCandidates(all: CandidateIndex[]): CandidateIndex[] {
       byKey.delete(a.key);
     }
   }
+  for (const { union, variants } of coveringUnions([...byKey.values()])) {
+    for (const v of variants) byKey.delete(v.key);
+    const same = byKey.get(union.key);
+    if (same) for (const s of union.statements) same.statements.add(s);
+    else byKey.set(union.key, union);
+  }
   // Longest first; among equals, one with a sort order first (it absorbs the unordered same key).
   const ordered = (c: CandidateIndex) => (c.columns.some((x) => x.ordered) ? 1 : 0);
   const remaining = [...byKey.values()].sort(
@@ -159,4 +167,39 @@ export function mergeCandidates(all: CandidateIndex[]): CandidateIndex[] {
     else kept.push(c);
   }
   return kept;
+}
+
+/**
+ * Covering variants of one key made for different statements, each with the INCLUDE columns its own
+ * statement reads: a DBA writes one index with all of them, which gives each statement its index-only scan
+ * (two variants would be two indexes on one key, each write paying for both; one alone leaves the other
+ * statement its heap visits). The union, where it still makes an INCLUDE list, replaces the variants: left
+ * side by side, the greedy choice could take one variant first (its statement alone weighs more than the
+ * union's plan for it), then the union for the other statement, and keep both.
+ */
+function coveringUnions(all: CandidateIndex[]): Array<{ union: CandidateIndex; variants: CandidateIndex[] }> {
+  const groups = new Map<string, CandidateIndex[]>();
+  for (const c of all) {
+    if (c.method !== 'btree' || !c.include?.length) continue;
+    const id = candidateKey({ ...c, include: [] });
+    groups.set(id, [...(groups.get(id) ?? []), c]);
+  }
+  const out: Array<{ union: CandidateIndex; variants: CandidateIndex[] }> = [];
+  for (const variants of groups.values()) {
+    if (variants.length < 2) continue;
+    const first = variants[0]!;
+    const include = [...new Set(variants.flatMap((v) => v.include!))].sort();
+    if (!includable(first.table, include)) continue;
+    const base = { ...first, include };
+    out.push({
+      union: {
+        ...base,
+        key: candidateKey(base),
+        reason: `${first.reason.replace(/; covering .*$/, '')}; covering ${include.join(', ')} (what ${variants.length} statements read)`,
+        statements: new Set(variants.flatMap((v) => [...v.statements])),
+      },
+      variants,
+    });
+  }
+  return out;
 }

@@ -102,6 +102,18 @@ function btreeable(col: ColumnInfo | undefined): boolean {
 /** Columns at most in an INCLUDE list: a covering index should stay small. */
 const MAX_INCLUDE = 4;
 
+/**
+ * Whether columns make a covering index's INCLUDE list: at most MAX_INCLUDE, narrow scalar columns only (by
+ * their average width in pg_stats), 64 bytes together; JSON, arrays and long text would make the index as
+ * wide as the table.
+ */
+export function includable(t: TableInfo, columns: string[]): boolean {
+  const infos = columns.map((x) => t.columns.find((c) => c.name === x));
+  const narrow = infos.every((i) => i && btreeable(i) && i.type !== 'bytea' && (i.avgWidth ?? 64) <= 32);
+  const width = infos.reduce((sum, i) => sum + (i?.avgWidth ?? 64), 0);
+  return columns.length > 0 && columns.length <= MAX_INCLUDE && narrow && width <= 64;
+}
+
 /** Few enough distinct values that a constant predicate on the column is worth a partial index. */
 export const PARTIAL_MAX_DISTINCT = 64;
 
@@ -138,7 +150,7 @@ function label(c: CandidateColumn): string {
   return `${c.expression ?? c.column}${c.opclass ? ` ${c.opclass}` : ''}${c.desc ? ' DESC' : ''}${nullsSql(c)}`;
 }
 
-function candidateKey(c: Omit<CandidateIndex, 'key' | 'statements' | 'reason'>): string {
+export function candidateKey(c: Omit<CandidateIndex, 'key' | 'statements' | 'reason'>): string {
   const cols = c.columns
     .map((x) => `${keyId(x)}${x.desc ? ' desc' : ''}${nullsSql(x).toLowerCase()}`)
     .join(',');
@@ -329,11 +341,12 @@ export function candidatesForAccess(
       ),
     );
   };
-  // A constant predicate on a low-cardinality column.
+  // A constant predicate on a low-cardinality column, unless the statement's samples show it varying.
   const constant = usable.filter(
     (p) =>
       !p.expression &&
       (p.kind === 'in' || p.kind === 'eq') &&
+      !access.varying?.has(p.column) &&
       p.literals !== undefined &&
       p.literals.length > 0 &&
       p.literals.every((l) => l.sql !== 'NULL') &&
@@ -382,12 +395,7 @@ export function candidatesForAccess(
       if (c.columns.some((x) => x.expression || x.opclass)) continue;
       const key = new Set(c.columns.map((x) => x.column));
       const rest = [...access.columns].filter((x) => !key.has(x)).sort();
-      const infos = rest.map(col);
-      // Narrow scalar columns only (by their average width in pg_stats): JSON, arrays and long text
-      // would make the index as wide as the table.
-      const narrow = infos.every((i) => i && btreeable(i) && i.type !== 'bytea' && (i.avgWidth ?? 64) <= 32);
-      const width = infos.reduce((sum, i) => sum + (i?.avgWidth ?? 64), 0);
-      if (rest.length === 0 || rest.length > MAX_INCLUDE || !narrow || width > 64) continue;
+      if (!includable(t, rest)) continue;
       out.push(
         make(t, 'btree', c.columns, c.eqPrefix, `${c.reason}; covering ${rest.join(', ')}`, statementId, {
           predicate: c.predicate,
@@ -401,6 +409,7 @@ export function candidatesForAccess(
   const ginPreds = usable.filter((p) =>
     ['jsonb_contains', 'jsonb_exists', 'array_overlap', 'array_contained', 'text_match'].includes(p.kind),
   );
+  const gistColumns: CandidateColumn[] = [];
   for (const id of unique(ginPreds.map((p) => p.expression?.sql ?? p.column))) {
     const preds = ginPreds.filter((p) => (p.expression?.sql ?? p.column) === id);
     const first = preds[0]!;
@@ -426,18 +435,18 @@ export function candidatesForAccess(
       // A range (or multirange) column, or a range built from columns (`tstzrange(starts_at, ends_at)`):
       // overlap `&&`, containment `@>` of a range or an element, `<@`. GIN has no operator class for
       // ranges; GiST's default (range_ops) serves all three.
+      const key: CandidateColumn = {
+        column: first.column,
+        ...(first.expression ? { expression: first.expression.sql } : {}),
+        desc: false,
+        ordered: false,
+      };
+      gistColumns.push(key);
       out.push(
         make(
           t,
           'gist',
-          [
-            {
-              column: first.column,
-              ...(first.expression ? { expression: first.expression.sql } : {}),
-              desc: false,
-              ordered: false,
-            },
-          ],
+          [key],
           0,
           `range operators (${unique(preds.map((p) => p.operator)).join(', ')}) on ${id}`,
           statementId,
@@ -461,6 +470,21 @@ export function candidatesForAccess(
         `${opclass === 'tsvector_ops' ? 'full-text search (@@)' : kinds.includes('jsonb_exists') ? 'key existence (?)' : opclass === 'array_ops' ? 'array operators' : 'containment (@>)'} on ${id}`,
         statementId,
         { opclass },
+      ),
+    );
+  }
+  // Range operators on several range columns at once (`period @> $1 AND latency @> $2`): one GiST over them
+  // all, as a DBA writes it. A multi-column GiST narrows its search on every column together; one column's
+  // index leaves the others to a filter, and two single-column indexes to a BitmapAnd of two scans.
+  if (gistColumns.length > 1) {
+    out.push(
+      make(
+        t,
+        'gist',
+        gistColumns,
+        0,
+        `range operators on ${gistColumns.map((c) => c.expression ?? c.column).join(', ')}`,
+        statementId,
       ),
     );
   }

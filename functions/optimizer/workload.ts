@@ -16,6 +16,7 @@ import { type ResolvedStatement, resolveStatement } from './access.ts';
 import { analyzeStatementSync, loadParser, repairNormalizedText, type StatementAnalysis } from './analyze.ts';
 import { type Catalog, loadCatalog } from './catalog.ts';
 import { foreignKeyLookups, loadReferencingKeys } from './foreign-keys.ts';
+import { markVaryingConstants } from './sample-constants.ts';
 import { loadViews } from './views.ts';
 
 /**
@@ -501,6 +502,13 @@ export async function collectWorkload(client: pg.Client, options: WorkloadOption
   for (const s of kept) {
     if (!s.analysis) continue;
     s.resolved = resolveStatement(s.analysis, catalog);
+    // Its other samples: a constant they give differently is one value of many, not the statement's own.
+    const views = s.analysis.relations.some((r) => viewOf(r.schema, r.name)) ? viewOf : undefined;
+    const others = (s.samples ?? []).slice(1).flatMap((e) => {
+      const a = e.params?.length ? undefined : analyzeStatementSync(e.sql, views).analysis;
+      return a ? [resolveStatement(a, catalog)] : [];
+    });
+    if (others.length > 0) markVaryingConstants(s.resolved, others);
     if (s.analysis.operation === 'other') s.skipped = 'not a query (utility statement)';
     else if (s.resolved.tables.length === 0)
       s.skipped = `unknown tables: ${s.resolved.unresolved.join(', ')}`;

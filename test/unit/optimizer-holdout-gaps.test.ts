@@ -520,13 +520,25 @@ describe('min() / max() of one column with no GROUP BY', () => {
       column: { qualifier: 's', column: 'created_at' },
       direction: 'asc',
     });
+    // Both together (a first and last seen): the planner reads each from one index, forwards and
+    // backwards (the holdout-f metrics workload).
+    const both = analyzeStatementSync(
+      'SELECT min(created_at), max(created_at) FROM app.shipments WHERE carrier_id = $1',
+    ).analysis!;
+    expect(both.orders).toEqual([
+      {
+        scope: 0,
+        items: [{ column: { column: 'created_at' }, direction: 'asc', nulls: 'default' }],
+        limit: true,
+      },
+    ]);
   });
 
-  it('reads no order with GROUP BY, another aggregate beside it, or both min and max', () => {
+  it('reads no order with GROUP BY, another aggregate beside it, or min and max of different columns', () => {
     for (const sql of [
       'SELECT carrier_id, max(created_at) FROM app.shipments GROUP BY carrier_id',
       'SELECT count(*), max(created_at) FROM app.shipments WHERE carrier_id = $1',
-      'SELECT min(created_at), max(created_at) FROM app.shipments WHERE carrier_id = $1',
+      'SELECT min(created_at), max(delivered_at) FROM app.shipments WHERE carrier_id = $1',
       'SELECT max(created_at) OVER () FROM app.shipments WHERE carrier_id = $1',
     ]) {
       expect(analyzeStatementSync(sql).analysis!.orders, sql).toEqual([]);
