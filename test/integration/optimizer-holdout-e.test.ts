@@ -1,0 +1,143 @@
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type AdvisedFromLog, adviseFromServerLog } from '../support/advised-from-log.ts';
+
+// The gaps the fifth holdout benchmark (test/bench/optimizer/holdout-e.ts: a firewall event store and a
+// multi-tenant payroll) found, end to end as optimizer-holdout-d.test.ts runs them: the application's
+// statements with $n parameters, their literal samples from the server log, one advisor run over the
+// whole workload.
+
+let harness: AdvisedFromLog;
+let client: pg.Client;
+
+const SHAPES: Array<{ name: string; sql: string; params: (run: number) => unknown[] }> = [
+  {
+    // A jsonpath test on a jsonb column.
+    name: 'jsonpath',
+    sql: 'SELECT id FROM he.events WHERE payload @? $1::jsonpath',
+    params: (run) => [`$.tls.ja4 ? (@ == "fp${101 + run * 977}")`],
+  },
+  {
+    // A prefix with an escaped wildcard: LIKE ... ESCAPE is LIKE like_escape(pattern, escape).
+    name: 'like_escape',
+    sql: `SELECT id FROM he.events WHERE uri LIKE $1 ESCAPE '!'`,
+    params: (run) => [`/files/user!_${123 + run * 4001}/%`],
+  },
+  {
+    // An inet column within a subnet.
+    name: 'subnet',
+    sql: 'SELECT id, uri FROM he.events WHERE src_ip <<= $1::inet',
+    params: (run) => [`10.${run + 1}.7.0/24`],
+  },
+  {
+    // extract(year from d) is parsed as pg_catalog.extract('year', d): a keyword, callable only qualified.
+    name: 'hire_year',
+    sql: 'SELECT count(*) FROM he.staff WHERE tenant_id = $1 AND extract(year from hired_on) = $2',
+    params: (run) => [7 + run, 2001 + run],
+  },
+  {
+    // The few payslips not paid (NULL among them) of a tenant, oldest first.
+    name: 'unsettled',
+    sql: `SELECT id, period_start FROM he.slips WHERE tenant_id = $1 AND status IS DISTINCT FROM 'paid'
+          ORDER BY period_start LIMIT 100`,
+    params: (run) => [3 + run],
+  },
+];
+
+async function load(): Promise<void> {
+  await client.query(`
+    CREATE SCHEMA he;
+    CREATE TABLE he.events (id bigint PRIMARY KEY, src_ip inet NOT NULL, uri text NOT NULL, payload jsonb NOT NULL);
+    INSERT INTO he.events
+    SELECT g, '10.0.0.0'::inet + (g::bigint * 2654435761) % 16777216,
+      '/files/user_' || g % 20000 || '/' || g || '.pdf',
+      jsonb_build_object('tls', jsonb_build_object('ja4', 'fp' || g % 20000, 'sni', 'svc' || g % 300))
+    FROM generate_series(1, 200000) g;
+    CREATE TABLE he.staff (tenant_id int NOT NULL, id int NOT NULL, hired_on date NOT NULL, PRIMARY KEY (tenant_id, id));
+    INSERT INTO he.staff SELECT g % 100, g, date '1990-01-01' + ((g::bigint * 7919) % 12775)::int FROM generate_series(1, 200000) g;
+    CREATE TABLE he.slips (tenant_id int NOT NULL, id bigint NOT NULL, period_start date NOT NULL, status text,
+      PRIMARY KEY (tenant_id, id));
+    INSERT INTO he.slips
+    SELECT g % 20, g, date '2023-01-01' + g / 300,
+      CASE WHEN g % 500 = 0 THEN 'void' WHEN g % 997 = 0 THEN NULL ELSE 'paid' END
+    FROM generate_series(1, 200000) g;
+  `);
+  for (const t of ['events', 'staff', 'slips']) await client.query(`VACUUM ANALYZE he.${t}`);
+}
+
+const served = (name: string) => harness.served(name);
+
+beforeAll(async () => {
+  harness = await adviseFromServerLog('he', SHAPES, async (c) => {
+    client = c;
+    await load();
+  });
+}, 300_000);
+afterAll(async () => {
+  await harness?.stop();
+});
+
+describe('holdout-e gaps, from pg_stat_statements plus a literal sample', () => {
+  it('jsonb @? jsonpath: a GIN on the column', () => {
+    const { verdict, definitions } = served('jsonpath');
+    // Before, `@?` was no operator an index serves: "no indexable condition", a sequential scan.
+    expect(verdict.verdict).toBe('improved');
+    expect(
+      definitions.some((d) => /ON "he"."events" USING gin \("payload"( jsonb_path_ops)?\)$/.test(d)),
+      definitions.join('\n'),
+    ).toBe(true);
+  });
+
+  it('LIKE ... ESCAPE: the escaped pattern has a prefix, a btree on the column serves it', () => {
+    const { verdict, definitions } = served('like_escape');
+    // Before, the pattern was a like_escape() call, no literal: no prefix, no candidate.
+    expect(verdict.verdict).toBe('improved');
+    expect(
+      definitions.some((d) => /ON "he"."events" \("uri"( text_pattern_ops)?\)/.test(d)),
+      definitions.join('\n'),
+    ).toBe(true);
+  });
+
+  it('inet <<= subnet: an index on the inet column (btree range or GiST inet_ops)', () => {
+    const { verdict, definitions } = served('subnet');
+    // Before, `<<=` was no operator an index serves.
+    expect(verdict.verdict).toBe('improved');
+    expect(
+      definitions.some((d) =>
+        /ON "he"."events" (\("src_ip"\)|USING gist \("src_ip" inet_ops\))( INCLUDE \([^)]*\))?$/.test(d),
+      ),
+      definitions.join('\n'),
+    ).toBe(true);
+  });
+
+  it('extract(year from d): the expression index is valid SQL (pg_catalog.extract)', () => {
+    const { verdict, definitions } = served('hire_year');
+    // Before, it was rendered extract('year', "hired_on"): a syntax error, the candidate not evaluated,
+    // and only ("tenant_id") left.
+    expect(verdict.verdict).toBe('improved');
+    expect(
+      definitions.some(
+        (d) =>
+          /ON "he"."staff" \(/.test(d) &&
+          d.includes(`(pg_catalog.extract('year', "hired_on"))`) &&
+          d.includes('"tenant_id"'),
+      ),
+      definitions.join('\n'),
+    ).toBe(true);
+  });
+
+  it('IS DISTINCT FROM the common value: a partial index holding the few other rows', () => {
+    const { verdict, definitions } = served('unsettled');
+    // Before, the inequality was not read: ("tenant_id", "period_start") served it, reading a tenant's
+    // paid payslips in order to filter them out.
+    expect(verdict.verdict).toBe('improved');
+    expect(
+      definitions.some((d) =>
+        /ON "he"."slips" \("tenant_id", "period_start"\)( INCLUDE \([^)]*\))? WHERE "status" IS DISTINCT FROM 'paid'$/.test(
+          d,
+        ),
+      ),
+      definitions.join('\n'),
+    ).toBe(true);
+  });
+});
