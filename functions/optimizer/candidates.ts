@@ -228,7 +228,7 @@ export function candidatesForAccess(
     const opclass = patternOpclass(col(p.column), p.expression !== undefined);
     rangeCols.push({ ...keyOf(p), ...(opclass ? { opclass } : {}) });
   }
-  // An inet / cidr column within a network (`src_ip <<= '10.0.0.0/8'`): the planner turns it into a range
+  // An inet / cidr column within a network (`addr <<= '10.0.0.0/8'`): the planner turns it into a range
   // on a btree of the column (a GiST, below, serves it too, and the other containment operators).
   for (const p of usable.filter((x) => x.kind === 'network_within' && networkColumn(x))) {
     if (!rangeCols.some((c) => keyId(c) === keyId(keyOf(p)))) rangeCols.push(keyOf(p));

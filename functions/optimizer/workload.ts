@@ -375,7 +375,7 @@ export interface WorkloadOptions {
 /**
  * A statement's samples with the one it is planned with first: an example the caller supplied (no queryid:
  * a --workload file) as given; else the slowest execution the server logged, the instance whose cost an
- * index has to bring down (a tenant with 10,000 employees, not one with 40; judged on the small one, an
+ * index has to bring down (the account with 10,000 rows, not one with 40; judged on the small one, an
  * index that serves only the large ones adds nothing); else the newest.
  */
 function representativeFirst(samples: QueryExample[]): QueryExample[] {
