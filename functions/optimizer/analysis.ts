@@ -12,6 +12,8 @@ export type PredicateKind =
   | 'in'
   | 'range'
   | 'is_null'
+  /** `col <> constant`, `col IS DISTINCT FROM constant`: the WHERE of a partial index, never a key. */
+  | 'not_eq'
   /** `col IS NOT NULL`: the WHERE of a partial index where most of the column is NULL. */
   | 'not_null'
   | 'jsonb_contains'
@@ -24,8 +26,17 @@ export type PredicateKind =
   | 'ilike'
   /** POSIX regular expression `~` / `~*`: pg_trgm GIN serves it (trigrams read from the expression). */
   | 'regex'
-  /** Full-text search `tsvector @@ tsquery`: GIN (tsvector_ops) on the tsvector column or expression. */
-  | 'text_match';
+  /**
+   * Full-text search `tsvector @@ tsquery`: GIN (tsvector_ops) on the tsvector column or expression. On
+   * jsonb, `@@` is a jsonpath predicate: GIN (jsonb_path_ops) serves it.
+   */
+  | 'text_match'
+  /** jsonpath `jsonb @? path`: GIN (jsonb_path_ops or jsonb_ops) serves it. */
+  | 'jsonb_path'
+  /** inet / cidr `col << net`, `col <<= net`: a btree serves it (a range on the network), GiST inet_ops too. */
+  | 'network_within'
+  /** inet / cidr `col >> addr`, `col >>= addr` (the column's network holds the value): GiST inet_ops. */
+  | 'network_contains';
 
 /** A literal constant as written in the statement (normalized pg_stat_statements text has none). */
 export interface Literal {

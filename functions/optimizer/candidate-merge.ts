@@ -104,8 +104,11 @@ export function coveringIndex(c: CandidateIndex, indexes: IndexInfo[]): IndexInf
 
 /** An index expression's text without quotes, spaces, parentheses and ::text casts, for comparison. */
 export function normalizeExpression(sql: string): string {
+  // pg_get_indexdef writes `"extract"('year'::text, d)` and `to_tsvector('simple'::regconfig, t)` where a
+  // candidate has `pg_catalog.extract('year', "d")` and `to_tsvector('simple', "t")`: the same index.
   return sql
-    .replace(/::text\b/g, '')
+    .replace(/\bpg_catalog\./g, '')
+    .replace(/::(text|regconfig)\b/g, '')
     .replace(/["\s()]/g, '')
     .toLowerCase();
 }

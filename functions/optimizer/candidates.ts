@@ -172,8 +172,14 @@ function make(
 
 /** A LIKE pattern's fixed prefix when it has one ('abc%' -> 'abc'); undefined for '%abc' or '_bc'. */
 export function likePrefix(pattern: string): string | undefined {
-  const m = /^([^%_\\]+)/.exec(pattern);
-  return m ? m[1] : undefined;
+  let prefix = '';
+  // A backslash makes the next character literal ('a\\_b%' -> 'a_b'), as the planner reads the prefix.
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i]!;
+    if (c === '%' || c === '_' || (c === '\\' && i + 1 === pattern.length)) break;
+    prefix += c === '\\' ? pattern[++i]! : c;
+  }
+  return prefix.length > 0 ? prefix : undefined;
 }
 
 /** The pattern operator class a btree needs for LIKE 'prefix%' under a non-C collation. */
@@ -208,6 +214,7 @@ export function candidatesForAccess(
     desc: false,
     ordered: false,
   });
+  const networkColumn = (p: AccessPredicate) => !p.expression && col(p.column)?.typeCategory === 'I';
   const btreeKey = (p: AccessPredicate) => (p.expression ? !p.expression.jsonb : btreeable(col(p.column)));
   const byKind = (kinds: AccessPredicate['kind'][]) =>
     usable.filter((p) => kinds.includes(p.kind) && btreeKey(p));
@@ -232,6 +239,11 @@ export function candidatesForAccess(
     if (patterns.length === 0 || !patterns.every((x) => likePrefix(x) !== undefined)) continue;
     const opclass = patternOpclass(col(p.column), p.expression !== undefined);
     rangeCols.push({ ...keyOf(p), ...(opclass ? { opclass } : {}) });
+  }
+  // An inet / cidr column within a network (`addr <<= '10.0.0.0/8'`): the planner turns it into a range
+  // on a btree of the column (a GiST, below, serves it too, and the other containment operators).
+  for (const p of usable.filter((x) => x.kind === 'network_within' && networkColumn(x))) {
+    if (!rangeCols.some((c) => keyId(c) === keyId(keyOf(p)))) rangeCols.push(keyOf(p));
   }
   // An order on an expression: a btree key unless its value is jsonb, and not while its key is a $n.
   const order =
@@ -368,6 +380,26 @@ export function candidatesForAccess(
       { withIn: false, ownColumnKey: true },
     );
   }
+  // An inequality with a constant on a low-cardinality column (`status IS DISTINCT FROM 'paid'`,
+  // `state <> 'done'`): where the constant is the common value the rows left are few, a partial index
+  // holds just those (the what-if plan judges whether they are few), keyed by the rest of the access.
+  for (const p of usable.filter(
+    (x) =>
+      x.kind === 'not_eq' &&
+      !x.expression &&
+      x.literals?.length === 1 &&
+      btreeable(col(x.column)) &&
+      (distinctValues(t, col(x.column)) ?? Number.POSITIVE_INFINITY) <= PARTIAL_MAX_DISTINCT,
+  )) {
+    partial(
+      {
+        column: p.column,
+        literals: p.literals!,
+        sql: `${quoteIdent(p.column)} ${p.operator} ${p.literals![0]!.sql}`,
+      },
+      { withIn: true, ownColumnKey: true },
+    );
+  }
   // IS NULL as the WHERE of a partial index (`WHERE deleted_at IS NULL`): the condition is fixed in the
   // statement's text, and unlike an equality it makes no sort order redundant, so a key of
   // (shipped_at, status, created_at) cannot return `status = 'paid' AND shipped_at IS NULL ORDER BY
@@ -407,7 +439,16 @@ export function candidatesForAccess(
   // GIN: JSONB containment needs jsonb_path_ops or jsonb_ops; key existence needs jsonb_ops; arrays
   // array_ops. On a column, or on a jsonb path expression (payload -> 'attrs').
   const ginPreds = usable.filter((p) =>
-    ['jsonb_contains', 'jsonb_exists', 'array_overlap', 'array_contained', 'text_match'].includes(p.kind),
+    [
+      'jsonb_contains',
+      'jsonb_exists',
+      'jsonb_path',
+      'array_overlap',
+      'array_contained',
+      'text_match',
+      'network_within',
+      'network_contains',
+    ].includes(p.kind),
   );
   const gistColumns: CandidateColumn[] = [];
   for (const id of unique(ginPreds.map((p) => p.expression?.sql ?? p.column))) {
@@ -418,7 +459,24 @@ export function candidatesForAccess(
     const kinds = preds.map((p) => p.kind);
     let opclass: string;
     const jsonb = first.expression ? first.expression.jsonb : info.type === 'jsonb';
-    if (kinds.includes('text_match')) {
+    if (!first.expression && info.typeCategory === 'I') {
+      // inet / cidr containment (<<, <<=, >>, >>=) and overlap (&&): GiST with inet_ops (not the type's
+      // default operator class, so named).
+      if (kinds.some((k) => !['network_within', 'network_contains', 'array_overlap'].includes(k))) continue;
+      out.push(
+        make(
+          t,
+          'gist',
+          [{ column: first.column, opclass: 'inet_ops', desc: false, ordered: false }],
+          0,
+          `network operators (${unique(preds.map((p) => p.operator)).join(', ')}) on ${id}`,
+          statementId,
+        ),
+      );
+      continue;
+    }
+    if (kinds.some((k) => k === 'network_within' || k === 'network_contains')) continue;
+    if (kinds.includes('text_match') && !jsonb) {
       // Full-text search: a GIN over the tsvector the statement matches (a tsvector column, or the
       // to_tsvector(...) expression as written: the index serves only that exact expression).
       if (kinds.some((k) => k !== 'text_match')) continue;
@@ -426,6 +484,7 @@ export function candidatesForAccess(
       opclass = 'tsvector_ops';
     } else if (jsonb) {
       if (kinds.includes('array_contained') || kinds.includes('array_overlap')) continue;
+      // jsonpath (`@?`, and `@@` on jsonb) is served by either operator class, like containment.
       opclass = kinds.includes('jsonb_exists') ? 'jsonb_ops' : 'jsonb_path_ops';
     } else if (!first.expression && info.typeCategory === 'A') opclass = 'array_ops';
     else if (
@@ -467,7 +526,7 @@ export function candidatesForAccess(
           },
         ],
         0,
-        `${opclass === 'tsvector_ops' ? 'full-text search (@@)' : kinds.includes('jsonb_exists') ? 'key existence (?)' : opclass === 'array_ops' ? 'array operators' : 'containment (@>)'} on ${id}`,
+        `${opclass === 'tsvector_ops' ? 'full-text search (@@)' : kinds.includes('jsonb_exists') ? 'key existence (?)' : opclass === 'array_ops' ? 'array operators' : kinds.some((k) => k === 'jsonb_path' || k === 'text_match') ? 'jsonpath (@?, @@)' : 'containment (@>)'} on ${id}`,
         statementId,
         { opclass },
       ),

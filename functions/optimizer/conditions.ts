@@ -228,6 +228,10 @@ export abstract class ConditionReader {
       this.notes.add('pattern match (NOT LIKE, SIMILAR TO)');
       return;
     }
+    if (kind === 'AEXPR_DISTINCT' && op === '=') {
+      this.inequality(body, scope, 'IS DISTINCT FROM');
+      return;
+    }
     if (kind !== 'AEXPR_OP') return;
     if (op === '=' && unwrap(body.lexpr)?.[0] === 'RowExpr' && unwrap(body.rexpr)?.[0] === 'RowExpr') {
       this.rowComparison(body.lexpr, [body.rexpr], scope);
@@ -274,10 +278,34 @@ export abstract class ConditionReader {
     }
     const predicateKind = OPERATOR_KIND[operator];
     if (!predicateKind) {
-      if (operator === '<>' || operator === '!=') this.notes.add('inequality (<>)');
+      if (operator === '<>' || operator === '!=') this.inequality(body, scope, '<>');
       return;
     }
     this.pushValues(scope, left.ref, predicateKind, operator, [right]);
+  }
+
+  /**
+   * `status <> 'done'`, `status IS DISTINCT FROM 'paid'`: a column against one constant. No index looks
+   * the rows up by it, but where the constant is the column's common value the rows left are few, and a
+   * partial index holding just those serves the statement (optimizer/candidates.ts).
+   */
+  private inequality(body: Node, scope: ScopeState, operator: string): void {
+    let column = this.operand(body.lexpr, scope);
+    let value = this.operand(body.rexpr, scope);
+    if (column.kind !== 'column') [column, value] = [value, column];
+    const literal = value.kind === 'value' && value.params.length === 0 ? value.literals : undefined;
+    if (column.kind !== 'column' || column.outer || literal?.length !== 1 || literal[0]!.sql === 'NULL') {
+      this.notes.add('inequality (<>)');
+      return;
+    }
+    this.predicates.push({
+      scope: scope.id,
+      column: column.ref,
+      kind: 'not_eq',
+      operator,
+      literals: literal,
+      params: [],
+    });
   }
 
   /**
@@ -423,7 +451,7 @@ export abstract class ConditionReader {
         this.scanSublinks(node, scope);
         return { kind: 'value', params: [] };
       default: {
-        const folded = type === 'A_Expr' ? foldedConcat(node) : undefined;
+        const folded = type === 'A_Expr' || type === 'FuncCall' ? foldedConcat(node) : undefined;
         if (folded) return { kind: 'value', literals: [folded], params: [] };
         // Any other expression: a value for this scan when it refers to no column of this scope.
         const refs: ColumnRef[] = [];

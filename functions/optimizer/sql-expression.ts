@@ -29,6 +29,11 @@ export const COMMUTED: Record<string, string> = {
   '@>': '<@',
   '&&': '&&',
   '@@': '@@',
+  // inet / cidr: `value >>= col` is `col <<= value`.
+  '<<=': '>>=',
+  '>>=': '<<=',
+  '<<': '>>',
+  '>>': '<<',
 };
 
 /** The operator at the top of an expression (for `a -> 'k'`: ->). */
@@ -74,9 +79,12 @@ export function renderIndexExpression(
     case 'FuncCall': {
       if (body.agg_star || body.agg_distinct || body.over || list(body.agg_order).length > 0)
         return undefined;
+      // A function the grammar spells with keywords (`extract(year from d)`, `substring(s from 2)`) is
+      // parsed as pg_catalog.extract('year', d): its name is a keyword, callable only schema-qualified.
+      const keywordSyntax = body.funcformat === 'COERCE_SQL_SYNTAX';
       const fn = list(body.funcname)
         .map(str)
-        .filter((n) => n !== 'pg_catalog');
+        .filter((n) => keywordSyntax || n !== 'pg_catalog');
       if (fn.length === 0 || fn.some((n) => n === undefined || !/^[a-z_][a-z0-9_]*$/.test(n)))
         return undefined;
       const args = list(body.args).map((a) => renderIndexExpression(a, refs, params));
@@ -136,6 +144,11 @@ export const OPERATOR_KIND: Record<string, PredicateKind> = {
   '&&': 'array_overlap',
   '<@': 'array_contained',
   '@@': 'text_match',
+  '@?': 'jsonb_path',
+  '<<=': 'network_within',
+  '<<': 'network_within',
+  '>>=': 'network_contains',
+  '>>': 'network_contains',
   '~': 'regex',
   '~*': 'regex',
 };
@@ -188,8 +201,49 @@ export function foldedConcat(node: unknown): Literal | undefined {
     const l = foldedConcat(body.lexpr);
     const r = l && foldedConcat(body.rexpr);
     if (l && r) text = l.text + r.text;
+  } else if (type === 'FuncCall' && isLikeEscape(body)) {
+    // `LIKE 'a!_b%' ESCAPE '!'` is `LIKE like_escape('a!_b%', '!')`, folded by the planner to the
+    // pattern with backslash escapes ('a\_b%') before it looks for a prefix.
+    const [pattern, escapeChar] = list(body.args).map(foldedConcat);
+    if (pattern && escapeChar) text = likeEscape(pattern.text, escapeChar.text);
   }
   return text === undefined ? undefined : { text, sql: `'${text.replaceAll("'", "''")}'` };
+}
+
+function isLikeEscape(body: Node): boolean {
+  const fn = list(body.funcname).map(str);
+  return (
+    fn.at(-1) === 'like_escape' &&
+    (fn.length === 1 || (fn.length === 2 && fn[0] === 'pg_catalog')) &&
+    list(body.args).length === 2
+  );
+}
+
+/**
+ * PostgreSQL's like_escape(pattern, escape): the pattern rewritten to use backslash as its escape
+ * character, as the LIKE operator reads it. Undefined for an escape of more than one character (an error
+ * on the server).
+ */
+export function likeEscape(pattern: string, esc: string): string | undefined {
+  const chars = [...pattern];
+  if (esc === '') return chars.map((c) => (c === '\\' ? '\\\\' : c)).join('');
+  if ([...esc].length !== 1) return undefined;
+  if (esc === '\\') return pattern;
+  let out = '';
+  let afterEscape = false;
+  for (const c of chars) {
+    if (c === esc && !afterEscape) {
+      out += '\\';
+      afterEscape = true;
+    } else if (c === '\\') {
+      out += afterEscape ? '\\' : '\\\\';
+      afterEscape = false;
+    } else {
+      out += c;
+      afterEscape = false;
+    }
+  }
+  return out;
 }
 
 export function typeNameSql(typeName: unknown): string | undefined {
