@@ -3,8 +3,8 @@ import { booking, bookingOffice, social } from './holdout-a.ts';
 import { iot, logistics } from './holdout-b.ts';
 import { forum, marketing } from './holdout-c.ts';
 import { jobs, ledger } from './holdout-d.ts';
-import { metrics, storefront } from './holdout-f.ts';
 import { netsec, payroll } from './holdout-e.ts';
+import { metrics, storefront } from './holdout-f.ts';
 import { orm, sync, tickets } from './holdout-lead.ts';
 
 /**
