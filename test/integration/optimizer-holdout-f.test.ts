@@ -112,7 +112,7 @@ describe('holdout-f gaps, from pg_stat_statements plus literal samples', () => {
       all.join('\n'),
     ).toBe(false);
     expect(
-      definitions.some((d) => /\("project_id", \(?timezone\('UTC'/i.test(d)),
+      definitions.some((d) => /\("project_id", \(?(pg_catalog\.)?timezone\('UTC'/i.test(d)),
       definitions.join('\n'),
     ).toBe(true);
   });
