@@ -3,6 +3,7 @@ import { booking, bookingOffice, social } from './holdout-a.ts';
 import { iot, logistics } from './holdout-b.ts';
 import { forum, marketing } from './holdout-c.ts';
 import { jobs, ledger } from './holdout-d.ts';
+import { chat, realty } from './holdout-g.ts';
 import { orm, sync, tickets } from './holdout-lead.ts';
 
 /**
@@ -693,4 +694,6 @@ export const CORPUS: readonly BenchWorkload[] = [
   forum,
   jobs,
   ledger,
+  chat,
+  realty,
 ];
