@@ -100,10 +100,14 @@ export function coveringIndex(c: CandidateIndex, indexes: IndexInfo[]): IndexInf
   return undefined;
 }
 
-/** An index expression's text without quotes, spaces, parentheses and ::text casts, for comparison. */
+/**
+ * An index expression's text without quotes, spaces, parentheses and the casts the server prints on
+ * literals (::text, and ::regconfig of a full-text configuration: `to_tsvector('english'::regconfig, d)`),
+ * for comparison.
+ */
 export function normalizeExpression(sql: string): string {
   return sql
-    .replace(/::text\b/g, '')
+    .replace(/::(text|regconfig)\b/g, '')
     .replace(/["\s()]/g, '')
     .toLowerCase();
 }
