@@ -50,7 +50,11 @@ export async function swapUnits<E extends SwapUnit>(input: SwapInput<E>): Promis
       if (added.error) return [];
       parts.set(e, added.parts);
     }
-    for (const u of suspects) {
+    // A unit swapped in is a suspect in turn (a covering index replaced by a partial one, which an OR
+    // bundle then replaces); each unit leaves at most once, so this ends.
+    const queue = [...suspects];
+    for (let i = 0; i < queue.length; i++) {
+      const u = queue[i]!;
       const oid = u.candidate.table.oid;
       const ids = input.statementsOn(oid);
       const full = new Map<string, number>();
@@ -89,6 +93,7 @@ export async function swapUnits<E extends SwapUnit>(input: SwapInput<E>): Promis
           used.add(l);
           swaps.push({ out: u, in: l });
           chosen.splice(chosen.indexOf(u), 1, l);
+          queue.push(l);
           break;
         }
         for (const p of added.parts) await session.remove(p);
