@@ -443,7 +443,14 @@ export async function adviseIndexes(
       }
       const statementsOn = (oid: number) => onTable(oid).map((s) => s.id);
       const swapLeft = leftover.filter((e) => !secondLook.includes(e));
-      const swap = { session, statementsOn, explain: explainById, calls, writeCost: unitWriteCost };
+      const swap = {
+        session,
+        statementsOn,
+        explain: explainById,
+        calls,
+        writeCost: unitWriteCost,
+        base: baseCosts,
+      };
       const swapped = await swapUnits({ ...swap, chosen, leftover: swapLeft });
       leftover = leftover.filter((e) => !swapped.some((x) => x.in === e));
       rejected.push(...swapped.map(swapRejection));

@@ -1,5 +1,6 @@
 import type { RejectedCandidate } from './advice.ts';
 import { candidateName } from './candidate-sql.ts';
+import { PARTIAL_PREFERENCE } from './candidates.ts';
 import { addUnit, definitionOf } from './evaluation-unit.ts';
 import type { AddedCandidate, PlanResult, WhatIfMethod, WhatIfSession } from './planner.ts';
 import { type ChosenUnit, REDUNDANT_WITHIN } from './redundant.ts';
@@ -33,7 +34,12 @@ export interface SwapInput<E extends SwapUnit> {
   explain: (statementId: string) => Promise<PlanResult>;
   calls: Map<string, number>;
   writeCost: (e: E) => number;
+  /** Each statement's plan cost without any candidate. */
+  base: Map<string, number>;
 }
+
+/** A swap must save at least this share of its statements' plan cost without an index. */
+export const MIN_SWAP_SAVING = 0.01;
 
 /** The swaps made, each also made in `chosen` (the session is reset afterwards). */
 export async function swapUnits<E extends SwapUnit>(input: SwapInput<E>): Promise<Array<{ out: E; in: E }>> {
@@ -87,6 +93,20 @@ export async function swapUnits<E extends SwapUnit>(input: SwapInput<E>): Promis
           const before = full.get(id)!;
           if (Number.isFinite(before) && !(r.cost <= before * (1 + REDUNDANT_WITHIN) + 1e-9)) ok = false;
         }
+        // A unit partial on a constant one sample showed, put in for one that serves every value, must
+        // plan the statements it takes over cheaper by the greedy's own preference for the full index.
+        const narrows = l.members.some(
+          (m) =>
+            m.predicate &&
+            !m.predicate.fixed &&
+            !u.members.every((x) => x.predicate?.sql === m.predicate!.sql),
+        );
+        const servedCost = (costs: Map<string, number>) =>
+          total(new Map(served.map((id) => [id, costs.get(id)!])));
+        if (narrows && !(servedCost(after) <= PARTIAL_PREFERENCE * servedCost(full))) ok = false;
+        // Nor for a saving that is nothing next to what the statements cost without an index (two index
+        // probes a fraction of a page apart).
+        if (servedCost(full) - servedCost(after) < MIN_SWAP_SAVING * servedCost(input.base)) ok = false;
         if (ok && total(after) + input.writeCost(l) < total(full) + input.writeCost(u)) {
           parts.set(l, added.parts);
           parts.delete(u);
