@@ -30,6 +30,8 @@ export interface AccessOrderItem {
   expression?: IndexExpression;
   direction: 'asc' | 'desc';
   nulls: 'first' | 'last' | 'default';
+  /** `col <-> value`: a nearest-neighbour order, which a GiST index on the column returns. */
+  distance?: boolean;
 }
 
 /** How a statement reads one table: what an index on it could serve. */
@@ -215,6 +217,7 @@ export function resolveStatement(analysis: StatementAnalysis, catalog: Catalog):
         ...(i.expression ? { expression: i.expression } : {}),
         direction: i.direction,
         nulls: i.nulls,
+        ...(i.distance ? { distance: true } : {}),
       })),
       limit: o.limit,
     };

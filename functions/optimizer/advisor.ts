@@ -24,6 +24,7 @@ import {
   withWhatIf,
 } from './planner.ts';
 import { redundancyRejection, redundantUnits } from './redundant.ts';
+import { swapRejection, swapUnits } from './swaps.ts';
 import { OPS_TABLES, type Workload, type WorkloadStatement } from './workload.ts';
 import { tableWrites, writeCostOf } from './write-cost.ts';
 
@@ -391,13 +392,15 @@ export async function adviseIndexes(
         return left;
       };
       let leftover = greedy(remaining, current);
+      const unitWriteCost = (e: Evaluation) =>
+        e.members.reduce((sum, m) => sum + writeCostOf(m, writes.get(m.table.oid)), 0);
       // Joins that need an index on each side at once (join-groups.ts).
       const explainById = (id: string) => explain(ok.find((s) => s.id === id)!);
       const groupInput = { evaluations, chosen, base: baseCosts, current, calls, bar, session };
       for (const g of await chooseJoinGroups({
         ...groupInput,
         statements: ok.map((s) => ({ id: s.id, tables: s.resolved!.tables.map((t) => t.oid) })),
-        writeCost: (e) => e.members.reduce((sum, m) => sum + writeCostOf(m, writes.get(m.table.oid)), 0),
+        writeCost: unitWriteCost,
         explain: explainById,
       }))
         chosen.push(...g.members);
@@ -438,6 +441,19 @@ export async function adviseIndexes(
       } else {
         leftover = pool;
       }
+      const statementsOn = (oid: number) => onTable(oid).map((s) => s.id);
+      const swapLeft = leftover.filter((e) => !secondLook.includes(e));
+      const swap = {
+        session,
+        statementsOn,
+        explain: explainById,
+        calls,
+        writeCost: unitWriteCost,
+        base: baseCosts,
+      };
+      const swapped = await swapUnits({ ...swap, chosen, leftover: swapLeft });
+      leftover = leftover.filter((e) => !swapped.some((x) => x.in === e));
+      rejected.push(...swapped.map(swapRejection));
       for (const e of leftover) {
         if (secondLook.includes(e)) {
           rejectAlone(e);
@@ -458,7 +474,6 @@ export async function adviseIndexes(
         });
       }
 
-      const statementsOn = (oid: number) => onTable(oid).map((s) => s.id);
       const worth = (e: Evaluation) => weigh(e, baseCosts).gain;
       const input = { chosen, session, statementsOn, explain: explainById, valueOf: worth };
       for (const e of await redundantUnits(input)) {

@@ -113,6 +113,8 @@ export interface RawOrderItem {
   expression?: IndexExpression;
   direction: 'asc' | 'desc';
   nulls: 'first' | 'last' | 'default';
+  /** A distance to a value, `col <-> point($1, $2)`: a nearest-neighbour order (GiST), not a btree's. */
+  distance?: boolean;
 }
 
 export interface RawOrder {

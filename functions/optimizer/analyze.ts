@@ -17,7 +17,7 @@ import type {
   StatementAnalysis,
 } from './analysis.ts';
 import { ConditionReader, type ScopeState } from './conditions.ts';
-import { columnRefOf, isNullConst } from './sql-expression.ts';
+import { columnRefOf, isNullConst, opName } from './sql-expression.ts';
 import { inlineViews, type ViewLookup } from './views.ts';
 
 /**
@@ -389,6 +389,13 @@ class Analyzer extends ConditionReader {
           if (named) target = named.val;
         }
       }
+      // A distance to a value (`ORDER BY location <-> point($1, $2)`): a nearest-neighbour order, which a
+      // GiST index on the column returns (KNN), not a btree.
+      const distance = this.distanceOrder(target, scope);
+      if (distance) {
+        items.push({ column: distance, direction: 'asc', nulls: 'default', distance: true });
+        continue;
+      }
       const op = this.operand(target, scope);
       // A column, or an expression of one column (ORDER BY lower(name)) that an expression index returns;
       // not after GROUP BY, where an expression may be an aggregate (max(ts)), which no index holds.
@@ -406,5 +413,16 @@ class Analyzer extends ConditionReader {
       else if (op.kind === 'column') items.push({ column: op.ref, direction: dir, nulls });
     }
     this.orders.push({ scope: scope.id, items, limit: hasLimit, limitParam });
+  }
+
+  /** `col <-> value` (either way round) on a column of this scope: the column, else undefined. */
+  private distanceOrder(node: unknown, scope: ScopeState): ColumnRef | undefined {
+    const u = unwrap(node);
+    if (u?.[0] !== 'A_Expr' || u[1].kind !== 'AEXPR_OP' || opName(u[1].name) !== '<->') return undefined;
+    const left = this.operand(u[1].lexpr, scope);
+    const right = this.operand(u[1].rexpr, scope);
+    const [col, value] = left.kind === 'column' ? [left, right] : [right, left];
+    if (col.kind !== 'column' || col.outer || value.kind !== 'value') return undefined;
+    return col.ref;
   }
 }

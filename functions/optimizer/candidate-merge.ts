@@ -102,7 +102,11 @@ export function coveringIndex(c: CandidateIndex, indexes: IndexInfo[]): IndexInf
   return undefined;
 }
 
-/** An index expression's text without quotes, spaces, parentheses and ::text casts, for comparison. */
+/**
+ * An index expression's text without quotes, spaces, parentheses and the casts the server prints on
+ * literals (::text, and ::regconfig of a full-text configuration: `to_tsvector('english'::regconfig, d)`),
+ * for comparison.
+ */
 export function normalizeExpression(sql: string): string {
   // pg_get_indexdef writes `"extract"('year'::text, d)` and `to_tsvector('simple'::regconfig, t)` where a
   // candidate has `pg_catalog.extract('year', "d")` and `to_tsvector('simple', "t")`: the same index.

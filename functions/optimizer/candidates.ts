@@ -248,7 +248,11 @@ export function candidatesForAccess(
   // An order on an expression: a btree key unless its value is jsonb, and not while its key is a $n.
   const order =
     access.order?.items.filter((i) =>
-      i.expression ? !i.expression.jsonb && i.expression.params.length === 0 : btreeable(col(i.column)),
+      i.distance
+        ? false
+        : i.expression
+          ? !i.expression.jsonb && i.expression.params.length === 0
+          : btreeable(col(i.column)),
     ) ?? [];
   const orderId = (o: AccessOrderItem) => o.expression?.sql ?? o.column;
   const orderUsable = access.order !== undefined && order.length === access.order.items.length;
@@ -438,6 +442,7 @@ export function candidatesForAccess(
   }
   // GIN: JSONB containment needs jsonb_path_ops or jsonb_ops; key existence needs jsonb_ops; arrays
   // array_ops. On a column, or on a jsonb path expression (payload -> 'attrs').
+  const firstIndexed = out.length;
   const ginPreds = usable.filter((p) =>
     [
       'jsonb_contains',
@@ -487,7 +492,21 @@ export function candidatesForAccess(
       // jsonpath (`@?`, and `@@` on jsonb) is served by either operator class, like containment.
       opclass = kinds.includes('jsonb_exists') ? 'jsonb_ops' : 'jsonb_path_ops';
     } else if (!first.expression && info.typeCategory === 'A') opclass = 'array_ops';
-    else if (
+    else if (!first.expression && info.typeCategory === 'G') {
+      // A geometric column (point, box, polygon, circle): containment `<@` / `@>` and overlap `&&` are
+      // GiST operators (the type's default operator class); GIN has none.
+      out.push(
+        make(
+          t,
+          'gist',
+          [{ column: first.column, desc: false, ordered: false }],
+          0,
+          `geometric operators (${unique(preds.map((p) => p.operator)).join(', ')}) on ${id}`,
+          statementId,
+        ),
+      );
+      continue;
+    } else if (
       (first.expression ? first.expression.range === true : info.typeCategory === 'R') &&
       !kinds.includes('jsonb_exists')
     ) {
@@ -547,6 +566,22 @@ export function candidatesForAccess(
       ),
     );
   }
+  // A nearest-neighbour order on a geometric column (`ORDER BY location <-> point($1, $2) LIMIT 10`): a
+  // GiST index on the column returns the rows by distance (KNN) and the LIMIT stops the scan.
+  const nearest = access.order?.items[0];
+  if (access.order?.limit && nearest?.distance && col(nearest.column)?.typeCategory === 'G') {
+    const c = make(
+      t,
+      'gist',
+      [{ column: nearest.column, desc: false, ordered: false }],
+      0,
+      `nearest-neighbour order (<->) on ${nearest.column} with LIMIT`,
+      statementId,
+    );
+    const same = out.find((x) => x.key === c.key);
+    if (same) same.reason = `${same.reason}; ${c.reason}`;
+    else out.push(c);
+  }
   // pg_trgm GIN for LIKE / ILIKE that a btree cannot serve: an infix pattern, ILIKE, or a pattern seen
   // only as $n; and for a regular expression (`~`, `~*`), which gin_trgm_ops serves as it serves LIKE.
   // Only where the extension is installed (creating one is a DBA's decision).
@@ -580,6 +615,27 @@ export function candidatesForAccess(
           statementId,
           { opclass },
         ),
+      );
+    }
+  }
+  // Partial GIN and GiST: a constant on a low-cardinality column beside the condition (`status =
+  // 'active' AND to_tsvector(...) @@ ...`) becomes their WHERE, as it does a btree's, so the index holds
+  // only the rows the statement can return (a search over the 9% of listings that are active).
+  for (const c of out.slice(firstIndexed)) {
+    if (c.method === 'btree' || c.predicate) continue;
+    for (const p of constant) {
+      const literals = [...p.literals!].sort((a, b) => a.sql.localeCompare(b.sql));
+      const predicate = {
+        column: p.column,
+        literals,
+        sql: renderPredicate(p.column, literals),
+        ...(literals.length > 1 || p.fixed ? { fixed: true } : {}),
+      };
+      out.push(
+        make(t, c.method, c.columns, 0, `${c.reason}; partial for ${predicate.sql}`, statementId, {
+          ...(c.opclass ? { opclass: c.opclass } : {}),
+          predicate,
+        }),
       );
     }
   }

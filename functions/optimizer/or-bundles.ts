@@ -1,4 +1,4 @@
-import type { TableAccess } from './access.ts';
+import type { AccessPredicate, TableAccess } from './access.ts';
 import { type CandidateEnvironment, type CandidateIndex, candidatesForAccess } from './candidates.ts';
 import type { TableInfo } from './catalog.ts';
 
@@ -27,6 +27,16 @@ function armIndex(candidates: CandidateIndex[]): CandidateIndex | undefined {
   return full.find((c) => c.method === 'btree') ?? full[0];
 }
 
+/**
+ * The partial index a DBA writes for one arm when the statement also fixes a constant beside the OR
+ * (`status = 'active' AND (city = $1 OR postcode = $2)`): the arm's key, the constant as its WHERE.
+ */
+function partialArmIndex(candidates: CandidateIndex[], arm: AccessPredicate[]): CandidateIndex | undefined {
+  const armColumns = new Set(arm.map((p) => p.column));
+  const partial = candidates.filter((c) => c.predicate && !c.include && !armColumns.has(c.predicate.column));
+  return partial.find((c) => c.method === 'btree') ?? partial[0];
+}
+
 /** Bundles for the OR conditions of one table access (one per condition whose every arm has an index). */
 export function bundlesForAccess(
   access: TableAccess,
@@ -34,8 +44,13 @@ export function bundlesForAccess(
   env: CandidateEnvironment = {},
 ): CandidateBundle[] {
   const out: CandidateBundle[] = [];
+  // Constants ANDed with the OR: the candidates keep those on a low-cardinality column as a partial WHERE.
+  const constants = access.predicates.filter(
+    (p) => (p.kind === 'eq' || p.kind === 'in') && !p.expression && p.literals?.length,
+  );
   for (const group of access.orGroups) {
     const members: CandidateIndex[] = [];
+    let partials: CandidateIndex[] | undefined = constants.length > 0 ? [] : undefined;
     for (const [i, arm] of group.entries()) {
       // The arm as if it were the whole condition: no order, join or covering columns of its own.
       const own = candidatesForAccess(
@@ -48,8 +63,27 @@ export function bundlesForAccess(
         members.length = 0;
         break;
       }
-      if (members.some((m) => m.key === pick.key)) continue;
-      members.push({ ...pick, reason: `OR arm ${i + 1} of ${group.length}: ${pick.reason}` });
+      const reason = `OR arm ${i + 1} of ${group.length}`;
+      if (!members.some((m) => m.key === pick.key))
+        members.push({ ...pick, reason: `${reason}: ${pick.reason}` });
+      if (!partials) continue;
+      const withConstants = candidatesForAccess(
+        {
+          ...access,
+          predicates: [...arm, ...constants],
+          orGroups: [],
+          order: undefined,
+          joinColumns: [],
+          allColumns: true,
+        },
+        statementId,
+        env,
+      );
+      const partial = partialArmIndex(withConstants, arm);
+      if (!partial || (partials[0] && partials[0].predicate!.sql !== partial.predicate!.sql))
+        partials = undefined;
+      else if (!partials.some((m) => m.key === partial.key))
+        partials.push({ ...partial, reason: `${reason}: ${partial.reason}` });
     }
     if (members.length === 0) continue;
     out.push({
@@ -59,6 +93,14 @@ export function bundlesForAccess(
       reason: `OR condition: ${members.length} indexes used together (BitmapOr)`,
       statements: new Set([statementId]),
     });
+    if (partials && partials.length > 0)
+      out.push({
+        key: bundleKey(access.table, partials),
+        table: access.table,
+        members: partials,
+        reason: `OR condition: ${partials.length} partial indexes used together (BitmapOr)`,
+        statements: new Set([statementId]),
+      });
   }
   return out;
 }

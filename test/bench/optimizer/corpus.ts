@@ -5,6 +5,7 @@ import { forum, marketing } from './holdout-c.ts';
 import { jobs, ledger } from './holdout-d.ts';
 import { netsec, payroll } from './holdout-e.ts';
 import { metrics, storefront } from './holdout-f.ts';
+import { chat, realty } from './holdout-g.ts';
 import { orm, sync, tickets } from './holdout-lead.ts';
 
 /**
@@ -699,4 +700,6 @@ export const CORPUS: readonly BenchWorkload[] = [
   metrics,
   netsec,
   payroll,
+  chat,
+  realty,
 ];
