@@ -4,6 +4,7 @@ import { iot, logistics } from './holdout-b.ts';
 import { forum, marketing } from './holdout-c.ts';
 import { jobs, ledger } from './holdout-d.ts';
 import { metrics, storefront } from './holdout-f.ts';
+import { events, lms } from './holdout-h.ts';
 import { orm, sync, tickets } from './holdout-lead.ts';
 
 /**
@@ -696,4 +697,6 @@ export const CORPUS: readonly BenchWorkload[] = [
   ledger,
   storefront,
   metrics,
+  lms,
+  events,
 ];
