@@ -16,7 +16,7 @@ import { type ResolvedStatement, resolveStatement } from './access.ts';
 import { analyzeStatementSync, loadParser, repairNormalizedText, type StatementAnalysis } from './analyze.ts';
 import { type Catalog, loadCatalog } from './catalog.ts';
 import { foreignKeyLookups, loadReferencingKeys } from './foreign-keys.ts';
-import { markVaryingConstants } from './sample-constants.ts';
+import { heaviestFirst, markVaryingConstants } from './sample-constants.ts';
 import { loadViews } from './views.ts';
 
 /**
@@ -431,7 +431,8 @@ export async function collectWorkload(client: pg.Client, options: WorkloadOption
           continue;
         }
         const fp = fingerprintOf(text);
-        const matched = fp ? byFingerprint.get(fp) : undefined;
+        const found = fp ? byFingerprint.get(fp) : undefined;
+        const matched = found ? heaviestFirst(found) : undefined;
         if (fp && matched) byFingerprint.delete(fp);
         const example = matched?.[0];
         workloadCount++;
