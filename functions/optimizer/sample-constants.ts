@@ -51,3 +51,23 @@ export function markVaryingConstants(statement: ResolvedStatement, others: Resol
     }
   });
 }
+
+/** Where a sample was captured from the running application (not supplied by the caller). */
+const CAPTURED = new Set(['pg_stat_activity', 'server_log']);
+
+/**
+ * A statement's samples in the order the advisor reads them: the first is the one its plans are judged
+ * on. Caller-supplied examples stay first (they win); among captured samples, the one the server logged
+ * as slowest leads. The samples are the newest distinct texts, and the newest may be a light instance: a
+ * `WHERE program_id = $1 ORDER BY lower(name) LIMIT 50` judged on a program of 400 rows sorts them cheaply,
+ * and an index on program_id alone looks as good as the ordered one, which the program of 12,000 rows
+ * needs (found by the `lms` holdout). An index that serves the heaviest instance serves the light ones.
+ */
+export function heaviestFirst<T extends { source: string; durationMs?: number }>(samples: T[]): T[] {
+  if (samples.length < 2 || !CAPTURED.has(samples[0]!.source)) return samples;
+  let heaviest = 0;
+  samples.forEach((s, i) => {
+    if (CAPTURED.has(s.source) && (s.durationMs ?? -1) > (samples[heaviest]!.durationMs ?? -1)) heaviest = i;
+  });
+  return heaviest === 0 ? samples : [samples[heaviest]!, ...samples.filter((_, i) => i !== heaviest)];
+}

@@ -16,7 +16,7 @@ import { type ResolvedStatement, resolveStatement } from './access.ts';
 import { analyzeStatementSync, loadParser, repairNormalizedText, type StatementAnalysis } from './analyze.ts';
 import { type Catalog, loadCatalog } from './catalog.ts';
 import { foreignKeyLookups, loadReferencingKeys } from './foreign-keys.ts';
-import { markVaryingConstants } from './sample-constants.ts';
+import { heaviestFirst, markVaryingConstants } from './sample-constants.ts';
 import { loadViews } from './views.ts';
 
 /**
@@ -289,7 +289,7 @@ export interface WorkloadStatement {
   tempBlksWritten: number;
   /** A literal instance: planned with its constants, and executable for latency measurement. */
   example?: QueryExample;
-  /** Every literal sample matched to it: the example first (representativeFirst), then newest first. */
+  /** Every literal sample matched to it: the example first (heaviestFirst), then newest first. */
   samples?: QueryExample[];
   analysis?: StatementAnalysis;
   resolved?: ResolvedStatement;
@@ -374,19 +374,6 @@ export interface WorkloadOptions {
 }
 
 /**
- * A statement's samples with the one it is planned with first: an example the caller supplied (no queryid:
- * a --workload file) as given; else the slowest execution the server logged, the instance whose cost an
- * index has to bring down (the account with 10,000 rows, not one with 40; judged on the small one, an
- * index that serves only the large ones adds nothing); else the newest.
- */
-function representativeFirst(samples: QueryExample[]): QueryExample[] {
-  const first = samples[0]!;
-  if (first.queryid === undefined) return samples;
-  const slowest = samples.reduce((a, b) => ((b.durationMs ?? -1) > (a.durationMs ?? -1) ? b : a), first);
-  return [slowest, ...samples.filter((x) => x !== slowest)];
-}
-
-/**
  * Collects the workload: statistics of every statement, text of the top ones, examples matched to them
  * by fingerprint (constants and $n alike), each parsed and bound to the catalog.
  */
@@ -444,10 +431,11 @@ export async function collectWorkload(client: pg.Client, options: WorkloadOption
           continue;
         }
         const fp = fingerprintOf(text);
-        const matched = fp ? byFingerprint.get(fp) : undefined;
+        const found = fp ? byFingerprint.get(fp) : undefined;
+        const matched = found ? heaviestFirst(found) : undefined;
         if (fp && matched) byFingerprint.delete(fp);
-        const ranked = matched ? representativeFirst(matched) : undefined;
-        const example = ranked?.[0];
+        // Judged on its heaviest logged sample (sample-constants.ts heaviestFirst), not the newest.
+        const example = matched?.[0];
         workloadCount++;
         statements.push({
           id: s.queryid,
@@ -459,7 +447,7 @@ export async function collectWorkload(client: pg.Client, options: WorkloadOption
           meanMs: s.calls > 0 ? s.totalMs / s.calls : 0,
           tempBlksWritten: s.tempBlksWritten,
           example,
-          ...(ranked ? { samples: ranked } : {}),
+          ...(matched ? { samples: matched } : {}),
         });
       }
     }

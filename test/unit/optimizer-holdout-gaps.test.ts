@@ -6,6 +6,7 @@ import { createIndexSql } from '../../functions/optimizer/candidate-sql.ts';
 import { type CandidateIndex, candidatesForAccess } from '../../functions/optimizer/candidates.ts';
 import type { IndexInfo, TableInfo } from '../../functions/optimizer/catalog.ts';
 import { chooseJoinGroups, type GroupEvaluation } from '../../functions/optimizer/join-groups.ts';
+import { heaviestFirst } from '../../functions/optimizer/sample-constants.ts';
 import { writeCostOf } from '../../functions/optimizer/write-cost.ts';
 import { noActivity } from '../support/optimizer-fixtures.ts';
 
@@ -543,5 +544,18 @@ describe('min() / max() of one column with no GROUP BY', () => {
     ]) {
       expect(analyzeStatementSync(sql).analysis!.orders, sql).toEqual([]);
     }
+  });
+});
+
+describe('the sample a statement is judged on (lms holdout)', () => {
+  it('the slowest captured sample leads; a caller-supplied example stays first', () => {
+    const light = { sql: 'light', source: 'server_log', durationMs: 1.2 };
+    const heavy = { sql: 'heavy', source: 'server_log', durationMs: 14.8 };
+    const activity = { sql: 'activity', source: 'pg_stat_activity' };
+    expect(heaviestFirst([light, activity, heavy]).map((s) => s.sql)).toEqual(['heavy', 'light', 'activity']);
+    expect(heaviestFirst([heavy, light]).map((s) => s.sql)).toEqual(['heavy', 'light']);
+    expect(heaviestFirst([activity, light]).map((s) => s.sql)).toEqual(['light', 'activity']);
+    const file = { sql: 'file', source: 'workload_file' };
+    expect(heaviestFirst([file, light, heavy]).map((s) => s.sql)).toEqual(['file', 'light', 'heavy']);
   });
 });

@@ -6,6 +6,7 @@ import { jobs, ledger } from './holdout-d.ts';
 import { netsec, payroll } from './holdout-e.ts';
 import { metrics, storefront } from './holdout-f.ts';
 import { chat, realty } from './holdout-g.ts';
+import { events, lms } from './holdout-h.ts';
 import { orm, sync, tickets } from './holdout-lead.ts';
 
 /**
@@ -702,4 +703,6 @@ export const CORPUS: readonly BenchWorkload[] = [
   payroll,
   chat,
   realty,
+  lms,
+  events,
 ];
