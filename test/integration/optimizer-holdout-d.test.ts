@@ -1,12 +1,11 @@
 import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AdvisedFromLog, adviseFromServerLog } from '../support/advised-from-log.ts';
+import { describe, expect, it } from 'vitest';
+import { advisedFromLogSuite } from '../support/advised-from-log.ts';
 
 // The gaps the fourth holdout benchmark (test/bench/optimizer/holdout-d.ts: a job queue and an accounting
 // ledger) found, end to end as optimizer-holdout-gaps.test.ts runs them: the application's statements with
 // $n parameters, their literal samples from the server log, one advisor run over the whole workload.
 
-let harness: AdvisedFromLog;
 let client: pg.Client;
 
 const SHAPES: Array<{ name: string; sql: string; params: unknown[] }> = [
@@ -45,17 +44,11 @@ async function load(): Promise<void> {
   await client.query('VACUUM ANALYZE hd.bank_lines');
 }
 
-const served = (name: string) => harness.served(name);
-
-beforeAll(async () => {
-  harness = await adviseFromServerLog('hd', SHAPES, async (c) => {
-    client = c;
-    await load();
-  });
-}, 300_000);
-afterAll(async () => {
-  await harness?.stop();
+const harness = advisedFromLogSuite('hd', SHAPES, async (c) => {
+  client = c;
+  await load();
 });
+const served = (name: string) => harness().served(name);
 
 describe('holdout-d gaps, from pg_stat_statements plus a literal sample', () => {
   it('(a, b) IN ((..), (..)): the equality column, the IN column, then the range, one btree for both arms', () => {

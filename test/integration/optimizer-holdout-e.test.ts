@@ -1,11 +1,11 @@
 import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { adviseIndexes } from '../../functions/optimizer/advisor.ts';
 import { normalizeExpression } from '../../functions/optimizer/candidate-merge.ts';
 import { likePrefix } from '../../functions/optimizer/candidates.ts';
 import { likeEscape } from '../../functions/optimizer/sql-expression.ts';
 import { collectWorkload, storedQuerySamples } from '../../functions/optimizer/workload.ts';
-import { type AdvisedFromLog, adviseFromServerLog } from '../support/advised-from-log.ts';
+import { advisedFromLogSuite } from '../support/advised-from-log.ts';
 import { options } from '../support/advisor-fixture.ts';
 
 // The gaps the fifth holdout benchmark (test/bench/optimizer/holdout-e.ts: a firewall event store and a
@@ -13,7 +13,6 @@ import { options } from '../support/advisor-fixture.ts';
 // statements with $n parameters, their literal samples from the server log, one advisor run over the
 // whole workload.
 
-let harness: AdvisedFromLog;
 let client: pg.Client;
 
 const SHAPES: Array<{ name: string; sql: string; params: (run: number) => unknown[] }> = [
@@ -81,17 +80,11 @@ async function load(): Promise<void> {
   for (const t of ['events', 'staff', 'slips', 'members']) await client.query(`VACUUM ANALYZE he.${t}`);
 }
 
-const served = (name: string) => harness.served(name);
-
-beforeAll(async () => {
-  harness = await adviseFromServerLog('he', SHAPES, async (c) => {
-    client = c;
-    await load();
-  });
-}, 300_000);
-afterAll(async () => {
-  await harness?.stop();
+const harness = advisedFromLogSuite('he', SHAPES, async (c) => {
+  client = c;
+  await load();
 });
+const served = (name: string) => harness().served(name);
 
 describe('holdout-e gaps, from pg_stat_statements plus a literal sample', () => {
   it('jsonb @? jsonpath: a GIN on the column', () => {
@@ -183,7 +176,7 @@ describe('holdout-e gaps, from pg_stat_statements plus a literal sample', () => 
       ['ab\\_c%', '\\'],
     ];
     for (const [pattern, esc] of cases) {
-      const { rows } = await harness.client.query<{ v: string }>('SELECT like_escape($1, $2) AS v', [
+      const { rows } = await harness().client.query<{ v: string }>('SELECT like_escape($1, $2) AS v', [
         pattern,
         esc,
       ]);
@@ -200,7 +193,7 @@ describe('holdout-e gaps, from pg_stat_statements plus a literal sample', () => 
     // name) again; so too a full-text GIN on to_tsvector('simple', title), written back with
     // 'simple'::regconfig (a PostgreSQL 15 corpus run stopped on library's second run: the apply of that
     // index, already live under the same name, failed on dgm.auto_indexes' live-name unique index).
-    const c = harness.client;
+    const c = harness().client;
     const def = served('hire_year').definitions.find((d) => d.includes('pg_catalog.extract'))!;
     await c.query(def.replace('NAME', 'he_staff_year'));
     await c.query(`CREATE INDEX he_events_fts ON he.events USING gin (to_tsvector('simple', uri))`);

@@ -1,13 +1,12 @@
 import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AdvisedFromLog, adviseFromServerLog, type LogShape } from '../support/advised-from-log.ts';
+import { describe, expect, it } from 'vitest';
+import { advisedFromLogSuite, type LogShape } from '../support/advised-from-log.ts';
 
 // The gaps the sixth holdout benchmark (test/bench/optimizer/holdout-f.ts: an ORM storefront and an
 // analytics app on a wide events table) found, end to end as optimizer-holdout-gaps.test.ts runs them: the
 // application's statements with $n parameters, three runs with their own values, their literal samples
 // from the server log, one advisor run over the whole workload.
 
-let harness: AdvisedFromLog;
 let client: pg.Client;
 
 const T0 = Date.UTC(2026, 5, 30);
@@ -86,17 +85,11 @@ async function load(): Promise<void> {
   await client.query('VACUUM ANALYZE hf.histograms');
 }
 
-const served = (name: string) => harness.served(name);
-
-beforeAll(async () => {
-  harness = await adviseFromServerLog('hf', SHAPES, async (c) => {
-    client = c;
-    await load();
-  });
-}, 300_000);
-afterAll(async () => {
-  await harness?.stop();
+const harness = advisedFromLogSuite('hf', SHAPES, async (c) => {
+  client = c;
+  await load();
 });
+const served = (name: string) => harness().served(name);
 
 describe('holdout-f gaps, from pg_stat_statements plus literal samples', () => {
   it('a constant the samples give differently gets no partial index: the full key serves every value', () => {
@@ -106,7 +99,7 @@ describe('holdout-f gaps, from pg_stat_statements plus literal samples', () => {
     // Before, `project_id = 1` of the first sample made a partial (timezone('UTC', occurred_at)) WHERE
     // project_id = 1: chosen, the planner preferred it on that sample, and the full index was dropped after
     // the build as unused; projects 2 and 9 scanned a fifth of the table.
-    const all = harness.advice.recommendations.map((r) => r.definition);
+    const all = harness().advice.recommendations.map((r) => r.definition);
     expect(
       all.some((d) => /WHERE "project_id" (=|IN)/.test(d)),
       all.join('\n'),

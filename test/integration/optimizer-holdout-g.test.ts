@@ -1,8 +1,8 @@
 import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { adviseIndexes } from '../../functions/optimizer/advisor.ts';
 import { collectWorkload, storedQuerySamples } from '../../functions/optimizer/workload.ts';
-import { type AdvisedFromLog, adviseFromServerLog } from '../support/advised-from-log.ts';
+import { advisedFromLogSuite } from '../support/advised-from-log.ts';
 import { options } from '../support/advisor-fixture.ts';
 
 // The gaps the holdout-g benchmark (test/bench/optimizer/holdout-g.ts: a messaging app and a listing
@@ -11,7 +11,6 @@ import { options } from '../support/advisor-fixture.ts';
 // A table of places, a fifth of them 'active' (most of them the recent ones), each with a point location around one of 500
 // towns, a text description and a town and postcode.
 
-let harness: AdvisedFromLog;
 let client: pg.Client;
 
 const SHAPES: Array<{ name: string; sql: string; params: (run: number) => unknown[] }> = [
@@ -65,21 +64,16 @@ async function load(): Promise<void> {
   await client.query('VACUUM ANALYZE hg.places');
 }
 
-const served = (name: string) => harness.served(name);
-
-beforeAll(async () => {
-  harness = await adviseFromServerLog(
-    'hg',
-    SHAPES.map((s) => ({ ...s })),
-    async (c) => {
-      client = c;
-      await load();
-    },
-  );
-}, 600_000);
-afterAll(async () => {
-  await harness?.stop();
-});
+const harness = advisedFromLogSuite(
+  'hg',
+  SHAPES.map((s) => ({ ...s })),
+  async (c) => {
+    client = c;
+    await load();
+  },
+  600_000,
+);
+const served = (name: string) => harness().served(name);
 
 describe('holdout-g gaps, from pg_stat_statements plus a literal sample', () => {
   it('point <@ box ORDER BY <-> LIMIT: a GiST on the point column (partial on the constant beside it)', () => {
@@ -133,7 +127,7 @@ describe('holdout-g gaps, from pg_stat_statements plus a literal sample', () => 
   it('once built, each GIN and GiST recommendation is covered by its index in the next run', async () => {
     // The server prints a full-text configuration as 'english'::regconfig: before, the built expression
     // index did not cover its own candidate, which was evaluated (and in the bench recommended) again.
-    const first = harness.advice.recommendations;
+    const first = harness().advice.recommendations;
     const name = (d: string) => /INDEX (?:CONCURRENTLY )?"?([^" ]+)"?/.exec(d)?.[1];
     const special = first
       .filter((r) => / USING (gin|gist) /.test(r.definition))

@@ -1,7 +1,7 @@
 import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { WorkloadStatement } from '../../functions/optimizer/workload.ts';
-import { type AdvisedFromLog, adviseFromServerLog } from '../support/advised-from-log.ts';
+import { advisedFromLogSuite } from '../support/advised-from-log.ts';
 
 // The gaps the second holdout benchmark (test/bench/optimizer/holdout-b.ts, a logistics application)
 // found (and a probe after it: ORDER BY an expression, BETWEEN on coalesce() of two columns, NOT on a boolean column, max() for one key; from the marketing holdout, holdout-c.ts: a regular expression), end to end as optimizer-kinds.test.ts runs its kinds: an application of its own runs its
@@ -9,7 +9,6 @@ import { type AdvisedFromLog, adviseFromServerLog } from '../support/advised-fro
 // with its parameters, the optimizer reads its literal samples from there, and the advisor runs once over
 // the whole workload. PostgreSQL 18: candidates built for real and rolled back; 15: HypoPG for btree.
 
-let harness: AdvisedFromLog;
 let client: pg.Client;
 
 interface Shape {
@@ -113,18 +112,12 @@ async function load(): Promise<void> {
 }
 
 /** A shape's statement (planned with its literal sample from the log), its verdict and the definitions serving it. */
-const served = (name: string) => harness.served(name);
-const statementOf = (name: string): WorkloadStatement => harness.served(name).statement;
-
-beforeAll(async () => {
-  harness = await adviseFromServerLog('gaps', SHAPES, async (c) => {
-    client = c;
-    await load();
-  });
-}, 300_000);
-afterAll(async () => {
-  await harness?.stop();
+const harness = advisedFromLogSuite('gaps', SHAPES, async (c) => {
+  client = c;
+  await load();
 });
+const served = (name: string) => harness().served(name);
+const statementOf = (name: string): WorkloadStatement => harness().served(name).statement;
 
 describe('holdout gaps, from pg_stat_statements plus a literal sample', () => {
   it('ORDER BY ... DESC NULLS LAST: the key sorts NULLs last too (a DESC key puts them first)', () => {

@@ -1,13 +1,12 @@
 import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AdvisedFromLog, adviseFromServerLog, type LogShape } from '../support/advised-from-log.ts';
+import { describe, expect, it } from 'vitest';
+import { advisedFromLogSuite, type LogShape } from '../support/advised-from-log.ts';
 
 // The gaps the eighth holdout benchmark (test/bench/optimizer/holdout-h.ts: a learning-management system
 // and an event store) found, end to end as optimizer-holdout-gaps.test.ts runs them: the application's
 // statements with $n parameters, three runs with their own values, their literal samples from the server
 // log, one advisor run over the whole workload.
 
-let harness: AdvisedFromLog;
 let client: pg.Client;
 
 const SHAPES: LogShape[] = [
@@ -35,17 +34,11 @@ async function load(): Promise<void> {
   await client.query('VACUUM ANALYZE hh.students');
 }
 
-const served = (name: string) => harness.served(name);
-
-beforeAll(async () => {
-  harness = await adviseFromServerLog('hh', SHAPES, async (c) => {
-    client = c;
-    await load();
-  });
-}, 300_000);
-afterAll(async () => {
-  await harness?.stop();
+const harness = advisedFromLogSuite('hh', SHAPES, async (c) => {
+  client = c;
+  await load();
 });
+const served = (name: string) => harness().served(name);
 
 describe('holdout-h gaps, from pg_stat_statements plus literal samples', () => {
   it('the heaviest logged sample is the one judged on: ORDER BY lower() LIMIT gets the ordered index', () => {

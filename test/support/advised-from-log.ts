@@ -1,6 +1,6 @@
 import { fingerprintSync } from 'libpg-query';
 import type pg from 'pg';
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { ServerLogSource } from '../../functions/adapters/local/server-log-source.ts';
 import { parseConfig } from '../../functions/config.ts';
 import { connect } from '../../functions/db/connection.ts';
@@ -130,4 +130,27 @@ export function definitionsServing(advice: Advice, statementId: string): string[
   return advice.recommendations
     .filter((r) => r.statements.some((x) => x.id === statementId))
     .map((r) => r.definition.replace(/"dgm_auto_[^"]+"/, 'NAME').replace(' CONCURRENTLY', ''));
+}
+
+/**
+ * adviseFromServerLog once for a test file: run before its tests (a generous timeout: the load and the
+ * workload on a loaded machine), stopped after them. Returns the harness, ready once the tests run.
+ */
+export function advisedFromLogSuite(
+  database: string,
+  shapes: LogShape[],
+  load: (client: pg.Client) => Promise<void>,
+  timeoutMs = 300_000,
+): () => AdvisedFromLog {
+  let harness: AdvisedFromLog | undefined;
+  beforeAll(async () => {
+    harness = await adviseFromServerLog(database, shapes, load);
+  }, timeoutMs);
+  afterAll(async () => {
+    await harness?.stop();
+  });
+  return () => {
+    if (!harness) throw new Error(`the ${database} harness is not ready: its setup failed`);
+    return harness;
+  };
 }
