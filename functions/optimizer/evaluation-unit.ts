@@ -51,3 +51,17 @@ export async function addUnit(
     members,
   };
 }
+
+/** Adds every chosen unit to the session, each unit's parts by unit; undefined when one cannot be added. */
+export async function addUnits<E extends { members: CandidateIndex[] }>(
+  session: WhatIfSession,
+  units: E[],
+): Promise<Map<E, AddedCandidate[]> | undefined> {
+  const parts = new Map<E, AddedCandidate[]>();
+  for (const e of units) {
+    const added = await addUnit(session, e.members);
+    if (added.error) return undefined;
+    parts.set(e, added.parts);
+  }
+  return parts;
+}

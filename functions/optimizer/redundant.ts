@@ -1,7 +1,7 @@
 import type { RejectedCandidate } from './advice.ts';
 import type { CandidateIndex } from './candidates.ts';
-import { addUnit, definitionOf } from './evaluation-unit.ts';
-import type { AddedCandidate, PlanResult, WhatIfMethod, WhatIfSession } from './planner.ts';
+import { addUnit, addUnits, definitionOf } from './evaluation-unit.ts';
+import type { PlanResult, WhatIfMethod, WhatIfSession } from './planner.ts';
 
 /**
  * The last pass over the advisor's choice: an index that the other chosen indexes make redundant is
@@ -16,6 +16,10 @@ import type { AddedCandidate, PlanResult, WhatIfMethod, WhatIfSession } from './
 
 /** A statement may cost this much more (plan cost, share) without an index that is then dropped. */
 export const REDUNDANT_WITHIN = 0.1;
+
+/** Whether a plan cost is within REDUNDANT_WITHIN of the cost it had with the whole chosen set. */
+export const withinRedundant = (cost: number, before: number): boolean =>
+  cost <= before * (1 + REDUNDANT_WITHIN) + 1e-9;
 
 /** A dropped unit, as the advice reports it among the rejected candidates. */
 export function redundancyRejection(e: ChosenUnit & { method: WhatIfMethod }): RejectedCandidate {
@@ -57,13 +61,9 @@ export async function redundantUnits<E extends ChosenUnit>(input: RedundancyInpu
     single.some((o) => o !== e && leadingKey(o.candidate) === leadingKey(e.candidate)),
   );
   if (suspects.length === 0) return [];
-  const parts = new Map<E, AddedCandidate[]>();
   try {
-    for (const e of chosen) {
-      const added = await addUnit(session, e.members);
-      if (added.error) return [];
-      parts.set(e, added.parts);
-    }
+    const parts = await addUnits(session, chosen);
+    if (!parts) return [];
     const ids = [...new Set(suspects.flatMap((e) => input.statementsOn(e.candidate.table.oid)))];
     const full = new Map<string, number>();
     for (const id of ids) full.set(id, (await input.explain(id)).cost);
@@ -83,7 +83,7 @@ export async function redundantUnits<E extends ChosenUnit>(input: RedundancyInpu
         const with_ = full.get(id);
         const r = await input.explain(id);
         if (with_ === undefined || !Number.isFinite(with_)) continue;
-        if (!(r.cost <= with_ * (1 + REDUNDANT_WITHIN) + 1e-9)) {
+        if (!withinRedundant(r.cost, with_)) {
           redundant = false;
           break;
         }

@@ -1,9 +1,9 @@
 import type { RejectedCandidate } from './advice.ts';
 import { candidateName } from './candidate-sql.ts';
 import { PARTIAL_PREFERENCE } from './candidates.ts';
-import { addUnit, definitionOf } from './evaluation-unit.ts';
-import type { AddedCandidate, PlanResult, WhatIfMethod, WhatIfSession } from './planner.ts';
-import { type ChosenUnit, REDUNDANT_WITHIN } from './redundant.ts';
+import { addUnit, addUnits, definitionOf } from './evaluation-unit.ts';
+import type { PlanResult, WhatIfMethod, WhatIfSession } from './planner.ts';
+import { type ChosenUnit, withinRedundant } from './redundant.ts';
 
 /**
  * A pass after the greedy choice: a chosen index is swapped for one the greedy left out when the swap
@@ -48,14 +48,10 @@ export async function swapUnits<E extends SwapUnit>(input: SwapInput<E>): Promis
   const suspects = chosen.filter((e) => tables.has(e.candidate.table.oid));
   if (suspects.length === 0) return [];
   const swaps: Array<{ out: E; in: E }> = [];
-  const parts = new Map<E, AddedCandidate[]>();
   const used = new Set<E>();
   try {
-    for (const e of chosen) {
-      const added = await addUnit(session, e.members);
-      if (added.error) return [];
-      parts.set(e, added.parts);
-    }
+    const parts = await addUnits(session, chosen);
+    if (!parts) return [];
     // A unit swapped in is a suspect in turn (a covering index replaced by a partial one, which an OR
     // bundle then replaces); each unit leaves at most once, so this ends.
     const queue = [...suspects];
@@ -91,7 +87,7 @@ export async function swapUnits<E extends SwapUnit>(input: SwapInput<E>): Promis
           const r = await input.explain(id);
           after.set(id, r.cost);
           const before = full.get(id)!;
-          if (Number.isFinite(before) && !(r.cost <= before * (1 + REDUNDANT_WITHIN) + 1e-9)) ok = false;
+          if (Number.isFinite(before) && !withinRedundant(r.cost, before)) ok = false;
         }
         // A unit partial on a constant one sample showed, put in for one that serves every value, must
         // plan the statements it takes over cheaper by the greedy's own preference for the full index.
