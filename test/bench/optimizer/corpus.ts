@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { pick } from './generate.ts';
 import { booking, bookingOffice, social } from './holdout-a.ts';
 import { iot, logistics } from './holdout-b.ts';
 import { forum, marketing } from './holdout-c.ts';
@@ -42,8 +43,6 @@ export interface BenchWorkload {
    */
   protocol?: 'literal' | 'extended';
 }
-
-const pick = <T>(xs: readonly T[], i: number): T => xs[i % xs.length]!;
 
 /** A workload whose schema and data come from one SQL script. */
 function fromScript(w: Omit<BenchWorkload, 'setup'> & { script: string }): BenchWorkload {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { BenchWorkload } from './corpus.ts';
+import { pick } from './generate.ts';
 
 /**
  * Two more holdout applications for the optimizer benchmark, written after the optimizer and not
@@ -20,8 +21,6 @@ function fromScript(w: Omit<BenchWorkload, 'setup'> & { script: string }): Bench
     },
   };
 }
-
-const pick = <T>(xs: readonly T[], i: number): T => xs[i % xs.length]!;
 
 const SHIPMENTS = 200_000;
 

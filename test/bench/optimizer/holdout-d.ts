@@ -1,8 +1,7 @@
 import type { BenchWorkload } from './corpus.ts';
+import { addDays, pick } from './generate.ts';
 
-const pick = <T>(xs: readonly T[], i: number): T => xs[i % xs.length]!;
 const day = (d: Date): string => d.toISOString().slice(0, 10);
-const addDays = (d: Date, n: number): Date => new Date(d.getTime() + n * 86400_000);
 
 /**
  * A holdout workload written without looking at the optimizer's candidate rules: a background-job /

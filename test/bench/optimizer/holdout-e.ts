@@ -1,6 +1,6 @@
 import type { BenchWorkload } from './corpus.ts';
+import { pick } from './generate.ts';
 
-const pick = <T>(xs: readonly T[], i: number): T => xs[i % xs.length]!;
 const isoDay = (d: Date): string => d.toISOString().slice(0, 10);
 
 /** An IPv4 address from its 32-bit number, as inet arithmetic in the setup script produces it. */

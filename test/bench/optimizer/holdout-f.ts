@@ -1,6 +1,5 @@
 import type { BenchWorkload } from './corpus.ts';
-
-const pick = <T>(xs: readonly T[], i: number): T => xs[i % xs.length]!;
+import { pick } from './generate.ts';
 
 /** An order's checkout token in the storefront's data (unique: 48271 is a primitive root of 2^31 - 1). */
 const checkoutToken = (g: number): string => `ck_${(g * 48271) % 2147483647}`;

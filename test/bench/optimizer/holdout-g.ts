@@ -1,6 +1,5 @@
 import type { BenchWorkload } from './corpus.ts';
-
-const pick = <T>(xs: readonly T[], i: number): T => xs[i % xs.length]!;
+import { pick } from './generate.ts';
 
 // --- chat ------------------------------------------------------------------------------------------
 

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { BenchWorkload } from './corpus.ts';
-
-const pick = <T>(xs: readonly T[], i: number): T => xs[i % xs.length]!;
+import { addDays, pick } from './generate.ts';
 
 // ---------------------------------------------------------------------------------------------------------
 // lms: the data's generating functions, mirrored here so that the statements' values hit real rows.
@@ -109,7 +108,6 @@ const submitted = (student: number, assignment: number): boolean =>
   (student * 31 + assignment * 17) % 100 < 70;
 const termStart = (course: number): Date => new Date(`${TERM_STARTS[course % 4]}T00:00:00Z`);
 const iso = (d: Date): string => d.toISOString();
-const addDays = (d: Date, n: number): Date => new Date(d.getTime() + n * 86400_000);
 /** A big course on even rounds, a small one on odd rounds. */
 const lmsCourse = (r: number): number => (r % 2 === 0 ? 1 + (r % 10) : 11 + ((r * 37) % 1990));
 
