@@ -63,7 +63,8 @@ export async function readStatements(
   const notWorkload = new Set(newShapes.filter((s) => s.notWorkload).map((s) => s.queryId));
   const listed = ((doc.rows as Json[]) ?? []).filter((r) => !notWorkload.has(str(r.queryId)));
   const byId = new Map(listed.map((r) => [str(r.queryId), summaryOf(r, shapes.get(str(r.queryId)))]));
-  // Round trip 2 picks twice the statements listed; the first topStatements of each list are kept.
+  // Round trip 2 picks topStatements judged workload and the unjudged ranking above them; the first
+  // topStatements of each list that are workload are kept.
   const pick = (ids: unknown) =>
     ((ids as string[]) ?? [])
       .map((id) => byId.get(id))

@@ -112,16 +112,46 @@ judged AS (
         WHERE d.toplevel OR d.queryid NOT IN (SELECT x.queryid FROM delta x WHERE x.toplevel)
         GROUP BY d.queryid) q
 ),
--- Twice the statements listed are picked: those not judged yet may be left out in the client, and the
--- client keeps the first top_n of the rest.
+-- The statements listed: the first top_n of those already judged workload (a stored shape; those judged
+-- not workload are in `own`), and every statement not judged yet that ranks above the last of them, up to
+-- 10 * top_n: the client judges those now and keeps the first top_n of what is workload. Unjudged
+-- statements do not take the workload's places: on a database just migrated, its DDL ranks above a light
+-- workload and would otherwise fill the list, then be left out in the client, leaving the sample with no
+-- workload at all.
+ranked AS (
+  SELECT j.queryid, coalesce(j.d_ms, j.total_ms) AS ms, coalesce(j.d_mean_ms, j.mean_ms) AS mean, j.slow,
+--#if dgm
+         j.queryid NOT IN (SELECT queryid FROM dgm.statement_shapes) AS unjudged
+--#else
+         true AS unjudged
+--#endif
+  FROM judged j
+),
+top_known AS (
+  SELECT r.queryid, r.ms FROM ranked r WHERE NOT r.unjudged AND r.ms > 0
+  ORDER BY r.ms DESC, r.queryid LIMIT (SELECT top_n FROM params)
+),
 top_q AS (
-  SELECT j.queryid, coalesce(j.d_ms, j.total_ms) AS ms FROM judged j
-  WHERE coalesce(j.d_ms, j.total_ms) > 0
-  ORDER BY coalesce(j.d_ms, j.total_ms) DESC, j.queryid LIMIT (SELECT 2 * top_n FROM params)
+  SELECT queryid, ms FROM top_known
+  UNION ALL
+  (SELECT r.queryid, r.ms FROM ranked r
+   WHERE r.unjudged AND r.ms > 0
+     AND r.ms >= CASE WHEN (SELECT count(*) FROM top_known) < (SELECT top_n FROM params) THEN 0
+                      ELSE (SELECT min(ms) FROM top_known) END
+   ORDER BY r.ms DESC, r.queryid LIMIT (SELECT 10 * top_n FROM params))
+),
+slow_known AS (
+  SELECT r.queryid, r.mean FROM ranked r WHERE NOT r.unjudged AND r.slow
+  ORDER BY r.mean DESC, r.queryid LIMIT (SELECT top_n FROM params)
 ),
 slow_q AS (
-  SELECT j.queryid, coalesce(j.d_mean_ms, j.mean_ms) AS mean FROM judged j WHERE j.slow
-  ORDER BY coalesce(j.d_mean_ms, j.mean_ms) DESC, j.queryid LIMIT (SELECT 2 * top_n FROM params)
+  SELECT queryid, mean FROM slow_known
+  UNION ALL
+  (SELECT r.queryid, r.mean FROM ranked r
+   WHERE r.unjudged AND r.slow
+     AND r.mean >= CASE WHEN (SELECT count(*) FROM slow_known) < (SELECT top_n FROM params) THEN 0
+                        ELSE (SELECT min(mean) FROM slow_known) END
+   ORDER BY r.mean DESC, r.queryid LIMIT (SELECT 10 * top_n FROM params))
 ),
 picked AS (SELECT queryid FROM top_q UNION SELECT queryid FROM slow_q),
 --#if dgm
