@@ -27,8 +27,9 @@ export default async function setup(project: TestProject) {
     return;
   }
   // Every test database shares the server's pg_stat_statements: room for all of their statements, so a
-  // test's workload is not evicted by another file's.
-  const server = await startEmbeddedPostgres({ settings: { 'pg_stat_statements.max': '20000' } });
+  // test's workload is not evicted by another file's. (Each migrated database alone holds about 150
+  // entries and a run makes about 150 databases: 20000 was too few.)
+  const server = await startEmbeddedPostgres({ settings: { 'pg_stat_statements.max': '100000' } });
   project.provide('serverUrl', server.url);
   project.provide('serverLabel', 'pg18');
   return async () => {
