@@ -131,3 +131,18 @@ describe('a statement planned on several of its samples', () => {
     expect(combinePlans([failed, big])).toBe(failed);
   });
 });
+
+describe('a batched cleanup through a sub-select', () => {
+  it('gets the candidates of the sub-select: its condition, then its order', () => {
+    // Checked for the jobs holdout's cleanup (task: "DELETE ... WHERE id IN (SELECT id ... ORDER BY x
+    // LIMIT n) gets no index"): the sub-select's access is read as a SELECT's is.
+    for (const write of [
+      `DELETE FROM app.item WHERE id IN (SELECT id FROM app.item WHERE state = 'gone' ORDER BY title LIMIT 1000)`,
+      `UPDATE app.item SET title = '' WHERE id IN (SELECT id FROM app.item WHERE state = 'gone' ORDER BY title LIMIT 1000)`,
+    ]) {
+      const defs = candidates([write]);
+      expect(defs).toContain('CREATE INDEX "i" ON "app"."item" ("state", "title")');
+      expect(defs).toContain(`CREATE INDEX "i" ON "app"."item" ("title") WHERE "state" = 'gone'`);
+    }
+  });
+});
