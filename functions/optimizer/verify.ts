@@ -4,6 +4,7 @@ import type { RuntimeConfig } from '../config.ts';
 import { quoteQualified } from '../db/identifiers.ts';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../ports.ts';
+import { explainTargetOf } from './advisor.ts';
 import { type BuildOutcome, ddlOptions, dropAutoIndex, executeBuild, indexTreeNames } from './apply.ts';
 import type { IndexBuildPlan } from './build-plan.ts';
 import { type KeptBuild, measureBystanders, slowedBystanders } from './bystanders.ts';
@@ -15,7 +16,6 @@ import {
   measureLatency,
 } from './measure.ts';
 import { withExplainer } from './planner.ts';
-import { planOnSamples } from './sample-plans.ts';
 import type { WorkloadStatement } from './workload.ts';
 
 export interface AppliedAction {
@@ -138,8 +138,7 @@ export async function applyIndexPlan(
       for (const st of step.recommendation.statements) {
         const s = ctx.statements.get(st.id);
         if (!s) continue;
-        // On the samples the advisor planned it on (sample-plans.ts): a plan of any of them uses it.
-        const r = await planOnSamples(s, (t) => ex.explain(t));
+        const r = await ex.explain(explainTargetOf(s));
         if (r.indexes.some((n) => names.includes(n))) usedBy.push(s.name ?? st.id);
       }
     });
