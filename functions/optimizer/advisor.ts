@@ -9,6 +9,7 @@ import {
   type StatementCost,
   type StatementVerdict,
 } from './advice.ts';
+import { repairNormalizedText } from './analyze.ts';
 import { coveringIndex, mergeCandidates } from './candidate-merge.ts';
 import { candidateName, createIndexSql } from './candidate-sql.ts';
 import { type CandidateIndex, candidatesForAccess, PARTIAL_PREFERENCE } from './candidates.ts';
@@ -23,7 +24,6 @@ import {
   withWhatIf,
 } from './planner.ts';
 import { redundancyRejection, redundantUnits } from './redundant.ts';
-import { planOnSamples, targetOf } from './sample-plans.ts';
 import { swapRejection, swapUnits } from './swaps.ts';
 import { OPS_TABLES, type Workload, type WorkloadStatement } from './workload.ts';
 import { tableWrites, writeCostOf } from './write-cost.ts';
@@ -46,7 +46,14 @@ export type {
 
 /** How the planner is asked about a statement: its literal example if any, else its generic plan. */
 export function explainTargetOf(s: WorkloadStatement): ExplainTarget {
-  return targetOf(s, s.example);
+  if (s.example) {
+    return {
+      sql: s.example.sql,
+      params: s.example.params,
+      maxParam: s.example.params?.length ? 0 : (s.analysis?.maxParam ?? 0),
+    };
+  }
+  return { sql: repairNormalizedText(s.text), maxParam: s.analysis?.maxParam ?? 0 };
 }
 
 export { PARTIAL_PREFERENCE } from './candidates.ts';
@@ -166,12 +173,10 @@ export async function adviseIndexes(
     },
     async (session) => {
       let explains = 0;
-      // Planned on several of its samples (sample-plans.ts): the values it runs with, not one of them.
-      const explain = (s: WorkloadStatement): Promise<PlanResult> =>
-        planOnSamples(s, (t) => {
-          explains++;
-          return session.explain(t);
-        });
+      const explain = async (s: WorkloadStatement): Promise<PlanResult> => {
+        explains++;
+        return session.explain(explainTargetOf(s));
+      };
       const base = new Map<string, PlanResult>();
       for (const s of plannable) {
         const r = await explain(s);

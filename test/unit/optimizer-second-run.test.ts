@@ -5,8 +5,6 @@ import { createIndexSql } from '../../functions/optimizer/candidate-sql.ts';
 import { candidatesForAccess } from '../../functions/optimizer/candidates.ts';
 import { Catalog, type TableInfo } from '../../functions/optimizer/catalog.ts';
 import { markVaryingConstants } from '../../functions/optimizer/sample-constants.ts';
-import { combinePlans, PLANNED_SAMPLES, sampleTargets } from '../../functions/optimizer/sample-plans.ts';
-import type { WorkloadStatement } from '../../functions/optimizer/workload.ts';
 import { noActivity } from '../support/optimizer-fixtures.ts';
 
 // Decisions a second optimize run must agree with (docs/optimizer.md, "A second run"), pure parts: an
@@ -93,42 +91,6 @@ describe('an expression with one sample constant of many', () => {
     const by = (key: string) => `SELECT id FROM app.item WHERE attrs ->> '${key}' = 'x'`;
     expect(candidates([by('ip')]).some((d) => d.includes(`'ip'`))).toBe(true);
     expect(candidates([by('ip'), by('host')]).filter((d) => d.includes('attrs'))).toEqual([]);
-  });
-});
-
-describe('a statement planned on several of its samples', () => {
-  const statement = (samples: string[]): WorkloadStatement =>
-    ({
-      id: 'q1',
-      text: 'SELECT id FROM app.item WHERE state = $1 ORDER BY id LIMIT 5',
-      calls: 10,
-      totalMs: 10,
-      meanMs: 1,
-      tempBlksWritten: 0,
-      example: samples[0] ? { sql: samples[0], source: 'server_log' } : undefined,
-      samples: samples.map((sql) => ({ sql, source: 'server_log' })),
-    }) as WorkloadStatement;
-  const by = (state: string) => `SELECT id FROM app.item WHERE state = '${state}' ORDER BY id LIMIT 5`;
-
-  it('takes the lead sample, then other distinct ones, up to PLANNED_SAMPLES', () => {
-    const targets = sampleTargets(statement([by('a'), by('a'), by('b'), by('c'), by('d')]));
-    expect(targets.map((t) => t.sql)).toEqual([by('a'), by('b'), by('c')].slice(0, PLANNED_SAMPLES));
-    // Without a sample: the generic plan of the normalized text.
-    expect(sampleTargets(statement([])).map((t) => t.maxParam)).toEqual([0]);
-  });
-
-  it('weighs the mean cost and every index any sample uses', () => {
-    const small = { cost: 10, indexes: ['i_state_run_at'], scans: ['Index Scan on item'] };
-    const big = { cost: 90, indexes: ['i_state_priority'], scans: ['Index Scan on item'] };
-    expect(combinePlans([small, big])).toEqual({
-      cost: 50,
-      indexes: ['i_state_run_at', 'i_state_priority'],
-      scans: small.scans,
-    });
-    // A later sample that cannot be planned is left out; the lead's error is the statement's.
-    expect(combinePlans([small, { cost: Number.NaN, indexes: [], scans: [], error: 'x' }]).cost).toBe(10);
-    const failed = { cost: Number.NaN, indexes: [], scans: [], error: 'syntax' };
-    expect(combinePlans([failed, big])).toBe(failed);
   });
 });
 
