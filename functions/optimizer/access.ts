@@ -56,6 +56,11 @@ export interface TableAccess {
    * no partial index on one of their values.
    */
   varying?: Set<string>;
+  /**
+   * Expressions (as rendered) that another literal sample of the statement writes with other constants
+   * (sample-constants.ts): one value of many, no expression index on it.
+   */
+  varyingExpressions?: Set<string>;
 }
 
 /** What a $n stands for: a value compared with a column, or a LIMIT/OFFSET. */

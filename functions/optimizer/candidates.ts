@@ -43,8 +43,11 @@ export function candidatesForAccess(
   const col = (name: string) => t.columns.find((c) => c.name === name);
   const out: CandidateIndex[] = [];
   // An expression whose key is still a $n (a jsonb key pg_stat_statements replaced) has no index until a
-  // literal sample names it.
-  const usable = access.predicates.filter((p) => !p.expression || p.expression.params.length === 0);
+  // literal sample names it, nor one whose constants the statement's samples give differently (an index
+  // on one value of many: sample-constants.ts).
+  const fixedExpression = (e: AccessPredicate['expression']) =>
+    !e || (e.params.length === 0 && !access.varyingExpressions?.has(e.sql));
+  const usable = access.predicates.filter((p) => fixedExpression(p.expression));
   const keyOf = (p: AccessPredicate): CandidateColumn => ({
     column: p.column,
     ...(p.expression ? { expression: p.expression.sql } : {}),
@@ -88,7 +91,7 @@ export function candidatesForAccess(
       i.distance
         ? false
         : i.expression
-          ? !i.expression.jsonb && i.expression.params.length === 0
+          ? !i.expression.jsonb && fixedExpression(i.expression)
           : btreeable(col(i.column)),
     ) ?? [];
   const orderId = (o: AccessOrderItem) => o.expression?.sql ?? o.column;

@@ -23,12 +23,38 @@ function constantsOf(access: TableAccess, column: string): string | undefined {
 }
 
 /**
+ * The expressions an index could be keyed on, in the order the statement writes them: its conditions'
+ * (OR arms' too), then its order's. Samples of one statement (one fingerprint) line up position by position.
+ */
+function expressionsOf(access: TableAccess): Array<string | undefined> {
+  return [
+    ...access.predicates.map((p) => p.expression?.sql),
+    ...access.orGroups.flat(2).map((p) => p.expression?.sql),
+    ...(access.order?.items ?? []).map((i) => i.expression?.sql),
+  ];
+}
+
+/**
  * Marks on each access of `statement` (resolved from its first sample) the columns whose constant another
- * sample gives differently. Samples are compared access by access: the same statement (one fingerprint)
+ * sample gives differently, and the expressions another sample writes with other constants (an order by
+ * `ts_rank(search, websearch_to_tsquery('english', 'the user''s words'))`: an index on it serves only the
+ * executions that search for those words, and the planner, judging on that sample, takes it). Samples are compared access by access: the same statement (one fingerprint)
  * reads the same tables in the same order; one whose accesses do not line up is left out.
  */
 export function markVaryingConstants(statement: ResolvedStatement, others: ResolvedStatement[]): void {
   statement.accesses.forEach((access, i) => {
+    const mine = expressionsOf(access);
+    for (const other of others) {
+      const o = other.accesses[i];
+      if (other.accesses.length !== statement.accesses.length || o?.table.oid !== access.table.oid) continue;
+      const theirs = expressionsOf(o);
+      if (theirs.length !== mine.length) continue;
+      mine.forEach((sql, k) => {
+        if (sql === undefined || theirs[k] === undefined || theirs[k] === sql) return;
+        access.varyingExpressions ??= new Set();
+        access.varyingExpressions.add(sql);
+      });
+    }
     const columns = new Set(
       access.predicates
         .filter((p) => !p.expression && (p.kind === 'eq' || p.kind === 'in'))

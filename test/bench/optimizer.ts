@@ -330,6 +330,14 @@ async function benchOne(adminUrl: string, admin: pg.Client, w: BenchWorkload): P
       logger: { info: () => {}, warn: log, error: log },
       ...(serverLog ? { logSource: new ServerLogSource(ours) } : {}),
     });
+    if (debug) {
+      for (const x of again.rejected) log(`[${w.name}] second run rejected ${x.definition}: ${x.reason}`);
+      for (const x of again.recommendations)
+        if (x.kind === 'index')
+          log(
+            `[${w.name}] second run recommends ${x.definition}: ${x.reason}, ${x.costReduction.toFixed(3)} off`,
+          );
+    }
     const secondRun = again.actions
       .filter((a) => a.status === 'succeeded' && (a.action === 'create_index' || a.action === 'drop_index'))
       .map((a) => `${a.action} ${a.target}${a.detail ? `: ${a.detail}` : ''}`);
