@@ -170,9 +170,11 @@ function workloadMix(workload: Workload): Map<number, TableWorkloadMix> {
     const r = s.resolved;
     if (!r) continue;
     for (const t of r.tables) {
-      const m = mix.get(t.oid) ?? { readCalls: 0, writeCalls: 0 };
-      if (r.writes?.oid === t.oid) m.writeCalls += s.calls;
-      else m.readCalls += s.calls;
+      const m = mix.get(t.oid) ?? { readCalls: 0, writeCalls: 0, findingWrites: new Map<string, number>() };
+      if (r.writes?.oid === t.oid) {
+        m.writeCalls += s.calls;
+        if (r.operation !== 'insert') m.findingWrites?.set(s.id, s.calls);
+      } else m.readCalls += s.calls;
       mix.set(t.oid, m);
     }
   }
