@@ -11,6 +11,7 @@ import {
 } from './candidate-sql.ts';
 import type { CandidateIndex } from './candidates.ts';
 import type { TableInfo } from './catalog.ts';
+import type { Workload } from './workload.ts';
 
 /**
  * Automatic index creation, the plan (pure): CREATE INDEX CONCURRENTLY steps under caps per run, per
@@ -69,6 +70,24 @@ export interface TableWorkloadMix {
    * first, so an index that makes its plan cheaper serves a read.
    */
   findingWrites?: Map<string, number>;
+}
+
+/** Statement calls reading and writing each table, from the workload. */
+export function workloadMix(workload: Workload): Map<number, TableWorkloadMix> {
+  const mix = new Map<number, TableWorkloadMix>();
+  for (const s of workload.statements) {
+    const r = s.resolved;
+    if (!r) continue;
+    for (const t of r.tables) {
+      const m = mix.get(t.oid) ?? { readCalls: 0, writeCalls: 0, findingWrites: new Map<string, number>() };
+      if (r.writes?.oid === t.oid) {
+        m.writeCalls += s.calls;
+        if (r.operation !== 'insert') m.findingWrites?.set(s.id, s.calls);
+      } else m.readCalls += s.calls;
+      mix.set(t.oid, m);
+    }
+  }
+  return mix;
 }
 
 /** A size estimate where the evaluation gave none: entries of key width plus tuple overhead. */
