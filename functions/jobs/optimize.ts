@@ -44,7 +44,6 @@ import {
   type QueryExample,
   readStatementStats,
   storedQuerySamples,
-  type Workload,
   withoutStatementTracking,
 } from '../optimizer/workload.ts';
 import type { Logger, LogSource } from '../ports.ts';
