@@ -24,7 +24,7 @@ import {
   type IndexBuildPlan,
   planIndexBuilds,
   readPartitionTrees,
-  type TableWorkloadMix,
+  workloadMix,
 } from '../optimizer/build-plan.ts';
 import { completeGovernanceEvents } from '../optimizer/governance-events.ts';
 import type { VerificationResult } from '../optimizer/judge.ts';
@@ -44,7 +44,6 @@ import {
   type QueryExample,
   readStatementStats,
   storedQuerySamples,
-  type Workload,
   withoutStatementTracking,
 } from '../optimizer/workload.ts';
 import type { Logger, LogSource } from '../ports.ts';
@@ -161,22 +160,6 @@ export function indexChangesMessage(actions: readonly OptimizeAction[], failed: 
 function publicRecommendation(r: IndexRecommendation): PublicIndexRecommendation {
   const { candidate: _candidate, ...rest } = r;
   return rest;
-}
-
-/** Statement calls reading and writing each table, from the workload. */
-function workloadMix(workload: Workload): Map<number, TableWorkloadMix> {
-  const mix = new Map<number, TableWorkloadMix>();
-  for (const s of workload.statements) {
-    const r = s.resolved;
-    if (!r) continue;
-    for (const t of r.tables) {
-      const m = mix.get(t.oid) ?? { readCalls: 0, writeCalls: 0 };
-      if (r.writes?.oid === t.oid) m.writeCalls += s.calls;
-      else m.readCalls += s.calls;
-      mix.set(t.oid, m);
-    }
-  }
-  return mix;
 }
 
 async function liveAutoIndexCounts(client: pg.Client, target: string): Promise<Map<number, number>> {

@@ -170,6 +170,28 @@ class Analyzer extends ConditionReader {
         this.where(body.whereClause, scope);
         return;
       }
+      case 'MergeStmt': {
+        // MERGE finds its target's rows by the join with its source, as an UPDATE ... FROM does, and
+        // updates (or deletes) those: read as an UPDATE of the columns its WHEN MATCHED ... UPDATE sets.
+        this.operation = 'update';
+        const scope = this.newScope(undefined);
+        this.withClause(body.withClause, scope);
+        this.writes = this.addRelation(scope, body.relation)?.id;
+        this.fromItem(body.sourceRelation, scope);
+        this.where(body.joinCondition, scope);
+        this.noteColumns(body.joinCondition, scope);
+        for (const w of list(body.mergeWhenClauses)) {
+          const clause = unwrap(w);
+          if (clause?.[0] !== 'MergeWhenClause') continue;
+          if (clause[1].condition) this.scanSublinks(clause[1].condition, scope);
+          if (clause[1].commandType !== 'CMD_UPDATE') continue;
+          for (const t of list(clause[1].targetList)) {
+            const rt = unwrap(t);
+            if (rt && typeof rt[1].name === 'string') this.setColumns.push(rt[1].name);
+          }
+        }
+        return;
+      }
       default:
         this.operation = 'other';
     }

@@ -11,6 +11,7 @@ import {
 } from './candidate-sql.ts';
 import type { CandidateIndex } from './candidates.ts';
 import type { TableInfo } from './catalog.ts';
+import type { Workload } from './workload.ts';
 
 /**
  * Automatic index creation, the plan (pure): CREATE INDEX CONCURRENTLY steps under caps per run, per
@@ -64,6 +65,29 @@ export interface IndexBuildPlan {
 export interface TableWorkloadMix {
   readCalls: number;
   writeCalls: number;
+  /**
+   * Calls of each UPDATE, DELETE or MERGE (by statement id) that writes the table: it finds its rows
+   * first, so an index that makes its plan cheaper serves a read.
+   */
+  findingWrites?: Map<string, number>;
+}
+
+/** Statement calls reading and writing each table, from the workload. */
+export function workloadMix(workload: Workload): Map<number, TableWorkloadMix> {
+  const mix = new Map<number, TableWorkloadMix>();
+  for (const s of workload.statements) {
+    const r = s.resolved;
+    if (!r) continue;
+    for (const t of r.tables) {
+      const m = mix.get(t.oid) ?? { readCalls: 0, writeCalls: 0, findingWrites: new Map<string, number>() };
+      if (r.writes?.oid === t.oid) {
+        m.writeCalls += s.calls;
+        if (r.operation !== 'insert') m.findingWrites?.set(s.id, s.calls);
+      } else m.readCalls += s.calls;
+      mix.set(t.oid, m);
+    }
+  }
+  return mix;
 }
 
 /** A size estimate where the evaluation gave none: entries of key width plus tuple overhead. */
@@ -202,10 +226,17 @@ export function planIndexBuilds(inputs: PlanInputs): IndexBuildPlan {
       }
     };
     // Every index costs every write: a table written more often than it is read gets none automatically.
+    // An UPDATE or DELETE the unit makes cheaper is a read it serves (a `DELETE ... USING` join's probe of
+    // the table it deletes from), not only a write it costs.
     const mix = inputs.mix.get(t.oid);
-    if (mix && mix.writeCalls > config.writeHeavyRatio * mix.readCalls) {
+    const servedWrites = unit
+      .flatMap((r) => r.statements)
+      .filter((x, i, all) => x.costAfter < x.costBefore && all.findIndex((y) => y.id === x.id) === i)
+      .reduce((sum, x) => sum + (mix?.findingWrites?.get(x.id) ?? 0), 0);
+    const reads = (mix?.readCalls ?? 0) + servedWrites;
+    if (mix && mix.writeCalls > config.writeHeavyRatio * reads) {
       skip(
-        `write-heavy table: ${Math.round(mix.writeCalls)} write calls against ${Math.round(mix.readCalls)} reads (writeHeavyRatio ${config.writeHeavyRatio})`,
+        `write-heavy table: ${Math.round(mix.writeCalls)} write calls against ${Math.round(reads)} reads (writeHeavyRatio ${config.writeHeavyRatio})`,
       );
       continue;
     }

@@ -182,6 +182,35 @@ export function likePrefix(pattern: string): string | undefined {
   return prefix.length > 0 ? prefix : undefined;
 }
 
+/**
+ * A case-sensitive regular expression's fixed prefix when it is anchored ('^RX001' -> 'RX001'), as the
+ * planner reads one to turn `~` into a btree range (undefined for an unanchored or an alternation at the
+ * top). A character a quantifier follows ('^abc*', '^ab?') is no part of the prefix.
+ */
+export function regexPrefix(pattern: string): string | undefined {
+  if (!pattern.startsWith('^') || pattern.includes('|')) return undefined;
+  let prefix = '';
+  for (let i = 1; i < pattern.length; i++) {
+    const c = pattern[i]!;
+    if ('*?{+'.includes(c)) {
+      // The quantified character may be absent ('+' keeps it, once at least).
+      if (c !== '+') prefix = prefix.slice(0, -1);
+      break;
+    }
+    if ('.[()^$'.includes(c)) break;
+    if (c === '\\') {
+      const next = pattern[i + 1];
+      // An escaped punctuation character is itself; a class escape (\d, \w) or a back reference is not.
+      if (next === undefined || /[0-9A-Za-z]/.test(next)) break;
+      prefix += next;
+      i++;
+      continue;
+    }
+    prefix += c;
+  }
+  return prefix.length > 0 ? prefix : undefined;
+}
+
 /** The pattern operator class a btree needs for LIKE 'prefix%' under a non-C collation. */
 export function patternOpclass(col: ColumnInfo | undefined, expression: boolean): string | undefined {
   if (!col) return undefined;

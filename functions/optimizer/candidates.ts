@@ -16,6 +16,7 @@ import {
   PARTIAL_MAX_DISTINCT,
   type PartialPredicate,
   patternOpclass,
+  regexPrefix,
   renderPredicate,
   SYSTEM_SCHEMAS,
   unique,
@@ -29,6 +30,12 @@ export * from './candidate-model.ts';
  * btrees for constant predicates on low-cardinality columns, GIN for JSONB and array operators, GiST for
  * range operators. Pure.
  */
+
+/** A pattern a btree can serve by its fixed prefix: LIKE, and a case-sensitive regular expression. */
+const btreePattern = (p: AccessPredicate): boolean =>
+  p.kind === 'like' || (p.kind === 'regex' && p.operator === '~');
+const patternPrefix = (p: AccessPredicate, pattern: string): string | undefined =>
+  p.kind === 'regex' ? regexPrefix(pattern) : likePrefix(pattern);
 
 /** Candidate indexes for one table access of one statement. */
 export function candidatesForAccess(
@@ -72,11 +79,12 @@ export function candidatesForAccess(
   const rangeCols: CandidateColumn[] = dedupe(byKind(['range']).map(keyOf)).filter(
     (c) => !eqIds.has(keyId(c)),
   );
-  // LIKE 'prefix%': a btree range on the prefix, with the pattern operator class unless the collation
-  // sorts by byte (C); a pattern known only as $n (no literal sample) cannot use a btree at all.
-  for (const p of usable.filter((x) => x.kind === 'like' && btreeKey(x))) {
+  // LIKE 'prefix%' and an anchored regular expression `~ '^prefix'`: a btree range on the prefix, with the
+  // pattern operator class unless the collation sorts by byte (C); a pattern known only as $n (no literal
+  // sample) cannot use a btree at all.
+  for (const p of usable.filter((x) => btreePattern(x) && btreeKey(x))) {
     const patterns = p.literals?.map((l) => l.text) ?? [];
-    if (patterns.length === 0 || !patterns.every((x) => likePrefix(x) !== undefined)) continue;
+    if (patterns.length === 0 || !patterns.every((x) => patternPrefix(p, x) !== undefined)) continue;
     const opclass = patternOpclass(col(p.column), p.expression !== undefined);
     rangeCols.push({ ...keyOf(p), ...(opclass ? { opclass } : {}) });
   }
@@ -432,8 +440,8 @@ export function candidatesForAccess(
       const info = col(p.column);
       if (!info || (!p.expression && info.typeCategory !== 'S')) return false;
       const lits = p.literals?.map((l) => l.text) ?? [];
-      // A known prefix under LIKE is the btree's; otherwise the trigram index's.
-      return p.kind !== 'like' || lits.length === 0 || lits.some((x) => likePrefix(x) === undefined);
+      // A known prefix under LIKE or an anchored `~` is the btree's; otherwise the trigram index's.
+      return !btreePattern(p) || lits.length === 0 || lits.some((x) => patternPrefix(p, x) === undefined);
     });
     for (const id of unique(patterns.map((p) => p.expression?.sql ?? p.column))) {
       const p = patterns.find((x) => (x.expression?.sql ?? x.column) === id)!;

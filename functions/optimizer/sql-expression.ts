@@ -85,11 +85,13 @@ export function renderIndexExpression(
       const fn = list(body.funcname)
         .map(str)
         .filter((n) => keywordSyntax || n !== 'pg_catalog');
-      if (fn.length === 0 || fn.some((n) => n === undefined || !/^[a-z_][a-z0-9_]*$/.test(n)))
-        return undefined;
+      if (fn.length === 0 || fn.some((n) => n === undefined)) return undefined;
       const args = list(body.args).map((a) => renderIndexExpression(a, refs, params));
       if (args.some((a) => a === undefined)) return undefined;
-      return `${(fn as string[]).join('.')}(${args.join(', ')})`;
+      // A name the grammar folds to lower case is written bare (`lower`, `app.normalize`), as the server
+      // prints it; any other (a mixed-case schema's `"Pharma".digits`) quoted, or it names another function.
+      const name = (fn as string[]).map((n) => (/^[a-z_][a-z0-9_]*$/.test(n) ? n : quoteIdent(n))).join('.');
+      return `${name}(${args.join(', ')})`;
     }
     case 'CoalesceExpr':
     case 'MinMaxExpr': {

@@ -168,6 +168,28 @@ describe('build plan', () => {
     expect(plan.skipped[0]!.reason).toMatch(/^write-heavy table: 500 write calls against 10 reads/);
   });
 
+  it('counts a DELETE or UPDATE the index makes cheaper as a read it serves, not only a write', () => {
+    // A purge `DELETE FROM r USING p WHERE r.p_id = p.id AND p.owner = $1` is the table's only statement:
+    // 22 calls, all writes. The index on r (p_id) is what finds its rows (the pharmacy holdout).
+    const r = table(1, 'refill_requests');
+    const rec = recommendation(r, 100);
+    rec.statements = [{ id: 'purge', queryid: '9', calls: 22, costBefore: 5000, costAfter: 40 }];
+    const run = (findingWrites?: Map<string, number>) =>
+      planIndexBuilds({
+        recommendations: [rec],
+        config,
+        existingPerTable: new Map(),
+        mix: new Map([[1, { readCalls: 0, writeCalls: 22, ...(findingWrites ? { findingWrites } : {}) }]]),
+        trees: new Map(),
+      });
+    expect(run(new Map([['purge', 22]])).steps.map((s) => s.name)).toEqual([rec.name]);
+    // An INSERT finds no rows (no findingWrites entry): the table stays write-heavy.
+    expect(run().skipped[0]!.reason).toMatch(/^write-heavy table: 22 write calls against 0 reads/);
+    // A write the index does not make cheaper is no read it serves.
+    rec.statements = [{ id: 'purge', queryid: '9', calls: 22, costBefore: 40, costAfter: 40 }];
+    expect(run(new Map([['purge', 22]])).skipped[0]!.reason).toMatch(/^write-heavy table/);
+  });
+
   it('on a partitioned table: ON ONLY every partitioned level, concurrently on each leaf, attached bottom-up', () => {
     const t = table(7, 'archive', 'p');
     const tree: PartitionNode[] = [
