@@ -8,6 +8,7 @@ import { netsec, payroll } from './holdout-e.ts';
 import { metrics, storefront } from './holdout-f.ts';
 import { chat, realty } from './holdout-g.ts';
 import { events, lms } from './holdout-h.ts';
+import { salesdw, telematics } from './holdout-j.ts';
 import { orm, sync, tickets } from './holdout-lead.ts';
 
 /**
@@ -704,4 +705,6 @@ export const CORPUS: readonly BenchWorkload[] = [
   realty,
   lms,
   events,
+  salesdw,
+  telematics,
 ];
