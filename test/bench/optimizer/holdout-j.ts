@@ -107,7 +107,7 @@ export const salesdw: BenchWorkload = {
              (d::timestamp AT TIME ZONE 'UTC') + (g % 86400) * interval '1 second'
       FROM generate_series(1, ${DW_SALES}) g,
            LATERAL (SELECT date '2023-01-01' + ((g::bigint * 7919) % 1461)::int AS d) x
-      ORDER BY 9;`);
+      ORDER BY 8;`);
   },
   statements: [
     {
