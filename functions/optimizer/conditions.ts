@@ -29,6 +29,14 @@ import {
  * sub-selects, ORDER BY) is analyze.ts's Analyzer, which extends this class.
  */
 
+/** The pattern operators a `... ANY(array)` may apply, as the predicate kind each is read as. */
+const PATTERN_ANY_KIND: Record<string, PredicateKind> = {
+  '~~': 'like',
+  '~~*': 'ilike',
+  '~': 'regex',
+  '~*': 'regex',
+};
+
 /** A query level while it is read: its relations and CTE names, and its enclosing level. */
 export interface ScopeState {
   id: number;
@@ -187,6 +195,26 @@ export abstract class ConditionReader {
         this.operand(v, scope),
       );
       this.pushValues(scope, left.ref, 'in', 'IN', values, left.expression);
+      return;
+    }
+    if (kind === 'AEXPR_OP_ANY' && PATTERN_ANY_KIND[op]) {
+      // `plate ILIKE ANY($1::text[])`, `name ~* ANY(ARRAY[...])`: any of several patterns. No btree serves
+      // it (the planner derives a prefix range from one constant pattern, never from an array), but a
+      // trigram GIN does, one bitmap scan per pattern: read as a pattern known only as $n.
+      const left = this.indexOperand(body.lexpr, scope);
+      const right = this.operand(body.rexpr, scope);
+      if (!left || right.kind !== 'value') {
+        this.notes.add('pattern match (LIKE ANY) on an expression');
+        return;
+      }
+      this.predicates.push({
+        scope: scope.id,
+        column: left.ref,
+        kind: PATTERN_ANY_KIND[op]!,
+        operator: `${op} ANY`,
+        params: right.params,
+        ...(left.expression ? { expression: left.expression } : {}),
+      });
       return;
     }
     if (kind === 'AEXPR_OP_ANY') {

@@ -1,7 +1,7 @@
 // `npm run bench -- optimizer`: the optimizer on applications it has never seen. For each workload of
-// the corpus (test/bench/optimizer/corpus.ts: seven applications built for this benchmark, and 24 holdout
+// the corpus (test/bench/optimizer/corpus.ts: seven applications built for this benchmark, and 26 holdout
 // workloads written after the optimizer, by people who had not read its candidate rules: library and crm
-// in corpus.ts, holdout-a to holdout-i.ts and holdout-lead.ts) and the DGM
+// in corpus.ts, holdout-a to holdout-j.ts and holdout-lead.ts) and the DGM
 // reference mix: a fresh database, the application's schema and data without secondary indexes, the
 // workload run as deployed (statements sent as literal SQL, pg_stat_statements on, the sampler capturing
 // literal samples alongside, and every statement in the server log through

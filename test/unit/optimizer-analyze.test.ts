@@ -89,6 +89,19 @@ describe('statement analysis', () => {
     expect(a.maxParam).toBe(2);
   });
 
+  it('reads a pattern operator applied to ANY(array) as a pattern known only as $n', () => {
+    const a = analyze(
+      `SELECT id FROM t WHERE plate ILIKE ANY($1::text[]) AND code LIKE ANY(ARRAY['a%', 'b%'])
+         AND lower(name) ~* ANY('{x,y}')`,
+    );
+    expect(a.predicates.map((p) => [p.column.column, p.kind, p.operator, p.params, p.literals])).toEqual([
+      ['plate', 'ilike', '~~* ANY', [1], undefined],
+      ['code', 'like', '~~ ANY', [], undefined],
+      ['name', 'regex', '~* ANY', [], undefined],
+    ]);
+    expect(a.predicates[2]!.expression?.sql).toBe('lower("name")');
+  });
+
   it('reads normalized pg_stat_statements text, repairing typed literals it cannot parse', () => {
     const normalized =
       'select count(*) from p where ts > now() - interval $1 and s in ($2, $3) order by ts limit $4';

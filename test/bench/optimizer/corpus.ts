@@ -9,6 +9,7 @@ import { metrics, storefront } from './holdout-f.ts';
 import { chat, realty } from './holdout-g.ts';
 import { events, lms } from './holdout-h.ts';
 import { depot, pharmacy } from './holdout-i.ts';
+import { salesdw, telematics } from './holdout-j.ts';
 import { orm, sync, tickets } from './holdout-lead.ts';
 
 /**
@@ -707,4 +708,6 @@ export const CORPUS: readonly BenchWorkload[] = [
   events,
   pharmacy,
   depot,
+  salesdw,
+  telematics,
 ];
