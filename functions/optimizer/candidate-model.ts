@@ -183,7 +183,7 @@ export function likePrefix(pattern: string): string | undefined {
 }
 
 /**
- * A case-sensitive regular expression's fixed prefix when it is anchored ('^RX001' -> 'RX001'), as the
+ * A case-sensitive regular expression's fixed prefix when it is anchored ('^INV-20' -> 'INV-20'), as the
  * planner reads one to turn `~` into a btree range (undefined for an unanchored or an alternation at the
  * top). A character a quantifier follows ('^abc*', '^ab?') is no part of the prefix.
  */

@@ -38,8 +38,9 @@ function expressionsOf(access: TableAccess): Array<string | undefined> {
  * Marks on each access of `statement` (resolved from its first sample) the columns whose constant another
  * sample gives differently, and the expressions another sample writes with other constants (an order by
  * `ts_rank(search, websearch_to_tsquery('english', 'the user''s words'))`: an index on it serves only the
- * executions that search for those words, and the planner, judging on that sample, takes it). Samples are compared access by access: the same statement (one fingerprint)
- * reads the same tables in the same order; one whose accesses do not line up is left out.
+ * executions that search for those words, and the planner, judging on that sample, takes it). Samples are
+ * compared access by access: the same statement (one fingerprint) reads the same tables in the same order;
+ * one whose accesses do not line up is left out.
  */
 export function markVaryingConstants(statement: ResolvedStatement, others: ResolvedStatement[]): void {
   statement.accesses.forEach((access, i) => {

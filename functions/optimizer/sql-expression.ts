@@ -89,7 +89,8 @@ export function renderIndexExpression(
       const args = list(body.args).map((a) => renderIndexExpression(a, refs, params));
       if (args.some((a) => a === undefined)) return undefined;
       // A name the grammar folds to lower case is written bare (`lower`, `app.normalize`), as the server
-      // prints it; any other (a mixed-case schema's `"Pharma".digits`) quoted, or it names another function.
+      // prints it; any other (a mixed-case schema's `"Billing".normalize`) quoted, or it names another
+      // function.
       const name = (fn as string[]).map((n) => (/^[a-z_][a-z0-9_]*$/.test(n) ? n : quoteIdent(n))).join('.');
       return `${name}(${args.join(', ')})`;
     }
