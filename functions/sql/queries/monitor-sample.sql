@@ -154,11 +154,7 @@ slow_q AS (
    ORDER BY r.mean DESC, r.queryid LIMIT (SELECT 10 * top_n FROM params))
 ),
 picked AS (SELECT queryid FROM top_q UNION SELECT queryid FROM slow_q),
---#if dgm
-unknown AS (SELECT p.queryid FROM picked p WHERE p.queryid NOT IN (SELECT queryid FROM dgm.statement_shapes)),
---#else
-unknown AS (SELECT p.queryid FROM picked p),
---#endif
+unknown AS (SELECT r.queryid FROM ranked r WHERE r.unjudged AND r.queryid IN (SELECT queryid FROM picked)),
 -- The whole workload's figures, each in one pass.
 entry_totals AS (
   SELECT coalesce(sum(d.calls::float8) FILTER (WHERE d.toplevel), 0)::bigint AS calls_total,
