@@ -8,7 +8,7 @@ import {
 } from '../../functions/optimizer/build-plan.ts';
 import { candidateName, createIndexSql } from '../../functions/optimizer/candidate-sql.ts';
 import type { CandidateIndex } from '../../functions/optimizer/candidates.ts';
-import type { TableActivity } from '../../functions/optimizer/catalog.ts';
+import type { ColumnInfo, TableActivity } from '../../functions/optimizer/catalog.ts';
 import type { WhatIfOptions } from '../../functions/optimizer/planner.ts';
 import type { WorkloadStatement } from '../../functions/optimizer/workload.ts';
 
@@ -20,6 +20,11 @@ export const WHAT_IF_OPTIONS: WhatIfOptions = {
   statementTimeoutMs: 60_000,
   lockTimeoutMs: 2_000,
 };
+
+/** A nullable column with planner statistics (nDistinct as pg_stats gives it), for the unit fixtures. */
+export function columnOf(name: string, type: string, typeCategory: string, nDistinct: number): ColumnInfo {
+  return { name, type, typeCategory, notNull: false, nDistinct, nullFrac: 0, avgWidth: 8, correlation: null };
+}
 
 /** A table's activity counters with nothing counted yet (the unit fixtures of the optimizer). */
 export function noActivity(): TableActivity {

@@ -8,7 +8,7 @@ import type { IndexInfo, TableInfo } from '../../functions/optimizer/catalog.ts'
 import { chooseJoinGroups, type GroupEvaluation } from '../../functions/optimizer/join-groups.ts';
 import { heaviestFirst } from '../../functions/optimizer/sample-constants.ts';
 import { writeCostOf } from '../../functions/optimizer/write-cost.ts';
-import { noActivity } from '../support/optimizer-fixtures.ts';
+import { columnOf, noActivity } from '../support/optimizer-fixtures.ts';
 
 // Gaps the second holdout benchmark found (test/bench/optimizer/holdout-b.ts), pure parts: an IN list
 // on an expression, ORDER BY ... NULLS LAST, and a join that needs an index on each side at once.
@@ -18,16 +18,6 @@ beforeAll(async () => {
 });
 
 function table(oid = 7, name = 'shipments', indexes: IndexInfo[] = []): TableInfo {
-  const col = (column: string, type: string, typeCategory: string, nDistinct: number) => ({
-    name: column,
-    type,
-    typeCategory,
-    notNull: false,
-    nDistinct,
-    nullFrac: 0,
-    avgWidth: 8,
-    correlation: null,
-  });
   return {
     oid,
     schema: 'app',
@@ -40,10 +30,10 @@ function table(oid = 7, name = 'shipments', indexes: IndexInfo[] = []): TableInf
     reltuples: 200_000,
     activity: noActivity(),
     columns: [
-      col('id', 'bigint', 'N', -1),
-      col('carrier_id', 'integer', 'N', 40),
-      col('delivered_at', 'timestamp with time zone', 'D', -0.8),
-      col('attrs', 'jsonb', 'U', -1),
+      columnOf('id', 'bigint', 'N', -1),
+      columnOf('carrier_id', 'integer', 'N', 40),
+      columnOf('delivered_at', 'timestamp with time zone', 'D', -0.8),
+      columnOf('attrs', 'jsonb', 'U', -1),
     ],
     indexes,
   };

@@ -5,24 +5,13 @@ import { createIndexSql } from '../../functions/optimizer/candidate-sql.ts';
 import { candidatesForAccess } from '../../functions/optimizer/candidates.ts';
 import { Catalog, type TableInfo } from '../../functions/optimizer/catalog.ts';
 import { markVaryingConstants } from '../../functions/optimizer/sample-constants.ts';
-import { noActivity } from '../support/optimizer-fixtures.ts';
+import { columnOf as column, noActivity } from '../support/optimizer-fixtures.ts';
 
 // Decisions a second optimize run must agree with (docs/optimizer.md, "A second run"), pure parts: an
 // expression carrying one sample's constant, which a later sample writes differently.
 
 beforeAll(async () => {
   await loadParser();
-});
-
-const column = (name: string, type: string, typeCategory: string, nDistinct: number) => ({
-  name,
-  type,
-  typeCategory,
-  notNull: false,
-  nDistinct,
-  nullFrac: 0,
-  avgWidth: 8,
-  correlation: null,
 });
 
 const ITEM = {
